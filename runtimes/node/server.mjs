@@ -1,0 +1,376 @@
+// The Node.js runtime server: runs inside each function instance, dependency-free.
+// It starts generic, is specialized once with a function's package (POST /v2/specialize),
+// then serves invocations. Protocol: docs/runtime-protocol.md.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeSync } from "node:fs";
+import { createServer } from "node:http";
+import { join, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import { format } from "node:util";
+
+const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
+const callContext = new AsyncLocalStorage();
+
+/** One JSON line to the supervisor (fd 3), or stdout when running without one (in a pod). */
+function control(message) {
+  const line = JSON.stringify(message) + "\n";
+  if (controlFd === undefined) {
+    if (message.event === "log") {
+      (message.stream === "stderr" ? process.stderr : process.stdout).write(message.text + "\n");
+    }
+    return;
+  }
+  try {
+    writeSync(controlFd, line);
+  } catch {
+    // The supervisor is gone; nothing useful is left to tell it.
+  }
+}
+
+// console.* goes to the function's logs, tagged with the call that printed it.
+for (const [method, stream] of [
+  ["log", "stdout"],
+  ["info", "stdout"],
+  ["debug", "stdout"],
+  ["warn", "stderr"],
+  ["error", "stderr"],
+]) {
+  console[method] = (...args) => {
+    control({ event: "log", stream, callId: callContext.getStore(), text: format(...args) });
+  };
+}
+
+/** @type {{ fn: Function, name: string, revision: string, secretsDir?: string } | undefined} */
+let loaded;
+let specializing = false;
+
+class LoadError extends Error {
+  constructor(code, message, details = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  // Requests from the gateway carry X-Call-Id; only the supervisor's own requests may reach
+  // the control paths, so a function can still serve its own /healthz.
+  if (!req.headers["x-call-id"]) {
+    if (req.url === "/healthz") {
+      return sendJson(res, 200, { status: "ok", specialized: loaded !== undefined });
+    }
+    if (req.url === "/v2/specialize" && req.method === "POST") {
+      return void readBody(req).then((body) => specialize(res, body));
+    }
+  }
+  if (!loaded) {
+    return sendJson(res, 503, {
+      error: { code: "RUNLET_NOT_SPECIALIZED", message: "instance has no function loaded yet" },
+    });
+  }
+  void invoke(req, res, loaded);
+});
+
+async function specialize(res, body) {
+  if (loaded || specializing) {
+    return sendJson(res, 409, {
+      error: { code: "RUNLET_ALREADY_SPECIALIZED", message: "one instance serves one revision" },
+    });
+  }
+  specializing = true;
+  const started = performance.now();
+  try {
+    const request = JSON.parse(body.toString("utf8"));
+    Object.assign(process.env, request.env ?? {});
+    process.chdir(request.packagePath);
+    const fn = await loadHandler(request.packagePath, request.handler);
+    loaded = { fn, name: request.name, revision: request.revision, secretsDir: request.secretsDir };
+    sendJson(res, 200, { status: "ready", loadMs: performance.now() - started });
+  } catch (error) {
+    specializing = false;
+    if (error instanceof LoadError) {
+      return sendJson(res, 422, {
+        error: { code: error.code, message: error.message, ...error.details },
+      });
+    }
+    sendJson(res, 500, {
+      error: { code: "RUNLET_SPECIALIZE_FAILED", message: String(error?.stack ?? error) },
+    });
+  }
+}
+
+/** Resolves "file.js" or "file.js:exportName" inside the package and returns the function. */
+async function loadHandler(packagePath, handler) {
+  const separator = handler.lastIndexOf(":");
+  const file = separator > 0 ? handler.slice(0, separator) : handler;
+  const exportName = separator > 0 ? handler.slice(separator + 1) : undefined;
+  const root = resolve(packagePath);
+  const path = resolve(root, file);
+  if (path !== root && !path.startsWith(root + sep)) {
+    throw new LoadError("RUNLET_HANDLER_NOT_FOUND", `handler ${file} is outside the package`);
+  }
+  if (!existsSync(path)) {
+    throw new LoadError(
+      "RUNLET_HANDLER_NOT_FOUND",
+      `handler file ${file} does not exist in the function's source; set --handler to the file that exports the function`,
+      { file },
+    );
+  }
+  let mod;
+  try {
+    mod = await import(pathToFileURL(path).href);
+  } catch (error) {
+    throw describeLoadFailure(error, path, file);
+  }
+  const candidates = exportName
+    ? [mod[exportName], mod.default?.[exportName]]
+    : [mod.default, mod.handle, mod.handler, mod.default?.handle, mod.default?.handler];
+  const fn = candidates.find((c) => typeof c === "function");
+  if (!fn) {
+    const wanted = exportName ? `an export named "${exportName}"` : "a default export";
+    throw new LoadError(
+      "RUNLET_HANDLER_NO_EXPORT",
+      `${file} has no ${wanted} that is a function; write \`export default async function (event, context) { … }\` or \`module.exports = async (event, context) => …\``,
+      { file },
+    );
+  }
+  return fn;
+}
+
+/** Finds the file and line of a load failure: from the stack, or by re-parsing an ES module. */
+function describeLoadFailure(error, path, file) {
+  const stack = String(error?.stack ?? "");
+  const fileUrl = pathToFileURL(path).href;
+  let line;
+  for (const candidate of [path, fileUrl]) {
+    const match = new RegExp(`${escapeRegExp(candidate)}:(\\d+)`).exec(stack);
+    if (match) {
+      line = Number(match[1]);
+      break;
+    }
+  }
+  if (error?.name === "SyntaxError") {
+    // ES module syntax errors carry no location on Node 20; a syntax check of the source does.
+    line ??= syntaxErrorLine(path);
+    return new LoadError("RUNLET_HANDLER_SYNTAX", `${file}${line ? `:${line}` : ""}: SyntaxError: ${error.message}`, {
+      file,
+      line,
+    });
+  }
+  return new LoadError(
+    "RUNLET_HANDLER_LOAD_FAILED",
+    `${file}${line ? `:${line}` : ""}: loading the handler threw ${error?.name ?? "an error"}: ${error?.message ?? error}`,
+    { file, line },
+  );
+}
+
+function syntaxErrorLine(path) {
+  const check = spawnSync(process.execPath, ["--input-type=module", "--check"], {
+    input: readFileSync(path),
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "" },
+  });
+  const match = /^\[stdin\]:(\d+)/m.exec(check.stderr ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+async function invoke(req, res, target) {
+  const callId = String(req.headers["x-call-id"]);
+  const deadlineHeader = Number(req.headers["x-runlet-deadline"]);
+  const controller = new AbortController();
+  const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : undefined;
+  const timer = deadline
+    ? setTimeout(() => controller.abort(new Error("function timeout")), Math.max(0, deadline - Date.now()))
+    : undefined;
+  res.on("close", () => {
+    if (timer) {
+      clearTimeout(timer);
+    }
+    if (!res.writableFinished) {
+      controller.abort(new Error("caller went away"));
+    }
+  });
+  await callContext.run(callId, async () => {
+    let result;
+    try {
+      const rawBody = await readBody(req);
+      const url = new URL(req.url ?? "/", "http://function");
+      const event = {
+        method: req.method,
+        path: url.pathname,
+        query: queryObject(url.searchParams),
+        headers: req.headers,
+        body: decodeBody(rawBody, req.headers["content-type"]),
+        rawBody,
+        params: paramsFromHeader(req.headers["x-runlet-params"]),
+      };
+      const context = {
+        callId,
+        functionName: target.name,
+        revision: target.revision,
+        deadline: deadline ? new Date(deadline) : undefined,
+        signal: controller.signal,
+        secret: (name) => readSecret(target.secretsDir, name),
+      };
+      result = await target.fn(event, context);
+    } catch (error) {
+      console.error(error instanceof Error && error.stack ? error.stack : String(error));
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      return sendJson(res, 500, { error: { code: "RUNLET_HANDLER_ERROR", message } }, { "x-runlet-error": "handler" });
+    }
+    await sendResult(res, result);
+  });
+}
+
+function readSecret(dir, name) {
+  if (!dir || !/^[a-z0-9-]+$/.test(name)) {
+    return undefined;
+  }
+  try {
+    return readFileSync(join(dir, name), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function queryObject(params) {
+  const query = {};
+  for (const [key, value] of params) {
+    const existing = query[key];
+    query[key] = existing === undefined ? value : [].concat(existing, value);
+  }
+  return query;
+}
+
+function paramsFromHeader(header) {
+  if (typeof header !== "string") {
+    return {};
+  }
+  try {
+    return JSON.parse(header);
+  } catch {
+    return {};
+  }
+}
+
+function decodeBody(raw, contentType = "") {
+  if (raw.length === 0) {
+    return undefined;
+  }
+  const type = contentType.split(";")[0].trim().toLowerCase();
+  if (type === "application/json" || type.endsWith("+json")) {
+    try {
+      return JSON.parse(raw.toString("utf8"));
+    } catch {
+      return raw.toString("utf8");
+    }
+  }
+  if (type.startsWith("text/") || type === "application/x-www-form-urlencoded" || type === "") {
+    return raw.toString("utf8");
+  }
+  return raw;
+}
+
+function readBody(req) {
+  return new Promise((resolveBody, reject) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => resolveBody(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function isStream(value) {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    (typeof value[Symbol.asyncIterator] === "function" || typeof value.getReader === "function") &&
+    !Buffer.isBuffer(value) &&
+    typeof value !== "string"
+  );
+}
+
+async function sendResult(res, result) {
+  let status = 200;
+  let headers = {};
+  let body = result;
+  if (result !== null && typeof result === "object" && typeof result.statusCode === "number" && !isStream(result)) {
+    status = result.statusCode;
+    headers = lowerCaseKeys(result.headers ?? {});
+    body = result.body;
+  }
+  if (body === undefined || body === null) {
+    res.writeHead(result === undefined ? 204 : status, headers);
+    return void res.end();
+  }
+  if (typeof body === "string") {
+    return send(res, status, headers, "text/plain; charset=utf-8", Buffer.from(body));
+  }
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
+    return send(res, status, headers, "application/octet-stream", body);
+  }
+  if (isStream(body)) {
+    headers["content-type"] ??= "application/octet-stream";
+    res.writeHead(status, headers);
+    try {
+      const iterable = typeof body.getReader === "function" ? webStreamChunks(body) : body;
+      for await (const chunk of iterable) {
+        const bytes = typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
+        if (!res.write(bytes)) {
+          await new Promise((resume) => res.once("drain", resume));
+        }
+      }
+      res.end();
+    } catch (error) {
+      console.error(`response stream failed: ${error?.stack ?? error}`);
+      res.destroy(error);
+    }
+    return;
+  }
+  send(res, status, headers, "application/json", Buffer.from(JSON.stringify(body)));
+}
+
+async function* webStreamChunks(stream) {
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      return;
+    }
+    yield value;
+  }
+}
+
+function send(res, status, headers, defaultType, bytes) {
+  headers["content-type"] ??= defaultType;
+  headers["content-length"] = bytes.length;
+  res.writeHead(status, headers);
+  res.end(bytes);
+}
+
+function sendJson(res, status, value, extraHeaders = {}) {
+  const bytes = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length, ...extraHeaders });
+  res.end(bytes);
+}
+
+function lowerCaseKeys(headers) {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+const socketPath = process.env.RUNLET_SOCKET;
+server.listen(socketPath ? { path: socketPath } : { port: Number(process.env.PORT ?? 8888), host: "0.0.0.0" }, () => {
+  control({ event: "ready", pid: process.pid });
+});
+
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * The two kinds of error in Runlet: a UserError is the caller's mistake and says how to fix
+ * it (HTTP 4xx, CLI exit 1, no stack); anything else is a bug or an outage (HTTP 5xx, full
+ * stack). One top-level handler per process decides how each is shown.
+ */
+
+/** Stable machine-readable codes; the message is for people, the code is for programs. */
+export type ErrorCode =
+  | "RUNLET_INVALID_NAME"
+  | "RUNLET_INVALID_SPEC"
+  | "RUNLET_INVALID_STACK_FILE"
+  | "RUNLET_INVALID_ARCHIVE"
+  | "RUNLET_INVALID_REQUEST"
+  | "RUNLET_SOURCE_NOT_FOUND"
+  | "RUNLET_HANDLER_NOT_FOUND"
+  | "RUNLET_HANDLER_SYNTAX"
+  | "RUNLET_HANDLER_NO_EXPORT"
+  | "RUNLET_HANDLER_LOAD_FAILED"
+  | "RUNLET_PACKAGE_NOT_FOUND"
+  | "RUNLET_PACKAGE_TOO_LARGE"
+  | "RUNLET_FUNCTION_NOT_FOUND"
+  | "RUNLET_SECRET_NOT_FOUND"
+  | "RUNLET_UNAUTHORIZED"
+  | "RUNLET_BODY_TOO_LARGE"
+  | "RUNLET_NOT_LOGGED_IN"
+  | "RUNLET_GATEWAY_UNREACHABLE"
+  | "RUNLET_PORT_IN_USE"
+  | "RUNLET_UNSUPPORTED_RUNTIME"
+  | "RUNLET_ALREADY_EXISTS"
+  | "RUNLET_QUEUE_FULL"
+  | "RUNLET_API_ERROR";
+
+const statusByCode: Partial<Record<ErrorCode, number>> = {
+  RUNLET_UNAUTHORIZED: 401,
+  RUNLET_FUNCTION_NOT_FOUND: 404,
+  RUNLET_SECRET_NOT_FOUND: 404,
+  RUNLET_PACKAGE_NOT_FOUND: 404,
+  RUNLET_ALREADY_EXISTS: 409,
+  RUNLET_BODY_TOO_LARGE: 413,
+  RUNLET_PACKAGE_TOO_LARGE: 413,
+  RUNLET_QUEUE_FULL: 429,
+};
+
+export interface UserErrorOptions extends ErrorOptions {
+  /** HTTP status when the error crosses the API; defaults by code, else 400. */
+  status?: number;
+  /** Extra structured detail (file/line of a handler error, the list of problems, …). */
+  details?: Record<string, unknown>;
+}
+
+/** A mistake the user can fix; the message says how. */
+export class UserError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: UserErrorOptions = {}) {
+    super(message, options);
+    this.name = "UserError";
+    this.code = code;
+    this.status = options.status ?? statusByCode[code] ?? 400;
+    this.details = options.details;
+  }
+}
+
+export function isUserError(error: unknown): error is UserError {
+  return error instanceof UserError;
+}
+
+/** The JSON body every API error has: `{ error: { code, message, ...details } }`. */
+export interface ErrorBody {
+  error: { code: string; message: string } & Record<string, unknown>;
+}
+
+export function errorBody(error: UserError): ErrorBody {
+  return { error: { code: error.code, message: error.message, ...error.details } };
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

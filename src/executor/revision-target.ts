@@ -1,0 +1,17 @@
+/** What the executor needs to know to run one revision of a function. */
+import type { FunctionConfig } from "../spec/function-spec.js";
+
+export interface RevisionTarget {
+  readonly functionName: string;
+  /** Revision id, unique per function ("3"). */
+  readonly revision: string;
+  readonly config: FunctionConfig;
+  /** Unpacked package directory. */
+  readonly packagePath: string;
+  /** Reads the secrets the function names, at specialize time (so rotations apply to new instances). */
+  readonly loadSecrets: () => Record<string, string>;
+}
+
+export function revisionKey(target: Pick<RevisionTarget, "functionName" | "revision">): string {
+  return `${target.functionName}@${target.revision}`;
+}

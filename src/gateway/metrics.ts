@@ -1,0 +1,58 @@
+/**
+ * Prometheus metrics, with the OpenFaaS gateway names so existing dashboards and alert rules
+ * work. One registry per platform (tests run several in one process).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Platform } from "../platform/platform.js";
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly invocations: Counter<"function_name" | "code">;
+  readonly invocationsStarted: Counter<"function_name">;
+  readonly duration: Histogram<"function_name" | "code">;
+}
+
+export function createMetrics(platform: Platform): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "runlet_process_" });
+  const invocations = new Counter({
+    name: "gateway_function_invocation_total",
+    help: "Function invocations by function and HTTP status code",
+    labelNames: ["function_name", "code"] as const,
+    registers: [registry],
+  });
+  const invocationsStarted = new Counter({
+    name: "gateway_function_invocation_started",
+    help: "Function invocations started",
+    labelNames: ["function_name"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "gateway_functions_seconds",
+    help: "Function invocation time in seconds, as seen by the gateway",
+    labelNames: ["function_name", "code"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const gauge = (name: string, help: string, pick: (s: ReturnType<Platform["executor"]["status"]>[number]) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ["function_name"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const fn of platform.functions.list()) {
+          const total = platform.executor.status(fn.name).reduce((sum, s) => sum + pick(s), 0);
+          this.set({ function_name: fn.name }, total);
+        }
+      },
+    });
+  };
+  gauge("gateway_service_count", "Instances (replicas) per function", (s) => s.replicas);
+  gauge("runlet_function_ready_instances", "Ready instances per function", (s) => s.ready);
+  gauge("runlet_function_inflight", "Calls in flight per function", (s) => s.inFlight);
+  gauge("runlet_function_queue_depth", "Calls waiting for capacity per function", (s) => s.queued);
+  gauge("runlet_function_cold_starts", "Instances started per function since boot", (s) => s.coldStarts);
+  return { registry, invocations, invocationsStarted, duration };
+}

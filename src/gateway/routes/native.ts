@@ -1,0 +1,106 @@
+/** Runlet's native API under /api/v1: packages (source uploads), functions, revisions, secrets, logs. */
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { UserError } from "../../errors.js";
+import type { Platform } from "../../platform/platform.js";
+import { deployRequestSchema, parseFunctionSpec } from "../../spec/function-spec.js";
+import { assertValidName } from "../../spec/names.js";
+import { nativeView } from "../views.js";
+import { streamLogs } from "./logs.js";
+
+export const secretBodySchema = z.strictObject({ value: z.string() });
+
+export const logsQuerySchema = z.object({
+  tail: z.coerce.number().int().optional(),
+  follow: z.enum(["true", "false", "1", "0"]).optional(),
+  since: z.string().optional(),
+  instance: z.string().optional(),
+});
+
+export function registerNativeRoutes(app: FastifyInstance, platform: Platform): void {
+  app.head<{ Params: { digest: string } }>("/api/v1/packages/:digest", async (request, reply) =>
+    reply.code(platform.packages.has(request.params.digest) ? 200 : 404).send(),
+  );
+
+  app.post("/api/v1/packages", async (request, reply) => {
+    if (!Buffer.isBuffer(request.body)) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "Send the package as the request body with Content-Type: application/gzip (a .tar.gz of the source folder).",
+      );
+    }
+    const expected = request.headers["x-runlet-digest"];
+    const stored = await platform.packages.put(
+      request.body,
+      typeof expected === "string" ? expected : undefined,
+    );
+    return reply.code(stored.created ? 201 : 200).send(stored);
+  });
+
+  app.get("/api/v1/functions", async () => platform.list().map(nativeView));
+
+  app.get<{ Params: { name: string } }>("/api/v1/functions/:name", async (request) =>
+    nativeView(platform.get(request.params.name)),
+  );
+
+  app.put<{ Params: { name: string } }>("/api/v1/functions/:name", async (request, reply) => {
+    assertValidName(request.params.name);
+    const body = parseFunctionSpec(deployRequestSchema, request.body, "function spec");
+    const result = await platform.deploy(request.params.name, body);
+    return reply.code(result.outcome === "created" ? 201 : 200).send(result);
+  });
+
+  app.delete<{ Params: { name: string } }>("/api/v1/functions/:name", async (request, reply) => {
+    await platform.remove(request.params.name);
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: { name: string } }>("/api/v1/functions/:name/revisions", async (request) =>
+    platform.revisions(request.params.name).map((revision) => ({
+      revision: revision.number,
+      package: revision.packageDigest,
+      spec: revision.spec,
+      createdAt: new Date(revision.createdAt).toISOString(),
+    })),
+  );
+
+  app.get<{ Params: { name: string } }>("/api/v1/functions/:name/logs", async (request, reply) => {
+    const query = parseFunctionSpec(logsQuerySchema, request.query, "logs query");
+    platform.get(request.params.name);
+    const since = query.since ? Date.parse(query.since) : undefined;
+    streamLogs(platform, reply, {
+      name: request.params.name,
+      tail: query.tail,
+      since: since !== undefined && Number.isFinite(since) ? since : undefined,
+      follow: query.follow === "true" || query.follow === "1",
+      instance: query.instance,
+      format: (line) => ({
+        time: new Date(line.time).toISOString(),
+        instance: line.instance,
+        callId: line.callId,
+        stream: line.stream,
+        text: line.text,
+      }),
+    });
+  });
+
+  app.get("/api/v1/secrets", async () =>
+    platform.secrets.list().map((secret) => ({
+      name: secret.name,
+      createdAt: new Date(secret.createdAt).toISOString(),
+      updatedAt: new Date(secret.updatedAt).toISOString(),
+    })),
+  );
+
+  app.put<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
+    assertValidName(request.params.name, "secret");
+    const body = parseFunctionSpec(secretBodySchema, request.body, "secret");
+    const { created } = platform.secrets.put(request.params.name, body.value);
+    return reply.code(created ? 201 : 200).send({ name: request.params.name, created });
+  });
+
+  app.delete<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
+    platform.removeSecret(request.params.name);
+    return reply.code(204).send();
+  });
+}

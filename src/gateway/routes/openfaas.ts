@@ -1,0 +1,200 @@
+/**
+ * The OpenFaaS gateway routes with OpenFaaS field names, so faas-cli and other OpenFaaS
+ * clients work against Runlet. `image` names a package uploaded through /api/v1/packages
+ * (sha256:<hex>): there is no image registry here.
+ */
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { UserError } from "../../errors.js";
+import type { Platform } from "../../platform/platform.js";
+import {
+  parseFunctionSpec,
+  type DeployRequest,
+  deployRequestSchema,
+} from "../../spec/function-spec.js";
+import { nameProblem } from "../../spec/names.js";
+import { VERSION } from "../../version.js";
+import type { GatewayMetrics } from "../metrics.js";
+import { openfaasStatus } from "../views.js";
+import { streamLogs } from "./logs.js";
+
+const functionDeploymentSchema = z.object({
+  service: z.string(),
+  image: z.string(),
+  namespace: z.string().optional(),
+  envProcess: z.string().optional(),
+  envVars: z.record(z.string(), z.string()).optional(),
+  secrets: z.array(z.string()).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  limits: z.object({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
+  requests: z.object({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
+});
+export type FunctionDeployment = z.infer<typeof functionDeploymentSchema>;
+
+const secretSchema = z.object({
+  name: z.string(),
+  namespace: z.string().optional(),
+  value: z.string().optional(),
+  rawValue: z.string().optional(),
+});
+
+const logsQuerySchema = z.object({
+  name: z.string().min(1),
+  namespace: z.string().optional(),
+  instance: z.string().optional(),
+  tail: z.coerce.number().int().optional(),
+  follow: z.enum(["true", "false", "1", "0"]).optional(),
+  since: z.string().optional(),
+});
+
+/** Maps an OpenFaaS FunctionDeployment onto Runlet's deploy request. */
+export function fromFunctionDeployment(body: FunctionDeployment): DeployRequest {
+  const labels = body.labels ?? {};
+  const annotations = body.annotations ?? {};
+  const scale: Record<string, number> = {};
+  const min = labels["com.openfaas.scale.min"];
+  const max = labels["com.openfaas.scale.max"];
+  if (min !== undefined) {
+    scale["min"] = Number(min);
+  }
+  if (max !== undefined) {
+    scale["max"] = Number(max);
+  }
+  if (labels["com.openfaas.scale.zero"] === "true") {
+    scale["min"] = 0;
+  }
+  return parseFunctionSpec(
+    deployRequestSchema,
+    {
+      runtime: annotations["com.runlet.runtime"] ?? "node",
+      handler: annotations["com.runlet.handler"],
+      package: body.image,
+      env: body.envVars,
+      secrets: body.secrets,
+      memory: body.limits?.memory,
+      labels,
+      annotations,
+      ...(Object.keys(scale).length > 0 ? { scale } : {}),
+    },
+    "function deployment",
+  );
+}
+
+export function registerOpenfaasRoutes(app: FastifyInstance, platform: Platform, metrics: GatewayMetrics): void {
+  app.get("/system/info", async () => ({
+    provider: {
+      provider: "runlet",
+      orchestration: platform.provider.name,
+      version: { release: VERSION, sha: "" },
+    },
+    version: { release: VERSION, sha: "", commit_message: "" },
+    arch: process.arch === "x64" ? "x86_64" : process.arch,
+  }));
+
+  app.get("/system/functions", async () => {
+    const counts = await invocationCounts(metrics);
+    return platform.list().map((fn) => openfaasStatus(fn, counts.get(fn.name) ?? 0));
+  });
+
+  app.get<{ Params: { name: string } }>("/system/function/:name", async (request) =>
+    openfaasStatus(platform.get(request.params.name)),
+  );
+
+  const deploy = async (body: unknown, mustExist: boolean): Promise<void> => {
+    const deployment = parseFunctionSpec(functionDeploymentSchema, body, "function deployment");
+    const problem = nameProblem(deployment.service);
+    if (problem) {
+      throw new UserError("RUNLET_INVALID_NAME", `Invalid function name: ${problem}.`);
+    }
+    if (mustExist) {
+      platform.get(deployment.service);
+    }
+    await platform.deploy(deployment.service, fromFunctionDeployment(deployment));
+  };
+  app.post("/system/functions", async (request, reply) => {
+    await deploy(request.body, false);
+    return reply.code(202).send();
+  });
+  app.put("/system/functions", async (request, reply) => {
+    await deploy(request.body, true);
+    return reply.code(202).send();
+  });
+  app.delete("/system/functions", async (request, reply) => {
+    const body = parseFunctionSpec(
+      z.object({ functionName: z.string(), namespace: z.string().optional() }),
+      request.body,
+      "delete request",
+    );
+    await platform.remove(body.functionName);
+    return reply.code(202).send();
+  });
+
+  app.get("/system/secrets", async () =>
+    platform.secrets.list().map((secret) => ({ name: secret.name, namespace: "default" })),
+  );
+  const putSecret = async (body: unknown, mustExist: boolean): Promise<void> => {
+    const secret = parseFunctionSpec(secretSchema, body, "secret");
+    const problem = nameProblem(secret.name);
+    if (problem) {
+      throw new UserError("RUNLET_INVALID_NAME", `Invalid secret name: ${problem}.`);
+    }
+    if (mustExist && !platform.secrets.has(secret.name)) {
+      throw new UserError("RUNLET_SECRET_NOT_FOUND", `Secret ${secret.name} does not exist.`);
+    }
+    const value =
+      secret.rawValue !== undefined ? Buffer.from(secret.rawValue, "base64").toString("utf8") : secret.value;
+    if (value === undefined) {
+      throw new UserError("RUNLET_INVALID_REQUEST", "A secret needs a value (or rawValue, base64).");
+    }
+    platform.secrets.put(secret.name, value);
+  };
+  app.post("/system/secrets", async (request, reply) => {
+    await putSecret(request.body, false);
+    return reply.code(201).send();
+  });
+  app.put("/system/secrets", async (request, reply) => {
+    await putSecret(request.body, true);
+    return reply.code(200).send();
+  });
+  app.delete("/system/secrets", async (request, reply) => {
+    const secret = parseFunctionSpec(secretSchema, request.body, "secret");
+    platform.removeSecret(secret.name);
+    return reply.code(204).send();
+  });
+
+  app.get("/system/logs", async (request, reply) => {
+    const parsed = logsQuerySchema.safeParse(request.query);
+    if (!parsed.success) {
+      return reply.code(422).send({ error: { code: "RUNLET_INVALID_REQUEST", message: "logs need ?name=FUNCTION; tail is a number, follow true|false, since RFC 3339" } });
+    }
+    const query = parsed.data;
+    platform.get(query.name);
+    const since = query.since ? Date.parse(query.since) : undefined;
+    streamLogs(platform, reply, {
+      name: query.name,
+      tail: query.tail,
+      since: since !== undefined && Number.isFinite(since) ? since : undefined,
+      follow: query.follow === "true" || query.follow === "1",
+      instance: query.instance,
+      format: (line) => ({
+        name: line.functionName,
+        namespace: "default",
+        instance: line.instance,
+        timestamp: new Date(line.time).toISOString(),
+        text: line.text,
+      }),
+    });
+  });
+}
+
+/** Invocation counts per function from the gateway's own counter (OpenFaaS reads Prometheus). */
+async function invocationCounts(metrics: GatewayMetrics): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const metric = await metrics.invocations.get();
+  for (const value of metric.values) {
+    const name = String(value.labels.function_name);
+    counts.set(name, (counts.get(name) ?? 0) + value.value);
+  }
+  return counts;
+}

@@ -1,0 +1,158 @@
+/**
+ * The gateway: one HTTP server. Invocations (`/function/…`) take a direct path to the router;
+ * everything else goes through Fastify (control API, OpenFaaS routes, metrics, health).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { UserError, errorBody, isUserError } from "../errors.js";
+import type { Platform } from "../platform/platform.js";
+import { isAdmin, unauthorizedBody } from "./auth.js";
+import { handleInvocation, isInvocation } from "./invoke.js";
+import { createMetrics } from "./metrics.js";
+import { openapiDocument } from "./openapi.js";
+import { registerNativeRoutes } from "./routes/native.js";
+import { registerOpenfaasRoutes } from "./routes/openfaas.js";
+
+export interface GatewayOptions {
+  readonly platform: Platform;
+  /** @default 8080 */
+  readonly port?: number;
+  /** @default "127.0.0.1" */
+  readonly host?: string;
+  /** Largest package upload. @default 100 MiB */
+  readonly maxUploadBytes?: number;
+  /** Reports errors that are our bug (full stack). @default console.error */
+  readonly onInternalError?: (error: unknown) => void;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  /** Stops accepting, drains in-flight calls (up to graceMs), stops instances. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const publicPaths = new Set(["/healthz", "/metrics", "/api/v1/openapi.json", "/"]);
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { platform } = options;
+  const metrics = createMetrics(platform);
+  const onInternalError = options.onInternalError ?? ((error: unknown) => console.error(error));
+  let inFlight = 0;
+  let server: Server | undefined;
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    bodyLimit: options.maxUploadBytes ?? 100 * 2 ** 20,
+    // Close idle keep-alive connections on shutdown so close() does not wait on them.
+    forceCloseConnections: "idle",
+    serverFactory: (fastifyHandler) => {
+      server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
+        if (isInvocation(req.url ?? "")) {
+          inFlight += 1;
+          res.once("close", () => {
+            inFlight -= 1;
+          });
+          handleInvocation(platform, metrics, req, res).catch((error: unknown) => {
+            onInternalError(error);
+            if (!res.headersSent) {
+              res.writeHead(500, { "content-type": "application/json" });
+              res.end(JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }));
+            }
+          });
+          return;
+        }
+        fastifyHandler(req, res);
+      });
+      return server;
+    },
+  });
+
+  app.addContentTypeParser(
+    ["application/gzip", "application/x-gzip", "application/octet-stream"],
+    { parseAs: "buffer" },
+    (_request, body, done) => done(null, body),
+  );
+
+  app.addHook("onRequest", async (request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    if (publicPaths.has(path)) {
+      return;
+    }
+    if (!isAdmin(request.headers, platform.adminToken)) {
+      return reply
+        .code(401)
+        .header("www-authenticate", 'Basic realm="runlet", Bearer realm="runlet"')
+        .send(unauthorizedBody);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | UserError | Error, _request, reply) => {
+    if (isUserError(error)) {
+      return reply.code(error.status).send(errorBody(error));
+    }
+    const status = "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
+    if (status < 500) {
+      // Fastify's own client errors: malformed JSON, body too large, wrong content type.
+      const code = status === 413 ? "RUNLET_BODY_TOO_LARGE" : "RUNLET_INVALID_REQUEST";
+      return reply.code(status).send({ error: { code, message: error.message } });
+    }
+    onInternalError(error);
+    return reply.code(500).send({ error: { code: "RUNLET_INTERNAL", message: error.message } });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: { code: "RUNLET_NOT_FOUND", message: `No route ${request.method} ${request.url}; the API is described at /api/v1/openapi.json` },
+    }),
+  );
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/", async () => ({
+    name: "runlet",
+    invoke: "/function/{name}",
+    api: "/api/v1/openapi.json",
+  }));
+  app.get("/metrics", async (_request, reply) =>
+    reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  app.get("/api/v1/openapi.json", async () => openapiDocument());
+  registerOpenfaasRoutes(app, platform, metrics);
+  registerNativeRoutes(app, platform);
+
+  const port = options.port ?? 8080;
+  const host = options.host ?? "127.0.0.1";
+  try {
+    await app.listen({ port, host });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new UserError(
+        "RUNLET_PORT_IN_USE",
+        `Port ${port} on ${host} is already in use (another runlet, or another server). Stop it, or pick another port: runlet up --port ${port + 1}`,
+      );
+    }
+    throw error;
+  }
+  if (!server) {
+    throw new Error("the gateway's HTTP server was not created");
+  }
+  const httpServer = server;
+  const address = httpServer.address() as AddressInfo;
+  const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  return {
+    url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}`,
+    port: address.port,
+    server: httpServer,
+    async close(graceMs = 10_000) {
+      const closing = app.close();
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await platform.close(Math.max(0, deadline - Date.now()));
+      httpServer.closeAllConnections();
+      await closing;
+    },
+  };
+}

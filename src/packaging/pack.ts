@@ -1,0 +1,66 @@
+/**
+ * Packs a function's source directory into a deterministic gzipped tar: sorted entries, no
+ * owners, no timestamps — so the same tree always gives the same digest and an unchanged
+ * redeploy is a no-op.
+ */
+import { createHash } from "node:crypto";
+import { readdir, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { create } from "tar";
+import { UserError } from "../errors.js";
+
+/** Never part of a function package. */
+const alwaysIgnored = new Set([".git", ".hg", ".svn", ".DS_Store", ".runlet"]);
+
+export interface PackedSource {
+  readonly archive: Buffer;
+  /** "sha256:<hex>" of the archive bytes. */
+  readonly digest: string;
+  readonly files: number;
+}
+
+export async function packDirectory(dir: string): Promise<PackedSource> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new UserError(
+      "RUNLET_SOURCE_NOT_FOUND",
+      `Source directory ${dir} does not exist or is not a directory; pass --source DIR (the folder with your handler).`,
+    );
+  }
+  const files = await listFiles(dir);
+  const chunks: Buffer[] = [];
+  const stream = create(
+    { cwd: dir, gzip: { level: 6 }, portable: true, noMtime: true, noDirRecurse: true },
+    files,
+  );
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+  }
+  const archive = Buffer.concat(chunks);
+  return { archive, digest: digestOf(archive), files: files.length };
+}
+
+export function digestOf(bytes: Buffer): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** Every regular file and symlink under `root`, relative and sorted (POSIX separators). */
+async function listFiles(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      if (alwaysIgnored.has(entry.name)) {
+        continue;
+      }
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await walk(path);
+      } else if (entry.isFile() || entry.isSymbolicLink()) {
+        found.push(relative(root, path).split(sep).join("/"));
+      }
+    }
+  };
+  await walk(root);
+  return found.sort();
+}

@@ -1,0 +1,55 @@
+/** The data directory: the database, packages, and the two secrets the platform keeps (0600). */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface DataDir {
+  readonly root: string;
+  readonly databasePath: string;
+  readonly packagesDir: string;
+  readonly adminToken: string;
+  /** True when this start created the token (so `up` prints it once). */
+  readonly adminTokenCreated: boolean;
+  readonly secretsKey: Buffer;
+}
+
+export async function openDataDir(root: string, presetToken?: string): Promise<DataDir> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const packagesDir = join(root, "packages");
+  await mkdir(packagesDir, { recursive: true });
+  const tokenFile = join(root, "admin-token");
+  let adminToken: string;
+  let adminTokenCreated = false;
+  if (presetToken) {
+    adminToken = presetToken;
+    await writePrivate(tokenFile, `${adminToken}\n`);
+  } else if (existsSync(tokenFile)) {
+    adminToken = (await readFile(tokenFile, "utf8")).trim();
+  } else {
+    adminToken = randomBytes(24).toString("base64url");
+    adminTokenCreated = true;
+    await writePrivate(tokenFile, `${adminToken}\n`);
+  }
+  const keyFile = join(root, "secrets.key");
+  let secretsKey: Buffer;
+  if (existsSync(keyFile)) {
+    secretsKey = Buffer.from((await readFile(keyFile, "utf8")).trim(), "base64");
+  } else {
+    secretsKey = randomBytes(32);
+    await writePrivate(keyFile, `${secretsKey.toString("base64")}\n`);
+  }
+  return {
+    root,
+    databasePath: join(root, "runlet.db"),
+    packagesDir,
+    adminToken,
+    adminTokenCreated,
+    secretsKey,
+  };
+}
+
+async function writePrivate(path: string, content: string): Promise<void> {
+  await writeFile(path, content, { mode: 0o600 });
+  await chmod(path, 0o600);
+}

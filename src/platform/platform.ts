@@ -1,0 +1,284 @@
+/**
+ * The platform as a library (CONVENTIONS.md rule 1): store, executor and provider wired
+ * together, with the operations every shell (HTTP API, CLI, tests) calls. The gateway only
+ * parses requests and calls these.
+ */
+import { join } from "node:path";
+import { UserError } from "../errors.js";
+import { Executor, type RevisionStatus } from "../executor/executor.js";
+import type { RevisionTarget } from "../executor/revision-target.js";
+import { LocalProvider } from "../provider/local/local-provider.js";
+import type { Provider } from "../provider/types.js";
+import {
+  describeConfig,
+  resolveFunctionConfig,
+  revisionHash,
+  type DeployRequest,
+  type FunctionConfig,
+  type FunctionSpec,
+} from "../spec/function-spec.js";
+import { assertValidName } from "../spec/names.js";
+import { openDatabase, type Db } from "../store/database.js";
+import { FunctionStore, type FunctionRecord, type RevisionRecord } from "../store/function-store.js";
+import { LogStore } from "../store/log-store.js";
+import { PackageStore } from "../store/package-store.js";
+import { SecretStore } from "../store/secret-store.js";
+import { openDataDir, type DataDir } from "./data-dir.js";
+import { KeyedLock } from "./keyed-lock.js";
+
+export interface PlatformOptions {
+  /** Where state lives. */
+  readonly dataDir: string;
+  /** Preset admin token (RUNLET_ADMIN_TOKEN); generated on first start otherwise. */
+  readonly adminToken?: string;
+  /** @default a LocalProvider */
+  readonly provider?: Provider;
+  /** Largest package once unpacked. @default 256 MiB */
+  readonly maxPackageBytes?: number;
+  /** Executor reaping interval (tests shorten it). @default 1000 */
+  readonly reapIntervalMs?: number;
+}
+
+export type DeployOutcome = "created" | "updated" | "unchanged";
+
+export interface DeployResult {
+  readonly name: string;
+  readonly revision: number;
+  readonly outcome: DeployOutcome;
+}
+
+/** A function as the API and CLI show it. */
+export interface FunctionView {
+  readonly name: string;
+  readonly revision: number;
+  readonly spec: FunctionSpec;
+  readonly config: FunctionConfig;
+  readonly packageDigest: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly replicas: number;
+  readonly availableReplicas: number;
+  readonly instances: readonly RevisionStatus[];
+}
+
+export class Platform {
+  readonly dataDir: DataDir;
+  readonly functions: FunctionStore;
+  readonly packages: PackageStore;
+  readonly secrets: SecretStore;
+  readonly logs: LogStore;
+  readonly executor: Executor;
+  readonly provider: Provider;
+  readonly startedAt = Date.now();
+  readonly #db: Db;
+  readonly #lock = new KeyedLock();
+  readonly #targets = new Map<string, RevisionTarget>();
+
+  private constructor(dataDir: DataDir, db: Db, options: PlatformOptions) {
+    this.dataDir = dataDir;
+    this.#db = db;
+    this.functions = new FunctionStore(db);
+    this.packages = new PackageStore(db, dataDir.packagesDir, {
+      maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20,
+      maxFiles: 50_000,
+    });
+    this.secrets = new SecretStore(db, dataDir.secretsKey);
+    this.logs = new LogStore(db);
+    this.provider = options.provider ?? new LocalProvider();
+    this.executor = new Executor({
+      provider: this.provider,
+      reapIntervalMs: options.reapIntervalMs,
+      onLog: (line) => {
+        this.logs.append({
+          functionName: line.functionName ?? "_platform",
+          instance: line.instanceId,
+          callId: line.callId,
+          stream: line.stream,
+          time: line.time,
+          text: line.text,
+        });
+      },
+    });
+  }
+
+  static async open(options: PlatformOptions): Promise<Platform> {
+    const dataDir = await openDataDir(options.dataDir, options.adminToken);
+    const db = openDatabase(join(dataDir.root, "runlet.db"));
+    const platform = new Platform(dataDir, db, options);
+    // Functions with `min > 0` come back warm after a restart.
+    for (const record of platform.functions.list()) {
+      if (resolveFunctionConfig(record.active.spec).scale.min > 0) {
+        platform.executor.ensureMin(platform.target(record.name));
+      }
+    }
+    return platform;
+  }
+
+  get adminToken(): string {
+    return this.dataDir.adminToken;
+  }
+
+  /**
+   * Deploys a revision: unchanged spec and package → nothing happens; otherwise the new code
+   * is loaded into an instance first, and only code that loads becomes active (the previous
+   * revision keeps serving when it does not).
+   */
+  deploy(name: string, request: DeployRequest): Promise<DeployResult> {
+    assertValidName(name);
+    return this.#lock.run(name, async () => {
+      const { package: packageDigest, ...spec } = request;
+      if (!this.packages.has(packageDigest)) {
+        throw new UserError(
+          "RUNLET_PACKAGE_NOT_FOUND",
+          `Package ${packageDigest} has not been uploaded; upload it with POST /api/v1/packages first.`,
+        );
+      }
+      const config = resolveFunctionConfig(spec);
+      const missing = config.secrets.filter((secret) => !this.secrets.has(secret));
+      if (missing.length > 0) {
+        throw new UserError(
+          "RUNLET_SECRET_NOT_FOUND",
+          `Function ${name} names secrets that do not exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
+        );
+      }
+      const hash = revisionHash(config, packageDigest);
+      const current = this.functions.get(name);
+      if (current?.active.hash === hash) {
+        return { name, revision: current.active.number, outcome: "unchanged" };
+      }
+      const revision = this.functions.addRevision(name, spec, packageDigest, hash);
+      const target = this.#targetOf(revision);
+      try {
+        await this.executor.prepare(target);
+      } catch (error) {
+        await this.executor.retire(name, current ? String(current.active.number) : undefined);
+        this.functions.discardRevision(name, revision.number);
+        throw error;
+      }
+      this.functions.activate(name, revision.number);
+      this.#targets.set(name, target);
+      this.executor.ensureMin(target);
+      // Old instances finish what they serve, then stop.
+      void this.executor.retire(name, target.revision);
+      return { name, revision: revision.number, outcome: current ? "updated" : "created" };
+    });
+  }
+
+  remove(name: string): Promise<void> {
+    return this.#lock.run(name, async () => {
+      if (!this.functions.remove(name)) {
+        throw notFound(name);
+      }
+      this.#targets.delete(name);
+      this.logs.remove(name);
+      await this.executor.retire(name);
+      await this.packages.collect(this.functions.referencedPackages());
+    });
+  }
+
+  /** The active revision of a function, as the router needs it; undefined when unknown. */
+  findTarget(name: string): RevisionTarget | undefined {
+    const cached = this.#targets.get(name);
+    if (cached) {
+      return cached;
+    }
+    const record = this.functions.get(name);
+    if (!record) {
+      return undefined;
+    }
+    const target = this.#targetOf(record.active);
+    this.#targets.set(name, target);
+    return target;
+  }
+
+  target(name: string): RevisionTarget {
+    const target = this.findTarget(name);
+    if (!target) {
+      throw notFound(name);
+    }
+    return target;
+  }
+
+  get(name: string): FunctionView {
+    const record = this.functions.get(name);
+    if (!record) {
+      throw notFound(name);
+    }
+    return this.#view(record);
+  }
+
+  list(): FunctionView[] {
+    return this.functions.list().map((record) => this.#view(record));
+  }
+
+  revisions(name: string): RevisionRecord[] {
+    if (!this.functions.get(name)) {
+      throw notFound(name);
+    }
+    return this.functions.revisions(name);
+  }
+
+  removeSecret(name: string): void {
+    const users = this.functions
+      .list()
+      .filter((fn) => resolveFunctionConfig(fn.active.spec).secrets.includes(name))
+      .map((fn) => fn.name);
+    if (users.length > 0) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        `Secret ${name} is used by ${users.join(", ")}; remove it from their specs first.`,
+        { status: 409 },
+      );
+    }
+    if (!this.secrets.remove(name)) {
+      throw new UserError("RUNLET_SECRET_NOT_FOUND", `Secret ${name} does not exist.`);
+    }
+  }
+
+  describeConfig(config: FunctionConfig): Record<string, unknown> {
+    return describeConfig(config);
+  }
+
+  async close(graceMs?: number): Promise<void> {
+    await this.executor.close(graceMs);
+    await this.provider.close();
+    this.logs.close();
+    this.#db.close();
+  }
+
+  #targetOf(revision: RevisionRecord): RevisionTarget {
+    const config = resolveFunctionConfig(revision.spec);
+    return {
+      functionName: revision.functionName,
+      revision: String(revision.number),
+      config,
+      packagePath: this.packages.treePath(revision.packageDigest),
+      loadSecrets: () => this.secrets.reveal(config.secrets),
+    };
+  }
+
+  #view(record: FunctionRecord): FunctionView {
+    const config = resolveFunctionConfig(record.active.spec);
+    const instances = this.executor.status(record.name);
+    const active = instances.find((s) => s.revision === String(record.active.number));
+    return {
+      name: record.name,
+      revision: record.active.number,
+      spec: record.active.spec,
+      config,
+      packageDigest: record.active.packageDigest,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      replicas: Math.max(config.scale.min, active?.replicas ?? 0),
+      availableReplicas: active?.ready ?? 0,
+      instances,
+    };
+  }
+}
+
+export function notFound(name: string): UserError {
+  return new UserError(
+    "RUNLET_FUNCTION_NOT_FOUND",
+    `Function ${name} does not exist; see the deployed ones with: runlet list`,
+  );
+}

@@ -1,0 +1,40 @@
+/** Starts the embedded platform: store, executor, local provider and gateway in one process. */
+import { startGateway, type Gateway } from "../gateway/server.js";
+import { Platform, type PlatformOptions } from "./platform.js";
+
+export interface RunletOptions extends PlatformOptions {
+  /** @default 8080; 0 picks a free port */
+  readonly port?: number;
+  /** @default "127.0.0.1" */
+  readonly host?: string;
+  readonly onInternalError?: (error: unknown) => void;
+}
+
+export interface Runlet {
+  readonly url: string;
+  readonly platform: Platform;
+  readonly gateway: Gateway;
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startRunlet(options: RunletOptions): Promise<Runlet> {
+  const platform = await Platform.open(options);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      platform,
+      port: options.port,
+      host: options.host,
+      onInternalError: options.onInternalError,
+    });
+  } catch (error) {
+    await platform.close(0);
+    throw error;
+  }
+  return {
+    url: gateway.url,
+    platform,
+    gateway,
+    close: (graceMs) => gateway.close(graceMs),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The provider interface: the only layer that knows where instances live (local child
+ * processes or Kubernetes pods). The executor and router see only these types.
+ */
+import type { Dispatcher } from "undici";
+import type { RuntimeName } from "../spec/function-spec.js";
+
+/** What a generic instance is told when it becomes one function's instance. */
+export interface SpecializeRequest {
+  readonly name: string;
+  readonly revision: string;
+  /** Directory holding the unpacked package, as the platform sees it. */
+  readonly packagePath: string;
+  readonly handler: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** Secret values by name; the provider places them where the function can read them as files. */
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** "exited with code 1: Error: boom", for callers and `describe`. */
+  readonly reason: string;
+}
+
+export interface LogLine {
+  readonly time: number;
+  readonly instanceId: string;
+  /** Set once the instance is specialized; generic instances log as the platform. */
+  readonly functionName: string | undefined;
+  readonly callId: string | undefined;
+  readonly stream: "stdout" | "stderr";
+  readonly text: string;
+}
+
+export interface Instance {
+  readonly id: string;
+  readonly runtime: RuntimeName;
+  /** HTTP client bound to the instance's runtime server, for invocations. */
+  readonly dispatcher: Dispatcher;
+  /** Resolves when the instance has gone, for whatever reason. */
+  readonly exited: Promise<ExitInfo>;
+  /** Set once the instance has exited. */
+  readonly exitInfo: ExitInfo | undefined;
+  /** Loads a function; rejects with a UserError naming file and line when the code is bad. */
+  specialize(request: SpecializeRequest): Promise<void>;
+  /** Stops the instance now; in-flight calls on it fail. */
+  stop(): Promise<void>;
+}
+
+export interface StartInstanceOptions {
+  readonly runtime: RuntimeName;
+  readonly onLog: (line: LogLine) => void;
+}
+
+export interface Provider {
+  readonly name: string;
+  start(options: StartInstanceOptions): Promise<Instance>;
+  close(): Promise<void>;
+}

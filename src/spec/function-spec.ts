@@ -1,0 +1,178 @@
+/**
+ * The function model (DESIGN.md "Function model"): one zod schema for what users send
+ * (API body and stack-file entry), and one resolve step into the fully-defaulted config the
+ * platform runs.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+import { nameProblem } from "./names.js";
+import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js";
+
+export const runtimes = ["node"] as const;
+export type RuntimeName = (typeof runtimes)[number];
+
+const duration = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseDuration(v) !== undefined, {
+    message: 'expected a duration such as "500ms", "10s" or "5m"',
+  });
+const size = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseSize(v) !== undefined, {
+    message: 'expected a size such as "128Mi", "1Gi" or a number of bytes',
+  });
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and '_'");
+const secretName = z.string().refine((n) => nameProblem(n) === undefined, {
+  message: "secret names are DNS-1123 labels (lower-case letters, digits, '-')",
+});
+
+export const scaleSchema = z.strictObject({
+  /** @default 0 — scale to zero when idle */
+  min: z.number().int().min(0).max(1000).optional(),
+  /** @default 10 */
+  max: z.number().int().min(1).max(1000).optional(),
+  /** Concurrent calls one instance serves. @default 50 for node */
+  concurrency: z.number().int().min(1).max(10_000).optional(),
+  /** @default "5m" */
+  idleTimeout: duration.optional(),
+});
+
+/** What a user declares about a function (API body, stack-file entry); all optional but runtime. */
+export const functionSpecSchema = z.strictObject({
+  runtime: z.enum(runtimes, {
+    error: (issue) =>
+      `unknown runtime ${JSON.stringify(issue.input)}; known runtimes: ${runtimes.join(", ")}`,
+  }),
+  /** File inside the package, optionally with an export: "index.js" or "handler.mjs:main". */
+  handler: z.string().min(1).optional(),
+  env: z.record(envName, z.string()).optional(),
+  secrets: z.array(secretName).optional(),
+  /** @default "30s" */
+  timeout: duration.optional(),
+  /** @default "256Mi" */
+  memory: size.optional(),
+  /** Largest request body accepted. @default "10Mi" */
+  maxBody: size.optional(),
+  scale: scaleSchema.optional(),
+  /** Invocation needs the admin token when "required". @default "public" */
+  auth: z.enum(["public", "required"]).optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+export type FunctionSpec = z.infer<typeof functionSpecSchema>;
+
+/** The deploy request body of the native API: the spec plus the uploaded package. */
+export const deployRequestSchema = functionSpecSchema.extend({
+  package: z.string().regex(/^sha256:[a-f0-9]{64}$/, "expected a package digest sha256:<64 hex>"),
+});
+export type DeployRequest = z.infer<typeof deployRequestSchema>;
+
+/** The fully-defaulted form the executor and router run with. */
+export interface FunctionConfig {
+  readonly runtime: RuntimeName;
+  readonly handler: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: readonly string[];
+  readonly timeoutMs: number;
+  readonly memoryBytes: number;
+  readonly maxBodyBytes: number;
+  readonly scale: {
+    readonly min: number;
+    readonly max: number;
+    readonly concurrency: number;
+    readonly idleTimeoutMs: number;
+  };
+  readonly auth: "public" | "required";
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export const defaultHandler: Record<RuntimeName, string> = { node: "index.js" };
+
+/** Applies every default once; callers never see an optional field afterwards. */
+export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
+  const must = <T>(value: T | undefined, fallback: T): T => value ?? fallback;
+  const min = spec.scale?.min ?? 0;
+  return {
+    runtime: spec.runtime,
+    handler: must(spec.handler, defaultHandler[spec.runtime]),
+    env: spec.env ?? {},
+    secrets: [...new Set(spec.secrets ?? [])].sort(),
+    timeoutMs: must(spec.timeout === undefined ? undefined : parseDuration(spec.timeout), 30_000),
+    memoryBytes: must(spec.memory === undefined ? undefined : parseSize(spec.memory), 256 * 2 ** 20),
+    maxBodyBytes: must(spec.maxBody === undefined ? undefined : parseSize(spec.maxBody), 10 * 2 ** 20),
+    scale: {
+      min,
+      max: Math.max(min, spec.scale?.max ?? 10),
+      concurrency: spec.scale?.concurrency ?? 50,
+      idleTimeoutMs: must(
+        spec.scale?.idleTimeout === undefined ? undefined : parseDuration(spec.scale.idleTimeout),
+        300_000,
+      ),
+    },
+    auth: spec.auth ?? "public",
+    labels: spec.labels ?? {},
+    annotations: spec.annotations ?? {},
+  };
+}
+
+/** Human form of a resolved config, for `describe` and the API. */
+export function describeConfig(config: FunctionConfig): Record<string, unknown> {
+  return {
+    runtime: config.runtime,
+    handler: config.handler,
+    timeout: formatDuration(config.timeoutMs),
+    memory: formatSize(config.memoryBytes),
+    maxBody: formatSize(config.maxBodyBytes),
+    scale: {
+      min: config.scale.min,
+      max: config.scale.max,
+      concurrency: config.scale.concurrency,
+      idleTimeout: formatDuration(config.scale.idleTimeoutMs),
+    },
+    auth: config.auth,
+  };
+}
+
+/** Identity of a revision: same package and same resolved config → same revision. */
+export function revisionHash(config: FunctionConfig, packageDigest: string): string {
+  const canonical = JSON.stringify(sortKeys({ config, packageDigest }));
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(sortKeys);
+  }
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, sortKeys(v)]),
+    );
+  }
+  return value;
+}
+
+/** Turns zod issues into one UserError listing every problem, each with its field path. */
+export function specError(what: string, error: z.ZodError): UserError {
+  const problems = error.issues.map((issue) => ({
+    path: issue.path.map(String).join("."),
+    message: issue.message,
+  }));
+  const lines = problems.map((p) => `  - ${p.path ? `${p.path}: ` : ""}${p.message}`);
+  return new UserError("RUNLET_INVALID_SPEC", `Invalid ${what}:\n${lines.join("\n")}`, {
+    details: { problems },
+  });
+}
+
+export function parseFunctionSpec<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw specError(what, parsed.error);
+  }
+  return parsed.data;
+}

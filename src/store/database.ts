@@ -1,0 +1,72 @@
+/** The embedded store: one SQLite database (WAL) in the data directory, migrated on open. */
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+/** Each entry runs once, in order; append only, never edit a shipped migration. */
+const migrations: readonly string[] = [
+  `
+  CREATE TABLE functions (
+    name TEXT PRIMARY KEY,
+    active_revision INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE revisions (
+    function_name TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    package_digest TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (function_name, number)
+  );
+  CREATE TABLE packages (
+    digest TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    tag BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    function_name TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    call_id TEXT,
+    stream TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    text TEXT NOT NULL
+  );
+  CREATE INDEX logs_by_function ON logs (function_name, id);
+  `,
+];
+
+export function openDatabase(path: string): Db {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  for (let version = current; version < migrations.length; version += 1) {
+    const sql = migrations[version];
+    if (sql === undefined) {
+      break;
+    }
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
