@@ -73,3 +73,15 @@ export function formatSize(bytes: number): string {
   }
   return `${bytes}`;
 }
+
+/** Approximate size for people ("635 B", "1.2 KiB", "3.4 MiB"). */
+export function humanSize(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

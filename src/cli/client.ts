@@ -1,0 +1,104 @@
+/** A typed client for the gateway's API, used by every client command. */
+import type { Readable } from "node:stream";
+import { request, type Dispatcher } from "undici";
+import { UserError, type ErrorCode } from "../errors.js";
+import type { ClientTarget } from "./client-config.js";
+
+type Method = "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH" | "OPTIONS";
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Readable;
+}
+
+export interface InvokeOptions {
+  readonly method: string;
+  readonly path: string;
+  readonly query: readonly [string, string][];
+  readonly headers: Record<string, string>;
+  readonly body: Buffer | undefined;
+}
+
+export class GatewayClient {
+  readonly target: ClientTarget;
+
+  constructor(target: ClientTarget) {
+    this.target = target;
+  }
+
+  async json<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    const response = await this.raw(method, path, {
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+    });
+    const text = await readText(response.body);
+    if (response.status >= 400) {
+      throw apiError(response.status, text);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async raw(
+    method: Method,
+    path: string,
+    options: { body?: string | Buffer; headers?: Record<string, string>; auth?: boolean } = {},
+  ): Promise<RawResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.auth !== false && this.target.token) {
+      headers["authorization"] = `Bearer ${this.target.token}`;
+    }
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(`${this.target.gateway}${path}`, { method, headers, body: options.body });
+    } catch (error) {
+      throw new UserError(
+        "RUNLET_GATEWAY_UNREACHABLE",
+        `Cannot reach the Runlet gateway at ${this.target.gateway} (${(error as Error).message}). Is \`runlet up\` running? Point to another one with --gateway URL or RUNLET_GATEWAY.`,
+        { cause: error },
+      );
+    }
+    if (response.statusCode === 401 && options.auth !== false) {
+      await response.body.dump();
+      throw new UserError(
+        "RUNLET_NOT_LOGGED_IN",
+        this.target.token
+          ? `The gateway at ${this.target.gateway} refused the token. Log in again: runlet login --gateway ${this.target.gateway} --token TOKEN`
+          : `The gateway at ${this.target.gateway} needs the admin token. Log in with: runlet login --token TOKEN (\`runlet up\` printed it; it is also in <data-dir>/admin-token), or set RUNLET_TOKEN.`,
+      );
+    }
+    return { status: response.statusCode, headers: response.headers, body: response.body };
+  }
+
+  invoke(name: string, options: InvokeOptions): Promise<RawResponse> {
+    const query = new URLSearchParams(options.query).toString();
+    const sub = options.path === "/" || options.path === "" ? "" : options.path.startsWith("/") ? options.path : `/${options.path}`;
+    return this.raw(
+      options.method.toUpperCase() as Method,
+      `/function/${encodeURIComponent(name)}${sub}${query ? `?${query}` : ""}`,
+      { body: options.body, headers: options.headers },
+    );
+  }
+}
+
+async function readText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The server's `{error: {code, message}}` as a UserError the CLI prints as is. */
+export function apiError(status: number, text: string): UserError {
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } & Record<string, unknown> };
+    if (parsed.error?.message) {
+      const { code, message, ...details } = parsed.error;
+      return new UserError((code as ErrorCode | undefined) ?? "RUNLET_API_ERROR", message, { status, details });
+    }
+  } catch {
+    // Not our JSON error shape: show the text.
+  }
+  return new UserError("RUNLET_API_ERROR", `The gateway answered HTTP ${status}: ${text.slice(0, 500)}`, { status });
+}

@@ -1,0 +1,39 @@
+/** Commands are data (CONVENTIONS.md rule 4): each file exports one definition; main() wires them to commander. */
+import { z } from "zod";
+import type { CliIO } from "./io.js";
+
+export interface OptionDefinition {
+  /** Commander flags, e.g. "-f, --file <path>". */
+  readonly flags: string;
+  readonly description: string;
+  readonly defaultValue?: string | boolean;
+  /** Repeatable options collect into an array. */
+  readonly repeatable?: boolean;
+}
+
+export interface CommandDefinition<O extends z.ZodType = z.ZodType> {
+  /** "deploy" or "secret create". */
+  readonly name: string;
+  /** Commander argument syntax, e.g. "<name>" or "[names...]". */
+  readonly arguments?: string;
+  readonly description: string;
+  readonly options?: readonly OptionDefinition[];
+  /** Adds --gateway and --token. */
+  readonly client?: boolean;
+  /** Adds --json. */
+  readonly json?: boolean;
+  readonly examples?: readonly string[];
+  /** Validates the parsed options; types `run`'s options. */
+  readonly optionsSchema: O;
+  run(args: readonly (string | string[] | undefined)[], options: z.infer<O>, io: CliIO): Promise<number | void>;
+}
+
+export function defineCommand<O extends z.ZodType>(definition: CommandDefinition<O>): CommandDefinition<O> {
+  return definition;
+}
+
+/** The options every client command has (added by `client: true`). */
+export const clientFlagsSchema = z.object({
+  gateway: z.string().optional(),
+  token: z.string().optional(),
+});

@@ -1,0 +1,167 @@
+/** `runlet deploy`: pack a source folder, upload it, and deploy it as a new revision. */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { UserError } from "../../errors.js";
+import { packDirectory } from "../../packaging/pack.js";
+import { defaultHandler, functionSpecSchema, parseFunctionSpec, type FunctionSpec } from "../../spec/function-spec.js";
+import { assertValidName } from "../../spec/names.js";
+import { readStackFile, type StackFunction } from "../../spec/stack-file.js";
+import { humanSize } from "../../spec/units.js";
+import { resolveTarget } from "../client-config.js";
+import { GatewayClient, apiError } from "../client.js";
+import { clientFlagsSchema, defineCommand } from "../command.js";
+import { line, readAll, type CliIO } from "../io.js";
+
+export interface DeployedFunction {
+  readonly name: string;
+  readonly revision: number;
+  readonly outcome: "created" | "updated" | "unchanged";
+  readonly url: string;
+}
+
+/** Packs, uploads (unless the gateway has the package) and deploys each function in turn. */
+export async function deployFunctions(
+  client: GatewayClient,
+  functions: readonly StackFunction[],
+  progress: (text: string) => void,
+): Promise<DeployedFunction[]> {
+  const results: DeployedFunction[] = [];
+  for (const fn of functions) {
+    assertValidName(fn.name);
+    const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(/:[^:/]*$/, "");
+    const packed = await packDirectory(fn.source);
+    if (!existsSync(join(fn.source, handlerFile))) {
+      throw new UserError(
+        "RUNLET_HANDLER_NOT_FOUND",
+        `Handler file ${handlerFile} is not in ${fn.source}; set --handler (or handler: in runlet.yaml) to the file that exports your function.`,
+      );
+    }
+    progress(`${fn.name}: packed ${fn.source} (${packed.files} files, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`);
+    const head = await client.raw("HEAD", `/api/v1/packages/${packed.digest}`);
+    head.body.resume();
+    if (head.status !== 200) {
+      const upload = await client.raw("POST", "/api/v1/packages", {
+        body: packed.archive,
+        headers: { "content-type": "application/gzip", "x-runlet-digest": packed.digest },
+      });
+      const text = (await readAll(upload.body)).toString("utf8");
+      if (upload.status >= 300) {
+        throw apiError(upload.status, text);
+      }
+      progress(`${fn.name}: uploaded`);
+    }
+    const result = await client.json<{ revision: number; outcome: DeployedFunction["outcome"] }>(
+      "PUT",
+      `/api/v1/functions/${fn.name}`,
+      { ...fn.spec, package: packed.digest },
+    );
+    results.push({ name: fn.name, revision: result.revision, outcome: result.outcome, url: `${client.target.gateway}/function/${fn.name}` });
+  }
+  return results;
+}
+
+export const deployCommand = defineCommand({
+  name: "deploy",
+  arguments: "[names...]",
+  description: "deploy functions from source: one from flags, or those of a stack file (runlet.yaml)",
+  client: true,
+  json: true,
+  options: [
+    { flags: "-f, --file <path>", description: "stack file", defaultValue: "runlet.yaml" },
+    { flags: "--runtime <runtime>", description: "runtime of the function (node)" },
+    { flags: "--source <dir>", description: "folder with the function's code" },
+    { flags: "--handler <file>", description: "file (and :export) with the handler, e.g. index.js" },
+    { flags: "-e, --env <KEY=VALUE>", description: "environment variable (repeatable)", repeatable: true },
+    { flags: "--secret <name>", description: "secret the function may read (repeatable)", repeatable: true },
+    { flags: "--timeout <duration>", description: "longest a call may run, e.g. 10s" },
+    { flags: "--memory <size>", description: "memory limit, e.g. 128Mi" },
+    { flags: "--max-body <size>", description: "largest request body, e.g. 10Mi" },
+    { flags: "--auth <mode>", description: "public or required (invocations need the admin token)" },
+  ],
+  examples: [
+    "runlet deploy                      # every function in ./runlet.yaml",
+    "runlet deploy hello --runtime node --source ./hello --env GREETING=hi --timeout 10s",
+  ],
+  optionsSchema: clientFlagsSchema.extend({
+    file: z.string(),
+    runtime: z.string().optional(),
+    source: z.string().optional(),
+    handler: z.string().optional(),
+    env: z.array(z.string()).optional(),
+    secret: z.array(z.string()).optional(),
+    timeout: z.string().optional(),
+    memory: z.string().optional(),
+    maxBody: z.string().optional(),
+    auth: z.string().optional(),
+    json: z.boolean().optional(),
+  }),
+  async run(args, options, io) {
+    const names = (args[0] as string[] | undefined) ?? [];
+    const functions = selectFunctions(names, options, io);
+    const client = new GatewayClient(resolveTarget(options, io.env));
+    const results = await deployFunctions(client, functions, (text) => {
+      if (!options.json) {
+        line(io.stderr, text);
+      }
+    });
+    if (options.json) {
+      line(io.stdout, JSON.stringify(results, null, 2));
+      return;
+    }
+    for (const result of results) {
+      const what = result.outcome === "unchanged" ? "unchanged" : result.outcome === "created" ? "deployed" : "updated";
+      line(io.stdout, `✔ ${result.name} ${what} (revision ${result.revision}) → ${result.url}`);
+    }
+  },
+});
+
+type DeployOptions = z.infer<typeof deployCommand.optionsSchema>;
+
+function selectFunctions(names: readonly string[], options: DeployOptions, io: CliIO): readonly StackFunction[] {
+  if (options.source !== undefined || options.runtime !== undefined) {
+    const [name, ...rest] = names;
+    if (!name || rest.length > 0) {
+      throw new UserError("RUNLET_INVALID_REQUEST", "Deploying from flags takes exactly one NAME: runlet deploy NAME --runtime node --source DIR");
+    }
+    return [{ name, source: resolve(io.cwd, options.source ?? name), spec: specFromFlags(options) }];
+  }
+  const stack = readStackFile(resolve(io.cwd, options.file));
+  const chosen = names.length === 0 ? stack.functions : stack.functions.filter((fn) => names.includes(fn.name));
+  const unknown = names.filter((name) => !stack.functions.some((fn) => fn.name === name));
+  if (unknown.length > 0) {
+    throw new UserError(
+      "RUNLET_FUNCTION_NOT_FOUND",
+      `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not in ${options.file}; its functions: ${stack.functions.map((fn) => fn.name).join(", ") || "none"}. To deploy a folder directly: runlet deploy NAME --runtime node --source DIR`,
+    );
+  }
+  if (chosen.length === 0) {
+    throw new UserError("RUNLET_INVALID_STACK_FILE", `${options.file} declares no functions.`);
+  }
+  return chosen;
+}
+
+function specFromFlags(options: DeployOptions): FunctionSpec {
+  const env: Record<string, string> = {};
+  for (const pair of options.env ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) {
+      throw new UserError("RUNLET_INVALID_REQUEST", `--env ${pair}: expected KEY=VALUE`);
+    }
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const spec: Record<string, unknown> = { runtime: options.runtime ?? "node" };
+  const set = (key: string, value: unknown): void => {
+    if (value !== undefined) {
+      spec[key] = value;
+    }
+  };
+  set("handler", options.handler);
+  set("env", Object.keys(env).length > 0 ? env : undefined);
+  set("secrets", options.secret);
+  set("timeout", options.timeout);
+  set("memory", options.memory);
+  set("maxBody", options.maxBody);
+  set("auth", options.auth);
+  return parseFunctionSpec(functionSpecSchema, spec, "function options");
+}

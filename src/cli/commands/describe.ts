@@ -1,0 +1,87 @@
+/** `runlet describe NAME`: a function's spec, revision and live instances. */
+import { z } from "zod";
+import { resolveTarget } from "../client-config.js";
+import { GatewayClient } from "../client.js";
+import { clientFlagsSchema, defineCommand } from "../command.js";
+import { line } from "../io.js";
+
+interface FunctionDetail {
+  name: string;
+  revision: number;
+  package: string;
+  config: {
+    runtime: string;
+    handler: string;
+    timeout: string;
+    memory: string;
+    maxBody: string;
+    scale: { min: number; max: number; concurrency: number; idleTimeout: string };
+    auth: string;
+  };
+  env: Record<string, string>;
+  secrets: string[];
+  createdAt: string;
+  updatedAt: string;
+  replicas: number;
+  availableReplicas: number;
+  instances: {
+    revision: string;
+    ready: number;
+    starting: number;
+    inFlight: number;
+    queued: number;
+    coldStarts: number;
+    lastExit?: string;
+    lastError?: string;
+  }[];
+}
+
+export const describeCommand = defineCommand({
+  name: "describe",
+  arguments: "<name>",
+  description: "show a function's configuration, revision and instances",
+  client: true,
+  json: true,
+  optionsSchema: clientFlagsSchema.extend({ json: z.boolean().optional() }),
+  async run(args, options, io) {
+    const client = new GatewayClient(resolveTarget(options, io.env));
+    const fn = await client.json<FunctionDetail>("GET", `/api/v1/functions/${encodeURIComponent(String(args[0]))}`);
+    if (options.json) {
+      line(io.stdout, JSON.stringify(fn, null, 2));
+      return;
+    }
+    const c = fn.config;
+    const rows: [string, string][] = [
+      ["Name", fn.name],
+      ["URL", `${client.target.gateway}/function/${fn.name}`],
+      ["Runtime", c.runtime],
+      ["Handler", c.handler],
+      ["Revision", `${fn.revision} (package ${fn.package.slice(0, 19)}…)`],
+      ["Timeout", c.timeout],
+      ["Memory", c.memory],
+      ["Max body", c.maxBody],
+      ["Scale", `min ${c.scale.min}, max ${c.scale.max}, concurrency ${c.scale.concurrency}, idle timeout ${c.scale.idleTimeout}`],
+      ["Auth", c.auth],
+      ["Env", Object.keys(fn.env).join(", ") || "-"],
+      ["Secrets", fn.secrets.join(", ") || "-"],
+      ["Replicas", `${fn.availableReplicas} ready / ${fn.replicas}`],
+      ["Updated", fn.updatedAt],
+    ];
+    for (const status of fn.instances) {
+      rows.push([
+        `Revision ${status.revision}`,
+        `${status.ready} ready, ${status.starting} starting, ${status.inFlight} in flight, ${status.queued} queued, ${status.coldStarts} cold starts`,
+      ]);
+      if (status.lastExit) {
+        rows.push(["  last exit", status.lastExit]);
+      }
+      if (status.lastError) {
+        rows.push(["  last error", status.lastError]);
+      }
+    }
+    const width = Math.max(...rows.map(([key]) => key.length));
+    for (const [key, value] of rows) {
+      line(io.stdout, `${`${key}:`.padEnd(width + 2)}${value}`);
+    }
+  },
+});

@@ -1,0 +1,30 @@
+/** Every `runlet` command, in the order `runlet --help` lists them. */
+import type { CommandDefinition } from "../command.js";
+import { deployCommand } from "./deploy.js";
+import { describeCommand } from "./describe.js";
+import { invokeCommand } from "./invoke.js";
+import { listCommand } from "./list.js";
+import { loginCommand, logoutCommand } from "./login.js";
+import { logsCommand } from "./logs.js";
+import { newCommand } from "./new.js";
+import { removeCommand } from "./remove.js";
+import { secretCreateCommand, secretListCommand, secretRemoveCommand } from "./secret.js";
+import { upCommand } from "./up.js";
+import { versionCommand } from "./version.js";
+
+export const commands: readonly CommandDefinition[] = [
+  upCommand,
+  newCommand,
+  deployCommand,
+  invokeCommand,
+  listCommand,
+  describeCommand,
+  logsCommand,
+  removeCommand,
+  secretCreateCommand,
+  secretListCommand,
+  secretRemoveCommand,
+  loginCommand,
+  logoutCommand,
+  versionCommand,
+] as readonly CommandDefinition[];

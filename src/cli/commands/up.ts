@@ -1,0 +1,50 @@
+/** `runlet up`: the whole platform in this process until Ctrl-C or SIGTERM. */
+import { resolve } from "node:path";
+import { z } from "zod";
+import { startRunlet } from "../../platform/start.js";
+import { VERSION } from "../../version.js";
+import { defaultDataDir } from "../client-config.js";
+import { defineCommand } from "../command.js";
+import { line } from "../io.js";
+
+export const upCommand = defineCommand({
+  name: "up",
+  description: "start the platform (gateway, executor, local instances, store) in this process",
+  options: [
+    { flags: "-p, --port <port>", description: "port to listen on", defaultValue: "8080" },
+    { flags: "--host <host>", description: "address to listen on", defaultValue: "127.0.0.1" },
+    { flags: "--data-dir <dir>", description: "where functions, packages and secrets are kept (default: RUNLET_DATA_DIR or ~/.runlet)" },
+  ],
+  examples: ["runlet up", "runlet up --port 9090 --data-dir ./state"],
+  optionsSchema: z.object({
+    port: z.coerce.number().int().min(0).max(65535),
+    host: z.string(),
+    dataDir: z.string().optional(),
+  }),
+  async run(_args, options, io) {
+    const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
+    const runlet = await startRunlet({
+      dataDir,
+      port: options.port,
+      host: options.host,
+      adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
+      onInternalError: (error) => line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
+    });
+    const functions = runlet.platform.functions.list().length;
+    line(io.stdout, `Runlet ${VERSION} is up (embedded mode, ${runlet.platform.provider.name} instances)`);
+    line(io.stdout, `  gateway    ${runlet.url}`);
+    line(io.stdout, `  data dir   ${dataDir}`);
+    line(io.stdout, `  functions  ${functions} deployed`);
+    if (runlet.platform.dataDir.adminTokenCreated) {
+      line(io.stdout, `  admin token (shown once; also saved in ${dataDir}/admin-token, mode 0600):`);
+      line(io.stdout, `    ${runlet.platform.adminToken}`);
+    }
+    line(io.stdout, "Try it:  runlet new hello --runtime node && runlet deploy && runlet invoke hello");
+    line(io.stdout, "Press Ctrl-C to stop.");
+    const signal = await io.stopSignal();
+    line(io.stdout, `${signal}: draining in-flight calls and stopping instances…`);
+    await runlet.close(10_000);
+    line(io.stdout, "Stopped.");
+    return 0;
+  },
+});

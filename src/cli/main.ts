@@ -1,0 +1,99 @@
+/** The `runlet` command line: wires the command definitions to commander and handles errors once. */
+import { Command, CommanderError, Option } from "commander";
+import { isUserError } from "../errors.js";
+import { VERSION } from "../version.js";
+import type { CommandDefinition } from "./command.js";
+import { commands } from "./commands/index.js";
+import { line, processIO, type CliIO } from "./io.js";
+
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const program = new Command("runlet")
+    .description("Runlet: deploy functions from source, get HTTP endpoints that scale from zero.")
+    .version(VERSION, "-V, --version-flag", "print the CLI version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showSuggestionAfterError(true);
+  let exitCode = 0;
+  const groups = new Map<string, Command>();
+  for (const definition of commands) {
+    const words = definition.name.split(" ");
+    let parent = program;
+    if (words.length === 2 && words[0]) {
+      let group = groups.get(words[0]);
+      if (!group) {
+        group = program.command(words[0]).description(`manage ${words[0]}s`);
+        group.exitOverride();
+        groups.set(words[0], group);
+      }
+      parent = group;
+    }
+    const command = parent.command(words[words.length - 1] ?? definition.name).description(definition.description);
+    command.exitOverride();
+    if (definition.arguments) {
+      command.arguments(definition.arguments);
+    }
+    for (const option of definition.options ?? []) {
+      const opt = new Option(option.flags, option.description);
+      if (option.repeatable) {
+        opt.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+      }
+      if (option.defaultValue !== undefined) {
+        opt.default(option.defaultValue);
+      }
+      command.addOption(opt);
+    }
+    if (definition.client) {
+      command.option("--gateway <url>", "gateway URL (default: RUNLET_GATEWAY, the saved login, or http://127.0.0.1:8080)");
+      command.option("--token <token>", "admin token (default: RUNLET_TOKEN or the saved login)");
+    }
+    if (definition.json) {
+      command.option("--json", "print JSON instead of text");
+    }
+    if (definition.examples?.length) {
+      command.addHelpText("after", `\nExamples:\n${definition.examples.map((e) => `  $ ${e}`).join("\n")}\n`);
+    }
+    command.action(async (...received: unknown[]) => {
+      exitCode = (await runCommand(definition, received, io)) ?? 0;
+    });
+  }
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+async function runCommand(definition: CommandDefinition, received: unknown[], io: CliIO): Promise<number | void> {
+  // commander passes the arguments, then the options object, then the Command itself.
+  const command = received[received.length - 1] as Command;
+  const args = received.slice(0, received.length - 2) as (string | string[] | undefined)[];
+  const parsed = definition.optionsSchema.safeParse(command.opts());
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  --${issue.path.join(".")}: ${issue.message}`);
+    throw new CommanderError(1, "runlet.invalidOption", `error: invalid options:\n${problems.join("\n")}`);
+  }
+  return definition.run(args, parsed.data, io);
+}
+
+function reportError(error: unknown, io: CliIO): number {
+  if (error instanceof CommanderError) {
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") {
+      return 0;
+    }
+    if (error.code === "runlet.invalidOption") {
+      line(io.stderr, error.message);
+    }
+    return error.exitCode === 0 ? 0 : 1;
+  }
+  if (isUserError(error)) {
+    line(io.stderr, `Error: ${error.message}`);
+    return 1;
+  }
+  line(io.stderr, "Runlet hit an internal error (a bug; please report it with the text below):");
+  line(io.stderr, error instanceof Error && error.stack ? error.stack : String(error));
+  return 2;
+}
