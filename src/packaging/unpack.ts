@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Parser, extract, type ReadEntry } from "tar";
 import { UserError } from "../errors.js";
-import { formatSize } from "../spec/units.js";
+import { formatSize, humanSize } from "../spec/units.js";
 
 export interface UnpackLimits {
   /** Largest total size of the files once unpacked. */
@@ -55,7 +55,7 @@ export async function checkArchive(archive: Buffer, limits: UnpackLimits): Promi
   if (total > limits.maxUnpackedBytes) {
     throw new UserError(
       "RUNLET_PACKAGE_TOO_LARGE",
-      `The package unpacks to ${formatSize(total)} (${total} bytes); the limit is ${formatSize(limits.maxUnpackedBytes)}. Leave build output and large data out of the source folder.`,
+      `The package unpacks to ${humanSize(total)} (${total} bytes); the limit is ${formatSize(limits.maxUnpackedBytes)}. Leave build output and large data out of the source folder.`,
     );
   }
   if (files > limits.maxFiles) {

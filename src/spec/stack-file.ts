@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument, isNode } from "yaml";
+import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { functionSpecSchema, type FunctionSpec } from "./function-spec.js";
@@ -26,8 +26,11 @@ export const stackFileSchema = z.strictObject({
   version: z.literal(1, { error: "version must be 1" }),
   gateway: z.url().optional(),
   functions: z.record(
-    z.string().refine((name) => nameProblem(name) === undefined, {
-      message: "function names are DNS-1123 labels: lower-case letters, digits and '-'",
+    z.string().check((ctx) => {
+      const problem = nameProblem(ctx.value);
+      if (problem) {
+        ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
+      }
     }),
     stackFunctionSchema,
   ),
@@ -64,11 +67,11 @@ export function readStackFile(path: string): StackFile {
 
 export function parseStackFile(text: string, path: string): StackFile {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter });
   const problems: StackProblem[] = doc.errors.map((error) => ({
     line: error.linePos?.[0].line,
     path: "",
-    message: error.message.split("\n")[0] ?? error.message,
+    message: (error.message.split("\n")[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, ""),
   }));
   if (problems.length === 0) {
     const parsed = stackFileSchema.safeParse(doc.toJS());
@@ -84,10 +87,13 @@ export function parseStackFile(text: string, path: string): StackFile {
       };
     }
     for (const issue of parsed.error.issues) {
+      // An unknown key is reported on its parent; point at the key itself.
+      const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
       problems.push({
-        line: lineOf(doc, lineCounter, issue.path),
+        line: lineOf(doc, lineCounter, keys[0] === undefined ? issue.path : [...issue.path, keys[0]]),
         path: issue.path.map(String).join("."),
-        message: issue.message,
+        // A bad record key comes wrapped; its own message is the useful one.
+        message: issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message,
       });
     }
   }
@@ -101,17 +107,27 @@ export function parseStackFile(text: string, path: string): StackFile {
   );
 }
 
-/** The line of the deepest node that exists along `path` (the key itself when it is missing). */
+/** The line of the key at `path`, or of the deepest part of the path that exists. */
 function lineOf(
   doc: ReturnType<typeof parseDocument>,
   lineCounter: LineCounter,
   path: readonly PropertyKey[],
 ): number | undefined {
-  for (let depth = path.length; depth >= 0; depth -= 1) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth) as unknown[], true);
-    if (isNode(node) && node.range) {
-      return lineCounter.linePos(node.range[0]).line;
+  for (let depth = path.length; depth > 0; depth -= 1) {
+    const parent = depth === 1 ? doc.contents : doc.getIn(path.slice(0, depth - 1) as unknown[], true);
+    const key = path[depth - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+      if (pair && isNode(pair.key) && pair.key.range) {
+        return lineCounter.linePos(pair.key.range[0]).line;
+      }
+    } else if (isSeq(parent)) {
+      const item = parent.items[Number(key)];
+      if (isNode(item) && item.range) {
+        return lineCounter.linePos(item.range[0]).line;
+      }
     }
   }
-  return undefined;
+  const root = doc.contents;
+  return isNode(root) && root.range ? lineCounter.linePos(root.range[0]).line : undefined;
 }

@@ -1,24 +1,30 @@
+import { request } from "node:http";
 import { describe, expect, it } from "vitest";
-import { startTestRunlet } from "../helpers/runlet.js";
+import { eventually, startTestRunlet } from "../helpers/runlet.js";
 
-const hello = `export default async function (event, context) {
-  console.log("hello called", event.method, event.path);
-  return { statusCode: 200, headers: { "x-handled-by": context.functionName }, body: { method: event.method, path: event.path, query: event.query, body: event.body, header: event.headers["x-test"] ?? null } };
+const echo = `export default async function (event, context) {
+  console.log("echo called", event.method, event.path);
+  return { statusCode: 200, headers: { "x-handled-by": context.functionName }, body: { method: event.method, path: event.path, query: event.query, body: event.body, header: event.headers["x-test"] ?? null, callId: context.callId } };
 }
 `;
 
+async function coldStarts(runlet: Awaited<ReturnType<typeof startTestRunlet>>, name: string): Promise<number> {
+  const fn = (await (await runlet.api(`/api/v1/functions/${name}`)).json()) as { instances: { coldStarts: number }[] };
+  return fn.instances.reduce((sum, s) => sum + s.coldStarts, 0);
+}
+
 describe("invocation end to end", () => {
-  it("deploys a function from source and passes method, path, query, headers and body", async () => {
+  it("passes method, path, query, headers and body to the handler and sets call headers", async () => {
     const runlet = await startTestRunlet();
-    const deployed = await runlet.deploy("hello", { "index.js": hello });
-    expect(deployed.status).toBe(201);
+    expect((await runlet.deploy("hello", { "index.js": echo })).status).toBe(201);
     const response = await fetch(`${runlet.url}/function/hello/sub/path?a=1&a=2&b=x`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-test": "yes" },
       body: JSON.stringify({ n: 42 }),
     });
     expect(response.status).toBe(200);
-    expect(response.headers.get("x-call-id")).toMatch(/[0-9a-f-]{36}/);
+    const callId = response.headers.get("x-call-id");
+    expect(callId).toMatch(/^[0-9a-f-]{36}$/);
     expect(Number(response.headers.get("x-duration-seconds"))).toBeGreaterThan(0);
     expect(response.headers.get("x-handled-by")).toBe("hello");
     expect(await response.json()).toEqual({
@@ -27,6 +33,175 @@ describe("invocation end to end", () => {
       query: { a: ["1", "2"], b: "x" },
       body: { n: 42 },
       header: "yes",
+      callId,
     });
+    // A caller's own X-Call-Id is kept.
+    const traced = await fetch(`${runlet.url}/function/hello`, { headers: { "x-call-id": "trace-123" } });
+    expect(traced.headers.get("x-call-id")).toBe("trace-123");
+    expect(((await traced.json()) as { callId: string }).callId).toBe("trace-123");
+  });
+
+  it("serves CommonJS handlers and turns return values into responses", async () => {
+    const runlet = await startTestRunlet();
+    const handler = `module.exports = async (event) => {
+      switch (event.path) {
+        case "/text": return "plain text";
+        case "/bytes": return Buffer.from([1, 2, 3]);
+        case "/none": return undefined;
+        case "/created": return { statusCode: 201, headers: { Location: "/things/1" }, body: "made" };
+        default: return { n: 1 };
+      }
+    };`;
+    expect((await runlet.deploy("shapes", { "index.cjs": handler }, { handler: "index.cjs" })).status).toBe(201);
+    const text = await fetch(`${runlet.url}/function/shapes/text`);
+    expect(text.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(await text.text()).toBe("plain text");
+    const bytes = await fetch(`${runlet.url}/function/shapes/bytes`);
+    expect(bytes.headers.get("content-type")).toBe("application/octet-stream");
+    expect([...new Uint8Array(await bytes.arrayBuffer())]).toEqual([1, 2, 3]);
+    expect((await fetch(`${runlet.url}/function/shapes/none`)).status).toBe(204);
+    const created = await fetch(`${runlet.url}/function/shapes/created`);
+    expect(created.status).toBe(201);
+    expect(created.headers.get("location")).toBe("/things/1");
+    expect(await (await fetch(`${runlet.url}/function/shapes`)).json()).toEqual({ n: 1 });
+  });
+
+  it("streams a returned async iterable instead of buffering it", async () => {
+    const runlet = await startTestRunlet();
+    // The stream blocks after its first chunk until a second call releases it: if the
+    // gateway buffered, the first chunk could never arrive before the release.
+    const handler = `let release; const released = new Promise((r) => { release = r; });
+    export default async function (event) {
+      if (event.path === "/release") { release(); return "released"; }
+      return { statusCode: 200, headers: { "content-type": "text/plain" }, body: (async function* () {
+        yield "first\\n";
+        await released;
+        yield "second\\n";
+      })() };
+    }`;
+    expect((await runlet.deploy("stream", { "index.mjs": handler }, { handler: "index.mjs" })).status).toBe(201);
+    const response = await fetch(`${runlet.url}/function/stream`);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe("first\n");
+    expect(await (await fetch(`${runlet.url}/function/stream/release`)).text()).toBe("released");
+    let rest = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      rest += new TextDecoder().decode(chunk.value);
+    }
+    expect(rest).toBe("second\n");
+  });
+
+  it("answers 500 with the message when the handler throws, and the instance survives", async () => {
+    const runlet = await startTestRunlet();
+    const handler = `export default async function (event) {
+      if (event.query.fail) { throw new TypeError("cannot read the order"); }
+      return "ok";
+    }`;
+    await runlet.deploy("thrower", { "index.js": handler });
+    const failed = await fetch(`${runlet.url}/function/thrower?fail=1`);
+    expect(failed.status).toBe(500);
+    expect(((await failed.json()) as { error: { message: string } }).error.message).toBe("TypeError: cannot read the order");
+    expect(await (await fetch(`${runlet.url}/function/thrower`)).text()).toBe("ok");
+    expect(await coldStarts(runlet, "thrower")).toBe(1);
+    const logs = await (await runlet.api("/api/v1/functions/thrower/logs")).text();
+    expect(logs).toContain("TypeError: cannot read the order");
+  });
+
+  it("answers 504 when the handler never answers, recycles the instance, and the next call works", async () => {
+    const runlet = await startTestRunlet();
+    const handler = `export default async function (event) {
+      if (event.query.hang) { await new Promise(() => {}); }
+      return "fine";
+    }`;
+    await runlet.deploy("hangs", { "index.js": handler }, { timeout: "1s" });
+    const hung = await fetch(`${runlet.url}/function/hangs?hang=1`);
+    expect(hung.status).toBe(504);
+    expect(((await hung.json()) as { error: { message: string } }).error.message).toContain("timed out after 1s");
+    const next = await fetch(`${runlet.url}/function/hangs`);
+    expect(next.status).toBe(200);
+    expect(await next.text()).toBe("fine");
+    expect(await coldStarts(runlet, "hangs")).toBe(2);
+  });
+
+  it("stops a busy infinite loop at the timeout", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy("spin", { "index.js": `export default async function () { for (;;) {} }` }, { timeout: "1s" });
+    expect((await fetch(`${runlet.url}/function/spin`)).status).toBe(504);
+    // The looping process is killed, not left burning a core.
+    await eventually(async () => {
+      const fn = (await (await runlet.api("/api/v1/functions/spin")).json()) as { availableReplicas: number };
+      return fn.availableReplicas === 0 ? true : undefined;
+    }, { what: "the looping instance to be stopped" });
+  });
+
+  it("answers 502 naming the exit cause when the instance dies mid-request, then recovers", async () => {
+    const runlet = await startTestRunlet();
+    const handler = `export default async function (event) {
+      if (event.query.crash) { setTimeout(() => process.exit(3), 10); await new Promise(() => {}); }
+      return "alive";
+    }`;
+    await runlet.deploy("crashy", { "index.js": handler });
+    const crashed = await fetch(`${runlet.url}/function/crashy?crash=1`);
+    expect(crashed.status).toBe(502);
+    expect(((await crashed.json()) as { error: { message: string } }).error.message).toContain("exited with code 3");
+    expect(await (await fetch(`${runlet.url}/function/crashy`)).text()).toBe("alive");
+    const fn = (await (await runlet.api("/api/v1/functions/crashy")).json()) as { instances: { lastExit?: string }[] };
+    expect(fn.instances[0]?.lastExit).toContain("exited with code 3");
+  });
+
+  it("refuses bodies over the limit with 413: the 10 MiB default and a per-function limit", async () => {
+    const runlet = await startTestRunlet();
+    const handler = `export default async function (event) { return String(event.rawBody.length); }`;
+    await runlet.deploy("sized", { "index.js": handler });
+    await runlet.deploy("small", { "index.js": handler }, { maxBody: "1Ki" });
+    const big = Buffer.alloc(10 * 1024 * 1024 + 1, 97);
+    const tooBig = await fetch(`${runlet.url}/function/sized`, { method: "POST", body: big });
+    expect(tooBig.status).toBe(413);
+    expect(((await tooBig.json()) as { error: { message: string } }).error.message).toContain("10Mi");
+    expect(await (await fetch(`${runlet.url}/function/sized`, { method: "POST", body: Buffer.alloc(1024 * 1024, 97) })).text()).toBe(String(1024 * 1024));
+    expect((await fetch(`${runlet.url}/function/small`, { method: "POST", body: Buffer.alloc(2048, 97) })).status).toBe(413);
+    expect(await (await fetch(`${runlet.url}/function/small`, { method: "POST", body: Buffer.alloc(512, 97) })).text()).toBe("512");
+    // A chunked body carries no length up front: it is counted as it streams.
+    const chunkedStatus = await new Promise<number>((resolve, reject) => {
+      const req = request(`${runlet.url}/function/small`, { method: "POST" }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.write(Buffer.alloc(800, 97));
+      req.end(Buffer.alloc(800, 97));
+    });
+    expect(chunkedStatus).toBe(413);
+  });
+
+  it("answers 404 for an unknown function", async () => {
+    const runlet = await startTestRunlet();
+    const response = await fetch(`${runlet.url}/function/nope`);
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("RUNLET_FUNCTION_NOT_FOUND");
+  });
+
+  it("requires the admin token to invoke a function with auth: required", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy("private", { "index.js": `export default async () => "secret stuff"` }, { auth: "required" });
+    expect((await fetch(`${runlet.url}/function/private`)).status).toBe(401);
+    expect((await fetch(`${runlet.url}/function/private`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    const allowed = await runlet.api("/function/private");
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toBe("secret stuff");
+  });
+
+  it("sends console output to the function's logs, tagged with the call id", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy("talker", { "index.js": echo });
+    const response = await fetch(`${runlet.url}/function/talker/x`);
+    const callId = response.headers.get("x-call-id");
+    await response.text();
+    const lines = (await (await runlet.api("/api/v1/functions/talker/logs")).text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { callId?: string; text: string });
+    expect(lines).toContainEqual(expect.objectContaining({ callId, text: "echo called GET /x" }));
   });
 });

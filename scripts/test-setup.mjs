@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Installs, idempotently, what the test suite needs beyond npm packages. Each step checks
+// first and only installs what is missing, so later runs cost a few milliseconds.
+import { spawnSync } from "node:child_process";
+
+const steps = [];
+
+let failed = false;
+for (const step of steps) {
+  if (step.present()) {
+    continue;
+  }
+  console.log(`  installing ${step.name}…`);
+  const result = spawnSync("sh", ["-c", step.install], { stdio: "inherit" });
+  if (result.status !== 0 || !step.present()) {
+    console.error(`  ✖ could not install ${step.name}: ${step.why}`);
+    failed = true;
+  }
+}
+process.exit(failed ? 1 : 0);
