@@ -30,13 +30,13 @@ export async function deployFunctions(
   for (const fn of functions) {
     assertValidName(fn.name);
     const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(/:[^:/]*$/, "");
-    const packed = await packDirectory(fn.source);
-    if (!existsSync(join(fn.source, handlerFile))) {
+    if (existsSync(fn.source) && !existsSync(join(fn.source, handlerFile))) {
       throw new UserError(
         "RUNLET_HANDLER_NOT_FOUND",
         `Handler file ${handlerFile} is not in ${fn.source}; set --handler (or handler: in runlet.yaml) to the file that exports your function.`,
       );
     }
+    const packed = await packDirectory(fn.source);
     progress(`${fn.name}: packed ${fn.source} (${packed.files} files, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`);
     const head = await client.raw("HEAD", `/api/v1/packages/${packed.digest}`);
     head.body.resume();

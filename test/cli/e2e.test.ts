@@ -1,0 +1,88 @@
+import { createServer } from "node:net";
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runBinary, startServer } from "../helpers/binary.js";
+import { eventually, tempDir } from "../helpers/runlet.js";
+
+describe("the runlet binary", () => {
+  it("starts, prints a private admin token once, deploys and serves, drains on SIGTERM and keeps functions across a restart", async () => {
+    const home = await tempDir("runlet-home-");
+    const env = { HOME: home };
+    const server = await startServer(["--port", "0"], env);
+    const token = /admin token[^\n]*\n\s+(\S+)/.exec(server.output())?.[1];
+    expect(token).toBeTruthy();
+    const tokenFile = join(home, ".runlet", "admin-token");
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+
+    const project = await tempDir("runlet-project-");
+    await mkdir(join(project, "slow"));
+    await writeFile(
+      join(project, "slow", "index.js"),
+      `export default async (event) => { if (event.query.wait) { await new Promise((r) => setTimeout(r, Number(event.query.wait))); } return "done"; }`,
+    );
+    // No login: the CLI finds the local platform's token in the default data dir.
+    const clientEnv = { HOME: home, RUNLET_GATEWAY: server.url };
+    const deployed = await runBinary(["deploy", "slow", "--runtime", "node", "--source", "slow"], { cwd: project, env: clientEnv });
+    expect(deployed.stderr).toContain("slow: packed");
+    expect(deployed.code).toBe(0);
+    expect((await runBinary(["invoke", "slow"], { cwd: project, env: clientEnv })).stdout).toBe("done");
+
+    // A call in flight when SIGTERM arrives still gets its answer; then the process exits 0.
+    const inFlight = fetch(`${server.url}/function/slow?wait=700`);
+    await eventually(async () => {
+      const fn = (await (await fetch(`${server.url}/api/v1/functions/slow`, { headers: { authorization: `Bearer ${token ?? ""}` } })).json()) as { instances: { inFlight: number }[] };
+      return fn.instances[0]?.inFlight === 1 ? true : undefined;
+    }, { what: "the slow call to be in flight" });
+    server.child.kill("SIGTERM");
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toBe("done");
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain("Stopped.");
+
+    const restarted = await startServer(["--port", "0"], env);
+    expect(restarted.output()).toContain("functions  1 deployed");
+    expect(restarted.output()).not.toContain("admin token");
+    expect(await (await fetch(`${restarted.url}/function/slow`)).text()).toBe("done");
+    restarted.child.kill("SIGINT");
+    expect(await restarted.exited).toBe(0);
+  });
+
+  it("says which port is in use and how to pick another", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const home = await tempDir("runlet-home-");
+      const result = await runBinary(["up", "--port", String(port)], { cwd: home, env: { HOME: home } });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+      expect(result.stderr).toContain(`runlet up --port ${port + 1}`);
+      expect(result.stderr).not.toContain("    at ");
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("uses RUNLET_ADMIN_TOKEN when set", async () => {
+    const home = await tempDir("runlet-home-");
+    const server = await startServer(["--port", "0", "--data-dir", join(home, "state")], { HOME: home, RUNLET_ADMIN_TOKEN: "preset-token" });
+    expect(server.output()).not.toContain("preset-token");
+    expect((await fetch(`${server.url}/system/functions`, { headers: { authorization: "Bearer preset-token" } })).status).toBe(200);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+  });
+
+  it("shows help and fails unknown commands with a suggestion", async () => {
+    const home = await tempDir("runlet-home-");
+    const help = await runBinary(["--help"], { cwd: home, env: { HOME: home } });
+    expect(help.code).toBe(0);
+    for (const command of ["up", "new", "deploy", "invoke", "list", "describe", "logs", "remove", "secret", "login", "logout", "version"]) {
+      expect(help.stdout).toContain(`  ${command}`);
+    }
+    const typo = await runBinary(["deplyo"], { cwd: home, env: { HOME: home } });
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("Did you mean deploy?");
+  });
+});
