@@ -14,7 +14,9 @@ function run(command, args, what) {
   console.log(`▶ ${what}`);
   const result = spawnSync(command, args, { cwd: root, stdio: "inherit" });
   if (result.status !== 0) {
-    console.error(`✖ ${what} failed (exit ${result.status ?? result.signal}) after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.error(
+      `✖ ${what} failed (exit ${result.status ?? result.signal}) after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     process.exit(result.status ?? 1);
   }
   console.log(`✔ ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -26,7 +28,13 @@ run("node", [join(root, "scripts", "test-setup.mjs")], "install what the suite n
 rmSync(resultsFile, { force: true });
 const vitest = spawnSync(
   join(root, "node_modules", ".bin", "vitest"),
-  ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${resultsFile}`, ...process.argv.slice(2)],
+  [
+    "run",
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${resultsFile}`,
+    ...process.argv.slice(2),
+  ],
   { cwd: root, stdio: "inherit" },
 );
 if (!existsSync(resultsFile)) {
@@ -37,7 +45,9 @@ const results = JSON.parse(readFileSync(resultsFile, "utf8"));
 const passed = results.numPassedTests ?? 0;
 // A file that fails to load has no failed test in it; count it as one failure.
 const brokenFiles = (results.testResults ?? []).filter(
-  (file) => file.status === "failed" && !(file.assertionResults ?? []).some((test) => test.status === "failed"),
+  (file) =>
+    file.status === "failed" &&
+    !(file.assertionResults ?? []).some((test) => test.status === "failed"),
 ).length;
 const failed = (results.numFailedTests ?? 0) + brokenFiles;
 const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);

@@ -153,10 +153,14 @@ function describeLoadFailure(error, path, file) {
   if (error?.name === "SyntaxError") {
     // ES module syntax errors carry no location on Node 20; a syntax check of the source does.
     line ??= syntaxErrorLine(path);
-    return new LoadError("RUNLET_HANDLER_SYNTAX", `${file}${line ? `:${line}` : ""}: SyntaxError: ${error.message}`, {
-      file,
-      line,
-    });
+    return new LoadError(
+      "RUNLET_HANDLER_SYNTAX",
+      `${file}${line ? `:${line}` : ""}: SyntaxError: ${error.message}`,
+      {
+        file,
+        line,
+      },
+    );
   }
   return new LoadError(
     "RUNLET_HANDLER_LOAD_FAILED",
@@ -183,9 +187,13 @@ async function invoke(req, res, target) {
   const callId = String(req.headers["x-call-id"]);
   const deadlineHeader = Number(req.headers["x-runlet-deadline"]);
   const controller = new AbortController();
-  const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : undefined;
+  const deadline =
+    Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : undefined;
   const timer = deadline
-    ? setTimeout(() => controller.abort(new Error("function timeout")), Math.max(0, deadline - Date.now()))
+    ? setTimeout(
+        () => controller.abort(new Error("function timeout")),
+        Math.max(0, deadline - Date.now()),
+      )
     : undefined;
   res.on("close", () => {
     if (timer) {
@@ -221,7 +229,12 @@ async function invoke(req, res, target) {
     } catch (error) {
       console.error(error instanceof Error && error.stack ? error.stack : String(error));
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      return sendJson(res, 500, { error: { code: "RUNLET_HANDLER_ERROR", message } }, { "x-runlet-error": "handler" });
+      return sendJson(
+        res,
+        500,
+        { error: { code: "RUNLET_HANDLER_ERROR", message } },
+        { "x-runlet-error": "handler" },
+      );
     }
     await sendResult(res, result);
   });
@@ -299,7 +312,12 @@ async function sendResult(res, result) {
   let status = 200;
   let headers = {};
   let body = result;
-  if (result !== null && typeof result === "object" && typeof result.statusCode === "number" && !isStream(result)) {
+  if (
+    result !== null &&
+    typeof result === "object" &&
+    typeof result.statusCode === "number" &&
+    !isStream(result)
+  ) {
     status = result.statusCode;
     headers = lowerCaseKeys(result.headers ?? {});
     body = result.body;
@@ -320,7 +338,8 @@ async function sendResult(res, result) {
     try {
       const iterable = typeof body.getReader === "function" ? webStreamChunks(body) : body;
       for await (const chunk of iterable) {
-        const bytes = typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
+        const bytes =
+          typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
         if (!res.write(bytes)) {
           await new Promise((resume) => res.once("drain", resume));
         }
@@ -355,7 +374,11 @@ function send(res, status, headers, defaultType, bytes) {
 
 function sendJson(res, status, value, extraHeaders = {}) {
   const bytes = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length, ...extraHeaders });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": bytes.length,
+    ...extraHeaders,
+  });
   res.end(bytes);
 }
 
@@ -364,9 +387,12 @@ function lowerCaseKeys(headers) {
 }
 
 const socketPath = process.env.RUNLET_SOCKET;
-server.listen(socketPath ? { path: socketPath } : { port: Number(process.env.PORT ?? 8888), host: "0.0.0.0" }, () => {
-  control({ event: "ready", pid: process.pid });
-});
+server.listen(
+  socketPath ? { path: socketPath } : { port: Number(process.env.PORT ?? 8888), host: "0.0.0.0" },
+  () => {
+    control({ event: "ready", pid: process.pid });
+  },
+);
 
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {

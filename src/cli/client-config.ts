@@ -28,7 +28,9 @@ export function defaultDataDir(env: Readonly<Record<string, string | undefined>>
   return env["RUNLET_DATA_DIR"] || join(env["HOME"] || homedir(), ".runlet");
 }
 
-export function readSavedConfig(env: Readonly<Record<string, string | undefined>>): SavedConfig | undefined {
+export function readSavedConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): SavedConfig | undefined {
   const path = configPath(env);
   if (!existsSync(path)) {
     return undefined;
@@ -37,7 +39,10 @@ export function readSavedConfig(env: Readonly<Record<string, string | undefined>
   return parsed.success ? parsed.data : undefined;
 }
 
-export async function saveConfig(env: Readonly<Record<string, string | undefined>>, config: SavedConfig): Promise<string> {
+export async function saveConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  config: SavedConfig,
+): Promise<string> {
   const path = configPath(env);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
@@ -45,7 +50,9 @@ export async function saveConfig(env: Readonly<Record<string, string | undefined
   return path;
 }
 
-export async function forgetConfig(env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
+export async function forgetConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<boolean> {
   const path = configPath(env);
   const existed = existsSync(path);
   await rm(path, { force: true });
@@ -57,7 +64,12 @@ export function resolveTarget(
   env: Readonly<Record<string, string | undefined>>,
 ): ClientTarget {
   const saved = readSavedConfig(env);
-  const gateway = (flags.gateway ?? env["RUNLET_GATEWAY"] ?? saved?.gateway ?? defaultGateway).replace(/\/+$/, "");
+  const gateway = (
+    flags.gateway ??
+    env["RUNLET_GATEWAY"] ??
+    saved?.gateway ??
+    defaultGateway
+  ).replace(/\/+$/, "");
   const token =
     flags.token ??
     env["RUNLET_TOKEN"] ??
@@ -67,7 +79,10 @@ export function resolveTarget(
 }
 
 /** The token of a platform started on this machine with the default data dir. */
-function localToken(gateway: string, env: Readonly<Record<string, string | undefined>>): string | undefined {
+function localToken(
+  gateway: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
   const host = new URL(gateway).hostname;
   if (host !== "127.0.0.1" && host !== "localhost" && host !== "[::1]") {
     return undefined;

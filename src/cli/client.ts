@@ -50,7 +50,11 @@ export class GatewayClient {
     }
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(`${this.target.gateway}${path}`, { method, headers, body: options.body });
+      response = await request(`${this.target.gateway}${path}`, {
+        method,
+        headers,
+        body: options.body,
+      });
     } catch (error) {
       throw new UserError(
         "RUNLET_GATEWAY_UNREACHABLE",
@@ -72,7 +76,12 @@ export class GatewayClient {
 
   invoke(name: string, options: InvokeOptions): Promise<RawResponse> {
     const query = new URLSearchParams(options.query).toString();
-    const sub = options.path === "/" || options.path === "" ? "" : options.path.startsWith("/") ? options.path : `/${options.path}`;
+    const sub =
+      options.path === "/" || options.path === ""
+        ? ""
+        : options.path.startsWith("/")
+          ? options.path
+          : `/${options.path}`;
     return this.raw(
       options.method.toUpperCase() as Method,
       `/function/${encodeURIComponent(name)}${sub}${query ? `?${query}` : ""}`,
@@ -92,13 +101,22 @@ async function readText(body: Readable): Promise<string> {
 /** The server's `{error: {code, message}}` as a UserError the CLI prints as is. */
 export function apiError(status: number, text: string): UserError {
   try {
-    const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } & Record<string, unknown> };
+    const parsed = JSON.parse(text) as {
+      error?: { code?: string; message?: string } & Record<string, unknown>;
+    };
     if (parsed.error?.message) {
       const { code, message, ...details } = parsed.error;
-      return new UserError((code as ErrorCode | undefined) ?? "RUNLET_API_ERROR", message, { status, details });
+      return new UserError((code as ErrorCode | undefined) ?? "RUNLET_API_ERROR", message, {
+        status,
+        details,
+      });
     }
   } catch {
     // Not our JSON error shape: show the text.
   }
-  return new UserError("RUNLET_API_ERROR", `The gateway answered HTTP ${status}: ${text.slice(0, 500)}`, { status });
+  return new UserError(
+    "RUNLET_API_ERROR",
+    `The gateway answered HTTP ${status}: ${text.slice(0, 500)}`,
+    { status },
+  );
 }

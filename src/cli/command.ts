@@ -25,10 +25,17 @@ export interface CommandDefinition<O extends z.ZodType = z.ZodType> {
   readonly examples?: readonly string[];
   /** Validates the parsed options; types `run`'s options. */
   readonly optionsSchema: O;
-  run(args: readonly (string | string[] | undefined)[], options: z.infer<O>, io: CliIO): Promise<number | void>;
+  /** Resolves to the exit code, or to nothing for 0. */
+  run(
+    args: readonly (string | string[] | undefined)[],
+    options: z.infer<O>,
+    io: CliIO,
+  ): Promise<unknown>;
 }
 
-export function defineCommand<O extends z.ZodType>(definition: CommandDefinition<O>): CommandDefinition<O> {
+export function defineCommand<O extends z.ZodType>(
+  definition: CommandDefinition<O>,
+): CommandDefinition<O> {
   return definition;
 }
 

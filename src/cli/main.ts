@@ -30,7 +30,9 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       }
       parent = group;
     }
-    const command = parent.command(words[words.length - 1] ?? definition.name).description(definition.description);
+    const command = parent
+      .command(words[words.length - 1] ?? definition.name)
+      .description(definition.description);
     command.exitOverride();
     if (definition.arguments) {
       command.arguments(definition.arguments);
@@ -38,7 +40,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     for (const option of definition.options ?? []) {
       const opt = new Option(option.flags, option.description);
       if (option.repeatable) {
-        opt.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+        opt.argParser((value: string, previous: string[] | undefined) => [
+          ...(previous ?? []),
+          value,
+        ]);
       }
       if (option.defaultValue !== undefined) {
         opt.default(option.defaultValue);
@@ -46,17 +51,24 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       command.addOption(opt);
     }
     if (definition.client) {
-      command.option("--gateway <url>", "gateway URL (default: RUNLET_GATEWAY, the saved login, or http://127.0.0.1:8080)");
+      command.option(
+        "--gateway <url>",
+        "gateway URL (default: RUNLET_GATEWAY, the saved login, or http://127.0.0.1:8080)",
+      );
       command.option("--token <token>", "admin token (default: RUNLET_TOKEN or the saved login)");
     }
     if (definition.json) {
       command.option("--json", "print JSON instead of text");
     }
     if (definition.examples?.length) {
-      command.addHelpText("after", `\nExamples:\n${definition.examples.map((e) => `  $ ${e}`).join("\n")}\n`);
+      command.addHelpText(
+        "after",
+        `\nExamples:\n${definition.examples.map((e) => `  $ ${e}`).join("\n")}\n`,
+      );
     }
     command.action(async (...received: unknown[]) => {
-      exitCode = (await runCommand(definition, received, io)) ?? 0;
+      const result = await runCommand(definition, received, io);
+      exitCode = typeof result === "number" ? result : 0;
     });
   }
   try {
@@ -67,21 +79,35 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   }
 }
 
-async function runCommand(definition: CommandDefinition, received: unknown[], io: CliIO): Promise<number | void> {
+async function runCommand(
+  definition: CommandDefinition,
+  received: unknown[],
+  io: CliIO,
+): Promise<unknown> {
   // commander passes the arguments, then the options object, then the Command itself.
   const command = received[received.length - 1] as Command;
   const args = received.slice(0, received.length - 2) as (string | string[] | undefined)[];
   const parsed = definition.optionsSchema.safeParse(command.opts());
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `  --${issue.path.join(".")}: ${issue.message}`);
-    throw new CommanderError(1, "runlet.invalidOption", `error: invalid options:\n${problems.join("\n")}`);
+    const problems = parsed.error.issues.map(
+      (issue) => `  --${issue.path.join(".")}: ${issue.message}`,
+    );
+    throw new CommanderError(
+      1,
+      "runlet.invalidOption",
+      `error: invalid options:\n${problems.join("\n")}`,
+    );
   }
   return definition.run(args, parsed.data, io);
 }
 
 function reportError(error: unknown, io: CliIO): number {
   if (error instanceof CommanderError) {
-    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") {
+    if (
+      error.code === "commander.helpDisplayed" ||
+      error.code === "commander.version" ||
+      error.code === "commander.help"
+    ) {
       return 0;
     }
     if (error.code === "runlet.invalidOption") {

@@ -28,12 +28,22 @@ export async function handleInvocation(
   const target = name ? platform.findTarget(name) : undefined;
   if (!target) {
     req.resume();
-    return sendError(res, 404, callId, "RUNLET_FUNCTION_NOT_FOUND", `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`);
+    return sendError(
+      res,
+      404,
+      callId,
+      "RUNLET_FUNCTION_NOT_FOUND",
+      `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`,
+    );
   }
   if (target.config.auth === "required" && !isAdmin(req.headers, platform.adminToken)) {
     req.resume();
     const body = JSON.stringify(unauthorizedBody);
-    res.writeHead(401, { "content-type": "application/json", "www-authenticate": 'Bearer realm="runlet"', "x-call-id": callId });
+    res.writeHead(401, {
+      "content-type": "application/json",
+      "www-authenticate": 'Bearer realm="runlet"',
+      "x-call-id": callId,
+    });
     res.end(body);
     return;
   }
@@ -56,8 +66,18 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return first && /^[\w.:-]{1,128}$/.test(first) ? first : undefined;
 }
 
-function sendError(res: ServerResponse, status: number, callId: string, code: string, message: string): void {
+function sendError(
+  res: ServerResponse,
+  status: number,
+  callId: string,
+  code: string,
+  message: string,
+): void {
   const body = JSON.stringify({ error: { code, message } });
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-call-id": callId });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "x-call-id": callId,
+  });
   res.end(body);
 }

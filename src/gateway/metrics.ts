@@ -34,7 +34,11 @@ export function createMetrics(platform: Platform): GatewayMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
-  const gauge = (name: string, help: string, pick: (s: ReturnType<Platform["executor"]["status"]>[number]) => number): void => {
+  const gauge = (
+    name: string,
+    help: string,
+    pick: (s: ReturnType<Platform["executor"]["status"]>[number]) => number,
+  ): void => {
     new Gauge({
       name,
       help,
@@ -53,6 +57,10 @@ export function createMetrics(platform: Platform): GatewayMetrics {
   gauge("runlet_function_ready_instances", "Ready instances per function", (s) => s.ready);
   gauge("runlet_function_inflight", "Calls in flight per function", (s) => s.inFlight);
   gauge("runlet_function_queue_depth", "Calls waiting for capacity per function", (s) => s.queued);
-  gauge("runlet_function_cold_starts", "Instances started per function since boot", (s) => s.coldStarts);
+  gauge(
+    "runlet_function_cold_starts",
+    "Instances started per function since boot",
+    (s) => s.coldStarts,
+  );
   return { registry, invocations, invocationsStarted, duration };
 }

@@ -21,13 +21,23 @@ const errorSchema = {
 function jsonBody(schema: z.ZodType): Record<string, unknown> {
   return {
     required: true,
-    content: { "application/json": { schema: z.toJSONSchema(schema, { target: "openapi-3.0", io: "input" }) } },
+    content: {
+      "application/json": {
+        schema: z.toJSONSchema(schema, { target: "openapi-3.0", io: "input" }),
+      },
+    },
   };
 }
 
 const errors = {
-  "400": { description: "Invalid request", content: { "application/json": { schema: errorSchema } } },
-  "401": { description: "Missing or wrong admin token", content: { "application/json": { schema: errorSchema } } },
+  "400": {
+    description: "Invalid request",
+    content: { "application/json": { schema: errorSchema } },
+  },
+  "401": {
+    description: "Missing or wrong admin token",
+    content: { "application/json": { schema: errorSchema } },
+  },
   "404": { description: "Not found", content: { "application/json": { schema: errorSchema } } },
 };
 
@@ -45,17 +55,32 @@ export function openapiDocument(): Record<string, unknown> {
     components: {
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer" },
-        basic: { type: "http", scheme: "basic", description: "user `admin`, password: the admin token" },
+        basic: {
+          type: "http",
+          scheme: "basic",
+          description: "user `admin`, password: the admin token",
+        },
       },
     },
     security: [{ bearer: [] }, { basic: [] }],
     paths: {
       "/api/v1/packages": {
         post: {
-          summary: "Upload a function package (a .tar.gz of the source folder); stored by content hash",
-          requestBody: { required: true, content: { "application/gzip": { schema: { type: "string", format: "binary" } } } },
-          parameters: [{ name: "X-Runlet-Digest", in: "header", required: false, schema: { type: "string" } }],
-          responses: { "200": { description: "Already stored" }, "201": { description: "Stored" }, "413": { description: "Too large" }, ...errors },
+          summary:
+            "Upload a function package (a .tar.gz of the source folder); stored by content hash",
+          requestBody: {
+            required: true,
+            content: { "application/gzip": { schema: { type: "string", format: "binary" } } },
+          },
+          parameters: [
+            { name: "X-Runlet-Digest", in: "header", required: false, schema: { type: "string" } },
+          ],
+          responses: {
+            "200": { description: "Already stored" },
+            "201": { description: "Stored" },
+            "413": { description: "Too large" },
+            ...errors,
+          },
         },
       },
       "/api/v1/packages/{digest}": {
@@ -66,21 +91,37 @@ export function openapiDocument(): Record<string, unknown> {
         },
       },
       "/api/v1/functions": {
-        get: { summary: "List functions", responses: { "200": { description: "Functions" }, ...errors } },
+        get: {
+          summary: "List functions",
+          responses: { "200": { description: "Functions" }, ...errors },
+        },
       },
       "/api/v1/functions/{name}": {
         parameters: [nameParam],
-        get: { summary: "Describe a function", responses: { "200": { description: "The function" }, ...errors } },
+        get: {
+          summary: "Describe a function",
+          responses: { "200": { description: "The function" }, ...errors },
+        },
         put: {
           summary: "Deploy a function: creates a revision unless spec and package are unchanged",
           requestBody: jsonBody(deployRequestSchema),
-          responses: { "200": { description: "Updated or unchanged" }, "201": { description: "Created" }, ...errors },
+          responses: {
+            "200": { description: "Updated or unchanged" },
+            "201": { description: "Created" },
+            ...errors,
+          },
         },
-        delete: { summary: "Remove a function", responses: { "204": { description: "Removed" }, ...errors } },
+        delete: {
+          summary: "Remove a function",
+          responses: { "204": { description: "Removed" }, ...errors },
+        },
       },
       "/api/v1/functions/{name}/revisions": {
         parameters: [nameParam],
-        get: { summary: "Revisions of a function", responses: { "200": { description: "Revisions" }, ...errors } },
+        get: {
+          summary: "Revisions of a function",
+          responses: { "200": { description: "Revisions" }, ...errors },
+        },
       },
       "/api/v1/functions/{name}/logs": {
         parameters: [
@@ -89,15 +130,32 @@ export function openapiDocument(): Record<string, unknown> {
           { name: "follow", in: "query", schema: { type: "boolean" } },
           { name: "since", in: "query", schema: { type: "string", format: "date-time" } },
         ],
-        get: { summary: "Logs as NDJSON", responses: { "200": { description: "application/x-ndjson" }, ...errors } },
+        get: {
+          summary: "Logs as NDJSON",
+          responses: { "200": { description: "application/x-ndjson" }, ...errors },
+        },
       },
       "/api/v1/secrets": {
-        get: { summary: "List secrets (names only)", responses: { "200": { description: "Secrets" }, ...errors } },
+        get: {
+          summary: "List secrets (names only)",
+          responses: { "200": { description: "Secrets" }, ...errors },
+        },
       },
       "/api/v1/secrets/{name}": {
         parameters: [nameParam],
-        put: { summary: "Create or replace a secret", requestBody: jsonBody(secretBodySchema), responses: { "200": { description: "Replaced" }, "201": { description: "Created" }, ...errors } },
-        delete: { summary: "Remove a secret", responses: { "204": { description: "Removed" }, ...errors } },
+        put: {
+          summary: "Create or replace a secret",
+          requestBody: jsonBody(secretBodySchema),
+          responses: {
+            "200": { description: "Replaced" },
+            "201": { description: "Created" },
+            ...errors,
+          },
+        },
+        delete: {
+          summary: "Remove a secret",
+          responses: { "204": { description: "Removed" }, ...errors },
+        },
       },
     },
   };

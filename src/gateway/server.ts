@@ -48,23 +48,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Close idle keep-alive connections on shutdown so close() does not wait on them.
     forceCloseConnections: "idle",
     serverFactory: (fastifyHandler) => {
-      server = createServer({ keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
-        if (isInvocation(req.url ?? "")) {
-          inFlight += 1;
-          res.once("close", () => {
-            inFlight -= 1;
-          });
-          handleInvocation(platform, metrics, req, res).catch((error: unknown) => {
-            onInternalError(error);
-            if (!res.headersSent) {
-              res.writeHead(500, { "content-type": "application/json" });
-              res.end(JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }));
-            }
-          });
-          return;
-        }
-        fastifyHandler(req, res);
-      });
+      server = createServer(
+        { keepAliveTimeout: 65_000 },
+        (req: IncomingMessage, res: ServerResponse) => {
+          if (isInvocation(req.url ?? "")) {
+            inFlight += 1;
+            res.once("close", () => {
+              inFlight -= 1;
+            });
+            handleInvocation(platform, metrics, req, res).catch((error: unknown) => {
+              onInternalError(error);
+              if (!res.headersSent) {
+                res.writeHead(500, { "content-type": "application/json" });
+                res.end(
+                  JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
+                );
+              }
+            });
+            return;
+          }
+          fastifyHandler(req, res);
+        },
+      );
       return server;
     },
   });
@@ -92,7 +97,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (isUserError(error)) {
       return reply.code(error.status).send(errorBody(error));
     }
-    const status = "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
+    const status =
+      "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
     if (status < 500) {
       // Fastify's own client errors: malformed JSON, body too large, wrong content type.
       const code = status === 413 ? "RUNLET_BODY_TOO_LARGE" : "RUNLET_INVALID_REQUEST";
@@ -104,7 +110,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({
-      error: { code: "RUNLET_NOT_FOUND", message: `No route ${request.method} ${request.url}; the API is described at /api/v1/openapi.json` },
+      error: {
+        code: "RUNLET_NOT_FOUND",
+        message: `No route ${request.method} ${request.url}; the API is described at /api/v1/openapi.json`,
+      },
     }),
   );
 
@@ -115,7 +124,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     api: "/api/v1/openapi.json",
   }));
   app.get("/metrics", async (_request, reply) =>
-    reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
+    reply
+      .header("content-type", metrics.registry.contentType)
+      .send(await metrics.registry.metrics()),
   );
   app.get("/api/v1/openapi.json", async () => openapiDocument());
   registerOpenfaasRoutes(app, platform, metrics);

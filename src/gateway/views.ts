@@ -3,7 +3,10 @@ import type { FunctionView } from "../platform/platform.js";
 import { describeConfig } from "../spec/function-spec.js";
 import { formatSize } from "../spec/units.js";
 
-export function openfaasStatus(fn: FunctionView, invocationCount?: number): Record<string, unknown> {
+export function openfaasStatus(
+  fn: FunctionView,
+  invocationCount?: number,
+): Record<string, unknown> {
   return {
     name: fn.name,
     image: fn.packageDigest,

@@ -19,7 +19,11 @@ import {
 } from "../spec/function-spec.js";
 import { assertValidName } from "../spec/names.js";
 import { openDatabase, type Db } from "../store/database.js";
-import { FunctionStore, type FunctionRecord, type RevisionRecord } from "../store/function-store.js";
+import {
+  FunctionStore,
+  type FunctionRecord,
+  type RevisionRecord,
+} from "../store/function-store.js";
 import { LogStore } from "../store/log-store.js";
 import { PackageStore } from "../store/package-store.js";
 import { SecretStore } from "../store/secret-store.js";

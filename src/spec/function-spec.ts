@@ -12,16 +12,12 @@ import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js
 export const runtimes = ["node"] as const;
 export type RuntimeName = (typeof runtimes)[number];
 
-const duration = z
-  .union([z.string(), z.number()])
-  .refine((v) => parseDuration(v) !== undefined, {
-    message: 'expected a duration such as "500ms", "10s" or "5m"',
-  });
-const size = z
-  .union([z.string(), z.number()])
-  .refine((v) => parseSize(v) !== undefined, {
-    message: 'expected a size such as "128Mi", "1Gi" or a number of bytes',
-  });
+const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, {
+  message: 'expected a duration such as "500ms", "10s" or "5m"',
+});
+const size = z.union([z.string(), z.number()]).refine((v) => parseSize(v) !== undefined, {
+  message: 'expected a size such as "128Mi", "1Gi" or a number of bytes',
+});
 const envName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and '_'");
@@ -102,8 +98,14 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
     env: spec.env ?? {},
     secrets: [...new Set(spec.secrets ?? [])].sort(),
     timeoutMs: must(spec.timeout === undefined ? undefined : parseDuration(spec.timeout), 30_000),
-    memoryBytes: must(spec.memory === undefined ? undefined : parseSize(spec.memory), 256 * 2 ** 20),
-    maxBodyBytes: must(spec.maxBody === undefined ? undefined : parseSize(spec.maxBody), 10 * 2 ** 20),
+    memoryBytes: must(
+      spec.memory === undefined ? undefined : parseSize(spec.memory),
+      256 * 2 ** 20,
+    ),
+    maxBodyBytes: must(
+      spec.maxBody === undefined ? undefined : parseSize(spec.maxBody),
+      10 * 2 ** 20,
+    ),
     scale: {
       min,
       max: Math.max(min, spec.scale?.max ?? 10),

@@ -71,7 +71,10 @@ export function parseStackFile(text: string, path: string): StackFile {
   const problems: StackProblem[] = doc.errors.map((error) => ({
     line: error.linePos?.[0].line,
     path: "",
-    message: (error.message.split("\n")[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, ""),
+    message: (error.message.split("\n")[0] ?? error.message).replace(
+      / at line \d+, column \d+:?$/,
+      "",
+    ),
   }));
   if (problems.length === 0) {
     const parsed = stackFileSchema.safeParse(doc.toJS());
@@ -90,10 +93,17 @@ export function parseStackFile(text: string, path: string): StackFile {
       // An unknown key is reported on its parent; point at the key itself.
       const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
       problems.push({
-        line: lineOf(doc, lineCounter, keys[0] === undefined ? issue.path : [...issue.path, keys[0]]),
+        line: lineOf(
+          doc,
+          lineCounter,
+          keys[0] === undefined ? issue.path : [...issue.path, keys[0]],
+        ),
         path: issue.path.map(String).join("."),
         // A bad record key comes wrapped; its own message is the useful one.
-        message: issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message,
+        message:
+          issue.code === "invalid_key"
+            ? (issue.issues[0]?.message ?? issue.message)
+            : issue.message,
       });
     }
   }
@@ -114,10 +124,13 @@ function lineOf(
   path: readonly PropertyKey[],
 ): number | undefined {
   for (let depth = path.length; depth > 0; depth -= 1) {
-    const parent = depth === 1 ? doc.contents : doc.getIn(path.slice(0, depth - 1) as unknown[], true);
+    const parent =
+      depth === 1 ? doc.contents : doc.getIn(path.slice(0, depth - 1) as unknown[], true);
     const key = path[depth - 1];
     if (isMap(parent)) {
-      const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+      const pair = parent.items.find(
+        (item) => isScalar(item.key) && String(item.key.value) === String(key),
+      );
       if (pair && isNode(pair.key) && pair.key.range) {
         return lineCounter.linePos(pair.key.range[0]).line;
       }

@@ -78,7 +78,12 @@ export class FunctionStore {
   }
 
   /** Records a new revision (not yet active) and returns it. */
-  addRevision(name: string, spec: FunctionSpec, packageDigest: string, hash: string): RevisionRecord {
+  addRevision(
+    name: string,
+    spec: FunctionSpec,
+    packageDigest: string,
+    hash: string,
+  ): RevisionRecord {
     const now = Date.now();
     return this.#db.transaction(() => {
       this.#db

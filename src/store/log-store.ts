@@ -91,7 +91,14 @@ export class LogStore {
     );
     this.#db.transaction(() => {
       for (const line of batch) {
-        insert.run(line.functionName, line.instance, line.callId ?? null, line.stream, line.time, line.text);
+        insert.run(
+          line.functionName,
+          line.instance,
+          line.callId ?? null,
+          line.stream,
+          line.time,
+          line.text,
+        );
         this.#touched.add(line.functionName);
       }
     })();

@@ -86,7 +86,10 @@ export class PackageStore {
 function hexOf(digest: string): string {
   const match = /^sha256:([a-f0-9]{64})$/.exec(digest);
   if (!match?.[1]) {
-    throw new UserError("RUNLET_INVALID_REQUEST", `${digest} is not a package digest (sha256:<hex>)`);
+    throw new UserError(
+      "RUNLET_INVALID_REQUEST",
+      `${digest} is not a package digest (sha256:<hex>)`,
+    );
   }
   return match[1];
 }

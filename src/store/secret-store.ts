@@ -42,7 +42,8 @@ export class SecretStore {
     const ciphertext = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
     const tag = cipher.getAuthTag();
     const now = Date.now();
-    const existed = this.#db.prepare("SELECT 1 FROM secrets WHERE name = ?").get(name) !== undefined;
+    const existed =
+      this.#db.prepare("SELECT 1 FROM secrets WHERE name = ?").get(name) !== undefined;
     this.#db
       .prepare(
         `INSERT INTO secrets (name, nonce, ciphertext, tag, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -71,7 +72,9 @@ export class SecretStore {
   reveal(names: readonly string[]): Record<string, string> {
     const values: Record<string, string> = {};
     for (const name of names) {
-      const row = this.#db.prepare<[string], SecretRow>("SELECT * FROM secrets WHERE name = ?").get(name);
+      const row = this.#db
+        .prepare<[string], SecretRow>("SELECT * FROM secrets WHERE name = ?")
+        .get(name);
       if (!row) {
         throw new UserError(
           "RUNLET_SECRET_NOT_FOUND",
@@ -81,7 +84,9 @@ export class SecretStore {
       const decipher = createDecipheriv("aes-256-gcm", this.#key, row.nonce);
       decipher.setAAD(Buffer.from(name));
       decipher.setAuthTag(row.tag);
-      values[name] = Buffer.concat([decipher.update(row.ciphertext), decipher.final()]).toString("utf8");
+      values[name] = Buffer.concat([decipher.update(row.ciphertext), decipher.final()]).toString(
+        "utf8",
+      );
     }
     return values;
   }

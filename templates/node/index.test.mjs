@@ -4,6 +4,9 @@ import { test } from "node:test";
 import handle from "./index.js";
 
 test("greets by name", async () => {
-  const result = await handle({ method: "GET", path: "/", query: { name: "Ada" }, headers: {} }, { callId: "test" });
+  const result = await handle(
+    { method: "GET", path: "/", query: { name: "Ada" }, headers: {} },
+    { callId: "test" },
+  );
   assert.deepEqual(result, { message: "Hello, Ada!" });
 });

@@ -20,21 +20,30 @@ describe("runlet CLI (in-process)", () => {
     expect(created.code).toBe(0);
     expect(created.stdout).toContain("added hello to");
     expect(existsSync(join(cwd, "hello", "index.js"))).toBe(true);
-    expect(await readFile(join(cwd, "runlet.yaml"), "utf8")).toBe("version: 1\nfunctions:\n  hello:\n    runtime: node\n    source: ./hello\n    handler: index.js\n");
+    expect(await readFile(join(cwd, "runlet.yaml"), "utf8")).toBe(
+      "version: 1\nfunctions:\n  hello:\n    runtime: node\n    source: ./hello\n    handler: index.js\n",
+    );
 
     const deployed = await cli(["deploy"]);
     expect(deployed.stderr).toContain("hello: packed");
     expect(deployed.code).toBe(0);
-    expect(deployed.stdout).toMatch(/✔ hello deployed \(revision 1\) → http:\/\/127\.0\.0\.1:\d+\/function\/hello/);
+    expect(deployed.stdout).toMatch(
+      /✔ hello deployed \(revision 1\) → http:\/\/127\.0\.0\.1:\d+\/function\/hello/,
+    );
 
     const invoked = await cli(["invoke", "hello", "--query", "name=Ada"]);
     expect(invoked).toMatchObject({ code: 0, stdout: '{"message":"Hello, Ada!"}' });
-    const withBody = await cli(["invoke", "hello", "-H", "Content-Type: application/json"], '{"name":"Bob"}');
+    const withBody = await cli(
+      ["invoke", "hello", "-H", "Content-Type: application/json"],
+      '{"name":"Bob"}',
+    );
     expect(withBody.stdout).toBe('{"message":"Hello, Bob!"}');
 
     const list = await cli(["list", "--json"]);
     expect((JSON.parse(list.stdout) as { name: string }[]).map((f) => f.name)).toEqual(["hello"]);
-    expect((await cli(["list"])).stdout).toMatch(/NAME\s+RUNTIME\s+REVISION\s+READY\s+URL\nhello\s+node\s+1\s+1\/1/);
+    expect((await cli(["list"])).stdout).toMatch(
+      /NAME\s+RUNTIME\s+REVISION\s+READY\s+URL\nhello\s+node\s+1\s+1\/1/,
+    );
 
     const described = await cli(["describe", "hello"]);
     expect(described.stdout).toMatch(/Runtime:\s+node/);
@@ -54,7 +63,22 @@ describe("runlet CLI (in-process)", () => {
     const { cwd, cli, runlet } = await setup();
     await mkdir(join(cwd, "src"));
     await writeFile(join(cwd, "src", "main.js"), `export default async () => process.env.GREETING`);
-    const deployed = await cli(["deploy", "greeter", "--runtime", "node", "--source", "src", "--handler", "main.js", "--env", "GREETING=hi", "--timeout", "5s", "--memory", "64Mi"]);
+    const deployed = await cli([
+      "deploy",
+      "greeter",
+      "--runtime",
+      "node",
+      "--source",
+      "src",
+      "--handler",
+      "main.js",
+      "--env",
+      "GREETING=hi",
+      "--timeout",
+      "5s",
+      "--memory",
+      "64Mi",
+    ]);
     expect(deployed.code).toBe(0);
     expect((await cli(["invoke", "greeter"])).stdout).toBe("hi");
     const fn = runlet.platform.get("greeter");
@@ -77,11 +101,16 @@ describe("runlet CLI (in-process)", () => {
     const noStack = await cli(["deploy"]);
     expect(noStack.code).toBe(1);
     expect(noStack.stderr).toContain("No stack file at");
-    await writeFile(join(cwd, "runlet.yaml"), "version: 1\nfunctions:\n  a:\n    runtime: node\n    timeout: 3 days\n  b:\n    runtime: ruby\n");
+    await writeFile(
+      join(cwd, "runlet.yaml"),
+      "version: 1\nfunctions:\n  a:\n    runtime: node\n    timeout: 3 days\n  b:\n    runtime: ruby\n",
+    );
     const badStack = await cli(["deploy"]);
     expect(badStack.code).toBe(1);
     expect(badStack.stderr).toMatch(/runlet\.yaml:5: functions\.a\.timeout: expected a duration/);
-    expect(badStack.stderr).toMatch(/runlet\.yaml:7: functions\.b\.runtime: unknown runtime "ruby"/);
+    expect(badStack.stderr).toMatch(
+      /runlet\.yaml:7: functions\.b\.runtime: unknown runtime "ruby"/,
+    );
     const unknownRuntime = await cli(["new", "x", "--runtime", "cobol"]);
     expect(unknownRuntime.stderr).toContain("Unknown runtime cobol; known runtimes: node");
     const syntax = await cli(["deploy", "broken", "--runtime", "node", "--source", "./src"]);
@@ -91,7 +120,10 @@ describe("runlet CLI (in-process)", () => {
   it("reports a syntax error of a deployed handler with file and line", async () => {
     const { cwd, cli } = await setup();
     await mkdir(join(cwd, "broken"));
-    await writeFile(join(cwd, "broken", "index.js"), "export default async function () {\n  return {;\n}\n");
+    await writeFile(
+      join(cwd, "broken", "index.js"),
+      "export default async function () {\n  return {;\n}\n",
+    );
     const result = await cli(["deploy", "broken", "--runtime", "node", "--source", "broken"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("The function failed to load: index.js:2: SyntaxError");
@@ -99,8 +131,12 @@ describe("runlet CLI (in-process)", () => {
 
   it("manages secrets without ever printing values", async () => {
     const { cli } = await setup();
-    expect((await cli(["secret", "create", "api-key", "--from-literal", "v1"])).stdout).toContain("secret api-key created");
-    expect((await cli(["secret", "create", "api-key"], "v2")).stdout).toContain("secret api-key replaced");
+    expect((await cli(["secret", "create", "api-key", "--from-literal", "v1"])).stdout).toContain(
+      "secret api-key created",
+    );
+    expect((await cli(["secret", "create", "api-key"], "v2")).stdout).toContain(
+      "secret api-key replaced",
+    );
     const list = await cli(["secret", "list"]);
     expect(list.stdout).toMatch(/NAME\s+UPDATED\napi-key/);
     expect(list.stdout).not.toContain("v2");
@@ -114,10 +150,17 @@ describe("runlet CLI (in-process)", () => {
     const runlet = await startTestRunlet();
     const cwd = await tempDir("runlet-cli-");
     const env = { XDG_CONFIG_HOME: join(cwd, "config") };
-    const wrong = await runCli(["login", "--gateway", runlet.url, "--token", "wrong"], { cwd, env });
+    const wrong = await runCli(["login", "--gateway", runlet.url, "--token", "wrong"], {
+      cwd,
+      env,
+    });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("refused the token");
-    const login = await runCli(["login", "--gateway", runlet.url, "--token-stdin"], { cwd, env, stdin: `${adminToken}\n` });
+    const login = await runCli(["login", "--gateway", runlet.url, "--token-stdin"], {
+      cwd,
+      env,
+      stdin: `${adminToken}\n`,
+    });
     expect(login.code).toBe(0);
     const saved = join(cwd, "config", "runlet", "config.json");
     expect((await stat(saved)).mode & 0o777).toBe(0o600);
@@ -139,6 +182,9 @@ describe("runlet CLI (in-process)", () => {
   it("prints versions", async () => {
     const { cli } = await setup();
     const result = await cli(["version", "--json"]);
-    expect(JSON.parse(result.stdout)).toMatchObject({ cli: expect.stringMatching(/^\d+\.\d+\.\d+/), gateway: expect.stringMatching(/^\d+/) });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      cli: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      gateway: expect.stringMatching(/^\d+/),
+    });
   });
 });

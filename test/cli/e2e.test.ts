@@ -23,17 +23,29 @@ describe("the runlet binary", () => {
     );
     // No login: the CLI finds the local platform's token in the default data dir.
     const clientEnv = { HOME: home, RUNLET_GATEWAY: server.url };
-    const deployed = await runBinary(["deploy", "slow", "--runtime", "node", "--source", "slow"], { cwd: project, env: clientEnv });
+    const deployed = await runBinary(["deploy", "slow", "--runtime", "node", "--source", "slow"], {
+      cwd: project,
+      env: clientEnv,
+    });
     expect(deployed.stderr).toContain("slow: packed");
     expect(deployed.code).toBe(0);
-    expect((await runBinary(["invoke", "slow"], { cwd: project, env: clientEnv })).stdout).toBe("done");
+    expect((await runBinary(["invoke", "slow"], { cwd: project, env: clientEnv })).stdout).toBe(
+      "done",
+    );
 
     // A call in flight when SIGTERM arrives still gets its answer; then the process exits 0.
     const inFlight = fetch(`${server.url}/function/slow?wait=700`);
-    await eventually(async () => {
-      const fn = (await (await fetch(`${server.url}/api/v1/functions/slow`, { headers: { authorization: `Bearer ${token ?? ""}` } })).json()) as { instances: { inFlight: number }[] };
-      return fn.instances[0]?.inFlight === 1 ? true : undefined;
-    }, { what: "the slow call to be in flight" });
+    await eventually(
+      async () => {
+        const fn = (await (
+          await fetch(`${server.url}/api/v1/functions/slow`, {
+            headers: { authorization: `Bearer ${token ?? ""}` },
+          })
+        ).json()) as { instances: { inFlight: number }[] };
+        return fn.instances[0]?.inFlight === 1 ? true : undefined;
+      },
+      { what: "the slow call to be in flight" },
+    );
     server.child.kill("SIGTERM");
     const answer = await inFlight;
     expect(answer.status).toBe(200);
@@ -55,7 +67,10 @@ describe("the runlet binary", () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const home = await tempDir("runlet-home-");
-      const result = await runBinary(["up", "--port", String(port)], { cwd: home, env: { HOME: home } });
+      const result = await runBinary(["up", "--port", String(port)], {
+        cwd: home,
+        env: { HOME: home },
+      });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
       expect(result.stderr).toContain(`runlet up --port ${port + 1}`);
@@ -67,9 +82,18 @@ describe("the runlet binary", () => {
 
   it("uses RUNLET_ADMIN_TOKEN when set", async () => {
     const home = await tempDir("runlet-home-");
-    const server = await startServer(["--port", "0", "--data-dir", join(home, "state")], { HOME: home, RUNLET_ADMIN_TOKEN: "preset-token" });
+    const server = await startServer(["--port", "0", "--data-dir", join(home, "state")], {
+      HOME: home,
+      RUNLET_ADMIN_TOKEN: "preset-token",
+    });
     expect(server.output()).not.toContain("preset-token");
-    expect((await fetch(`${server.url}/system/functions`, { headers: { authorization: "Bearer preset-token" } })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${server.url}/system/functions`, {
+          headers: { authorization: "Bearer preset-token" },
+        })
+      ).status,
+    ).toBe(200);
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
   });
@@ -78,7 +102,20 @@ describe("the runlet binary", () => {
     const home = await tempDir("runlet-home-");
     const help = await runBinary(["--help"], { cwd: home, env: { HOME: home } });
     expect(help.code).toBe(0);
-    for (const command of ["up", "new", "deploy", "invoke", "list", "describe", "logs", "remove", "secret", "login", "logout", "version"]) {
+    for (const command of [
+      "up",
+      "new",
+      "deploy",
+      "invoke",
+      "list",
+      "describe",
+      "logs",
+      "remove",
+      "secret",
+      "login",
+      "logout",
+      "version",
+    ]) {
       expect(help.stdout).toContain(`  ${command}`);
     }
     const typo = await runBinary(["deplyo"], { cwd: home, env: { HOME: home } });

@@ -8,8 +8,13 @@ const echo = `export default async function (event, context) {
 }
 `;
 
-async function coldStarts(runlet: Awaited<ReturnType<typeof startTestRunlet>>, name: string): Promise<number> {
-  const fn = (await (await runlet.api(`/api/v1/functions/${name}`)).json()) as { instances: { coldStarts: number }[] };
+async function coldStarts(
+  runlet: Awaited<ReturnType<typeof startTestRunlet>>,
+  name: string,
+): Promise<number> {
+  const fn = (await (await runlet.api(`/api/v1/functions/${name}`)).json()) as {
+    instances: { coldStarts: number }[];
+  };
   return fn.instances.reduce((sum, s) => sum + s.coldStarts, 0);
 }
 
@@ -36,7 +41,9 @@ describe("invocation end to end", () => {
       callId,
     });
     // A caller's own X-Call-Id is kept.
-    const traced = await fetch(`${runlet.url}/function/hello`, { headers: { "x-call-id": "trace-123" } });
+    const traced = await fetch(`${runlet.url}/function/hello`, {
+      headers: { "x-call-id": "trace-123" },
+    });
     expect(traced.headers.get("x-call-id")).toBe("trace-123");
     expect(((await traced.json()) as { callId: string }).callId).toBe("trace-123");
   });
@@ -52,7 +59,9 @@ describe("invocation end to end", () => {
         default: return { n: 1 };
       }
     };`;
-    expect((await runlet.deploy("shapes", { "index.cjs": handler }, { handler: "index.cjs" })).status).toBe(201);
+    expect(
+      (await runlet.deploy("shapes", { "index.cjs": handler }, { handler: "index.cjs" })).status,
+    ).toBe(201);
     const text = await fetch(`${runlet.url}/function/shapes/text`);
     expect(text.headers.get("content-type")).toMatch(/^text\/plain/);
     expect(await text.text()).toBe("plain text");
@@ -79,7 +88,9 @@ describe("invocation end to end", () => {
         yield "second\\n";
       })() };
     }`;
-    expect((await runlet.deploy("stream", { "index.mjs": handler }, { handler: "index.mjs" })).status).toBe(201);
+    expect(
+      (await runlet.deploy("stream", { "index.mjs": handler }, { handler: "index.mjs" })).status,
+    ).toBe(201);
     const response = await fetch(`${runlet.url}/function/stream`);
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const first = await reader.read();
@@ -101,7 +112,9 @@ describe("invocation end to end", () => {
     await runlet.deploy("thrower", { "index.js": handler });
     const failed = await fetch(`${runlet.url}/function/thrower?fail=1`);
     expect(failed.status).toBe(500);
-    expect(((await failed.json()) as { error: { message: string } }).error.message).toBe("TypeError: cannot read the order");
+    expect(((await failed.json()) as { error: { message: string } }).error.message).toBe(
+      "TypeError: cannot read the order",
+    );
     expect(await (await fetch(`${runlet.url}/function/thrower`)).text()).toBe("ok");
     expect(await coldStarts(runlet, "thrower")).toBe(1);
     const logs = await (await runlet.api("/api/v1/functions/thrower/logs")).text();
@@ -117,7 +130,9 @@ describe("invocation end to end", () => {
     await runlet.deploy("hangs", { "index.js": handler }, { timeout: "1s" });
     const hung = await fetch(`${runlet.url}/function/hangs?hang=1`);
     expect(hung.status).toBe(504);
-    expect(((await hung.json()) as { error: { message: string } }).error.message).toContain("timed out after 1s");
+    expect(((await hung.json()) as { error: { message: string } }).error.message).toContain(
+      "timed out after 1s",
+    );
     const next = await fetch(`${runlet.url}/function/hangs`);
     expect(next.status).toBe(200);
     expect(await next.text()).toBe("fine");
@@ -126,13 +141,22 @@ describe("invocation end to end", () => {
 
   it("stops a busy infinite loop at the timeout", async () => {
     const runlet = await startTestRunlet();
-    await runlet.deploy("spin", { "index.js": `export default async function () { for (;;) {} }` }, { timeout: "1s" });
+    await runlet.deploy(
+      "spin",
+      { "index.js": `export default async function () { for (;;) {} }` },
+      { timeout: "1s" },
+    );
     expect((await fetch(`${runlet.url}/function/spin`)).status).toBe(504);
     // The looping process is killed, not left burning a core.
-    await eventually(async () => {
-      const fn = (await (await runlet.api("/api/v1/functions/spin")).json()) as { availableReplicas: number };
-      return fn.availableReplicas === 0 ? true : undefined;
-    }, { what: "the looping instance to be stopped" });
+    await eventually(
+      async () => {
+        const fn = (await (await runlet.api("/api/v1/functions/spin")).json()) as {
+          availableReplicas: number;
+        };
+        return fn.availableReplicas === 0 ? true : undefined;
+      },
+      { what: "the looping instance to be stopped" },
+    );
   });
 
   it("answers 502 naming the exit cause when the instance dies mid-request, then recovers", async () => {
@@ -144,9 +168,13 @@ describe("invocation end to end", () => {
     await runlet.deploy("crashy", { "index.js": handler });
     const crashed = await fetch(`${runlet.url}/function/crashy?crash=1`);
     expect(crashed.status).toBe(502);
-    expect(((await crashed.json()) as { error: { message: string } }).error.message).toContain("exited with code 3");
+    expect(((await crashed.json()) as { error: { message: string } }).error.message).toContain(
+      "exited with code 3",
+    );
     expect(await (await fetch(`${runlet.url}/function/crashy`)).text()).toBe("alive");
-    const fn = (await (await runlet.api("/api/v1/functions/crashy")).json()) as { instances: { lastExit?: string }[] };
+    const fn = (await (await runlet.api("/api/v1/functions/crashy")).json()) as {
+      instances: { lastExit?: string }[];
+    };
     expect(fn.instances[0]?.lastExit).toContain("exited with code 3");
   });
 
@@ -158,10 +186,30 @@ describe("invocation end to end", () => {
     const big = Buffer.alloc(10 * 1024 * 1024 + 1, 97);
     const tooBig = await fetch(`${runlet.url}/function/sized`, { method: "POST", body: big });
     expect(tooBig.status).toBe(413);
-    expect(((await tooBig.json()) as { error: { message: string } }).error.message).toContain("10Mi");
-    expect(await (await fetch(`${runlet.url}/function/sized`, { method: "POST", body: Buffer.alloc(1024 * 1024, 97) })).text()).toBe(String(1024 * 1024));
-    expect((await fetch(`${runlet.url}/function/small`, { method: "POST", body: Buffer.alloc(2048, 97) })).status).toBe(413);
-    expect(await (await fetch(`${runlet.url}/function/small`, { method: "POST", body: Buffer.alloc(512, 97) })).text()).toBe("512");
+    expect(((await tooBig.json()) as { error: { message: string } }).error.message).toContain(
+      "10Mi",
+    );
+    expect(
+      await (
+        await fetch(`${runlet.url}/function/sized`, {
+          method: "POST",
+          body: Buffer.alloc(1024 * 1024, 97),
+        })
+      ).text(),
+    ).toBe(String(1024 * 1024));
+    expect(
+      (
+        await fetch(`${runlet.url}/function/small`, {
+          method: "POST",
+          body: Buffer.alloc(2048, 97),
+        })
+      ).status,
+    ).toBe(413);
+    expect(
+      await (
+        await fetch(`${runlet.url}/function/small`, { method: "POST", body: Buffer.alloc(512, 97) })
+      ).text(),
+    ).toBe("512");
     // A chunked body carries no length up front: it is counted as it streams.
     const chunkedStatus = await new Promise<number>((resolve, reject) => {
       const req = request(`${runlet.url}/function/small`, { method: "POST" }, (res) => {
@@ -179,14 +227,26 @@ describe("invocation end to end", () => {
     const runlet = await startTestRunlet();
     const response = await fetch(`${runlet.url}/function/nope`);
     expect(response.status).toBe(404);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("RUNLET_FUNCTION_NOT_FOUND");
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      "RUNLET_FUNCTION_NOT_FOUND",
+    );
   });
 
   it("requires the admin token to invoke a function with auth: required", async () => {
     const runlet = await startTestRunlet();
-    await runlet.deploy("private", { "index.js": `export default async () => "secret stuff"` }, { auth: "required" });
+    await runlet.deploy(
+      "private",
+      { "index.js": `export default async () => "secret stuff"` },
+      { auth: "required" },
+    );
     expect((await fetch(`${runlet.url}/function/private`)).status).toBe(401);
-    expect((await fetch(`${runlet.url}/function/private`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${runlet.url}/function/private`, {
+          headers: { authorization: "Bearer wrong" },
+        })
+      ).status,
+    ).toBe(401);
     const allowed = await runlet.api("/function/private");
     expect(allowed.status).toBe(200);
     expect(await allowed.text()).toBe("secret stuff");

@@ -18,19 +18,30 @@ export function binaryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Starts `runlet up` and waits until it prints its gateway URL. */
-export async function startServer(args: string[], env: Record<string, string>): Promise<RunningServer> {
-  const child = spawn(process.execPath, [runletBin, "up", ...args], { env: binaryEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+export async function startServer(
+  args: string[],
+  env: Record<string, string>,
+): Promise<RunningServer> {
+  const child = spawn(process.execPath, [runletBin, "up", ...args], {
+    env: binaryEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
   onTestFinished(() => {
     if (child.exitCode === null) {
       child.kill("SIGKILL");
     }
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runlet up did not start:\n${output}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`runlet up did not start:\n${output}`)),
+      30_000,
+    );
     const check = (): void => {
       const match = /gateway\s+(http:\/\/\S+)/.exec(output);
       if (match?.[1] && output.includes("Press Ctrl-C")) {
@@ -53,9 +64,16 @@ export interface BinaryResult {
   readonly stderr: string;
 }
 
-export function runBinary(args: string[], options: { cwd: string; env: Record<string, string>; input?: string }): Promise<BinaryResult> {
+export function runBinary(
+  args: string[],
+  options: { cwd: string; env: Record<string, string>; input?: string },
+): Promise<BinaryResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [runletBin, ...args], { cwd: options.cwd, env: binaryEnv(options.env), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [runletBin, ...args], {
+      cwd: options.cwd,
+      env: binaryEnv(options.env),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

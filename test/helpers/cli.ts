@@ -21,7 +21,9 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
   const err: Buffer[] = [];
   stdout.on("data", (chunk: Buffer) => out.push(chunk));
   stderr.on("data", (chunk: Buffer) => err.push(chunk));
-  const stdin = Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]) as Readable & { isTTY?: boolean };
+  const stdin = Readable.from(
+    options.stdin === undefined ? [] : [Buffer.from(options.stdin)],
+  ) as Readable & { isTTY?: boolean };
   stdin.isTTY = options.stdin === undefined;
   const code = await main(argv, {
     stdout,
@@ -31,5 +33,9 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     cwd: options.cwd,
     stopSignal: () => new Promise(() => {}),
   });
-  return { code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+  return {
+    code,
+    stdout: Buffer.concat(out).toString("utf8"),
+    stderr: Buffer.concat(err).toString("utf8"),
+  };
 }

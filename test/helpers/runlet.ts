@@ -19,7 +19,11 @@ export interface TestRunlet extends Runlet {
   /** fetch against the gateway with the admin token. */
   api(path: string, init?: RequestInit): Promise<Response>;
   /** Packs `files` into a package, uploads it and deploys it as `name`. */
-  deploy(name: string, files: Record<string, string>, spec?: Record<string, unknown>): Promise<Response>;
+  deploy(
+    name: string,
+    files: Record<string, string>,
+    spec?: Record<string, unknown>,
+  ): Promise<Response>;
 }
 
 export async function startTestRunlet(options: Partial<RunletOptions> = {}): Promise<TestRunlet> {
@@ -34,7 +38,10 @@ export function withApi(runlet: Runlet, dataDir: string): TestRunlet {
   const api = (path: string, init: RequestInit = {}): Promise<Response> =>
     fetch(`${runlet.url}${path}`, {
       ...init,
-      headers: { authorization: `Bearer ${adminToken}`, ...(init.headers as Record<string, string>) },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(init.headers as Record<string, string>),
+      },
     });
   return {
     ...runlet,

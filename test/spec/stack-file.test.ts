@@ -22,7 +22,11 @@ describe("stack file", () => {
       "/app/runlet.yaml",
     );
     expect(stack.functions).toEqual([
-      { name: "hello", source: "/app/src/hello", spec: { runtime: "node", env: { A: "b" }, scale: { min: 1 } } },
+      {
+        name: "hello",
+        source: "/app/src/hello",
+        spec: { runtime: "node", env: { A: "b" }, scale: { min: 1 } },
+      },
     ]);
   });
 
@@ -49,12 +53,16 @@ describe("stack file", () => {
   });
 
   it("reports YAML syntax errors with their line", () => {
-    const message = problemsOf("version: 1\nfunctions:\n  hello:\n    runtime: node\n   bad indent: [\n");
+    const message = problemsOf(
+      "version: 1\nfunctions:\n  hello:\n    runtime: node\n   bad indent: [\n",
+    );
     expect(message).toMatch(/runlet\.yaml:5:/);
   });
 
   it("requires version 1", () => {
-    expect(problemsOf("version: 2\nfunctions: {}\n")).toMatch(/runlet\.yaml:1: version: version must be 1/);
+    expect(problemsOf("version: 2\nfunctions: {}\n")).toMatch(
+      /runlet\.yaml:1: version: version must be 1/,
+    );
   });
 });
 

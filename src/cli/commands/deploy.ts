@@ -4,7 +4,12 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { packDirectory } from "../../packaging/pack.js";
-import { defaultHandler, functionSpecSchema, parseFunctionSpec, type FunctionSpec } from "../../spec/function-spec.js";
+import {
+  defaultHandler,
+  functionSpecSchema,
+  parseFunctionSpec,
+  type FunctionSpec,
+} from "../../spec/function-spec.js";
 import { assertValidName } from "../../spec/names.js";
 import { readStackFile, type StackFunction } from "../../spec/stack-file.js";
 import { humanSize } from "../../spec/units.js";
@@ -29,7 +34,10 @@ export async function deployFunctions(
   const results: DeployedFunction[] = [];
   for (const fn of functions) {
     assertValidName(fn.name);
-    const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(/:[^:/]*$/, "");
+    const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(
+      /:[^:/]*$/,
+      "",
+    );
     if (existsSync(fn.source) && !existsSync(join(fn.source, handlerFile))) {
       throw new UserError(
         "RUNLET_HANDLER_NOT_FOUND",
@@ -37,7 +45,9 @@ export async function deployFunctions(
       );
     }
     const packed = await packDirectory(fn.source);
-    progress(`${fn.name}: packed ${fn.source} (${packed.files} files, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`);
+    progress(
+      `${fn.name}: packed ${fn.source} (${packed.files} files, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`,
+    );
     const head = await client.raw("HEAD", `/api/v1/packages/${packed.digest}`);
     head.body.resume();
     if (head.status !== 200) {
@@ -56,7 +66,12 @@ export async function deployFunctions(
       `/api/v1/functions/${fn.name}`,
       { ...fn.spec, package: packed.digest },
     );
-    results.push({ name: fn.name, revision: result.revision, outcome: result.outcome, url: `${client.target.gateway}/function/${fn.name}` });
+    results.push({
+      name: fn.name,
+      revision: result.revision,
+      outcome: result.outcome,
+      url: `${client.target.gateway}/function/${fn.name}`,
+    });
   }
   return results;
 }
@@ -64,20 +79,35 @@ export async function deployFunctions(
 export const deployCommand = defineCommand({
   name: "deploy",
   arguments: "[names...]",
-  description: "deploy functions from source: one from flags, or those of a stack file (runlet.yaml)",
+  description:
+    "deploy functions from source: one from flags, or those of a stack file (runlet.yaml)",
   client: true,
   json: true,
   options: [
     { flags: "-f, --file <path>", description: "stack file", defaultValue: "runlet.yaml" },
     { flags: "--runtime <runtime>", description: "runtime of the function (node)" },
     { flags: "--source <dir>", description: "folder with the function's code" },
-    { flags: "--handler <file>", description: "file (and :export) with the handler, e.g. index.js" },
-    { flags: "-e, --env <KEY=VALUE>", description: "environment variable (repeatable)", repeatable: true },
-    { flags: "--secret <name>", description: "secret the function may read (repeatable)", repeatable: true },
+    {
+      flags: "--handler <file>",
+      description: "file (and :export) with the handler, e.g. index.js",
+    },
+    {
+      flags: "-e, --env <KEY=VALUE>",
+      description: "environment variable (repeatable)",
+      repeatable: true,
+    },
+    {
+      flags: "--secret <name>",
+      description: "secret the function may read (repeatable)",
+      repeatable: true,
+    },
     { flags: "--timeout <duration>", description: "longest a call may run, e.g. 10s" },
     { flags: "--memory <size>", description: "memory limit, e.g. 128Mi" },
     { flags: "--max-body <size>", description: "largest request body, e.g. 10Mi" },
-    { flags: "--auth <mode>", description: "public or required (invocations need the admin token)" },
+    {
+      flags: "--auth <mode>",
+      description: "public or required (invocations need the admin token)",
+    },
   ],
   examples: [
     "runlet deploy                      # every function in ./runlet.yaml",
@@ -110,7 +140,12 @@ export const deployCommand = defineCommand({
       return;
     }
     for (const result of results) {
-      const what = result.outcome === "unchanged" ? "unchanged" : result.outcome === "created" ? "deployed" : "updated";
+      const what =
+        result.outcome === "unchanged"
+          ? "unchanged"
+          : result.outcome === "created"
+            ? "deployed"
+            : "updated";
       line(io.stdout, `✔ ${result.name} ${what} (revision ${result.revision}) → ${result.url}`);
     }
   },
@@ -118,16 +153,26 @@ export const deployCommand = defineCommand({
 
 type DeployOptions = z.infer<typeof deployCommand.optionsSchema>;
 
-function selectFunctions(names: readonly string[], options: DeployOptions, io: CliIO): readonly StackFunction[] {
+function selectFunctions(
+  names: readonly string[],
+  options: DeployOptions,
+  io: CliIO,
+): readonly StackFunction[] {
   if (options.source !== undefined || options.runtime !== undefined) {
     const [name, ...rest] = names;
     if (!name || rest.length > 0) {
-      throw new UserError("RUNLET_INVALID_REQUEST", "Deploying from flags takes exactly one NAME: runlet deploy NAME --runtime node --source DIR");
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "Deploying from flags takes exactly one NAME: runlet deploy NAME --runtime node --source DIR",
+      );
     }
-    return [{ name, source: resolve(io.cwd, options.source ?? name), spec: specFromFlags(options) }];
+    return [
+      { name, source: resolve(io.cwd, options.source ?? name), spec: specFromFlags(options) },
+    ];
   }
   const stack = readStackFile(resolve(io.cwd, options.file));
-  const chosen = names.length === 0 ? stack.functions : stack.functions.filter((fn) => names.includes(fn.name));
+  const chosen =
+    names.length === 0 ? stack.functions : stack.functions.filter((fn) => names.includes(fn.name));
   const unknown = names.filter((name) => !stack.functions.some((fn) => fn.name === name));
   if (unknown.length > 0) {
     throw new UserError(

@@ -45,7 +45,10 @@ export const describeCommand = defineCommand({
   optionsSchema: clientFlagsSchema.extend({ json: z.boolean().optional() }),
   async run(args, options, io) {
     const client = new GatewayClient(resolveTarget(options, io.env));
-    const fn = await client.json<FunctionDetail>("GET", `/api/v1/functions/${encodeURIComponent(String(args[0]))}`);
+    const fn = await client.json<FunctionDetail>(
+      "GET",
+      `/api/v1/functions/${encodeURIComponent(String(args[0]))}`,
+    );
     if (options.json) {
       line(io.stdout, JSON.stringify(fn, null, 2));
       return;
@@ -60,7 +63,10 @@ export const describeCommand = defineCommand({
       ["Timeout", c.timeout],
       ["Memory", c.memory],
       ["Max body", c.maxBody],
-      ["Scale", `min ${c.scale.min}, max ${c.scale.max}, concurrency ${c.scale.concurrency}, idle timeout ${c.scale.idleTimeout}`],
+      [
+        "Scale",
+        `min ${c.scale.min}, max ${c.scale.max}, concurrency ${c.scale.concurrency}, idle timeout ${c.scale.idleTimeout}`,
+      ],
       ["Auth", c.auth],
       ["Env", Object.keys(fn.env).join(", ") || "-"],
       ["Secrets", fn.secrets.join(", ") || "-"],

@@ -9,17 +9,39 @@ import { line, readAll } from "../io.js";
 export const invokeCommand = defineCommand({
   name: "invoke",
   arguments: "<name>",
-  description: "call a function; the body comes from --data or stdin, the response body goes to stdout",
+  description:
+    "call a function; the body comes from --data or stdin, the response body goes to stdout",
   client: true,
   options: [
-    { flags: "-d, --data <body>", description: "request body (otherwise stdin, when it is not a terminal)" },
-    { flags: "-H, --header <Name: value>", description: "request header (repeatable)", repeatable: true },
-    { flags: "-X, --method <method>", description: "HTTP method (default: POST with a body, else GET)" },
-    { flags: "--path <path>", description: "path inside the function, e.g. /users/42", defaultValue: "/" },
-    { flags: "-q, --query <key=value>", description: "query parameter (repeatable)", repeatable: true },
+    {
+      flags: "-d, --data <body>",
+      description: "request body (otherwise stdin, when it is not a terminal)",
+    },
+    {
+      flags: "-H, --header <Name: value>",
+      description: "request header (repeatable)",
+      repeatable: true,
+    },
+    {
+      flags: "-X, --method <method>",
+      description: "HTTP method (default: POST with a body, else GET)",
+    },
+    {
+      flags: "--path <path>",
+      description: "path inside the function, e.g. /users/42",
+      defaultValue: "/",
+    },
+    {
+      flags: "-q, --query <key=value>",
+      description: "query parameter (repeatable)",
+      repeatable: true,
+    },
     { flags: "-v, --verbose", description: "print the status line and response headers to stderr" },
   ],
-  examples: ['runlet invoke hello --data \'{"name":"Ada"}\' -H "Content-Type: application/json"', "echo hi | runlet invoke echo"],
+  examples: [
+    'runlet invoke hello --data \'{"name":"Ada"}\' -H "Content-Type: application/json"',
+    "echo hi | runlet invoke echo",
+  ],
   optionsSchema: clientFlagsSchema.extend({
     data: z.string().optional(),
     header: z.array(z.string()).optional(),

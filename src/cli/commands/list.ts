@@ -28,7 +28,10 @@ export const listCommand = defineCommand({
       return;
     }
     if (functions.length === 0) {
-      line(io.stdout, "No functions deployed. Deploy one with: runlet deploy NAME --runtime node --source DIR");
+      line(
+        io.stdout,
+        "No functions deployed. Deploy one with: runlet deploy NAME --runtime node --source DIR",
+      );
       return;
     }
     line(

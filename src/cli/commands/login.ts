@@ -12,14 +12,29 @@ export const loginCommand = defineCommand({
   options: [
     { flags: "--gateway <url>", description: "gateway URL", defaultValue: defaultGateway },
     { flags: "--token <token>", description: "admin token" },
-    { flags: "--token-stdin", description: "read the token from stdin (keeps it out of shell history)" },
+    {
+      flags: "--token-stdin",
+      description: "read the token from stdin (keeps it out of shell history)",
+    },
   ],
-  examples: ["runlet login --token $(cat ~/.runlet/admin-token)", "cat token.txt | runlet login --gateway http://runlet.internal:8080 --token-stdin"],
-  optionsSchema: z.object({ gateway: z.string(), token: z.string().optional(), tokenStdin: z.boolean().optional() }),
+  examples: [
+    "runlet login --token $(cat ~/.runlet/admin-token)",
+    "cat token.txt | runlet login --gateway http://runlet.internal:8080 --token-stdin",
+  ],
+  optionsSchema: z.object({
+    gateway: z.string(),
+    token: z.string().optional(),
+    tokenStdin: z.boolean().optional(),
+  }),
   async run(_args, options, io) {
-    const token = options.tokenStdin ? (await readAll(io.stdin)).toString("utf8").trim() : options.token;
+    const token = options.tokenStdin
+      ? (await readAll(io.stdin)).toString("utf8").trim()
+      : options.token;
     if (!token) {
-      throw new UserError("RUNLET_INVALID_REQUEST", "Give the admin token with --token TOKEN or --token-stdin.");
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "Give the admin token with --token TOKEN or --token-stdin.",
+      );
     }
     const gateway = options.gateway.replace(/\/+$/, "");
     const client = new GatewayClient({ gateway, token });

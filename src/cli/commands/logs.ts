@@ -35,20 +35,31 @@ export const logsCommand = defineCommand({
   }),
   async run(args, options, io) {
     const name = String(args[0]);
-    const params = new URLSearchParams({ tail: String(options.tail), follow: String(Boolean(options.follow)) });
+    const params = new URLSearchParams({
+      tail: String(options.tail),
+      follow: String(Boolean(options.follow)),
+    });
     if (options.since) {
       const ms = parseDuration(options.since);
       if (ms === undefined) {
-        throw new UserError("RUNLET_INVALID_REQUEST", `--since ${options.since}: expected a duration such as 10m`);
+        throw new UserError(
+          "RUNLET_INVALID_REQUEST",
+          `--since ${options.since}: expected a duration such as 10m`,
+        );
       }
       params.set("since", new Date(Date.now() - ms).toISOString());
     }
     const client = new GatewayClient(resolveTarget(options, io.env));
-    const response = await client.raw("GET", `/api/v1/functions/${encodeURIComponent(name)}/logs?${params}`);
+    const response = await client.raw(
+      "GET",
+      `/api/v1/functions/${encodeURIComponent(name)}/logs?${params}`,
+    );
     if (response.status >= 400) {
       throw apiError(response.status, (await readAll(response.body)).toString("utf8"));
     }
-    const done = new Promise<void>((resolve) => response.body.once("end", resolve).once("close", resolve));
+    const done = new Promise<void>((resolve) =>
+      response.body.once("end", resolve).once("close", resolve),
+    );
     onLines(response.body, (text) => {
       if (!text) {
         return;

@@ -19,31 +19,51 @@ export interface NewFunctionResult {
 }
 
 /** Copies the runtime's template into `<cwd>/<name>` and adds the function to the stack file. */
-export async function createFunction(cwd: string, name: string, runtime: string, stackFileName: string): Promise<NewFunctionResult> {
+export async function createFunction(
+  cwd: string,
+  name: string,
+  runtime: string,
+  stackFileName: string,
+): Promise<NewFunctionResult> {
   assertValidName(name);
   if (!(runtimes as readonly string[]).includes(runtime)) {
-    throw new UserError("RUNLET_UNSUPPORTED_RUNTIME", `Unknown runtime ${runtime}; known runtimes: ${runtimes.join(", ")}`);
+    throw new UserError(
+      "RUNLET_UNSUPPORTED_RUNTIME",
+      `Unknown runtime ${runtime}; known runtimes: ${runtimes.join(", ")}`,
+    );
   }
   const dir = resolve(cwd, name);
   if (existsSync(dir)) {
-    throw new UserError("RUNLET_ALREADY_EXISTS", `${dir} already exists; pick another name or remove it.`);
+    throw new UserError(
+      "RUNLET_ALREADY_EXISTS",
+      `${dir} already exists; pick another name or remove it.`,
+    );
   }
   const stackFile = resolve(cwd, stackFileName);
   const doc = existsSync(stackFile)
     ? parseDocument(await readFile(stackFile, "utf8"))
     : parseDocument("version: 1\nfunctions: {}\n");
   if (doc.errors.length > 0) {
-    throw new UserError("RUNLET_INVALID_STACK_FILE", `${stackFile} is not valid YAML; fix it first (runlet deploy shows each problem).`);
+    throw new UserError(
+      "RUNLET_INVALID_STACK_FILE",
+      `${stackFile} is not valid YAML; fix it first (runlet deploy shows each problem).`,
+    );
   }
   if (doc.hasIn(["functions", name])) {
-    throw new UserError("RUNLET_ALREADY_EXISTS", `${stackFileName} already declares a function named ${name}.`);
+    throw new UserError(
+      "RUNLET_ALREADY_EXISTS",
+      `${stackFileName} already declares a function named ${name}.`,
+    );
   }
   await cp(join(templatesDir, runtime), dir, { recursive: true });
   const functions = doc.get("functions");
   if (!isMap(functions) || functions.items.length === 0) {
     doc.set("functions", doc.createNode({}));
   }
-  doc.setIn(["functions", name], doc.createNode({ runtime, source: `./${name}`, handler: "index.js" }));
+  doc.setIn(
+    ["functions", name],
+    doc.createNode({ runtime, source: `./${name}`, handler: "index.js" }),
+  );
   const functionsNode = doc.get("functions");
   if (isMap(functionsNode)) {
     functionsNode.flow = false;
@@ -57,8 +77,16 @@ export const newCommand = defineCommand({
   arguments: "<name>",
   description: "create a function from a template and add it to runlet.yaml",
   options: [
-    { flags: "--runtime <runtime>", description: `runtime: ${runtimes.join(", ")}`, defaultValue: "node" },
-    { flags: "-f, --file <path>", description: "stack file to add it to", defaultValue: "runlet.yaml" },
+    {
+      flags: "--runtime <runtime>",
+      description: `runtime: ${runtimes.join(", ")}`,
+      defaultValue: "node",
+    },
+    {
+      flags: "-f, --file <path>",
+      description: "stack file to add it to",
+      defaultValue: "runlet.yaml",
+    },
   ],
   examples: ["runlet new hello --runtime node"],
   optionsSchema: z.object({ runtime: z.string(), file: z.string() }),

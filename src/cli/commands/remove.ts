@@ -1,5 +1,4 @@
 /** `runlet remove NAME...`: delete functions, their instances and logs. */
-import { z } from "zod";
 import { resolveTarget } from "../client-config.js";
 import { GatewayClient } from "../client.js";
 import { clientFlagsSchema, defineCommand } from "../command.js";

@@ -18,8 +18,14 @@ export const secretCreateCommand = defineCommand({
     { flags: "--from-literal <value>", description: "the value itself" },
     { flags: "--from-file <path>", description: "read the value from a file" },
   ],
-  examples: ["runlet secret create api-key --from-literal s3cr3t", "runlet secret create tls-key --from-file key.pem"],
-  optionsSchema: clientFlagsSchema.extend({ fromLiteral: z.string().optional(), fromFile: z.string().optional() }),
+  examples: [
+    "runlet secret create api-key --from-literal s3cr3t",
+    "runlet secret create tls-key --from-file key.pem",
+  ],
+  optionsSchema: clientFlagsSchema.extend({
+    fromLiteral: z.string().optional(),
+    fromFile: z.string().optional(),
+  }),
   async run(args, options, io) {
     const name = String(args[0]);
     assertValidName(name, "secret");
@@ -31,10 +37,15 @@ export const secretCreateCommand = defineCommand({
     } else if (!io.stdin.isTTY) {
       value = (await readAll(io.stdin)).toString("utf8");
     } else {
-      throw new UserError("RUNLET_INVALID_REQUEST", "Give the value with --from-literal VALUE, --from-file PATH, or on stdin.");
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "Give the value with --from-literal VALUE, --from-file PATH, or on stdin.",
+      );
     }
     const client = new GatewayClient(resolveTarget(options, io.env));
-    const result = await client.json<{ created: boolean }>("PUT", `/api/v1/secrets/${name}`, { value });
+    const result = await client.json<{ created: boolean }>("PUT", `/api/v1/secrets/${name}`, {
+      value,
+    });
     line(io.stdout, `✔ secret ${name} ${result.created ? "created" : "replaced"}`);
   },
 });
@@ -47,13 +58,19 @@ export const secretListCommand = defineCommand({
   optionsSchema: clientFlagsSchema.extend({ json: z.boolean().optional() }),
   async run(_args, options, io) {
     const client = new GatewayClient(resolveTarget(options, io.env));
-    const secrets = await client.json<{ name: string; updatedAt: string }[]>("GET", "/api/v1/secrets");
+    const secrets = await client.json<{ name: string; updatedAt: string }[]>(
+      "GET",
+      "/api/v1/secrets",
+    );
     if (options.json) {
       line(io.stdout, JSON.stringify(secrets, null, 2));
       return;
     }
     if (secrets.length === 0) {
-      line(io.stdout, "No secrets. Create one with: runlet secret create NAME --from-literal VALUE");
+      line(
+        io.stdout,
+        "No secrets. Create one with: runlet secret create NAME --from-literal VALUE",
+      );
       return;
     }
     line(io.stdout, table([["NAME", "UPDATED"], ...secrets.map((s) => [s.name, s.updatedAt])]));

@@ -13,7 +13,11 @@ export const upCommand = defineCommand({
   options: [
     { flags: "-p, --port <port>", description: "port to listen on", defaultValue: "8080" },
     { flags: "--host <host>", description: "address to listen on", defaultValue: "127.0.0.1" },
-    { flags: "--data-dir <dir>", description: "where functions, packages and secrets are kept (default: RUNLET_DATA_DIR or ~/.runlet)" },
+    {
+      flags: "--data-dir <dir>",
+      description:
+        "where functions, packages and secrets are kept (default: RUNLET_DATA_DIR or ~/.runlet)",
+    },
   ],
   examples: ["runlet up", "runlet up --port 9090 --data-dir ./state"],
   optionsSchema: z.object({
@@ -28,18 +32,28 @@ export const upCommand = defineCommand({
       port: options.port,
       host: options.host,
       adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
-      onInternalError: (error) => line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
+      onInternalError: (error) =>
+        line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
     });
     const functions = runlet.platform.functions.list().length;
-    line(io.stdout, `Runlet ${VERSION} is up (embedded mode, ${runlet.platform.provider.name} instances)`);
+    line(
+      io.stdout,
+      `Runlet ${VERSION} is up (embedded mode, ${runlet.platform.provider.name} instances)`,
+    );
     line(io.stdout, `  gateway    ${runlet.url}`);
     line(io.stdout, `  data dir   ${dataDir}`);
     line(io.stdout, `  functions  ${functions} deployed`);
     if (runlet.platform.dataDir.adminTokenCreated) {
-      line(io.stdout, `  admin token (shown once; also saved in ${dataDir}/admin-token, mode 0600):`);
+      line(
+        io.stdout,
+        `  admin token (shown once; also saved in ${dataDir}/admin-token, mode 0600):`,
+      );
       line(io.stdout, `    ${runlet.platform.adminToken}`);
     }
-    line(io.stdout, "Try it:  runlet new hello --runtime node && runlet deploy && runlet invoke hello");
+    line(
+      io.stdout,
+      "Try it:  runlet new hello --runtime node && runlet deploy && runlet invoke hello",
+    );
     line(io.stdout, "Press Ctrl-C to stop.");
     const signal = await io.stopSignal();
     line(io.stdout, `${signal}: draining in-flight calls and stopping instances…`);

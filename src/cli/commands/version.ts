@@ -16,15 +16,24 @@ export const versionCommand = defineCommand({
     const client = new GatewayClient(resolveTarget(options, io.env));
     let gateway: string | undefined;
     try {
-      gateway = (await client.json<{ version: { release: string } }>("GET", "/system/info")).version.release;
+      gateway = (await client.json<{ version: { release: string } }>("GET", "/system/info")).version
+        .release;
     } catch {
       gateway = undefined;
     }
     if (options.json) {
-      line(io.stdout, JSON.stringify({ cli: VERSION, gateway: gateway ?? null, node: process.version }));
+      line(
+        io.stdout,
+        JSON.stringify({ cli: VERSION, gateway: gateway ?? null, node: process.version }),
+      );
       return;
     }
     line(io.stdout, `runlet CLI ${VERSION} (Node ${process.version})`);
-    line(io.stdout, gateway ? `gateway    ${gateway} at ${client.target.gateway}` : `gateway    not reachable at ${client.target.gateway}`);
+    line(
+      io.stdout,
+      gateway
+        ? `gateway    ${gateway} at ${client.target.gateway}`
+        : `gateway    not reachable at ${client.target.gateway}`,
+    );
   },
 });

@@ -13,7 +13,11 @@ export interface LogStreamOptions {
   readonly format: (line: StoredLogLine) => Record<string, unknown>;
 }
 
-export function streamLogs(platform: Platform, reply: FastifyReply, options: LogStreamOptions): void {
+export function streamLogs(
+  platform: Platform,
+  reply: FastifyReply,
+  options: LogStreamOptions,
+): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" });

@@ -81,7 +81,11 @@ export function fromFunctionDeployment(body: FunctionDeployment): DeployRequest 
   );
 }
 
-export function registerOpenfaasRoutes(app: FastifyInstance, platform: Platform, metrics: GatewayMetrics): void {
+export function registerOpenfaasRoutes(
+  app: FastifyInstance,
+  platform: Platform,
+  metrics: GatewayMetrics,
+): void {
   app.get("/system/info", async () => ({
     provider: {
       provider: "runlet",
@@ -143,9 +147,14 @@ export function registerOpenfaasRoutes(app: FastifyInstance, platform: Platform,
       throw new UserError("RUNLET_SECRET_NOT_FOUND", `Secret ${secret.name} does not exist.`);
     }
     const value =
-      secret.rawValue !== undefined ? Buffer.from(secret.rawValue, "base64").toString("utf8") : secret.value;
+      secret.rawValue !== undefined
+        ? Buffer.from(secret.rawValue, "base64").toString("utf8")
+        : secret.value;
     if (value === undefined) {
-      throw new UserError("RUNLET_INVALID_REQUEST", "A secret needs a value (or rawValue, base64).");
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "A secret needs a value (or rawValue, base64).",
+      );
     }
     platform.secrets.put(secret.name, value);
   };
@@ -166,7 +175,12 @@ export function registerOpenfaasRoutes(app: FastifyInstance, platform: Platform,
   app.get("/system/logs", async (request, reply) => {
     const parsed = logsQuerySchema.safeParse(request.query);
     if (!parsed.success) {
-      return reply.code(422).send({ error: { code: "RUNLET_INVALID_REQUEST", message: "logs need ?name=FUNCTION; tail is a number, follow true|false, since RFC 3339" } });
+      return reply.code(422).send({
+        error: {
+          code: "RUNLET_INVALID_REQUEST",
+          message: "logs need ?name=FUNCTION; tail is a number, follow true|false, since RFC 3339",
+        },
+      });
     }
     const query = parsed.data;
     platform.get(query.name);

@@ -50,7 +50,10 @@ export class LocalProvider implements Provider {
   async start(options: StartInstanceOptions): Promise<Instance> {
     const server = runtimeServers[options.runtime];
     if (!server) {
-      throw new UserError("RUNLET_UNSUPPORTED_RUNTIME", `runtime ${options.runtime} is not supported`);
+      throw new UserError(
+        "RUNLET_UNSUPPORTED_RUNTIME",
+        `runtime ${options.runtime} is not supported`,
+      );
     }
     // Socket paths are limited to 107 bytes, so instances live under a short temp path
     // rather than the (possibly long) data directory.
