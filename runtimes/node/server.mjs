@@ -223,6 +223,7 @@ async function invoke(req, res, target) {
         revision: target.revision,
         deadline: deadline ? new Date(deadline) : undefined,
         signal: controller.signal,
+        secretsDir: target.secretsDir,
         secret: (name) => readSecret(target.secretsDir, name),
       };
       result = await target.fn(event, context);

@@ -321,6 +321,8 @@ export class Executor {
         secrets: target.loadSecrets(),
         timeoutMs: target.config.timeoutMs,
         concurrency: target.config.scale.concurrency,
+        memoryBytes: target.config.memoryBytes,
+        cpu: target.config.cpu,
       });
     } catch (error) {
       pool.starting -= 1;

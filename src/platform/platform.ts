@@ -41,6 +41,8 @@ export interface PlatformOptions {
   readonly maxPackageBytes?: number;
   /** Executor reaping interval (tests shorten it). @default 1000 */
   readonly reapIntervalMs?: number;
+  /** Sandbox instances where the host allows ("auto"), or never ("none"). @default "auto" */
+  readonly sandbox?: "auto" | "none";
 }
 
 export type DeployOutcome = "created" | "updated" | "unchanged";
@@ -78,7 +80,7 @@ export class Platform {
   readonly #lock = new KeyedLock();
   readonly #targets = new Map<string, RevisionTarget>();
 
-  private constructor(dataDir: DataDir, db: Db, options: PlatformOptions) {
+  private constructor(dataDir: DataDir, db: Db, provider: Provider, options: PlatformOptions) {
     this.dataDir = dataDir;
     this.#db = db;
     this.functions = new FunctionStore(db);
@@ -88,7 +90,7 @@ export class Platform {
     });
     this.secrets = new SecretStore(db, dataDir.secretsKey);
     this.logs = new LogStore(db);
-    this.provider = options.provider ?? new LocalProvider();
+    this.provider = provider;
     this.executor = new Executor({
       provider: this.provider,
       reapIntervalMs: options.reapIntervalMs,
@@ -108,7 +110,13 @@ export class Platform {
   static async open(options: PlatformOptions): Promise<Platform> {
     const dataDir = await openDataDir(options.dataDir, options.adminToken);
     const db = openDatabase(join(dataDir.root, "runlet.db"));
-    const platform = new Platform(dataDir, db, options);
+    const provider =
+      options.provider ??
+      (await LocalProvider.create({
+        workDir: join(dataDir.root, "run"),
+        sandbox: options.sandbox,
+      }));
+    const platform = new Platform(dataDir, db, provider, options);
     // Functions with `min > 0` come back warm after a restart.
     for (const record of platform.functions.list()) {
       if (resolveFunctionConfig(record.active.spec).scale.min > 0) {

@@ -17,6 +17,10 @@ export interface SpecializeRequest {
   readonly secrets: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly concurrency: number;
+  /** Hard memory limit; the instance is killed above it. */
+  readonly memoryBytes: number;
+  /** CPU limit in cores; undefined for no limit. */
+  readonly cpu: number | undefined;
 }
 
 export interface ExitInfo {
@@ -58,6 +62,10 @@ export interface StartInstanceOptions {
 
 export interface Provider {
   readonly name: string;
+  /** How instances are isolated here, e.g. "bubblewrap sandbox, cgroup v1 limits". */
+  readonly isolation: string;
+  /** Things to tell the operator once at start (no sandbox, no limits). */
+  readonly notices: readonly string[];
   start(options: StartInstanceOptions): Promise<Instance>;
   close(): Promise<void>;
 }

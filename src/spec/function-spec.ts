@@ -50,6 +50,13 @@ export const functionSpecSchema = z.strictObject({
   timeout: duration.optional(),
   /** @default "256Mi" */
   memory: size.optional(),
+  /** CPU limit in cores, e.g. 0.5 or "500m". @default no limit */
+  cpu: z
+    .union([
+      z.number().positive().max(256),
+      z.string().regex(/^\d+m$|^\d+(\.\d+)?$/, 'expected cores such as 0.5, 2 or "500m"'),
+    ])
+    .optional(),
   /** Largest request body accepted. @default "10Mi" */
   maxBody: size.optional(),
   scale: scaleSchema.optional(),
@@ -74,6 +81,8 @@ export interface FunctionConfig {
   readonly secrets: readonly string[];
   readonly timeoutMs: number;
   readonly memoryBytes: number;
+  /** Cores; undefined means no CPU limit. */
+  readonly cpu: number | undefined;
   readonly maxBodyBytes: number;
   readonly scale: {
     readonly min: number;
@@ -102,6 +111,7 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
       spec.memory === undefined ? undefined : parseSize(spec.memory),
       256 * 2 ** 20,
     ),
+    cpu: parseCpu(spec.cpu),
     maxBodyBytes: must(
       spec.maxBody === undefined ? undefined : parseSize(spec.maxBody),
       10 * 2 ** 20,
@@ -121,6 +131,16 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
   };
 }
 
+function parseCpu(cpu: string | number | undefined): number | undefined {
+  if (cpu === undefined) {
+    return undefined;
+  }
+  if (typeof cpu === "number") {
+    return cpu;
+  }
+  return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu);
+}
+
 /** Human form of a resolved config, for `describe` and the API. */
 export function describeConfig(config: FunctionConfig): Record<string, unknown> {
   return {
@@ -128,6 +148,7 @@ export function describeConfig(config: FunctionConfig): Record<string, unknown> 
     handler: config.handler,
     timeout: formatDuration(config.timeoutMs),
     memory: formatSize(config.memoryBytes),
+    cpu: config.cpu ?? "unlimited",
     maxBody: formatSize(config.maxBodyBytes),
     scale: {
       min: config.scale.min,

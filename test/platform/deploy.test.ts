@@ -187,7 +187,7 @@ describe("secrets", () => {
       ).status,
     ).toBe(201);
     const reader = `import { readFileSync, readdirSync } from "node:fs";
-    export default async (event, context) => ({ viaContext: context.secret("api-key") ?? null, files: readdirSync(process.env.HOME + "/secrets") });`;
+    export default async (event, context) => ({ viaContext: context.secret("api-key") ?? null, files: readdirSync(context.secretsDir) });`;
     await runlet.deploy("with-secret", { "index.js": reader }, { secrets: ["api-key"] });
     await runlet.deploy("without-secret", { "index.js": reader });
     expect(await (await fetch(`${runlet.url}/function/with-secret`)).json()).toEqual({

@@ -43,6 +43,10 @@ export const upCommand = defineCommand({
     line(io.stdout, `  gateway    ${runlet.url}`);
     line(io.stdout, `  data dir   ${dataDir}`);
     line(io.stdout, `  functions  ${functions} deployed`);
+    line(io.stdout, `  instances  ${runlet.platform.provider.isolation}`);
+    for (const notice of runlet.platform.provider.notices) {
+      line(io.stderr, `Note: ${notice}`);
+    }
     if (runlet.platform.dataDir.adminTokenCreated) {
       line(
         io.stdout,

@@ -1,82 +1,178 @@
 /**
- * The local provider: function instances as child processes of the platform, each with a
- * private directory and a Unix socket under one run directory.
+ * The local provider: function instances as child processes of the platform, each with
+ * private directories, a Unix socket, its own namespaces (bubblewrap) and its own cgroup
+ * where the host allows, and a clean environment.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../errors.js";
 import type { RuntimeName } from "../../spec/function-spec.js";
 import type { Instance, Provider, StartInstanceOptions } from "../types.js";
-import { ProcessInstance } from "./process-instance.js";
+import { detectCgroups, type CgroupHierarchy, type InstanceCgroup } from "./cgroups.js";
+import { ProcessInstance, makeDirs, type InstancePaths } from "./process-instance.js";
+import { bubblewrapCommand, detectSandbox, insidePaths, type SandboxSupport } from "./sandbox.js";
 
 export interface LocalProviderOptions {
+  /** Directory on the same filesystem as the package store, for per-instance package views. */
+  readonly workDir: string;
   /** How long a new instance may take to listen. @default 15000 */
-  startTimeoutMs?: number;
+  readonly startTimeoutMs?: number;
+  /** "auto" sandboxes where the host allows; "none" never does. @default "auto" */
+  readonly sandbox?: "auto" | "none";
+  /** Whether instances may use the network. @default true */
+  readonly network?: boolean;
+  /** Processes and threads one instance may have (a fork bomb stops here). @default 256 */
+  readonly pidsLimit?: number;
+  /** Memory limit of a generic instance before it is specialized. @default 512 MiB */
+  readonly genericMemoryBytes?: number;
 }
 
-const runtimeServers: Record<RuntimeName, { command: string; args: string[] }> = {
-  node: {
-    command: process.execPath,
-    args: [fileURLToPath(new URL("../../../runtimes/node/server.mjs", import.meta.url))],
-  },
+const runtimeServers: Record<RuntimeName, string> = {
+  node: fileURLToPath(new URL("../../../runtimes/node/server.mjs", import.meta.url)),
 };
-
-/**
- * Instances get a clean environment: nothing of the platform's leaks into functions, and
- * variables such as NODE_EXTRA_CA_CERTS (45–65 ms per start here) stay out.
- */
-function instanceEnv(dir: string): Record<string, string> {
-  return {
-    PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
-    LANG: process.env["LANG"] ?? "C.UTF-8",
-    HOME: dir,
-    TMPDIR: join(dir, "tmp"),
-    NODE_ENV: "production",
-  };
-}
 
 export class LocalProvider implements Provider {
   readonly name = "local";
-  readonly #startTimeoutMs: number;
-  #runDir: Promise<string> | undefined;
+  readonly #options: LocalProviderOptions;
+  readonly #sandbox: SandboxSupport;
+  #cgroups: CgroupHierarchy | undefined;
+  #runDir: string | undefined;
   #counter = 0;
 
-  constructor(options: LocalProviderOptions = {}) {
-    this.#startTimeoutMs = options.startTimeoutMs ?? 15_000;
+  private constructor(options: LocalProviderOptions, sandbox: SandboxSupport) {
+    this.#options = options;
+    this.#sandbox = sandbox;
+  }
+
+  static async create(options: LocalProviderOptions): Promise<LocalProvider> {
+    const sandbox =
+      options.sandbox === "none"
+        ? { kind: "none" as const, reason: "disabled by configuration" }
+        : detectSandbox();
+    const provider = new LocalProvider(options, sandbox);
+    provider.#cgroups = await detectCgroups(`runlet-${process.pid}`);
+    // Socket paths are limited to 107 bytes, so sockets live under a short temp path rather
+    // than the (possibly long) data directory.
+    provider.#runDir = await mkdtemp(join(tmpdir(), "runlet-"));
+    return provider;
+  }
+
+  /** What isolation instances get here, for `runlet up` and `describe`. */
+  get isolation(): string {
+    const sandbox = this.#sandbox.kind === "bubblewrap" ? "bubblewrap sandbox" : "no sandbox";
+    const limits = this.#cgroups ? `cgroup v${this.#cgroups.version} limits` : "no limits";
+    return `${sandbox}, ${limits}`;
+  }
+
+  /** Warnings to show once at start (no sandbox, no limits). */
+  get notices(): string[] {
+    const notices: string[] = [];
+    if (this.#sandbox.kind === "none") {
+      notices.push(`instances run unsandboxed: ${this.#sandbox.reason ?? "no sandbox available"}`);
+    }
+    if (!this.#cgroups) {
+      notices.push(
+        "no cgroups available (not Linux, or not permitted): memory, CPU and process limits are not enforced",
+      );
+    }
+    return notices;
   }
 
   async start(options: StartInstanceOptions): Promise<Instance> {
     const server = runtimeServers[options.runtime];
-    if (!server) {
+    if (!server || !this.#runDir) {
       throw new UserError(
         "RUNLET_UNSUPPORTED_RUNTIME",
         `runtime ${options.runtime} is not supported`,
       );
     }
-    // Socket paths are limited to 107 bytes, so instances live under a short temp path
-    // rather than the (possibly long) data directory.
-    this.#runDir ??= mkdtemp(join(tmpdir(), "runlet-"));
-    const runDir = await this.#runDir;
     this.#counter += 1;
     const id = `${options.runtime}-${this.#counter}-${Math.random().toString(36).slice(2, 7)}`;
-    const dir = join(runDir, id);
+    const socketDir = join(this.#runDir, id);
+    const sandboxed = this.#sandbox.kind === "bubblewrap";
+    let paths: InstancePaths;
+    let command: string;
+    let args: string[];
+    let env: Record<string, string>;
+    const base = {
+      PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+      LANG: process.env["LANG"] ?? "C.UTF-8",
+      NODE_ENV: "production",
+    };
+    if (sandboxed) {
+      const workDir = join(this.#options.workDir, id);
+      paths = {
+        hostDirs: [socketDir, workDir],
+        socket: join(socketDir, "runtime.sock"),
+        secretsHost: join(workDir, "secrets"),
+        secretsInside: insidePaths.secrets,
+        functionHost: join(workDir, "function"),
+        functionInside: insidePaths.function,
+      };
+      await makeDirs([socketDir, paths.secretsHost, join(workDir, "function")]);
+      ({ command, args } = bubblewrapCommand({
+        socketDir,
+        functionDir: join(workDir, "function"),
+        secretsDir: paths.secretsHost,
+        runtimeDir: dirname(server),
+        entry: "server.mjs",
+        network: this.#options.network ?? true,
+      }));
+      env = {
+        ...base,
+        HOME: "/tmp",
+        TMPDIR: "/tmp",
+        RUNLET_SOCKET: join(insidePaths.socketDir, "runtime.sock"),
+      };
+    } else {
+      paths = {
+        hostDirs: [socketDir],
+        socket: join(socketDir, "runtime.sock"),
+        secretsHost: join(socketDir, "secrets"),
+        secretsInside: join(socketDir, "secrets"),
+        functionHost: undefined,
+        functionInside: undefined,
+      };
+      await makeDirs([socketDir, paths.secretsHost, join(socketDir, "tmp")]);
+      command = process.execPath;
+      args = [server];
+      // A clean environment: nothing of the platform's leaks into functions, and variables
+      // such as NODE_EXTRA_CA_CERTS (45–65 ms per start here) stay out.
+      env = {
+        ...base,
+        HOME: socketDir,
+        TMPDIR: join(socketDir, "tmp"),
+        RUNLET_SOCKET: paths.socket,
+      };
+    }
+    let cgroup: InstanceCgroup | undefined;
+    if (this.#cgroups) {
+      cgroup = await this.#cgroups.create(id);
+      await cgroup.setLimits({
+        memoryBytes: this.#options.genericMemoryBytes ?? 512 * 2 ** 20,
+        pids: this.#options.pidsLimit ?? 256,
+      });
+    }
     return ProcessInstance.start({
       id,
       runtime: options.runtime,
-      dir,
-      command: server.command,
-      args: server.args,
-      env: instanceEnv(dir),
-      startTimeoutMs: this.#startTimeoutMs,
+      command,
+      args,
+      env,
+      paths,
+      cgroup,
+      startTimeoutMs: this.#options.startTimeoutMs ?? 15_000,
       onLog: options.onLog,
     });
   }
 
   async close(): Promise<void> {
     if (this.#runDir) {
-      await rm(await this.#runDir, { recursive: true, force: true });
+      await rm(this.#runDir, { recursive: true, force: true });
     }
+    await rm(this.#options.workDir, { recursive: true, force: true });
+    await this.#cgroups?.close();
   }
 }

@@ -1,7 +1,8 @@
 /**
- * One function instance as a local child process running a runtime server on a Unix socket.
- * Lifecycle (CONVENTIONS.md rule 9): spawn with a control pipe, race "ready" against "exited",
- * keep early stderr for the error message, report the exit, and on stop kill the group.
+ * One function instance as a local child process running a runtime server on a Unix socket,
+ * optionally inside a sandbox and a cgroup. Lifecycle (CONVENTIONS.md rule 9): spawn with a
+ * control pipe, race "ready" against "exited", keep early stderr for the error message,
+ * report the exit with its cause, and on stop kill everything the instance started.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
@@ -10,18 +11,33 @@ import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import { UserError, type ErrorCode } from "../../errors.js";
 import type { RuntimeName } from "../../spec/function-spec.js";
+import { formatSize } from "../../spec/units.js";
 import type { ExitInfo, Instance, LogLine, SpecializeRequest } from "../types.js";
+import type { InstanceCgroup } from "./cgroups.js";
 import { parseControlMessage } from "./control-messages.js";
 import { onLines } from "./lines.js";
+import { linkTree } from "./sandbox.js";
+
+/** Where the instance's directories are, on the host and as the instance sees them. */
+export interface InstancePaths {
+  /** Removed when the instance exits. */
+  readonly hostDirs: readonly string[];
+  readonly socket: string;
+  readonly secretsHost: string;
+  readonly secretsInside: string;
+  /** Set when the package must be linked into a sandbox-visible directory. */
+  readonly functionHost: string | undefined;
+  readonly functionInside: string | undefined;
+}
 
 export interface ProcessInstanceOptions {
   readonly id: string;
   readonly runtime: RuntimeName;
-  /** Private directory of this instance (socket, secrets, tmp); removed on exit. */
-  readonly dir: string;
   readonly command: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  readonly paths: InstancePaths;
+  readonly cgroup: InstanceCgroup | undefined;
   readonly startTimeoutMs: number;
   readonly onLog: (line: LogLine) => void;
 }
@@ -35,26 +51,40 @@ export class ProcessInstance implements Instance {
   readonly exited: Promise<ExitInfo>;
   readonly #options: ProcessInstanceOptions;
   readonly #child: ChildProcess;
-  readonly #socketPath: string;
   readonly #stderrTail: string[] = [];
   #exitInfo: ExitInfo | undefined;
   #functionName: string | undefined;
+  #memoryBytes: number | undefined;
   #ready: Promise<void>;
 
   private constructor(options: ProcessInstanceOptions) {
     this.id = options.id;
     this.runtime = options.runtime;
     this.#options = options;
-    this.#socketPath = join(options.dir, "runtime.sock");
-    this.#child = spawn(options.command, [...options.args], {
-      cwd: options.dir,
-      env: { ...options.env, RUNLET_SOCKET: this.#socketPath, RUNLET_CONTROL_FD: "3" },
+    const cgroupFiles = options.cgroup?.procsFiles ?? [];
+    // Joining the cgroup before exec (in a tiny shell) leaves no window in which the
+    // runtime, or anything it starts, runs outside its limits.
+    const [command, args] =
+      cgroupFiles.length > 0
+        ? [
+            "/bin/sh",
+            [
+              "-c",
+              'for f in $RUNLET_CGROUP_PROCS; do echo $$ > "$f"; done; unset RUNLET_CGROUP_PROCS; exec "$@"',
+              "sh",
+              options.command,
+              ...options.args,
+            ],
+          ]
+        : [options.command, [...options.args]];
+    this.#child = spawn(command, args, {
+      env: { ...options.env, RUNLET_CONTROL_FD: "3", RUNLET_CGROUP_PROCS: cgroupFiles.join(" ") },
       stdio: ["ignore", "pipe", "pipe", "pipe"],
       // Own process group, so stop() also reaches anything the function spawned.
       detached: true,
     });
     this.dispatcher = new Pool("http://localhost", {
-      socketPath: this.#socketPath,
+      socketPath: options.paths.socket,
       connections: 256,
       keepAliveTimeout: 30_000,
       // Function timeouts are enforced by the router; undici's own must not fire first.
@@ -67,8 +97,7 @@ export class ProcessInstance implements Instance {
           return;
         }
         this.#exitInfo = { code, signal, reason: this.#exitReason(code, signal) };
-        void this.dispatcher.destroy().catch(() => undefined);
-        void rm(options.dir, { recursive: true, force: true }).catch(() => undefined);
+        void this.#cleanUp();
         resolveExit(this.#exitInfo);
       };
       this.#child.once("exit", finish);
@@ -82,7 +111,6 @@ export class ProcessInstance implements Instance {
 
   /** Starts the process and resolves once its runtime server listens. */
   static async start(options: ProcessInstanceOptions): Promise<ProcessInstance> {
-    await mkdir(join(options.dir, "tmp"), { recursive: true, mode: 0o700 });
     const instance = new ProcessInstance(options);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -109,26 +137,37 @@ export class ProcessInstance implements Instance {
     return this.#exitInfo;
   }
 
-  get pid(): number | undefined {
-    return this.#child.pid;
-  }
-
   async specialize(request: SpecializeRequest): Promise<void> {
-    const secretsDir = join(this.#options.dir, "secrets");
-    await mkdir(secretsDir, { recursive: true, mode: 0o700 });
+    const { paths, cgroup } = this.#options;
+    let packagePath = request.packagePath;
+    if (paths.functionHost !== undefined && paths.functionInside !== undefined) {
+      await linkTree(request.packagePath, paths.functionHost);
+      packagePath = paths.functionInside;
+    }
     for (const [name, value] of Object.entries(request.secrets)) {
-      const file = join(secretsDir, name);
+      const file = join(paths.secretsHost, name);
       await writeFile(file, value, { mode: 0o400 });
       await chmod(file, 0o400);
     }
+    if (cgroup) {
+      try {
+        await cgroup.setLimits({ memoryBytes: request.memoryBytes, cpu: request.cpu });
+      } catch (error) {
+        throw new UserError(
+          "RUNLET_INVALID_SPEC",
+          `memory ${formatSize(request.memoryBytes)} is less than the runtime itself uses; raise the function's memory limit (${(error as Error).message})`,
+        );
+      }
+    }
+    this.#memoryBytes = request.memoryBytes;
     this.#functionName = request.name;
     const body = JSON.stringify({
       name: request.name,
       revision: request.revision,
-      packagePath: request.packagePath,
+      packagePath,
       handler: request.handler,
       env: request.env,
-      secretsDir,
+      secretsDir: paths.secretsInside,
       timeoutMs: request.timeoutMs,
       concurrency: request.concurrency,
     });
@@ -160,7 +199,17 @@ export class ProcessInstance implements Instance {
         // Already gone.
       }
     }
+    await this.#options.cgroup?.killAll();
     await this.exited;
+  }
+
+  async #cleanUp(): Promise<void> {
+    void this.dispatcher.destroy().catch(() => undefined);
+    await this.#options.cgroup?.killAll();
+    await this.#options.cgroup?.remove();
+    for (const dir of this.#options.paths.hostDirs) {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 
   #watchOutput(): Promise<void> {
@@ -171,6 +220,12 @@ export class ProcessInstance implements Instance {
       throw new Error("instance was spawned without its pipes");
     }
     const log = (stream: "stdout" | "stderr", text: string, callId?: string): void => {
+      if (stream === "stderr") {
+        this.#stderrTail.push(text);
+        if (this.#stderrTail.length > stderrTailLines) {
+          this.#stderrTail.shift();
+        }
+      }
       this.#options.onLog({
         time: Date.now(),
         instanceId: this.id,
@@ -181,25 +236,13 @@ export class ProcessInstance implements Instance {
       });
     };
     onLines(stdout, (line) => log("stdout", line));
-    onLines(stderr, (line) => {
-      this.#stderrTail.push(line);
-      if (this.#stderrTail.length > stderrTailLines) {
-        this.#stderrTail.shift();
-      }
-      log("stderr", line);
-    });
+    onLines(stderr, (line) => log("stderr", line));
     return new Promise((resolveReady) => {
       onLines(control, (line) => {
         const message = parseControlMessage(line);
         if (message?.event === "ready") {
           resolveReady();
         } else if (message?.event === "log") {
-          if (message.stream === "stderr") {
-            this.#stderrTail.push(message.text);
-            if (this.#stderrTail.length > stderrTailLines) {
-              this.#stderrTail.shift();
-            }
-          }
           log(message.stream, message.text, message.callId);
         }
       });
@@ -207,6 +250,13 @@ export class ProcessInstance implements Instance {
   }
 
   #exitReason(code: number | null, signal: NodeJS.Signals | null): string {
+    const oomKilled = (this.#options.cgroup?.oomKills() ?? 0) > 0;
+    const heapExhausted = this.#stderrTail.some((line) =>
+      /heap out of memory|Reached heap limit/.test(line),
+    );
+    if ((oomKilled || heapExhausted) && this.#memoryBytes !== undefined) {
+      return `exceeded memory limit ${formatSize(this.#memoryBytes)}`;
+    }
     const how =
       signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
     const lastError = [...this.#stderrTail]
@@ -244,4 +294,11 @@ function specializeError(status: number, text: string): Error {
     return new UserError(code, `The function failed to load: ${message}`, { details });
   }
   return new Error(`specialize failed with HTTP ${status}: ${message}`);
+}
+
+/** Creates the instance's private directories. */
+export async function makeDirs(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
 }
