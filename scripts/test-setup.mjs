@@ -3,7 +3,19 @@
 // first and only installs what is missing, so later runs cost a few milliseconds.
 import { spawnSync } from "node:child_process";
 
-const steps = [];
+function has(command) {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+}
+
+const steps = [
+  {
+    name: "bubblewrap (instance sandbox)",
+    present: () => has("bwrap"),
+    install:
+      "(apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap)) > /dev/null",
+    why: "the sandbox tests need bwrap; install it with: apt-get install bubblewrap",
+  },
+];
 
 let failed = false;
 for (const step of steps) {

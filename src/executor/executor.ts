@@ -1,23 +1,42 @@
 /**
- * The executor owns instance lifecycle (DESIGN.md step 3): it starts and specializes
- * instances for a revision, hands out capacity to the router (least in-flight first), holds
- * callers in a bounded queue while instances start, scales up to `max` from the number of
- * waiting and running calls, reaps instances idle past the idle timeout (scale to zero) and
- * replaces instances that die.
+ * The executor owns instance lifecycle (DESIGN.md step 3): it takes generic instances from
+ * a warm pool (or starts them) and specializes them for a revision, hands out capacity to the
+ * router (least in-flight first), holds callers in a bounded queue while instances start,
+ * scales each revision between `min` and `max` with a Knative-style autoscaler, reaps idle
+ * instances (scale to zero), and replaces instances that die, backing off when a function
+ * keeps crashing.
  */
 import { UserError, errorMessage } from "../errors.js";
 import type { Instance, LogLine, Provider } from "../provider/types.js";
+import { runtimes, type RuntimeName } from "../spec/function-spec.js";
+import { Autoscaler, type AutoscalerSettings, type ScalingDecision } from "./autoscaler.js";
 import { revisionKey, type RevisionTarget } from "./revision-target.js";
+import { WarmPool } from "./warm-pool.js";
 
 export interface ExecutorOptions {
   readonly provider: Provider;
   readonly onLog: (line: LogLine) => void;
+  /** Generic instances kept ready per runtime; 0 spawns on demand. @default 2 */
+  readonly poolSize?: number;
   /** Calls a revision may hold waiting for capacity before new ones get 429. @default 1000 */
   readonly maxQueue?: number;
-  /** How often idle instances are looked for. @default 1000 */
-  readonly reapIntervalMs?: number;
-  /** Injected clock, for tests of idle reaping. @default Date.now */
+  /** How often the autoscaler looks at each revision. @default 1000 */
+  readonly tickIntervalMs?: number;
+  /** Autoscaler stable window unless a function sets its own. @default 60000 */
+  readonly stableWindowMs?: number;
+  /** Injected clock, for tests of scaling. @default Date.now */
   readonly now?: () => number;
+  /** Told of every cold start, for metrics. */
+  readonly onColdStart?: (event: ColdStartEvent) => void;
+  /** Told of errors nobody is waiting for (a pool refill failed). */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface ColdStartEvent {
+  readonly functionName: string;
+  readonly ms: number;
+  /** Whether a warm generic instance was specialized (else a process was started). */
+  readonly fromPool: boolean;
 }
 
 /** A slot on one instance, held by the router for the length of one call. */
@@ -37,12 +56,25 @@ export interface RevisionStatus {
   readonly inFlight: number;
   readonly queued: number;
   readonly coldStarts: number;
+  readonly coldStartsFromPool: number;
+  readonly lastColdStartMs: number | undefined;
   readonly lastExit: string | undefined;
   readonly lastError: string | undefined;
+  readonly lastDecision: ScalingDecision | undefined;
+  /** Set while the function keeps crashing and restarts are delayed. */
+  readonly crashLoop: { readonly crashes: number; readonly retryAt: string } | undefined;
+}
+
+export interface PoolStatus {
+  readonly runtime: RuntimeName;
+  readonly size: number;
+  readonly idle: number;
+  readonly starting: number;
 }
 
 interface Slot {
   readonly instance: Instance;
+  readonly startedAt: number;
   inFlight: number;
   lastUsed: number;
   stopping: boolean;
@@ -56,13 +88,26 @@ interface Waiter {
 class RevisionPool {
   readonly slots: Slot[] = [];
   readonly waiters: Waiter[] = [];
+  readonly autoscaler: Autoscaler;
   starting = 0;
   coldStarts = 0;
+  coldStartsFromPool = 0;
+  lastColdStartMs: number | undefined;
   retired = false;
+  crashes = 0;
+  backoffUntil = 0;
+  backoffTimer: NodeJS.Timeout | undefined;
   lastExit: string | undefined;
   lastError: string | undefined;
+  lastDecision: ScalingDecision | undefined;
 
-  constructor(public target: RevisionTarget) {}
+  constructor(
+    public target: RevisionTarget,
+    settings: AutoscalerSettings,
+    now: number,
+  ) {
+    this.autoscaler = new Autoscaler(settings, now);
+  }
 
   get inFlight(): number {
     return this.slots.reduce((sum, slot) => sum + slot.inFlight, 0);
@@ -73,22 +118,41 @@ class RevisionPool {
   }
 }
 
+/** An instance that lived this long before dying resets the crash count. */
+const stableUptimeMs = 10_000;
+
+/** Autoscaler target: a share of the hard per-instance concurrency, as Knative's 70%. */
+const targetUtilization = 0.7;
+
 export class Executor {
   readonly #provider: Provider;
-  readonly #onLog: (line: LogLine) => void;
+  readonly #options: ExecutorOptions;
   readonly #maxQueue: number;
   readonly #now: () => number;
   readonly #pools = new Map<string, RevisionPool>();
-  readonly #reaper: NodeJS.Timeout;
+  readonly #warm = new Map<RuntimeName, WarmPool>();
+  readonly #ticker: NodeJS.Timeout;
   #closed = false;
 
   constructor(options: ExecutorOptions) {
     this.#provider = options.provider;
-    this.#onLog = options.onLog;
+    this.#options = options;
     this.#maxQueue = options.maxQueue ?? 1000;
     this.#now = options.now ?? Date.now;
-    this.#reaper = setInterval(() => this.reap(), options.reapIntervalMs ?? 1000);
-    this.#reaper.unref();
+    const poolSize = options.poolSize ?? 2;
+    for (const runtime of runtimes) {
+      const pool = new WarmPool({
+        provider: this.#provider,
+        runtime,
+        size: poolSize,
+        onLog: options.onLog,
+        onError: (error) => options.onError?.(error),
+      });
+      this.#warm.set(runtime, pool);
+      pool.fill();
+    }
+    this.#ticker = setInterval(() => this.tick(), options.tickIntervalMs ?? 1000);
+    this.#ticker.unref();
   }
 
   /**
@@ -103,8 +167,7 @@ export class Executor {
 
   /** Keeps at least `min` instances of a revision running (after deploy, at boot). */
   ensureMin(target: RevisionTarget): void {
-    const pool = this.#pool(target);
-    this.#scale(pool);
+    this.#scale(this.#pool(target));
   }
 
   /**
@@ -116,9 +179,13 @@ export class Executor {
       return Promise.reject(new Error("the platform is shutting down"));
     }
     const pool = this.#pool(target);
+    pool.autoscaler.touch(this.#now());
     const slot = this.#freeSlot(pool);
     if (slot) {
       return Promise.resolve(this.#lease(pool, slot));
+    }
+    if (pool.crashes >= 3 && this.#now() < pool.backoffUntil && pool.live.length === 0) {
+      return Promise.reject(this.#crashLoopError(pool));
     }
     if (pool.waiters.length >= this.#maxQueue) {
       return Promise.reject(
@@ -153,8 +220,8 @@ export class Executor {
   }
 
   /**
-   * Retires every revision of a function except `keep`: queued callers move to nothing (they
-   * were for the old code), in-flight calls finish, then the instances stop.
+   * Retires every revision of a function except `keep`: queued callers are refused, in-flight
+   * calls finish, then the instances stop.
    */
   retire(functionName: string, keep?: string): Promise<void> {
     const stops: Promise<void>[] = [];
@@ -163,6 +230,7 @@ export class Executor {
         continue;
       }
       pool.retired = true;
+      clearTimeout(pool.backoffTimer);
       this.#pools.delete(key);
       for (const waiter of pool.waiters.splice(0)) {
         waiter.reject(
@@ -175,6 +243,7 @@ export class Executor {
   }
 
   status(functionName: string): RevisionStatus[] {
+    const now = this.#now();
     return [...this.#pools.values()]
       .filter((pool) => pool.target.functionName === functionName)
       .map((pool) => ({
@@ -185,52 +254,90 @@ export class Executor {
         inFlight: pool.inFlight,
         queued: pool.waiters.length,
         coldStarts: pool.coldStarts,
+        coldStartsFromPool: pool.coldStartsFromPool,
+        lastColdStartMs: pool.lastColdStartMs,
         lastExit: pool.lastExit,
         lastError: pool.lastError,
+        lastDecision: pool.lastDecision,
+        crashLoop:
+          pool.crashes >= 2
+            ? {
+                crashes: pool.crashes,
+                retryAt: new Date(Math.max(now, pool.backoffUntil)).toISOString(),
+              }
+            : undefined,
       }));
   }
 
-  /** Stops idle instances above `min` and starts missing ones up to `min`. */
-  reap(): void {
+  poolStatus(): PoolStatus[] {
+    return [...this.#warm.values()].map((pool) => ({
+      runtime: pool.runtime,
+      size: pool.size,
+      idle: pool.idle,
+      starting: pool.starting,
+    }));
+  }
+
+  /** One autoscaler round: sample every revision, then scale it up or down. */
+  tick(): void {
     const now = this.#now();
     for (const pool of this.#pools.values()) {
-      const { min, idleTimeoutMs } = pool.target.config.scale;
-      const idle = pool.live
-        .filter((slot) => slot.inFlight === 0 && now - slot.lastUsed >= idleTimeoutMs)
-        .sort((a, b) => a.lastUsed - b.lastUsed);
-      let surplus = pool.live.length - min;
-      for (const slot of idle) {
-        if (surplus <= 0) {
-          break;
-        }
-        surplus -= 1;
-        this.#stopSlot(slot);
+      pool.autoscaler.update(this.#settings(pool.target));
+      pool.autoscaler.record(now, pool.inFlight + pool.waiters.length);
+      const current = pool.live.length + pool.starting;
+      const decision = pool.autoscaler.decide(now, current);
+      if (decision.desired !== current || pool.lastDecision?.reason !== decision.reason) {
+        pool.lastDecision = decision;
       }
-      this.#scale(pool);
+      if (decision.desired > current) {
+        this.#startMissing(pool, decision.desired - current);
+      } else if (decision.desired < pool.live.length && pool.waiters.length === 0) {
+        const idle = pool.live
+          .filter((slot) => slot.inFlight === 0)
+          .sort((a, b) => a.lastUsed - b.lastUsed);
+        for (const slot of idle.slice(0, pool.live.length - decision.desired)) {
+          this.#stopSlot(slot);
+        }
+      }
     }
   }
 
   /** Drains in-flight calls (up to `graceMs`) and stops every instance. */
   async close(graceMs = 10_000): Promise<void> {
     this.#closed = true;
-    clearInterval(this.#reaper);
+    clearInterval(this.#ticker);
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     for (const pool of pools) {
       pool.retired = true;
+      clearTimeout(pool.backoffTimer);
       for (const waiter of pool.waiters.splice(0)) {
         waiter.reject(new Error("the platform is shutting down"));
       }
     }
     const deadline = this.#now() + graceMs;
-    await Promise.all(pools.map((pool) => this.#drainAndStop(pool, deadline)));
+    await Promise.all([
+      ...pools.map((pool) => this.#drainAndStop(pool, deadline)),
+      ...[...this.#warm.values()].map((pool) => pool.close()),
+    ]);
+  }
+
+  #settings(target: RevisionTarget): AutoscalerSettings {
+    const { scale } = target.config;
+    return {
+      target: scale.target ?? Math.max(1, scale.concurrency * targetUtilization),
+      min: scale.min,
+      max: scale.max,
+      stableWindowMs: scale.windowMs ?? this.#options.stableWindowMs ?? 60_000,
+      idleTimeoutMs: scale.idleTimeoutMs,
+    };
   }
 
   #pool(target: RevisionTarget): RevisionPool {
     const key = revisionKey(target);
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = new RevisionPool(target);
+      pool = new RevisionPool(target, this.#settings(target), this.#now());
       this.#pools.set(key, pool);
     } else {
       pool.target = target;
@@ -272,7 +379,7 @@ export class Executor {
         }
         done = true;
         slot.inFlight -= 1;
-        pool.lastExit = `recycled: ${reason}`;
+        pool.lastExit = `instance ${slot.instance.id} recycled: ${reason}`;
         this.#stopSlot(slot);
         this.#scale(pool);
       },
@@ -286,12 +393,11 @@ export class Executor {
       if (!slot) {
         return;
       }
-      const waiter = pool.waiters.shift();
-      waiter?.resolve(this.#lease(pool, slot));
+      pool.waiters.shift()?.resolve(this.#lease(pool, slot));
     }
   }
 
-  /** Starts instances until waiting + running calls fit, within [min, max]. */
+  /** Starts instances at once for calls that are waiting, within [min, max]. */
   #scale(pool: RevisionPool): void {
     if (pool.retired || this.#closed) {
       return;
@@ -299,9 +405,23 @@ export class Executor {
     const { min, max, concurrency } = pool.target.config.scale;
     const demand = pool.inFlight + pool.waiters.length;
     const wanted = Math.min(max, Math.max(min, Math.ceil(demand / concurrency)));
-    let missing = wanted - (pool.live.length + pool.starting);
-    while (missing > 0) {
-      missing -= 1;
+    this.#startMissing(pool, wanted - (pool.live.length + pool.starting));
+  }
+
+  #startMissing(pool: RevisionPool, count: number): void {
+    if (count <= 0 || pool.retired || this.#closed) {
+      return;
+    }
+    const wait = pool.backoffUntil - this.#now();
+    if (wait > 0) {
+      // Crash-looping: try again when the back-off ends, not on every call.
+      pool.backoffTimer ??= setTimeout(() => {
+        pool.backoffTimer = undefined;
+        this.#scale(pool);
+      }, wait);
+      return;
+    }
+    for (let i = 0; i < count; i += 1) {
       void this.#startInstance(pool, { rethrow: false });
     }
   }
@@ -309,9 +429,16 @@ export class Executor {
   async #startInstance(pool: RevisionPool, options: { rethrow: boolean }): Promise<void> {
     pool.starting += 1;
     const { target } = pool;
+    const started = performance.now();
     let instance: Instance | undefined;
+    let fromPool = false;
     try {
-      instance = await this.#provider.start({ runtime: target.config.runtime, onLog: this.#onLog });
+      instance = this.#warm.get(target.config.runtime)?.take();
+      fromPool = instance !== undefined;
+      instance ??= await this.#provider.start({
+        runtime: target.config.runtime,
+        onLog: this.#options.onLog,
+      });
       await instance.specialize({
         name: target.functionName,
         revision: target.revision,
@@ -327,6 +454,7 @@ export class Executor {
     } catch (error) {
       pool.starting -= 1;
       pool.lastError = errorMessage(error);
+      this.#noteCrash(pool);
       await instance?.stop();
       // Nobody else is coming to serve the queue: tell the callers why.
       if (pool.live.length === 0 && pool.starting === 0) {
@@ -339,26 +467,71 @@ export class Executor {
       }
       return;
     }
+    const ms = performance.now() - started;
     pool.starting -= 1;
     pool.coldStarts += 1;
+    pool.coldStartsFromPool += fromPool ? 1 : 0;
+    pool.lastColdStartMs = ms;
     pool.lastError = undefined;
-    const slot: Slot = { instance, inFlight: 0, lastUsed: this.#now(), stopping: false };
+    this.#options.onColdStart?.({ functionName: target.functionName, ms, fromPool });
     if (pool.retired || this.#closed) {
       await instance.stop();
       return;
     }
+    const slot: Slot = {
+      instance,
+      startedAt: this.#now(),
+      inFlight: 0,
+      lastUsed: this.#now(),
+      stopping: false,
+    };
     pool.slots.push(slot);
-    void instance.exited.then((info) => {
+    const started_ = instance;
+    void started_.exited.then((info) => {
       const index = pool.slots.indexOf(slot);
       if (index !== -1) {
         pool.slots.splice(index, 1);
       }
       if (!slot.stopping) {
-        pool.lastExit = `instance ${instance.id} ${info.reason}`;
+        pool.lastExit = `instance ${started_.id} ${info.reason}`;
+        this.#options.onLog({
+          time: Date.now(),
+          instanceId: started_.id,
+          functionName: target.functionName,
+          callId: undefined,
+          stream: "stderr",
+          text: `runlet: instance ${started_.id} ${info.reason}`,
+        });
+        // An instance that ran a good while before dying is not part of a crash loop.
+        if (this.#now() - slot.startedAt > stableUptimeMs) {
+          pool.crashes = 0;
+        }
+        this.#noteCrash(pool);
         this.#scale(pool);
       }
     });
     this.#dispatch(pool);
+  }
+
+  /** Counts a crash; from the second in a row, restarts wait 250 ms × 2ⁿ (up to 30 s). */
+  #noteCrash(pool: RevisionPool): void {
+    pool.crashes += 1;
+    if (pool.crashes >= 2) {
+      pool.backoffUntil = this.#now() + Math.min(30_000, 250 * 2 ** (pool.crashes - 2));
+    }
+    if (pool.crashes >= 3 && pool.live.length === 0) {
+      const error = this.#crashLoopError(pool);
+      for (const waiter of pool.waiters.splice(0)) {
+        waiter.reject(error);
+      }
+    }
+  }
+
+  #crashLoopError(pool: RevisionPool): Error {
+    const seconds = Math.max(0, Math.ceil((pool.backoffUntil - this.#now()) / 1000));
+    return new CrashLoopError(
+      `${pool.target.functionName} keeps crashing (${pool.crashes} times in a row; last: ${pool.lastExit ?? pool.lastError ?? "unknown"}); the next start is in ${seconds}s`,
+    );
   }
 
   #stopSlot(slot: Slot): void {
@@ -371,7 +544,7 @@ export class Executor {
 
   async #drainAndStop(pool: RevisionPool, deadline = this.#now() + 30_000): Promise<void> {
     // Poll in-flight counts: calls end on their own (each has a timeout), so this ends too.
-    while (pool.inFlight > 0 && this.#now() < deadline) {
+    while (pool.inFlight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await Promise.all(
@@ -382,3 +555,6 @@ export class Executor {
     );
   }
 }
+
+/** A function whose instances keep dying; the router answers 502 with this message. */
+export class CrashLoopError extends Error {}

@@ -3,6 +3,7 @@
  * work. One registry per platform (tests run several in one process).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ColdStartEvent } from "../executor/executor.js";
 import type { Platform } from "../platform/platform.js";
 
 export interface GatewayMetrics {
@@ -62,5 +63,29 @@ export function createMetrics(platform: Platform): GatewayMetrics {
     "Instances started per function since boot",
     (s) => s.coldStarts,
   );
+  const coldStarts = new Histogram({
+    name: "runlet_cold_start_seconds",
+    help: "Time from needing an instance to its function being loaded, by source (pool: a warm generic instance was specialized; spawn: a process was started)",
+    labelNames: ["function_name", "source"] as const,
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers: [registry],
+  });
+  platform.events.on("coldStart", (event: ColdStartEvent) => {
+    coldStarts.observe(
+      { function_name: event.functionName, source: event.fromPool ? "pool" : "spawn" },
+      event.ms / 1000,
+    );
+  });
+  new Gauge({
+    name: "runlet_warm_pool_idle",
+    help: "Generic instances ready in the warm pool, per runtime",
+    labelNames: ["runtime"] as const,
+    registers: [registry],
+    collect() {
+      for (const pool of platform.executor.poolStatus()) {
+        this.set({ runtime: pool.runtime }, pool.idle);
+      }
+    },
+  });
   return { registry, invocations, invocationsStarted, duration };
 }

@@ -3,6 +3,7 @@
  * together, with the operations every shell (HTTP API, CLI, tests) calls. The gateway only
  * parses requests and calls these.
  */
+import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { Executor, type RevisionStatus } from "../executor/executor.js";
@@ -39,8 +40,12 @@ export interface PlatformOptions {
   readonly provider?: Provider;
   /** Largest package once unpacked. @default 256 MiB */
   readonly maxPackageBytes?: number;
-  /** Executor reaping interval (tests shorten it). @default 1000 */
-  readonly reapIntervalMs?: number;
+  /** Generic instances kept warm per runtime; 0 spawns on demand. @default 2 */
+  readonly poolSize?: number;
+  /** Autoscaler tick (tests shorten it). @default 1000 */
+  readonly tickIntervalMs?: number;
+  /** Autoscaler stable window for functions that set none. @default 60000 */
+  readonly stableWindowMs?: number;
   /** Sandbox instances where the host allows ("auto"), or never ("none"). @default "auto" */
   readonly sandbox?: "auto" | "none";
 }
@@ -76,6 +81,8 @@ export class Platform {
   readonly executor: Executor;
   readonly provider: Provider;
   readonly startedAt = Date.now();
+  /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
+  readonly events = new EventEmitter();
   readonly #db: Db;
   readonly #lock = new KeyedLock();
   readonly #targets = new Map<string, RevisionTarget>();
@@ -93,7 +100,11 @@ export class Platform {
     this.provider = provider;
     this.executor = new Executor({
       provider: this.provider,
-      reapIntervalMs: options.reapIntervalMs,
+      poolSize: options.poolSize,
+      tickIntervalMs: options.tickIntervalMs,
+      stableWindowMs: options.stableWindowMs,
+      onColdStart: (event) => this.events.emit("coldStart", event),
+      onError: (error) => this.events.emit("backgroundError", error),
       onLog: (line) => {
         this.logs.append({
           functionName: line.functionName ?? "_platform",

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { UserError, isUserError } from "../errors.js";
-import type { Executor, Lease } from "../executor/executor.js";
+import { CrashLoopError, type Executor, type Lease } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { formatDuration, formatSize } from "../spec/units.js";
 
@@ -153,6 +153,8 @@ function fail(res: ServerResponse, callId: string, error: unknown, started: numb
     }
   } else if (error instanceof InstanceFailure) {
     code = "RUNLET_INSTANCE_FAILED";
+  } else if (error instanceof CrashLoopError) {
+    code = "RUNLET_CRASH_LOOP";
   } else {
     message = `the function could not be reached: ${message}`;
   }

@@ -34,6 +34,10 @@ export const scaleSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(10_000).optional(),
   /** @default "5m" */
   idleTimeout: duration.optional(),
+  /** Concurrent calls per instance the autoscaler aims for. @default 70% of concurrency */
+  target: z.number().positive().optional(),
+  /** Autoscaler stable window. @default "60s" */
+  window: duration.optional(),
 });
 
 /** What a user declares about a function (API body, stack-file entry); all optional but runtime. */
@@ -89,6 +93,8 @@ export interface FunctionConfig {
     readonly max: number;
     readonly concurrency: number;
     readonly idleTimeoutMs: number;
+    readonly target: number | undefined;
+    readonly windowMs: number | undefined;
   };
   readonly auth: "public" | "required";
   readonly labels: Readonly<Record<string, string>>;
@@ -124,6 +130,8 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
         spec.scale?.idleTimeout === undefined ? undefined : parseDuration(spec.scale.idleTimeout),
         300_000,
       ),
+      target: spec.scale?.target,
+      windowMs: spec.scale?.window === undefined ? undefined : parseDuration(spec.scale.window),
     },
     auth: spec.auth ?? "public",
     labels: spec.labels ?? {},

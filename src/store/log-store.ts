@@ -56,6 +56,7 @@ export class LogStore {
   readonly #touched = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #nextId = 0;
+  #closed = false;
 
   constructor(db: Db, options: LogStoreOptions = {}) {
     this.#db = db;
@@ -66,6 +67,10 @@ export class LogStore {
   }
 
   append(line: NewLogLine): void {
+    if (this.#closed) {
+      // An instance stopped during shutdown may still print; the database is gone by then.
+      return;
+    }
     const text =
       line.text.length > this.#maxLineLength
         ? `${line.text.slice(0, this.#maxLineLength)}… [cut]`
@@ -139,6 +144,7 @@ export class LogStore {
 
   close(): void {
     this.flush();
+    this.#closed = true;
   }
 
   #trim(): void {

@@ -112,6 +112,7 @@ export const deployCommand = defineCommand({
   examples: [
     "runlet deploy                      # every function in ./runlet.yaml",
     "runlet deploy hello --runtime node --source ./hello --env GREETING=hi --timeout 10s",
+    "runlet deploy api --runtime node --source ./api --min 1 --max 20 --concurrency 10 --memory 128Mi --cpu 0.5",
   ],
   optionsSchema: clientFlagsSchema.extend({
     file: z.string(),
@@ -124,6 +125,11 @@ export const deployCommand = defineCommand({
     memory: z.string().optional(),
     maxBody: z.string().optional(),
     auth: z.string().optional(),
+    cpu: z.string().optional(),
+    min: z.coerce.number().int().optional(),
+    max: z.coerce.number().int().optional(),
+    concurrency: z.coerce.number().int().optional(),
+    idleTimeout: z.string().optional(),
     json: z.boolean().optional(),
   }),
   async run(args, options, io) {
@@ -208,5 +214,25 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
   set("memory", options.memory);
   set("maxBody", options.maxBody);
   set("auth", options.auth);
+  set(
+    "cpu",
+    options.cpu === undefined
+      ? undefined
+      : /^\d+(\.\d+)?$/.test(options.cpu)
+        ? Number(options.cpu)
+        : options.cpu,
+  );
+  const scale: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries({
+    min: options.min,
+    max: options.max,
+    concurrency: options.concurrency,
+    idleTimeout: options.idleTimeout,
+  })) {
+    if (value !== undefined) {
+      scale[key] = value;
+    }
+  }
+  set("scale", Object.keys(scale).length > 0 ? scale : undefined);
   return parseFunctionSpec(functionSpecSchema, spec, "function options");
 }

@@ -31,8 +31,12 @@ interface FunctionDetail {
     inFlight: number;
     queued: number;
     coldStarts: number;
+    coldStartsFromPool: number;
+    lastColdStartMs?: number;
     lastExit?: string;
     lastError?: string;
+    lastDecision?: { at: string | number; desired: number; current: number; reason: string };
+    crashLoop?: { crashes: number; retryAt: string };
   }[];
 }
 
@@ -76,8 +80,24 @@ export const describeCommand = defineCommand({
     for (const status of fn.instances) {
       rows.push([
         `Revision ${status.revision}`,
-        `${status.ready} ready, ${status.starting} starting, ${status.inFlight} in flight, ${status.queued} queued, ${status.coldStarts} cold starts`,
+        `${status.ready} ready, ${status.starting} starting, ${status.inFlight} in flight, ${status.queued} queued`,
       ]);
+      rows.push([
+        "  cold starts",
+        `${status.coldStarts} (${status.coldStartsFromPool} from the warm pool)${status.lastColdStartMs === undefined ? "" : `, last ${status.lastColdStartMs.toFixed(1)} ms`}`,
+      ]);
+      if (status.lastDecision) {
+        rows.push([
+          "  scaling",
+          `${status.lastDecision.current} → ${status.lastDecision.desired}: ${status.lastDecision.reason}`,
+        ]);
+      }
+      if (status.crashLoop) {
+        rows.push([
+          "  crash loop",
+          `${status.crashLoop.crashes} crashes in a row; next start at ${status.crashLoop.retryAt}`,
+        ]);
+      }
       if (status.lastExit) {
         rows.push(["  last exit", status.lastExit]);
       }

@@ -24,6 +24,8 @@ export const upCommand = defineCommand({
     port: z.coerce.number().int().min(0).max(65535),
     host: z.string(),
     dataDir: z.string().optional(),
+    poolSize: z.coerce.number().int().min(0).max(64),
+    sandbox: z.boolean(),
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
@@ -32,9 +34,14 @@ export const upCommand = defineCommand({
       port: options.port,
       host: options.host,
       adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
+      poolSize: options.poolSize,
+      sandbox: options.sandbox ? "auto" : "none",
       onInternalError: (error) =>
         line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
     });
+    runlet.platform.events.on("backgroundError", (error: unknown) =>
+      line(io.stderr, `warning: ${error instanceof Error ? error.message : String(error)}`),
+    );
     const functions = runlet.platform.functions.list().length;
     line(
       io.stdout,

@@ -63,6 +63,8 @@ export function fromFunctionDeployment(body: FunctionDeployment): DeployRequest 
   }
   if (labels["com.openfaas.scale.zero"] === "true") {
     scale["min"] = 0;
+  } else if (labels["com.openfaas.scale.zero"] === "false") {
+    scale["min"] = Math.max(1, scale["min"] ?? 1);
   }
   return parseFunctionSpec(
     deployRequestSchema,

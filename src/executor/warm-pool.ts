@@ -1,0 +1,99 @@
+/**
+ * Generic instances started ahead of need, per runtime (DESIGN.md "executor"). A cold start
+ * takes one and specializes it instead of spawning a process; the pool refills in the
+ * background, one start at a time so a refill never competes with a burst for the CPU.
+ */
+import type { Instance, LogLine, Provider } from "../provider/types.js";
+import type { RuntimeName } from "../spec/function-spec.js";
+
+export interface WarmPoolOptions {
+  readonly provider: Provider;
+  readonly runtime: RuntimeName;
+  /** Generic instances kept ready; 0 disables the pool. */
+  readonly size: number;
+  readonly onLog: (line: LogLine) => void;
+  /** Called when a refill fails (the pool retries on the next take). */
+  readonly onError: (error: unknown) => void;
+}
+
+export class WarmPool {
+  readonly runtime: RuntimeName;
+  readonly #options: WarmPoolOptions;
+  readonly #idle: Instance[] = [];
+  #starting = 0;
+  #closed = false;
+  #failures = 0;
+
+  constructor(options: WarmPoolOptions) {
+    this.runtime = options.runtime;
+    this.#options = options;
+  }
+
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  get starting(): number {
+    return this.#starting;
+  }
+
+  get size(): number {
+    return this.#options.size;
+  }
+
+  /** A ready generic instance, or undefined when the pool is empty; starts a refill. */
+  take(): Instance | undefined {
+    let instance = this.#idle.shift();
+    while (instance?.exitInfo) {
+      instance = this.#idle.shift();
+    }
+    this.fill();
+    return instance;
+  }
+
+  /** Starts instances until the pool is full (sequentially). */
+  fill(): void {
+    if (this.#closed || this.#starting > 0 || this.#idle.length >= this.#options.size) {
+      return;
+    }
+    // After repeated failures, stop hammering the host; the next take() tries again.
+    if (this.#failures >= 3) {
+      this.#failures = 0;
+      return;
+    }
+    this.#starting += 1;
+    void this.#options.provider.start({ runtime: this.runtime, onLog: this.#options.onLog }).then(
+      (instance) => {
+        this.#starting -= 1;
+        this.#failures = 0;
+        if (this.#closed) {
+          void instance.stop();
+          return;
+        }
+        this.#idle.push(instance);
+        void instance.exited.then(() => {
+          const index = this.#idle.indexOf(instance);
+          if (index !== -1) {
+            this.#idle.splice(index, 1);
+            this.fill();
+          }
+        });
+        this.fill();
+      },
+      (error: unknown) => {
+        this.#starting -= 1;
+        if (this.#closed) {
+          return;
+        }
+        this.#failures += 1;
+        this.#options.onError(error);
+        this.fill();
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#idle.splice(0).map((instance) => instance.stop()));
+  }
+}

@@ -1,0 +1,258 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { eventually, startTestRunlet, type TestRunlet } from "../helpers/runlet.js";
+
+interface Status {
+  replicas: number;
+  availableReplicas: number;
+  instances: {
+    coldStarts: number;
+    coldStartsFromPool: number;
+    lastExit?: string;
+    lastDecision?: { desired: number; reason: string };
+    crashLoop?: { crashes: number };
+  }[];
+}
+
+const status = async (runlet: TestRunlet, name: string): Promise<Status> =>
+  (await (await runlet.api(`/api/v1/functions/${name}`)).json()) as Status;
+
+const isolation = (runlet: TestRunlet) => runlet.platform.provider.isolation;
+
+describe("isolation of instances", () => {
+  it("runs sandboxed with cgroup limits on this host (the suite installs bubblewrap)", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    // A host that cannot sandbox must fail this suite loudly rather than skip the tests below.
+    expect(isolation(runlet)).toMatch(/^bubblewrap sandbox, cgroup v[12] limits$/);
+  });
+
+  it("kills a function over its memory limit and says so to the caller, describe and logs", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const hog = `const kept = [];
+    export default async (event) => {
+      if (event.query.hog) { for (;;) { kept.push(Buffer.alloc(8 * 1024 * 1024, 1)); await new Promise((r) => setImmediate(r)); } }
+      return "small";
+    };`;
+    expect((await runlet.deploy("hog", { "index.js": hog }, { memory: "96Mi" })).status).toBe(201);
+    const killed = await fetch(`${runlet.url}/function/hog?hog=1`);
+    expect(killed.status).toBe(502);
+    expect(((await killed.json()) as { error: { message: string } }).error.message).toContain(
+      "exceeded memory limit 96Mi",
+    );
+    expect((await status(runlet, "hog")).instances[0]?.lastExit).toContain(
+      "exceeded memory limit 96Mi",
+    );
+    const logs = await (await runlet.api("/api/v1/functions/hog/logs")).text();
+    expect(logs).toContain("exceeded memory limit 96Mi");
+    // A new instance serves the next call.
+    expect(await (await fetch(`${runlet.url}/function/hog`)).text()).toBe("small");
+  });
+
+  it("keeps a fork bomb inside the pids limit while the host and other functions keep serving", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const bomb = `import { spawn } from "node:child_process";
+    export default async () => {
+      let started = 0, refused = 0;
+      for (let i = 0; i < 400; i += 1) {
+        try {
+          const child = spawn("sleep", ["30"], { stdio: "ignore" });
+          await new Promise((resolve) => { child.once("spawn", () => { started += 1; resolve(); }); child.once("error", () => { refused += 1; resolve(); }); });
+        } catch { refused += 1; }
+      }
+      return { started, refused };
+    };`;
+    await runlet.deploy("bomb", { "index.js": bomb }, { timeout: "20s" });
+    await runlet.deploy("bystander", { "index.js": `export default async () => "still fine"` });
+    const result = (await (await fetch(`${runlet.url}/function/bomb`)).json()) as {
+      started: number;
+      refused: number;
+    };
+    expect(result.started).toBeLessThan(256);
+    expect(result.refused).toBeGreaterThan(0);
+    expect(await (await fetch(`${runlet.url}/function/bystander`)).text()).toBe("still fine");
+    expect((await fetch(`${runlet.url}/healthz`)).status).toBe(200);
+  });
+
+  it("does not let a function read the data dir, another function's code, or a secret it was not given", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    await runlet.api("/api/v1/secrets/granted", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: "ok-to-read" }),
+    });
+    await runlet.api("/api/v1/secrets/private", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: "top-secret" }),
+    });
+    await runlet.deploy(
+      "victim",
+      { "index.js": `export default async () => "victim code SENTINEL"` },
+      { secrets: ["private"] },
+    );
+    const probe = `import { readFileSync, readdirSync } from "node:fs";
+    const attempt = (fn) => { try { return String(fn()); } catch (error) { return "denied: " + error.code; } };
+    export default async (event) => ({
+      dataDir: attempt(() => readFileSync(event.query.dataDir + "/admin-token", "utf8")),
+      database: attempt(() => readFileSync(event.query.dataDir + "/runlet.db")),
+      otherCode: attempt(() => readFileSync(event.query.victim + "/index.js", "utf8")),
+      packages: attempt(() => readdirSync(event.query.dataDir + "/packages")),
+      secrets: attempt(() => readdirSync("/var/openfaas/secrets").join(",")),
+      granted: attempt(() => readFileSync("/var/openfaas/secrets/granted", "utf8")),
+      processes: readdirSync("/proc").filter((p) => /^\\d+$/.test(p)).length,
+    });`;
+    await runlet.deploy("probe", { "index.js": probe }, { secrets: ["granted"] });
+    const victim = runlet.platform.get("victim");
+    const victimTree = runlet.platform.packages.treePath(victim.packageDigest);
+    expect(readFileSync(join(victimTree, "index.js"), "utf8")).toContain("SENTINEL");
+    const query = new URLSearchParams({ dataDir: runlet.dataDir, victim: victimTree });
+    const seen = (await (await fetch(`${runlet.url}/function/probe?${query}`)).json()) as Record<
+      string,
+      string | number
+    >;
+    expect(seen["dataDir"]).toBe("denied: ENOENT");
+    expect(seen["database"]).toBe("denied: ENOENT");
+    expect(seen["otherCode"]).toBe("denied: ENOENT");
+    expect(seen["packages"]).toBe("denied: ENOENT");
+    expect(seen["secrets"]).toBe("granted");
+    expect(seen["granted"]).toBe("ok-to-read");
+    // Its own pid namespace: only the sandbox's few processes are visible.
+    expect(seen["processes"]).toBeLessThan(5);
+  });
+
+  it("mounts the function's own code read-only", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const writer = `import { writeFileSync } from "node:fs";
+    export default async () => { try { writeFileSync(process.cwd() + "/index.js", "hacked"); return "wrote"; } catch (error) { return "denied: " + error.code; } };`;
+    await runlet.deploy("writer", { "index.js": writer });
+    expect(await (await fetch(`${runlet.url}/function/writer`)).text()).toBe("denied: EROFS");
+  });
+});
+
+describe("warm pool and scaling", () => {
+  it("specializes instances from the warm pool, and spawns without one", async () => {
+    const warm = await startTestRunlet({ poolSize: 1 });
+    await eventually(
+      () => (warm.platform.executor.poolStatus()[0]?.idle === 1 ? true : undefined),
+      { what: "the pool to fill" },
+    );
+    await warm.deploy("pooled", { "index.js": `export default async () => "ok"` });
+    expect((await status(warm, "pooled")).instances[0]).toMatchObject({
+      coldStarts: 1,
+      coldStartsFromPool: 1,
+    });
+    // The pool refills in the background.
+    await eventually(
+      () => (warm.platform.executor.poolStatus()[0]?.idle === 1 ? true : undefined),
+      { what: "the pool to refill" },
+    );
+    const metrics = await (await fetch(`${warm.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /runlet_cold_start_seconds_count\{function_name="pooled",source="pool"\} 1/,
+    );
+    expect(metrics).toContain('runlet_warm_pool_idle{runtime="node"} 1');
+
+    const cold = await startTestRunlet({ poolSize: 0 });
+    await cold.deploy("spawned", { "index.js": `export default async () => "ok"` });
+    expect((await status(cold, "spawned")).instances[0]).toMatchObject({
+      coldStarts: 1,
+      coldStartsFromPool: 0,
+    });
+    expect(cold.platform.executor.poolStatus()[0]?.idle).toBe(0);
+  });
+
+  it("answers a burst of 200 concurrent calls to a cold function without 5xx and within max", async () => {
+    const runlet = await startTestRunlet({ poolSize: 2 });
+    const slow = `export default async () => { await new Promise((r) => setTimeout(r, 50)); return "ok"; }`;
+    await runlet.deploy(
+      "burst",
+      { "index.js": slow },
+      { scale: { max: 4, concurrency: 10, idleTimeout: "1s" }, timeout: "30s" },
+    );
+    // Scale it to zero first so the burst meets a cold function.
+    await eventually(
+      async () => ((await status(runlet, "burst")).availableReplicas === 0 ? true : undefined),
+      { what: "scale to zero", timeoutMs: 20_000 },
+    );
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        fetch(`${runlet.url}/function/burst`).then(async (r) => ({
+          status: r.status,
+          body: await r.text(),
+        })),
+      ),
+    );
+    expect(responses.filter((r) => r.status !== 200)).toEqual([]);
+    expect(responses.every((r) => r.body === "ok")).toBe(true);
+    const after = await status(runlet, "burst");
+    expect(after.instances[0]?.coldStarts).toBeLessThanOrEqual(1 + 4);
+    expect(after.replicas).toBeLessThanOrEqual(4);
+  });
+
+  it("scales up under load and back to zero after the idle timeout, and says why", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0, tickIntervalMs: 100 });
+    const slow = `export default async () => { await new Promise((r) => setTimeout(r, 100)); return "ok"; }`;
+    await runlet.deploy(
+      "elastic",
+      { "index.js": slow },
+      { scale: { max: 3, concurrency: 2, idleTimeout: "1s", window: "2s" } },
+    );
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        fetch(`${runlet.url}/function/elastic`).then((r) => r.text()),
+      ),
+    );
+    expect((await status(runlet, "elastic")).instances[0]?.coldStarts).toBeGreaterThan(1);
+    const scaledDown = await eventually(
+      async () => {
+        const s = await status(runlet, "elastic");
+        return s.replicas === 0 ? s : undefined;
+      },
+      { what: "scale to zero", timeoutMs: 20_000 },
+    );
+    expect(scaledDown.instances[0]?.lastDecision?.reason).toContain("scale to zero");
+    const open = (await (await runlet.api("/system/function/elastic")).json()) as {
+      replicas: number;
+      availableReplicas: number;
+    };
+    expect(open).toMatchObject({ replicas: 0, availableReplicas: 0 });
+    // Scale from zero during a call just works.
+    expect(await (await fetch(`${runlet.url}/function/elastic`)).text()).toBe("ok");
+  });
+
+  it("keeps min instances warm", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0, tickIntervalMs: 100 });
+    await runlet.deploy(
+      "steady",
+      { "index.js": `export default async () => "ok"` },
+      { scale: { min: 2, idleTimeout: "1s", window: "1s" } },
+    );
+    await eventually(
+      async () => ((await status(runlet, "steady")).availableReplicas === 2 ? true : undefined),
+      { what: "two warm instances" },
+    );
+  });
+
+  it("backs off a crash-looping function and reports the crash in describe", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    await runlet.deploy("crashloop", {
+      "index.js": `export default async () => { setImmediate(() => process.exit(7)); return "bye"; }`,
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const response = await fetch(`${runlet.url}/function/crashloop`);
+      statuses.push(response.status);
+      const body = await response.text();
+      if (response.status === 502 && body.includes("keeps crashing")) {
+        break;
+      }
+    }
+    const s = await status(runlet, "crashloop");
+    expect(s.instances[0]?.lastExit).toContain("exited with code 7");
+    expect(s.instances[0]?.crashLoop?.crashes).toBeGreaterThanOrEqual(2);
+    const last = await fetch(`${runlet.url}/function/crashloop`);
+    expect([200, 502]).toContain(last.status);
+    expect(statuses.length).toBeLessThanOrEqual(6);
+  });
+});
