@@ -84,6 +84,34 @@ describe("runlet CLI (in-process)", () => {
     const fn = runlet.platform.get("greeter");
     expect(fn.config.timeoutMs).toBe(5000);
     expect(fn.config.memoryBytes).toBe(64 * 1024 * 1024);
+    const scaled = await cli([
+      "deploy",
+      "greeter",
+      "--runtime",
+      "node",
+      "--source",
+      "src",
+      "--handler",
+      "main.js",
+      "--min",
+      "1",
+      "--max",
+      "3",
+      "--concurrency",
+      "4",
+      "--idle-timeout",
+      "2m",
+      "--cpu",
+      "500m",
+    ]);
+    expect(scaled.stdout).toContain("greeter updated (revision 2)");
+    expect(runlet.platform.get("greeter").config).toMatchObject({
+      cpu: 0.5,
+      scale: { min: 1, max: 3, concurrency: 4, idleTimeoutMs: 120_000 },
+    });
+    const described = await cli(["describe", "greeter"]);
+    expect(described.stdout).toMatch(/Scale:\s+min 1, max 3, concurrency 4, idle timeout 2m/);
+    expect(described.stdout).toMatch(/cold starts:\s+\d+ \(\d+ from the warm pool\)/);
   });
 
   it("explains bad input with exit code 1", async () => {

@@ -108,6 +108,14 @@ export const deployCommand = defineCommand({
       flags: "--auth <mode>",
       description: "public or required (invocations need the admin token)",
     },
+    { flags: "--cpu <cores>", description: "CPU limit in cores, e.g. 0.5 or 500m" },
+    { flags: "--min <n>", description: "instances kept running even when idle (0 scales to zero)" },
+    { flags: "--max <n>", description: "most instances at once" },
+    { flags: "--concurrency <n>", description: "concurrent calls one instance serves" },
+    {
+      flags: "--idle-timeout <duration>",
+      description: "scale to zero after this long without calls, e.g. 5m",
+    },
   ],
   examples: [
     "runlet deploy                      # every function in ./runlet.yaml",

@@ -18,6 +18,15 @@ export const upCommand = defineCommand({
       description:
         "where functions, packages and secrets are kept (default: RUNLET_DATA_DIR or ~/.runlet)",
     },
+    {
+      flags: "--pool-size <n>",
+      description: "generic instances kept warm per runtime (0: start on demand)",
+      defaultValue: "2",
+    },
+    {
+      flags: "--no-sandbox",
+      description: "run instances without namespaces (they still get cgroup limits)",
+    },
   ],
   examples: ["runlet up", "runlet up --port 9090 --data-dir ./state"],
   optionsSchema: z.object({
