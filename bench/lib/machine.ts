@@ -1,0 +1,59 @@
+/** What the benchmarks ran on: machine, kernel, and the versions of everything measured. */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, freemem, loadavg, release, totalmem, type as osType } from "node:os";
+import { createRequire } from "node:module";
+
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly freeMemoryGiB: number;
+  readonly kernel: string;
+  readonly loadAverage: readonly number[];
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(name: string): string {
+  try {
+    const path = require.resolve(`${name}/package.json`, { paths: [process.cwd()] });
+    const parsed: unknown = JSON.parse(readFileSync(path, "utf8"));
+    if (typeof parsed === "object" && parsed !== null && "version" in parsed) {
+      return String(parsed.version);
+    }
+  } catch {
+    // not installed
+  }
+  return "not installed";
+}
+
+function goVersion(): string {
+  try {
+    return execFileSync("go", ["env", "GOVERSION"], { encoding: "utf8" }).trim();
+  } catch {
+    return "not installed";
+  }
+}
+
+export function machineInfo(extraVersions: Readonly<Record<string, string>> = {}): MachineInfo {
+  const cpuList = cpus();
+  return {
+    cpuModel: cpuList[0]?.model.trim() ?? "unknown",
+    cores: cpuList.length,
+    memoryGiB: totalmem() / 2 ** 30,
+    freeMemoryGiB: freemem() / 2 ** 30,
+    kernel: `${osType()} ${release()}`,
+    loadAverage: loadavg(),
+    versions: {
+      Node: process.version,
+      Runlet: packageVersion("runlet"),
+      "faas-js-runtime (Knative Functions)": packageVersion("faas-js-runtime"),
+      "@google-cloud/functions-framework": packageVersion("@google-cloud/functions-framework"),
+      autocannon: packageVersion("autocannon"),
+      Go: goVersion(),
+      ...extraVersions,
+    },
+  };
+}

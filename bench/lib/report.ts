@@ -1,0 +1,482 @@
+/** Renders the results into docs/benchmarks.md and the SVG charts under bench/charts/. */
+import type { ColdStartResult } from "../suites/cold-start.js";
+import type { EchoResult } from "../suites/echo.js";
+import type { WarmPathResult } from "../suites/warm-path.js";
+import type { MachineInfo } from "./machine.js";
+import { fmt, fmtSpread, type Spread } from "./stats.js";
+import { barChart } from "./svg.js";
+
+export interface Section<T> {
+  readonly ranAt: string;
+  readonly quick: boolean;
+  readonly commit: string;
+  readonly machine: MachineInfo;
+  readonly data: T;
+}
+
+export interface Results {
+  sections: {
+    warm?: Section<WarmPathResult>;
+    echo?: Section<EchoResult>;
+    cold?: Section<ColdStartResult>;
+  };
+}
+
+const targetsOfIssue = {
+  gatewayShare: 0.6,
+  echoMedianMs: 5,
+  poolColdP50Ms: 10,
+};
+
+function pct(value: number): string {
+  return Number.isFinite(value)
+    ? `${(value * 100).toFixed(value >= 0.995 && value < 1 ? 2 : 1)} %`
+    : "–";
+}
+
+function pctSpread(s: Spread): string {
+  if (!Number.isFinite(s.median)) {
+    return "–";
+  }
+  return s.runs.length < 2 ? pct(s.median) : `${pct(s.median)} [${pct(s.min)}–${pct(s.max)}]`;
+}
+
+function verdict(met: boolean | undefined): string {
+  return met === undefined ? "not measured" : met ? "**met**" : "**not met**";
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+  ].join("\n");
+}
+
+function runLine(section: Section<unknown>): string {
+  return `Ran ${section.ranAt.slice(0, 16).replace("T", " ")} UTC, ${section.quick ? "`--quick`" : "full"} run, Runlet at ${section.commit}.`;
+}
+
+export function renderCharts(results: Results): Record<string, string> {
+  const charts: Record<string, string> = {};
+  const warm = results.sections.warm?.data;
+  if (warm) {
+    const groups = warm.settings.connections.map((c) => `${c} connection${c === 1 ? "" : "s"}`);
+    charts["warm-path-throughput.svg"] = barChart({
+      title: "Warm path, hello world: requests/s (median of runs, whiskers min–max)",
+      yLabel: "requests/s",
+      groups,
+      series: warm.targets.map((t) => ({ label: t.label, values: t.levels.map((l) => l.rps) })),
+    });
+    charts["warm-path-latency.svg"] = barChart({
+      title: "Warm path, hello world: p99 latency in ms (log scale)",
+      yLabel: "p99 latency (ms)",
+      groups,
+      log: true,
+      series: warm.targets.map((t) => ({ label: t.label, values: t.levels.map((l) => l.p99) })),
+    });
+  }
+  const echo = results.sections.echo?.data;
+  if (echo) {
+    charts["echo-response-time.svg"] = barChart({
+      title: "Echo through Runlet (2018 evaluation rerun): response time in ms",
+      yLabel: "response time (ms)",
+      groups: echo.levels.map((l) => `${l.users} user${l.users === 1 ? "" : "s"}`),
+      series: [
+        { label: "median", values: echo.levels.map((l) => l.median) },
+        { label: "95th percentile", values: echo.levels.map((l) => l.p95) },
+      ],
+      reference: { value: targetsOfIssue.echoMedianMs, label: "target: median < 5 ms" },
+    });
+  }
+  const cold = results.sections.cold?.data;
+  if (cold) {
+    const point = (v: number): { median: number; min: number; max: number } => ({
+      median: v,
+      min: v,
+      max: v,
+    });
+    const [pool, zero] = cold.modes;
+    if (pool && zero) {
+      charts["cold-start.svg"] = barChart({
+        title: "Node cold and warm calls through the gateway: ms (log scale)",
+        yLabel: "ms",
+        groups: ["p50", "p99"],
+        log: true,
+        series: [
+          {
+            label: `warm pool (poolSize ${pool.poolSize})`,
+            values: [point(pool.cold.p50), point(pool.cold.p99)],
+          },
+          {
+            label: "spawn from zero (poolSize 0)",
+            values: [point(zero.cold.p50), point(zero.cold.p99)],
+          },
+          { label: "warm call", values: [point(pool.warm.p50), point(pool.warm.p99)] },
+        ],
+        reference: { value: targetsOfIssue.poolColdP50Ms, label: "target: warm-pool p50 < 10 ms" },
+      });
+    }
+  }
+  return charts;
+}
+
+function summary(results: Results): string {
+  const rows: string[][] = [];
+  const beaten: string[] = [];
+  const warm = results.sections.warm?.data;
+  const at50 = (id: string) =>
+    warm?.targets.find((t) => t.id === id)?.levels.find((l) => l.connections === 50);
+  const gw = at50("runlet");
+  const floor = at50("raw");
+  rows.push([
+    `Gateway throughput at 50 connections ≥ ${targetsOfIssue.gatewayShare * 100} % of the raw floor`,
+    gw && floor
+      ? `${fmt(gw.rps.median)} vs ${fmt(floor.rps.median)} req/s: ${pctSpread(gw.ratioToFloor)}`
+      : "–",
+    verdict(gw ? gw.ratioToFloor.median >= targetsOfIssue.gatewayShare : undefined),
+  ]);
+  const echo = results.sections.echo?.data.levels.find((l) => l.users === 100);
+  rows.push([
+    "Echo at 100 users: 100 % success",
+    echo
+      ? `${echo.answered.toLocaleString("en-US")} of ${echo.attempted.toLocaleString("en-US")} (${pct(echo.successRatio)})`
+      : "–",
+    verdict(echo ? echo.answered === echo.attempted : undefined),
+  ]);
+  rows.push([
+    `Echo at 100 users: median < ${targetsOfIssue.echoMedianMs} ms`,
+    echo ? `${fmtSpread(echo.median, "ms")}` : "–",
+    verdict(echo ? echo.median.median < targetsOfIssue.echoMedianMs : undefined),
+  ]);
+  const cold = results.sections.cold?.data;
+  const pool = cold?.modes.find((m) => m.mode === "pool");
+  rows.push([
+    `Node warm-pool cold start p50 < ${targetsOfIssue.poolColdP50Ms} ms`,
+    pool
+      ? `p50 ${fmt(pool.cold.p50, "ms")}, p99 ${fmt(pool.cold.p99, "ms")} (${pool.cold.count} cold calls${cold?.poolSupported ? "" : "; no warm pool was running"})`
+      : "–",
+    verdict(
+      pool
+        ? cold?.poolSupported === true && pool.cold.p50 < targetsOfIssue.poolColdP50Ms
+        : undefined,
+    ),
+  ]);
+  if (warm) {
+    const runlet = warm.targets.find((t) => t.id === "runlet");
+    for (const peer of warm.targets.filter((t) => t.id !== "runlet" && t.id !== "raw")) {
+      for (const level of peer.levels) {
+        const ours = runlet?.levels.find((l) => l.connections === level.connections);
+        if (!ours) {
+          continue;
+        }
+        const wins: string[] = [];
+        if (level.rps.median > ours.rps.median) {
+          wins.push(`${fmt(level.rps.median)} vs ${fmt(ours.rps.median)} req/s`);
+        }
+        if (level.p50.median < ours.p50.median) {
+          wins.push(`p50 ${fmt(level.p50.median)} vs ${fmt(ours.p50.median)} ms`);
+        }
+        if (level.p99.median < ours.p99.median) {
+          wins.push(`p99 ${fmt(level.p99.median)} vs ${fmt(ours.p99.median)} ms`);
+        }
+        if (wins.length > 0) {
+          beaten.push(`- ${peer.label} at ${level.connections} connection(s): ${wins.join(", ")}`);
+        }
+      }
+    }
+  }
+  const parts = [
+    "## Targets of issue 6",
+    "",
+    table(["target", "measured (median [min–max] of runs)", "result"], rows),
+    "",
+    "### Where a peer beats Runlet (warm path, same run)",
+    "",
+    beaten.length > 0
+      ? beaten.join("\n")
+      : warm
+        ? "No peer beat Runlet on throughput, p50 or p99 at any connection count in this run."
+        : "Not measured yet.",
+  ];
+  if (beaten.length > 0) {
+    parts.push(
+      "",
+      "The peers run the handler inside the server process that takes the connection: one process, one",
+      "event loop, no second hop. Runlet's gateway is a separate process from the instance (the price of",
+      "isolating functions from the platform and from each other), so every call crosses a proxy hop: parse",
+      "the request in the gateway, forward it over a Unix socket, parse it again in the instance, and back.",
+      "Winning needs that hop to cost less than the peers' framework overhead (Fastify, Express): fewer bytes",
+      "and less parsing per call between gateway and instance (a framed protocol on persistent sockets rather",
+      "than HTTP, measured at about 29k req/s in docs/ reference measurements), and fewer copies of the body.",
+    );
+  }
+  return parts.join("\n");
+}
+
+function machineSection(results: Results): string {
+  const sections = [results.sections.warm, results.sections.echo, results.sections.cold].filter(
+    (s): s is Section<unknown> & NonNullable<typeof s> => s !== undefined,
+  );
+  const latest = sections.map((s) => s.machine).at(-1);
+  if (!latest) {
+    return "";
+  }
+  return [
+    "## Machine and versions",
+    "",
+    table(
+      ["", ""],
+      [
+        ["CPU", `${latest.cpuModel}, ${latest.cores} cores`],
+        ["memory", `${latest.memoryGiB.toFixed(1)} GiB`],
+        ["kernel", latest.kernel],
+        ["load average at start", latest.loadAverage.map((l) => l.toFixed(2)).join(", ")],
+        ...Object.entries(latest.versions),
+      ],
+    ),
+  ].join("\n");
+}
+
+const method = `## How it is measured
+
+- **Processes.** \`npm run bench\` (bench/run.ts, run with tsx) is the load generator and the
+  orchestrator. Every server under test is a child process of it with a clean environment (PATH
+  and HOME only): the raw server, each peer runtime, and Runlet itself (bench/servers/runlet-server.ts
+  starts the embedded platform, \`startRunlet\`, with a fresh data directory; its function instances
+  are its own children). So the load generator never shares an event loop with the server, but on
+  this 2-core machine it does share the CPU with it: no process is pinned, the kernel schedules
+  load generator, gateway and instance across both cores, and servers not under test sit idle. The
+  load generator's own CPU use is in bench/results/latest.json (\`generatorCpu\`, share of one core).
+- **Load.** autocannon's programmatic API, closed loop: N keep-alive connections, each sends its
+  next request when the previous answer arrives (pipelining 1). Latency is computed from every
+  response time (autocannon's own histogram rounds to whole milliseconds). Requests/s counts 2xx
+  answers only.
+- **Repeats.** Each figure is the median of repeated runs, shown as \`median [min–max]\` over the
+  runs. Warm-path runs go round-robin (repeat → connection count → target), so drift on the shared
+  machine hits every target alike, and each ratio is taken between runs of the same repeat, then
+  the median of those ratios is reported. Every target gets a warm-up at 50 connections first.
+- **Not a test.** Nothing here runs in \`npm test\`; there are no timing assertions anywhere.`;
+
+function warmSection(section: Section<WarmPathResult> | undefined): string {
+  if (!section) {
+    return "## Warm path, one hop\n\nNot measured yet.";
+  }
+  const { data } = section;
+  const header = ["target", ...data.settings.connections.map((c) => `c=${c}`)];
+  const rps = data.targets.map((t) => [t.label, ...t.levels.map((l) => fmtSpread(l.rps))]);
+  const ratio = data.targets
+    .filter((t) => t.id !== "raw")
+    .map((t) => [t.label, ...t.levels.map((l) => pctSpread(l.ratioToFloor))]);
+  const latency = data.targets.map((t) => [
+    t.label,
+    ...t.levels.map((l) => `${fmt(l.p50.median)} / ${fmt(l.p99.median)}`),
+  ]);
+  const failures = data.targets.flatMap((t) =>
+    t.levels
+      .filter((l) => l.failed > 0)
+      .map((l) => `${t.label} at c=${l.connections}: ${l.failed}`),
+  );
+  return [
+    "## Warm path, one hop",
+    "",
+    runLine(section),
+    `Each run lasts ${data.settings.durationS} s; ${data.settings.repeats} runs per cell.`,
+    "",
+    "![requests per second](../bench/charts/warm-path-throughput.svg)",
+    "",
+    "### Requests/s (median [min–max])",
+    "",
+    table(header, rps),
+    "",
+    "### Share of the raw floor's requests/s (same repeat)",
+    "",
+    table(header, ratio),
+    "",
+    "### Latency p50 / p99 in ms (median of runs)",
+    "",
+    "![p99 latency](../bench/charts/warm-path-latency.svg)",
+    "",
+    table(header, latency),
+    "",
+    "### Server CPU per request at each connection count (µs, median of runs)",
+    "",
+    "From /proc: CPU time of the target's processes over a run divided by the 2xx answers. For Runlet",
+    "front = the gateway process, behind = its instances; for the Go proxy front = the proxy,",
+    "behind = the node upstream. The load generator's own CPU is not included.",
+    "",
+    table(
+      header,
+      data.targets.map((t) => [
+        t.label,
+        ...t.levels.map((l) =>
+          l.cpuUs === undefined
+            ? "–"
+            : l.cpuUs.behind.median > 0.5
+              ? `${fmt(l.cpuUs.total.median)} (${fmt(l.cpuUs.front.median)} + ${fmt(l.cpuUs.behind.median)})`
+              : fmt(l.cpuUs.total.median),
+        ),
+      ]),
+    ),
+    "",
+    "### What each target is",
+    "",
+    ...data.targets.map((t) => `- **${t.label}**: ${t.note}`),
+    ...data.skipped.map((s) => `- **${s.label}**: not measured. ${s.reason}`),
+    "",
+    failures.length > 0
+      ? `Non-2xx answers or errors: ${failures.join("; ")}.`
+      : "Every request got a 2xx answer.",
+  ].join("\n");
+}
+
+const paper = [
+  ["Fission", "≈ 2 ms in all cases", "≈ 99 % (1,336 outliers of 1–20 s in total)"],
+  ["Kubeless", "< 80 ms", "100 % everywhere"],
+  ["OpenFaaS", "< 80 ms", "> 98 %, below 98 % at ≥ 50 users"],
+];
+
+function echoSection(section: Section<EchoResult> | undefined): string {
+  if (!section) {
+    return "## The 2018 evaluation rerun (echo)\n\nNot measured yet.";
+  }
+  const { data } = section;
+  const rows = data.levels.map((l) => [
+    String(l.users),
+    fmtSpread(l.median),
+    fmtSpread(l.p95),
+    fmtSpread(l.rps),
+    String(l.outliers),
+    `${pct(l.successRatio)} (${l.answered.toLocaleString("en-US")}/${l.attempted.toLocaleString("en-US")})`,
+  ]);
+  return [
+    "## The 2018 evaluation rerun (echo)",
+    "",
+    "Mohanty, Premsankar, di Francesco, “An Evaluation of Open Source Serverless Computing Frameworks”,",
+    "IEEE CloudCom 2018, experiment 1: an echo function with autoscaling off, closed-loop concurrent users",
+    "1–100, median and 95th percentile response time, responses over 1 s, and the share of successful",
+    "responses. Here: the Node echo function bench/fixtures/runlet/echo (returns the request body) through",
+    "Runlet's gateway, one instance (`scale: {min: 1, max: 1}`, so no autoscaling), body",
+    `\`${data.settings.body}\`, ${data.settings.requestsPerRun.toLocaleString("en-US")} requests per run,`,
+    `${data.settings.repeats} runs per user count.`,
+    "",
+    runLine(section),
+    "",
+    "![echo response time](../bench/charts/echo-response-time.svg)",
+    "",
+    table(["users", "median ms", "p95 ms", "req/s", "> 1 s", "success"], rows),
+    "",
+    "The paper's figures (3 GKE nodes of 2 vCPU each, JMeter, 100,000 requests × 5 runs per cell):",
+    "",
+    table(["platform", "median response time", "success ratio"], paper),
+    "",
+    "Not like for like: the paper's platforms ran on Kubernetes across machines, where every call crosses",
+    "the network and a router or gateway pod; here everything is on one 2-core machine over loopback,",
+    "with fewer requests per run. The comparison says how Runlet's own path behaves under the same",
+    "closed-loop workload, not that it would beat those systems on their hardware.",
+  ].join("\n");
+}
+
+function coldSection(section: Section<ColdStartResult> | undefined): string {
+  if (!section) {
+    return "## Cold starts\n\nNot measured yet.";
+  }
+  const { data } = section;
+  const rows: string[][] = [];
+  for (const m of data.modes) {
+    rows.push([
+      m.mode === "pool"
+        ? `cold, warm-pool specialization (poolSize ${m.poolSize})`
+        : "cold, spawn from zero (poolSize 0)",
+      String(m.cold.count),
+      fmt(m.cold.p50),
+      fmt(m.cold.p99),
+      `${fmt(m.cold.min)}–${fmt(m.cold.max)}`,
+      `${m.confirmedCold}/${m.cold.count}`,
+      `${m.fromPool ?? 0}/${m.cold.count}`,
+    ]);
+  }
+  const pool = data.modes.find((m) => m.mode === "pool");
+  if (pool) {
+    rows.push([
+      "warm call (instance running)",
+      String(pool.warm.count),
+      fmt(pool.warm.p50),
+      fmt(pool.warm.p99),
+      `${fmt(pool.warm.min)}–${fmt(pool.warm.max)}`,
+      "–",
+      "–",
+    ]);
+  }
+  const bursts = data.modes.map((m) => [
+    m.mode === "pool" ? `poolSize ${m.poolSize}` : "poolSize 0",
+    fmtSpread(m.burst.allAnswered),
+    `${fmtSpread(m.burst.specialized)} (${fmt(m.burst.specializedFromPool?.median ?? Number.NaN)} from the pool)`,
+    fmtSpread(m.burst.p50),
+    fmtSpread(m.burst.p99),
+    `${m.burst.ok}/${m.burst.sent}`,
+  ]);
+  const zero = data.modes.find((m) => m.mode === "zero");
+  return [
+    "## Cold starts (Node)",
+    "",
+    runLine(section),
+    "",
+    "A cold call is a call to a function with no running instance. Deploying starts one instance (to",
+    'check that the code loads), so the bench deploys 25 functions with `scale: {min: 0, idleTimeout: "1s"}`',
+    "(the same hello-world package under different names), waits until the status API",
+    "(`GET /api/v1/functions/NAME`) shows zero replicas for all of them, then calls each once,",
+    `${data.settings.gapMs} ms apart so a pool can refill; repeated until ${data.settings.calls} cold calls.`,
+    "The time is measured at the client: request sent through the gateway → whole answer received.",
+    '"confirmed" counts the calls after which the function\'s `instances[].coldStarts` went up.',
+    "",
+    data.poolSupported
+      ? `With poolSize ${pool?.poolSize ?? "?"} the platform had ${pool?.idleInstances ?? 0} idle generic instance(s) before any deploy; each cold call waited until the pool was full again (\`runlet_warm_pool_idle\` in \`/metrics\`). \"from pool\" counts the calls whose instance was a specialized pooled one (\`instances[].coldStartsFromPool\`).`
+      : "**This platform build ran no warm pool** (no instance process was running before the first deploy with `poolSize` set), so both rows measure the same path; rerun `npm run bench -- --only cold` once `poolSize` is in.",
+    "",
+    "![cold starts](../bench/charts/cold-start.svg)",
+    "",
+    table(["call", "calls", "p50 ms", "p99 ms", "min–max ms", "confirmed cold", "from pool"], rows),
+    "",
+    `### A burst of ${data.settings.burstSize} concurrent calls against a function scaled to zero`,
+    "",
+    `Default scale (\`max: 10\`, \`concurrency: 50\`) with \`window: "2s"\`, ${data.settings.bursts} bursts per row, each on a new function scaled to zero. "all answered" runs from the first request sent to the last answer received; the 200 calls open 200 connections.`,
+    "",
+    table(["platform", "all answered (ms)", "instances started", "p50 ms", "p99 ms", "ok"], bursts),
+    "",
+    zero && pool && data.poolSupported
+      ? `Specializing a pooled instance is ${fmt(zero.cold.p50 / pool.cold.p50)}× faster at p50 than spawning one.`
+      : "",
+    "",
+    "Python cold starts: not measured; Runlet has no Python runtime yet.",
+  ].join("\n");
+}
+
+export function renderReport(results: Results): string {
+  return [
+    "# Benchmarks",
+    "",
+    "Written by `npm run bench` (bench/run.ts); do not edit by hand. `npm run bench` runs everything",
+    "(about 15 minutes), `npm run bench -- --quick` runs shorter and fewer repeats (under 3 minutes),",
+    "`npm run bench -- --only warm,echo,cold` runs some sections and keeps the others from",
+    "bench/results/latest.json. The measurements behind every figure are in that file.",
+    "",
+    summary(results),
+    "",
+    machineSection(results),
+    "",
+    method,
+    "",
+    warmSection(results.sections.warm),
+    "",
+    echoSection(results.sections.echo),
+    "",
+    coldSection(results.sections.cold),
+    "",
+    "## Not measured yet",
+    "",
+    "- Density (platform memory idle, per idle warm instance, 500 functions with 50 warm, how many warm",
+    "  instances fit before latency degrades) and async (accepted calls/s, drain rate): issue 6, later.",
+    "",
+  ].join("\n");
+}

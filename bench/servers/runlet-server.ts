@@ -1,0 +1,37 @@
+/**
+ * Runlet for the benchmarks, in its own process: the embedded platform on the port given in
+ * RUNLET_BENCH_PORT with a fresh data directory, optionally a warm pool of RUNLET_BENCH_POOL_SIZE
+ * generic instances per runtime. SIGTERM closes it and removes the data directory.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startRunlet, type RunletOptions } from "../../src/platform/start.js";
+
+const port = Number(process.env.RUNLET_BENCH_PORT ?? "0");
+const adminToken = process.env.RUNLET_BENCH_TOKEN ?? "bench-admin-token";
+const poolSizeText = process.env.RUNLET_BENCH_POOL_SIZE;
+
+const dataDir = await mkdtemp(join(tmpdir(), "runlet-bench-"));
+// `poolSize` is newer than some trees this runs against; an older platform ignores it.
+const options: RunletOptions & { poolSize?: number } = {
+  dataDir,
+  port,
+  adminToken,
+  ...(poolSizeText === undefined ? {} : { poolSize: Number(poolSizeText) }),
+};
+const runlet = await startRunlet(options);
+console.log(JSON.stringify({ url: runlet.url }));
+
+let closing = false;
+const close = async (): Promise<void> => {
+  if (closing) {
+    return;
+  }
+  closing = true;
+  await runlet.close(2000);
+  await rm(dataDir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on("SIGTERM", () => void close());
+process.on("SIGINT", () => void close());

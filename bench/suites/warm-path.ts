@@ -1,0 +1,331 @@
+/**
+ * Warm path, one hop (issue 6): hello world served by a bare node:http server (the floor),
+ * through Runlet's gateway, and by the peers' Node runtimes, under closed-loop load at several
+ * connection counts. Repeats go round-robin over targets so drift hits every target alike, and
+ * ratios are taken within each repeat.
+ */
+import { fileURLToPath } from "node:url";
+import {
+  ensureGoProxy,
+  ensureOfWatchdog,
+  ofWatchdogModule,
+  ofWatchdogVersion,
+} from "../lib/go-tools.js";
+import { runLoad, type LoadResult } from "../lib/load.js";
+import type { RunletProcess } from "../lib/runlet-api.js";
+import { freePort, processTreeCpu, spawnServer, type ServerProcess } from "../lib/servers.js";
+import { spread, type Spread } from "../lib/stats.js";
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+const fixtures = fileURLToPath(new URL("../fixtures/", import.meta.url));
+
+export interface WarmPathOptions {
+  readonly connections: readonly number[];
+  readonly repeats: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly runlet: RunletProcess;
+  readonly log: (line: string) => void;
+}
+
+export interface TargetResult {
+  readonly id: string;
+  readonly label: string;
+  readonly note: string;
+  /** Per connection count. */
+  readonly levels: readonly LevelResult[];
+}
+
+export interface LevelResult {
+  readonly connections: number;
+  readonly rps: Spread;
+  readonly p50: Spread;
+  readonly p99: Spread;
+  /** Throughput relative to the raw floor in the same repeat. */
+  readonly ratioToFloor: Spread;
+  readonly failed: number;
+  readonly generatorCpu: Spread;
+  /** Server-side CPU per answered request, µs: all its processes, the process taking the
+   * connections (Runlet: the gateway), and the others (Runlet: the instances; the Go proxy: the
+   * node upstream). */
+  readonly cpuUs: { readonly total: Spread; readonly front: Spread; readonly behind: Spread };
+}
+
+export interface WarmPathResult {
+  readonly targets: readonly TargetResult[];
+  readonly skipped: readonly { readonly label: string; readonly reason: string }[];
+  readonly settings: {
+    readonly durationS: number;
+    readonly repeats: number;
+    readonly connections: readonly number[];
+  };
+}
+
+interface Sample extends LoadResult {
+  readonly frontUs: number;
+  readonly behindUs: number;
+}
+
+interface Target {
+  readonly id: string;
+  readonly label: string;
+  readonly note: string;
+  readonly server?: ServerProcess;
+  readonly url: string;
+  /** The process taking the connections, and other processes of the target outside its tree. */
+  readonly pid: number;
+  readonly extraPids?: readonly number[];
+}
+
+function cpuOf(target: Target): { front: number; behind: number } {
+  const main = processTreeCpu(target.pid);
+  let behind = main.descendants;
+  for (const pid of target.extraPids ?? []) {
+    const extra = processTreeCpu(pid);
+    behind += extra.self + extra.descendants;
+  }
+  return { front: main.self, behind };
+}
+
+async function startRaw(): Promise<Target> {
+  const port = await freePort();
+  const server = await spawnServer({
+    name: "raw node:http",
+    command: process.execPath,
+    args: [`${fixtures}raw-hello.mjs`],
+    env: { PORT: String(port) },
+    probeUrl: `http://127.0.0.1:${port}/`,
+  });
+  return {
+    id: "raw",
+    label: "raw node:http (floor)",
+    note: "bench/fixtures/raw-hello.mjs",
+    server,
+    url: server.url,
+    pid: server.child.pid ?? 0,
+  };
+}
+
+async function startKnative(): Promise<Target> {
+  const port = await freePort();
+  const server = await spawnServer({
+    name: "faas-js-runtime",
+    command: process.execPath,
+    args: [
+      `${repoRoot}node_modules/faas-js-runtime/bin/cli.js`,
+      `${fixtures}knative/index.mjs`,
+      "--port",
+      String(port),
+    ],
+    cwd: `${fixtures}knative`,
+    probeUrl: `http://127.0.0.1:${port}/`,
+  });
+  return {
+    id: "knative",
+    label: "Knative faas-js-runtime",
+    note: "`faas-js-runtime index.mjs` (Fastify), bench/fixtures/knative",
+    server,
+    url: server.url,
+    pid: server.child.pid ?? 0,
+  };
+}
+
+async function startFunctionsFramework(): Promise<Target> {
+  const port = await freePort();
+  const server = await spawnServer({
+    name: "functions-framework",
+    command: process.execPath,
+    args: [
+      `${repoRoot}node_modules/@google-cloud/functions-framework/build/src/main.js`,
+      "--target=hello",
+      `--source=${fixtures}gcf`,
+      `--port=${port}`,
+    ],
+    probeUrl: `http://127.0.0.1:${port}/`,
+  });
+  return {
+    id: "gcf",
+    label: "Google functions-framework",
+    note: "`functions-framework --target=hello` (Express 5), bench/fixtures/gcf",
+    server,
+    url: server.url,
+    pid: server.child.pid ?? 0,
+  };
+}
+
+/** of-watchdog in http mode forking the raw handler; or, if it cannot be built, the Go stand-in. */
+async function startWatchdog(
+  log: (line: string) => void,
+  skipped: { label: string; reason: string }[],
+): Promise<Target | undefined> {
+  const [port, upstreamPort] = [await freePort(), await freePort()];
+  const watchdog = await ensureOfWatchdog();
+  if (watchdog.ok) {
+    const server = await spawnServer({
+      name: "of-watchdog",
+      command: watchdog.path,
+      args: [],
+      env: {
+        mode: "http",
+        port: String(port),
+        upstream_url: `http://127.0.0.1:${upstreamPort}`,
+        fprocess: `${process.execPath} ${fixtures}raw-hello.mjs`,
+        PORT: String(upstreamPort),
+        prefix_logs: "false",
+      },
+      probeUrl: `http://127.0.0.1:${port}/`,
+    });
+    return {
+      id: "watchdog",
+      label: "OpenFaaS of-watchdog (http mode)",
+      note: `${ofWatchdogModule}@${ofWatchdogVersion}, mode=http, in front of raw-hello.mjs`,
+      server,
+      url: server.url,
+      pid: server.child.pid ?? 0,
+    };
+  }
+  skipped.push({
+    label: "OpenFaaS of-watchdog",
+    reason: `go install ${ofWatchdogModule}@${ofWatchdogVersion} failed: ${watchdog.reason}`,
+  });
+  log(`  of-watchdog unavailable (${watchdog.reason}); measuring the Go net/http stand-in instead`);
+  const proxy = await ensureGoProxy();
+  if (!proxy.ok) {
+    skipped.push({ label: "Go reverse proxy stand-in", reason: proxy.reason });
+    return undefined;
+  }
+  // The stand-in does not fork its upstream, so start the raw handler beside it.
+  const upstream = await spawnServer({
+    name: "raw node:http upstream",
+    command: process.execPath,
+    args: [`${fixtures}raw-hello.mjs`],
+    env: { PORT: String(upstreamPort) },
+    probeUrl: `http://127.0.0.1:${upstreamPort}/`,
+  });
+  const server = await spawnServer({
+    name: "go reverse proxy",
+    command: proxy.path,
+    args: [],
+    env: { port: String(port), upstream_url: `http://127.0.0.1:${upstreamPort}` },
+    probeUrl: `http://127.0.0.1:${port}/`,
+  });
+  const both: ServerProcess = {
+    ...server,
+    stop: async () => {
+      await server.stop();
+      await upstream.stop();
+    },
+  };
+  return {
+    id: "goproxy",
+    label: "Go reverse proxy (of-watchdog stand-in)",
+    note: "bench/fixtures/go-proxy: net/http/httputil in front of raw-hello.mjs, the mechanism of of-watchdog's http mode; not of-watchdog itself",
+    server: both,
+    url: both.url,
+    pid: server.child.pid ?? 0,
+    extraPids: [upstream.child.pid ?? 0],
+  };
+}
+
+export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathResult> {
+  const { log } = options;
+  const skipped: { label: string; reason: string }[] = [];
+  log("warm path: starting servers");
+  await options.runlet.deploy("hello", `${fixtures}runlet/hello`, { scale: { min: 1 } });
+  const targets: Target[] = [];
+  try {
+    targets.push(await startRaw());
+    targets.push({
+      id: "runlet",
+      label: "Runlet gateway",
+      note: "`ANY /function/hello`, bench/fixtures/runlet/hello, default scale (concurrency 50 per instance)",
+      url: `${options.runlet.url}/function/hello`,
+      pid: options.runlet.child.pid ?? 0,
+    });
+    for (const start of [startKnative, startFunctionsFramework]) {
+      try {
+        targets.push(await start());
+      } catch (error) {
+        skipped.push({
+          label: start.name,
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+    const watchdog = await startWatchdog(log, skipped);
+    if (watchdog) {
+      targets.push(watchdog);
+    }
+
+    for (const target of targets) {
+      log(`  warm-up ${target.label}`);
+      const warm = await runLoad({ url: target.url, connections: 50, durationS: options.warmupS });
+      if (warm.ok === 0) {
+        throw new Error(`${target.label} answered no request with a 2xx during warm-up`);
+      }
+    }
+
+    const samples = new Map<string, Sample[]>();
+    const key = (id: string, c: number): string => `${id}@${c}`;
+    for (let rep = 1; rep <= options.repeats; rep += 1) {
+      for (const connections of options.connections) {
+        for (const target of targets) {
+          const cpuBefore = cpuOf(target);
+          const result = await runLoad({
+            url: target.url,
+            connections,
+            durationS: options.durationS,
+          });
+          const cpuAfter = cpuOf(target);
+          const perRequest = (s: number): number => (s * 1e6) / Math.max(1, result.ok);
+          const list = samples.get(key(target.id, connections)) ?? [];
+          list.push({
+            ...result,
+            frontUs: perRequest(cpuAfter.front - cpuBefore.front),
+            behindUs: perRequest(cpuAfter.behind - cpuBefore.behind),
+          });
+          samples.set(key(target.id, connections), list);
+          log(
+            `  [${rep}/${options.repeats}] c=${String(connections).padStart(3)} ${target.label.padEnd(40)} ` +
+              `${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50.toFixed(2)} ms  ` +
+              `p99 ${result.p99.toFixed(2)} ms${result.non2xx + result.errors > 0 ? `  failed ${result.non2xx + result.errors}` : ""}`,
+          );
+        }
+      }
+    }
+
+    return {
+      settings: {
+        durationS: options.durationS,
+        repeats: options.repeats,
+        connections: options.connections,
+      },
+      skipped,
+      targets: targets.map((target) => ({
+        id: target.id,
+        label: target.label,
+        note: target.note,
+        levels: options.connections.map((connections) => {
+          const runs = samples.get(key(target.id, connections)) ?? [];
+          const floor = samples.get(key("raw", connections)) ?? [];
+          return {
+            connections,
+            rps: spread(runs.map((r) => r.rps)),
+            p50: spread(runs.map((r) => r.p50)),
+            p99: spread(runs.map((r) => r.p99)),
+            ratioToFloor: spread(runs.map((r, i) => r.rps / (floor[i]?.rps ?? Number.NaN))),
+            failed: runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
+            generatorCpu: spread(runs.map((r) => r.generatorCpu)),
+            cpuUs: {
+              total: spread(runs.map((r) => r.frontUs + r.behindUs)),
+              front: spread(runs.map((r) => r.frontUs)),
+              behind: spread(runs.map((r) => r.behindUs)),
+            },
+          };
+        }),
+      })),
+    };
+  } finally {
+    await Promise.all(targets.map((t) => t.server?.stop()));
+  }
+}
