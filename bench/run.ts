@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only warm,echo,cold]`: runs the benchmarks of issue 6 and
+ * `npm run bench [-- --quick] [-- --only warm,echo,cold] [-- --render]`: runs the benchmarks of issue 6 and
  * writes docs/benchmarks.md (tables), bench/charts/*.svg (charts) and bench/results/latest.json.
  * A partial run (--only) keeps the other sections of the last results.
  */
@@ -23,18 +23,22 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     "pool-size": { type: "string", default: "4" },
+    /** Only rewrite the doc and charts from bench/results/latest.json. */
+    render: { type: "boolean", default: false },
   },
 });
 const quick = values.quick;
 const only = new Set<SuiteName>(
-  values.only === undefined
-    ? suites
-    : values.only.split(",").map((s) => {
-        if (!(suites as readonly string[]).includes(s)) {
-          throw new Error(`--only takes ${suites.join(", ")}; got ${s}`);
-        }
-        return s as SuiteName;
-      }),
+  values.render
+    ? []
+    : values.only === undefined
+      ? suites
+      : values.only.split(",").map((s) => {
+          if (!(suites as readonly string[]).includes(s)) {
+            throw new Error(`--only takes ${suites.join(", ")}; got ${s}`);
+          }
+          return s as SuiteName;
+        }),
 );
 const poolSize = Number(values["pool-size"]);
 
@@ -89,7 +93,7 @@ if (only.has("warm") || only.has("echo")) {
       const data = await runWarmPath({
         connections: [1, 10, 50, 100],
         repeats: quick ? 3 : 5,
-        durationS: quick ? 1 : 5,
+        durationS: quick ? 1 : 3,
         warmupS: quick ? 1 : 3,
         runlet,
         log,
@@ -100,7 +104,7 @@ if (only.has("warm") || only.has("echo")) {
       log("2018 evaluation rerun: echo");
       const data = await runEcho({
         users: [1, 5, 10, 20, 50, 100],
-        requestsPerRun: quick ? 2000 : 20_000,
+        requestsPerRun: quick ? 2000 : 10_000,
         repeats: quick ? 3 : 5,
         runlet,
         log,
@@ -119,7 +123,7 @@ if (only.has("cold")) {
     warmCalls: quick ? 100 : 300,
     bursts: quick ? 2 : 5,
     burstSize: 200,
-    gapMs: 200,
+    gapMs: 100,
     log,
   });
   results.sections.cold = section(data);

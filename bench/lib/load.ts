@@ -43,6 +43,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let latencies = new Float64Array(1 << 16);
   let count = 0;
   const started = performance.now();
+  let lastResponseAt = started;
   const cpuBefore = cpuUsage();
   let instance: autocannon.Instance | undefined;
   const done = new Promise<autocannon.Result>((resolve, reject) => {
@@ -70,6 +71,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
     latencies[count] = responseTime;
     count += 1;
+    lastResponseAt = performance.now();
   });
   const result = await done;
   const elapsedS = (performance.now() - started) / 1000;
@@ -82,8 +84,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     errors: result.errors,
     timeouts: result.timeouts,
     elapsedS,
-    // autocannon rounds its own duration to whole seconds; the wall clock here is exact.
-    rps: ok / elapsedS,
+    // autocannon ends a run on its 1 s tick (an `amount` run can idle up to a second after the
+    // last answer), so the rate is taken up to the last response.
+    rps: ok / Math.max(1e-3, (lastResponseAt - started) / 1000),
     latenciesMs: kept,
     p50: percentile(kept, 50),
     p95: percentile(kept, 95),

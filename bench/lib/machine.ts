@@ -2,7 +2,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem, type as osType } from "node:os";
-import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface MachineInfo {
   readonly cpuModel: string;
@@ -14,11 +15,15 @@ export interface MachineInfo {
   readonly versions: Readonly<Record<string, string>>;
 }
 
-const require = createRequire(import.meta.url);
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 function packageVersion(name: string): string {
   try {
-    const path = require.resolve(`${name}/package.json`, { paths: [process.cwd()] });
+    // Read the file directly: package "exports" maps may hide package.json from require.resolve.
+    const path =
+      name === "runlet"
+        ? join(repoRoot, "package.json")
+        : join(repoRoot, "node_modules", name, "package.json");
     const parsed: unknown = JSON.parse(readFileSync(path, "utf8"));
     if (typeof parsed === "object" && parsed !== null && "version" in parsed) {
       return String(parsed.version);

@@ -41,6 +41,15 @@ function pctSpread(s: Spread): string {
   return s.runs.length < 2 ? pct(s.median) : `${pct(s.median)} [${pct(s.min)}–${pct(s.max)}]`;
 }
 
+/** Whole counts over runs: "median [min–max]" without decimals. */
+function count(s: Spread | undefined): string {
+  if (!s || !Number.isFinite(s.median)) {
+    return "–";
+  }
+  const m = Number.isInteger(s.median) ? String(s.median) : s.median.toFixed(1);
+  return s.min === s.max ? m : `${m} [${s.min}–${s.max}]`;
+}
+
 function verdict(met: boolean | undefined): string {
   return met === undefined ? "not measured" : met ? "**met**" : "**not met**";
 }
@@ -162,29 +171,24 @@ function summary(results: Results): string {
         : undefined,
     ),
   ]);
-  if (warm) {
-    const runlet = warm.targets.find((t) => t.id === "runlet");
-    for (const peer of warm.targets.filter((t) => t.id !== "runlet" && t.id !== "raw")) {
-      for (const level of peer.levels) {
+  const peerRows: string[][] = [];
+  const runlet = warm?.targets.find((t) => t.id === "runlet");
+  for (const peer of warm?.targets.filter((t) => t.id !== "runlet" && t.id !== "raw") ?? []) {
+    peerRows.push([
+      peer.label,
+      ...peer.levels.map((level) => {
         const ours = runlet?.levels.find((l) => l.connections === level.connections);
         if (!ours) {
-          continue;
+          return "–";
         }
-        const wins: string[] = [];
-        if (level.rps.median > ours.rps.median) {
-          wins.push(`${fmt(level.rps.median)} vs ${fmt(ours.rps.median)} req/s`);
+        const ratio = level.rps.median / ours.rps.median;
+        const latency = `p99 ${fmt(level.p99.median)} vs ${fmt(ours.p99.median)} ms`;
+        if (ratio > 1 || level.p99.median < ours.p99.median) {
+          beaten.push(`${peer.label} at c=${level.connections}`);
         }
-        if (level.p50.median < ours.p50.median) {
-          wins.push(`p50 ${fmt(level.p50.median)} vs ${fmt(ours.p50.median)} ms`);
-        }
-        if (level.p99.median < ours.p99.median) {
-          wins.push(`p99 ${fmt(level.p99.median)} vs ${fmt(ours.p99.median)} ms`);
-        }
-        if (wins.length > 0) {
-          beaten.push(`- ${peer.label} at ${level.connections} connection(s): ${wins.join(", ")}`);
-        }
-      }
-    }
+        return `${ratio > 1 ? "**" : ""}${fmt(ratio)}×${ratio > 1 ? "**" : ""}, ${latency}`;
+      }),
+    ]);
   }
   const parts = [
     "## Targets of issue 6",
@@ -193,32 +197,47 @@ function summary(results: Results): string {
     "",
     "### Where a peer beats Runlet (warm path, same run)",
     "",
-    beaten.length > 0
-      ? beaten.join("\n")
-      : warm
-        ? "No peer beat Runlet on throughput, p50 or p99 at any connection count in this run."
-        : "Not measured yet.",
+    warm
+      ? [
+          "Each cell: the peer's requests/s divided by Runlet's in the same run (bold where the peer is",
+          "faster), and both p99 latencies (peer vs Runlet).",
+          "",
+          table(["peer", ...warm.settings.connections.map((c) => `c=${c}`)], peerRows),
+          "",
+          beaten.length > 0
+            ? `A peer beats Runlet on throughput or p99 in ${beaten.length} of ${peerRows.length * warm.settings.connections.length} cells of this table.`
+            : "No peer beat Runlet on throughput or p99 at any connection count in this run.",
+        ].join("\n")
+      : "Not measured yet.",
   ];
-  if (beaten.length > 0) {
+  const gwCpu = gw?.cpuUs;
+  const rawCpu = floor?.cpuUs;
+  if (beaten.length > 0 || (gw && gw.ratioToFloor.median < targetsOfIssue.gatewayShare)) {
     parts.push(
       "",
-      "The peers run the handler inside the server process that takes the connection: one process, one",
-      "event loop, no second hop. Runlet's gateway is a separate process from the instance (the price of",
-      "isolating functions from the platform and from each other), so every call crosses a proxy hop: parse",
-      "the request in the gateway, forward it over a Unix socket, parse it again in the instance, and back.",
-      "Winning needs that hop to cost less than the peers' framework overhead (Fastify, Express): fewer bytes",
-      "and less parsing per call between gateway and instance (a framed protocol on persistent sockets rather",
-      "than HTTP, measured at about 29k req/s in docs/ reference measurements), and fewer copies of the body.",
+      "**What limits Runlet here, and what it would take to win.** The peers run the handler inside the",
+      "process that takes the connection: one process, one event loop, no second hop. Runlet's gateway",
+      "is a separate process from the instance (the price of isolating functions from the platform and",
+      "from each other), so every call is parsed by the gateway, forwarded over HTTP on a Unix socket,",
+      "parsed again by the instance, and the answer makes the same trip back.",
+      gwCpu && rawCpu
+        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server: the gateway process is the bottleneck, at one core it cannot pass ${fmt(1e6 / gwCpu.front.median)} calls/s. Reaching ${targetsOfIssue.gatewayShare * 100} % of the floor needs the gateway's cost per call cut to about ${fmt((gwCpu.front.median * (gw?.ratioToFloor.median ?? 0)) / targetsOfIssue.gatewayShare)} µs or less: a framed protocol on persistent sockets between gateway and instance instead of a second HTTP exchange through undici, no per-call allocations on the hot path (abort controllers, stream pipelines, header objects), and the invocation path kept off anything that runs per request but is not needed for it.`
+        : "",
     );
   }
   return parts.join("\n");
 }
 
 function machineSection(results: Results): string {
-  const sections = [results.sections.warm, results.sections.echo, results.sections.cold].filter(
-    (s): s is Section<unknown> & NonNullable<typeof s> => s !== undefined,
+  const named: [string, Section<unknown> | undefined][] = [
+    ["warm path", results.sections.warm],
+    ["echo rerun", results.sections.echo],
+    ["cold starts", results.sections.cold],
+  ];
+  const sections = named.filter(
+    (entry): entry is [string, Section<unknown>] => entry[1] !== undefined,
   );
-  const latest = sections.map((s) => s.machine).at(-1);
+  const latest = sections.map(([, s]) => s.machine).at(-1);
   if (!latest) {
     return "";
   }
@@ -231,9 +250,21 @@ function machineSection(results: Results): string {
         ["CPU", `${latest.cpuModel}, ${latest.cores} cores`],
         ["memory", `${latest.memoryGiB.toFixed(1)} GiB`],
         ["kernel", latest.kernel],
-        ["load average at start", latest.loadAverage.map((l) => l.toFixed(2)).join(", ")],
         ...Object.entries(latest.versions),
       ],
+    ),
+    "",
+    "The machine is shared with other work; its load average (1, 5, 15 min) when each section started:",
+    "",
+    table(
+      ["section", "ran (UTC)", "run", "Runlet commit", "load average"],
+      sections.map(([name, s]) => [
+        name,
+        s.ranAt.slice(0, 16).replace("T", " "),
+        s.quick ? "--quick" : "full",
+        s.commit,
+        s.machine.loadAverage.map((l) => l.toFixed(2)).join(", "),
+      ]),
     ),
   ].join("\n");
 }
@@ -291,6 +322,17 @@ function warmSection(section: Section<WarmPathResult> | undefined): string {
     "",
     "### Share of the raw floor's requests/s (same repeat)",
     "",
+    ...(() => {
+      const raw = data.targets
+        .find((t) => t.id === "raw")
+        ?.levels.find((l) => l.connections === 50);
+      return raw && raw.generatorCpu.median >= 0.85
+        ? [
+            `At 50 connections the load generator used ${pct(raw.generatorCpu.median)} of a core against the raw server, so the floor is bounded by autocannon, not by the server (${fmt(raw.cpuUs.total.median)} µs of server CPU per request): the real floor is higher, and these shares flatter every target.`,
+            "",
+          ]
+        : [];
+    })(),
     table(header, ratio),
     "",
     "### Latency p50 / p99 in ms (median of runs)",
@@ -370,6 +412,16 @@ function echoSection(section: Section<EchoResult> | undefined): string {
     "",
     table(["platform", "median response time", "success ratio"], paper),
     "",
+    ...(() => {
+      const at100 = data.levels.find((l) => l.users === 100);
+      if (!at100) {
+        return [];
+      }
+      return [
+        `With 100 users always waiting for an answer, the response time is set by throughput (Little's law: time ≈ users ÷ calls per second): at ${fmt(at100.rps.median)} calls/s that is about ${fmt((100 / at100.rps.median) * 1000)} ms. A median under ${targetsOfIssue.echoMedianMs} ms at 100 users needs about ${fmt(100 / (targetsOfIssue.echoMedianMs / 1000))} calls/s through the gateway on this machine, so this target waits on the same gateway cost per call as the warm-path one.`,
+        "",
+      ];
+    })(),
     "Not like for like: the paper's platforms ran on Kubernetes across machines, where every call crosses",
     "the network and a router or gateway pod; here everything is on one 2-core machine over loopback,",
     "with fewer requests per run. The comparison says how Runlet's own path behaves under the same",
@@ -411,7 +463,7 @@ function coldSection(section: Section<ColdStartResult> | undefined): string {
   const bursts = data.modes.map((m) => [
     m.mode === "pool" ? `poolSize ${m.poolSize}` : "poolSize 0",
     fmtSpread(m.burst.allAnswered),
-    `${fmtSpread(m.burst.specialized)} (${fmt(m.burst.specializedFromPool?.median ?? Number.NaN)} from the pool)`,
+    `${count(m.burst.specialized)} (${count(m.burst.specializedFromPool)} from the pool)`,
     fmtSpread(m.burst.p50),
     fmtSpread(m.burst.p99),
     `${m.burst.ok}/${m.burst.sent}`,
@@ -457,9 +509,10 @@ export function renderReport(results: Results): string {
     "# Benchmarks",
     "",
     "Written by `npm run bench` (bench/run.ts); do not edit by hand. `npm run bench` runs everything",
-    "(about 15 minutes), `npm run bench -- --quick` runs shorter and fewer repeats (under 3 minutes),",
+    "(about 8 minutes here), `npm run bench -- --quick` runs shorter and fewer repeats (under 3 minutes),",
     "`npm run bench -- --only warm,echo,cold` runs some sections and keeps the others from",
-    "bench/results/latest.json. The measurements behind every figure are in that file.",
+    "bench/results/latest.json (`--render` only rewrites this page and the charts from it). The",
+    "measurements behind every figure are in that file; the charts are in bench/charts/.",
     "",
     summary(results),
     "",

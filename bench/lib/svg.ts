@@ -136,7 +136,7 @@ export function barChart(chart: BarChart): string {
     const ry = y(chart.reference.value);
     parts.push(
       `<line x1="${left}" x2="${width - right}" y1="${ry.toFixed(1)}" y2="${ry.toFixed(1)}" stroke="#c00" stroke-dasharray="6 4"/>`,
-      `<text x="${width - right - 4}" y="${(ry - 4).toFixed(1)}" text-anchor="end" fill="#c00">${escape(chart.reference.label)}</text>`,
+      `<text x="${left + 4}" y="${(ry - 4).toFixed(1)}" fill="#c00">${escape(chart.reference.label)}</text>`,
     );
   }
   parts.push(
