@@ -64,6 +64,9 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       return void readBody(req).then((body) => specialize(res, body));
     }
   }
+  if (warming && req.headers["x-runlet-warmup"]) {
+    return void invoke(req, res, warming);
+  }
   if (!loaded) {
     return sendJson(res, 503, {
       error: { code: "RUNLET_NOT_SPECIALIZED", message: "instance has no function loaded yet" },
@@ -387,13 +390,52 @@ function lowerCaseKeys(headers) {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
+/** The target of warm-up calls, set only while warming up. */
+let warming;
+
+/**
+ * Runs the load and call paths a few times against a built-in handler before reporting
+ * ready (pool instances only, RUNLET_WARMUP=1): the first real specialize and call of a
+ * fresh process are otherwise several times slower while V8 compiles them.
+ */
+async function warmUp(target) {
+  const { request } = await import("node:http");
+  const here = new URL(".", import.meta.url).pathname;
+  warming = { fn: await loadHandler(here, "warmup.mjs"), name: "warmup", revision: "0" };
+  const call = (method, path, headers, body) =>
+    new Promise((resolveCall, reject) => {
+      const req = request({ ...target, method, path, headers }, (res) => {
+        res.resume();
+        res.on("end", resolveCall);
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  for (let i = 0; i < 5; i += 1) {
+    await call("GET", "/healthz", {});
+    const json = {
+      "x-call-id": `warmup-${i}`,
+      "x-runlet-warmup": "1",
+      "content-type": "application/json",
+    };
+    await call("POST", `/warm/${i}?n=${i}`, json, JSON.stringify({ i }));
+    await call("GET", "/warm", { "x-call-id": `warmup-${i}`, "x-runlet-warmup": "1" });
+  }
+  warming = undefined;
+}
+
 const socketPath = process.env.RUNLET_SOCKET;
-server.listen(
-  socketPath ? { path: socketPath } : { port: Number(process.env.PORT ?? 8888), host: "0.0.0.0" },
-  () => {
-    control({ event: "ready", pid: process.pid });
-  },
-);
+const port = Number(process.env.PORT ?? 8888);
+server.listen(socketPath ? { path: socketPath } : { port, host: "0.0.0.0" }, async () => {
+  if (process.env.RUNLET_WARMUP === "1") {
+    try {
+      await warmUp(socketPath ? { socketPath } : { host: "127.0.0.1", port });
+    } catch (error) {
+      process.stderr.write(`warm-up failed (serving anyway): ${error?.stack ?? error}\n`);
+    }
+  }
+  control({ event: "ready", pid: process.pid });
+});
 
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {

@@ -62,34 +62,36 @@ export class WarmPool {
       return;
     }
     this.#starting += 1;
-    void this.#options.provider.start({ runtime: this.runtime, onLog: this.#options.onLog }).then(
-      (instance) => {
-        this.#starting -= 1;
-        this.#failures = 0;
-        if (this.#closed) {
-          void instance.stop();
-          return;
-        }
-        this.#idle.push(instance);
-        void instance.exited.then(() => {
-          const index = this.#idle.indexOf(instance);
-          if (index !== -1) {
-            this.#idle.splice(index, 1);
-            this.fill();
+    void this.#options.provider
+      .start({ runtime: this.runtime, onLog: this.#options.onLog, warm: true })
+      .then(
+        (instance) => {
+          this.#starting -= 1;
+          this.#failures = 0;
+          if (this.#closed) {
+            void instance.stop();
+            return;
           }
-        });
-        this.fill();
-      },
-      (error: unknown) => {
-        this.#starting -= 1;
-        if (this.#closed) {
-          return;
-        }
-        this.#failures += 1;
-        this.#options.onError(error);
-        this.fill();
-      },
-    );
+          this.#idle.push(instance);
+          void instance.exited.then(() => {
+            const index = this.#idle.indexOf(instance);
+            if (index !== -1) {
+              this.#idle.splice(index, 1);
+              this.fill();
+            }
+          });
+          this.fill();
+        },
+        (error: unknown) => {
+          this.#starting -= 1;
+          if (this.#closed) {
+            return;
+          }
+          this.#failures += 1;
+          this.#options.onError(error);
+          this.fill();
+        },
+      );
   }
 
   async close(): Promise<void> {

@@ -57,6 +57,11 @@ export interface Instance {
 
 export interface StartInstanceOptions {
   readonly runtime: RuntimeName;
+  /**
+   * The instance will wait in a warm pool: spend start-up time now (warm-up calls, an open
+   * connection) so that specializing it later is as fast as possible.
+   */
+  readonly warm?: boolean;
   readonly onLog: (line: LogLine) => void;
 }
 

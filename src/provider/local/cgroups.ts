@@ -3,7 +3,7 @@
  * and pids. Each instance gets its own group under the platform's own group, joined before
  * the runtime execs, so everything the function spawns is inside it too.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -126,34 +126,46 @@ export class InstanceCgroup {
     return this.#dirs.map((dir) => join(dir, "cgroup.procs"));
   }
 
-  async setLimits(limits: CgroupLimits): Promise<void> {
+  /**
+   * Writes the limits. Synchronous on purpose: these are a handful of tiny writes to a
+   * kernel file system on the cold-start path, where each async round trip costs more than
+   * the write itself.
+   */
+  setLimits(limits: CgroupLimits): void {
     if (limits.memoryBytes !== undefined) {
+      const dir = this.#dirOf("memory");
       if (this.#version === 1) {
-        await writeFile(
-          join(this.#dirOf("memory"), "memory.limit_in_bytes"),
-          String(limits.memoryBytes),
-        );
-        // Without swap accounting the file is absent; with it, swap must not bypass the limit.
-        const memsw = join(this.#dirOf("memory"), "memory.memsw.limit_in_bytes");
-        if (existsSync(memsw)) {
-          await writeFile(memsw, String(limits.memoryBytes)).catch(() => undefined);
+        // memory.memsw.limit_in_bytes (present with swap accounting) must never be below
+        // memory.limit_in_bytes: lift it, set the limit, then pin swap to the same value.
+        const memsw = join(dir, "memory.memsw.limit_in_bytes");
+        const hasMemsw = existsSync(memsw);
+        if (hasMemsw) {
+          writeFileSync(memsw, "-1");
+        }
+        writeFileSync(join(dir, "memory.limit_in_bytes"), String(limits.memoryBytes));
+        if (hasMemsw) {
+          writeFileSync(memsw, String(limits.memoryBytes));
         }
       } else {
-        await writeFile(join(this.#dirOf("memory"), "memory.max"), String(limits.memoryBytes));
-        await writeFile(join(this.#dirOf("memory"), "memory.swap.max"), "0").catch(() => undefined);
+        writeFileSync(join(dir, "memory.max"), String(limits.memoryBytes));
+        try {
+          writeFileSync(join(dir, "memory.swap.max"), "0");
+        } catch {
+          // No swap controller: nothing to pin.
+        }
       }
     }
     if (limits.pids !== undefined) {
-      await writeFile(join(this.#dirOf("pids"), "pids.max"), String(limits.pids));
+      writeFileSync(join(this.#dirOf("pids"), "pids.max"), String(limits.pids));
     }
     const period = 100_000;
     const quota =
       limits.cpu === undefined ? undefined : Math.max(1000, Math.round(limits.cpu * period));
     if (this.#version === 1) {
-      await writeFile(join(this.#dirOf("cpu"), "cpu.cfs_period_us"), String(period));
-      await writeFile(join(this.#dirOf("cpu"), "cpu.cfs_quota_us"), String(quota ?? -1));
+      writeFileSync(join(this.#dirOf("cpu"), "cpu.cfs_period_us"), String(period));
+      writeFileSync(join(this.#dirOf("cpu"), "cpu.cfs_quota_us"), String(quota ?? -1));
     } else {
-      await writeFile(join(this.#dirOf("cpu"), "cpu.max"), `${quota ?? "max"} ${period}`);
+      writeFileSync(join(this.#dirOf("cpu"), "cpu.max"), `${quota ?? "max"} ${period}`);
     }
   }
 

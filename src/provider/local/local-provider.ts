@@ -97,6 +97,7 @@ export class LocalProvider implements Provider {
     let args: string[];
     let env: Record<string, string>;
     const base = {
+      ...(options.warm ? { RUNLET_WARMUP: "1" } : {}),
       PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
       LANG: process.env["LANG"] ?? "C.UTF-8",
       NODE_ENV: "production",
@@ -150,12 +151,12 @@ export class LocalProvider implements Provider {
     let cgroup: InstanceCgroup | undefined;
     if (this.#cgroups) {
       cgroup = await this.#cgroups.create(id);
-      await cgroup.setLimits({
+      cgroup.setLimits({
         memoryBytes: this.#options.genericMemoryBytes ?? 512 * 2 ** 20,
         pids: this.#options.pidsLimit ?? 256,
       });
     }
-    return ProcessInstance.start({
+    const instance = await ProcessInstance.start({
       id,
       runtime: options.runtime,
       command,
@@ -166,6 +167,12 @@ export class LocalProvider implements Provider {
       startTimeoutMs: this.#options.startTimeoutMs ?? 15_000,
       onLog: options.onLog,
     });
+    if (options.warm) {
+      // Open the connection specialize will use, while nobody is waiting.
+      const health = await instance.dispatcher.request({ path: "/healthz", method: "GET" });
+      await health.body.text();
+    }
+    return instance;
   }
 
   async close(): Promise<void> {

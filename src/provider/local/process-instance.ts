@@ -151,7 +151,7 @@ export class ProcessInstance implements Instance {
     }
     if (cgroup) {
       try {
-        await cgroup.setLimits({ memoryBytes: request.memoryBytes, cpu: request.cpu });
+        cgroup.setLimits({ memoryBytes: request.memoryBytes, cpu: request.cpu });
       } catch (error) {
         throw new UserError(
           "RUNLET_INVALID_SPEC",
