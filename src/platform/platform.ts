@@ -42,6 +42,8 @@ export interface PlatformOptions {
   readonly maxPackageBytes?: number;
   /** Generic instances kept warm per runtime; 0 spawns on demand. @default 2 */
   readonly poolSize?: number;
+  /** Calls one function may hold waiting for an instance before 429. @default 1000 */
+  readonly maxQueue?: number;
   /** Autoscaler tick (tests shorten it). @default 1000 */
   readonly tickIntervalMs?: number;
   /** Autoscaler stable window for functions that set none. @default 60000 */
@@ -101,6 +103,7 @@ export class Platform {
     this.executor = new Executor({
       provider: this.provider,
       poolSize: options.poolSize,
+      maxQueue: options.maxQueue,
       tickIntervalMs: options.tickIntervalMs,
       stableWindowMs: options.stableWindowMs,
       onColdStart: (event) => this.events.emit("coldStart", event),

@@ -256,3 +256,35 @@ describe("warm pool and scaling", () => {
     expect(statuses.length).toBeLessThanOrEqual(6);
   });
 });
+
+describe("queue bound", () => {
+  it("answers 429 with Retry-After once a function's wait queue is full, and serves the queued calls", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0, maxQueue: 2 });
+    const slow = `export default async () => { await new Promise((r) => setTimeout(r, 1000)); return "done"; };`;
+    await runlet.deploy("narrow", { "index.js": slow }, { scale: { max: 1, concurrency: 1 } });
+    const call = () =>
+      fetch(`${runlet.url}/function/narrow`).then(async (r) => ({
+        status: r.status,
+        body: await r.text(),
+      }));
+    const first = call();
+    await eventually(
+      () => (runlet.platform.executor.status("narrow")[0]?.inFlight === 1 ? true : undefined),
+      { what: "the first call in flight" },
+    );
+    const queued = [call(), call()];
+    await eventually(
+      () => (runlet.platform.executor.status("narrow")[0]?.queued === 2 ? true : undefined),
+      { what: "two queued calls" },
+    );
+    const refused = await fetch(`${runlet.url}/function/narrow`);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      "RUNLET_QUEUE_FULL",
+    );
+    expect(await Promise.all([first, ...queued])).toEqual(
+      Array.from({ length: 3 }, () => ({ status: 200, body: "done" })),
+    );
+  });
+});
