@@ -13,9 +13,10 @@ import { renderCharts, renderReport, type Results, type Section } from "./lib/re
 import { startRunletProcess } from "./lib/runlet-api.js";
 import { runColdStart } from "./suites/cold-start.js";
 import { runEcho } from "./suites/echo.js";
+import { runInstance } from "./suites/instance.js";
 import { runWarmPath } from "./suites/warm-path.js";
 
-const suites = ["warm", "echo", "cold"] as const;
+const suites = ["warm", "echo", "cold", "instance"] as const;
 type SuiteName = (typeof suites)[number];
 
 const { values } = parseArgs({
@@ -127,6 +128,12 @@ if (only.has("cold")) {
     log,
   });
   results.sections.cold = section(data);
+}
+
+if (only.has("instance")) {
+  log("instances: gateway overhead and idle memory");
+  const data = await runInstance({ calls: quick ? 1000 : 2000, rounds: quick ? 3 : 5, log });
+  results.sections.instance = section(data);
 }
 
 mkdirSync(`${repoRoot}bench/results`, { recursive: true });
