@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
+import { createFrameServer } from "./frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
 const callContext = new AsyncLocalStorage();
@@ -64,16 +65,27 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       return void readBody(req).then((body) => specialize(res, body));
     }
   }
-  if (warming && req.headers["x-runlet-warmup"]) {
-    return void invoke(req, res, warming);
+  serveCall(
+    { method: req.method, url: req.url, headers: req.headers, readBody: () => readBody(req) },
+    res,
+  );
+});
+
+/**
+ * One invocation, over HTTP or frames: `call` is {method, url, headers, readBody()}, `res`
+ * the HTTP response or a FrameResponse, which answers to the same calls.
+ */
+function serveCall(call, res) {
+  if (warming && call.headers["x-runlet-warmup"]) {
+    return void invoke(call, res, warming);
   }
   if (!loaded) {
     return sendJson(res, 503, {
       error: { code: "RUNLET_NOT_SPECIALIZED", message: "instance has no function loaded yet" },
     });
   }
-  void invoke(req, res, loaded);
-});
+  void invoke(call, res, loaded);
+}
 
 async function specialize(res, body) {
   if (loaded || specializing) {
@@ -203,13 +215,13 @@ async function invoke(req, res, target) {
       clearTimeout(timer);
     }
     if (!res.writableFinished) {
-      controller.abort(new Error("caller went away"));
+      controller.abort(new Error(res.cancelReason ?? "caller went away"));
     }
   });
   await callContext.run(callId, async () => {
     let result;
     try {
-      const rawBody = await readBody(req);
+      const rawBody = await req.readBody();
       const url = new URL(req.url ?? "/", "http://function");
       const event = {
         method: req.method,
@@ -342,13 +354,19 @@ async function sendResult(res, result) {
     try {
       const iterable = typeof body.getReader === "function" ? webStreamChunks(body) : body;
       for await (const chunk of iterable) {
+        if (res.destroyed) {
+          // The caller is gone: stop pulling from the function's stream (ends the generator).
+          break;
+        }
         const bytes =
           typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
         if (!res.write(bytes)) {
-          await new Promise((resume) => res.once("drain", resume));
+          await drainedOrClosed(res);
         }
       }
-      res.end();
+      if (!res.destroyed) {
+        res.end();
+      }
     } catch (error) {
       console.error(`response stream failed: ${error?.stack ?? error}`);
       res.destroy(error);
@@ -356,6 +374,19 @@ async function sendResult(res, result) {
     return;
   }
   send(res, status, headers, "application/json", Buffer.from(JSON.stringify(body)));
+}
+
+/** Waits until `res` takes more, or is closed (then no "drain" would ever come). */
+function drainedOrClosed(res) {
+  return new Promise((resume) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resume();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 async function* webStreamChunks(stream) {
@@ -421,24 +452,88 @@ async function warmUp(target) {
     await call("POST", `/warm/${i}?n=${i}`, json, JSON.stringify({ i }));
     await call("GET", "/warm", { "x-call-id": `warmup-${i}`, "x-runlet-warmup": "1" });
   }
-  warming = undefined;
 }
 
 const socketPath = process.env.RUNLET_SOCKET;
+const frameSocketPath = process.env.RUNLET_FRAME_SOCKET;
 const port = Number(process.env.PORT ?? 8888);
-server.listen(socketPath ? { path: socketPath } : { port, host: "0.0.0.0" }, async () => {
-  if (process.env.RUNLET_WARMUP === "1") {
-    try {
-      await warmUp(socketPath ? { socketPath } : { host: "127.0.0.1", port });
-    } catch (error) {
-      process.stderr.write(`warm-up failed (serving anyway): ${error?.stack ?? error}\n`);
+// Invocations in frames on a second socket when the supervisor asks for one (embedded mode);
+// HTTP keeps serving control paths, and invocations from anything that speaks only HTTP.
+const frameServer = frameSocketPath ? createFrameServer(serveCall) : undefined;
+
+function listen(target, options) {
+  return new Promise((resolveListen, reject) => {
+    target.once("error", reject);
+    target.listen(options, () => {
+      target.off("error", reject);
+      resolveListen();
+    });
+  });
+}
+
+try {
+  await Promise.all([
+    listen(server, socketPath ? { path: socketPath } : { port, host: "0.0.0.0" }),
+    frameServer ? listen(frameServer, { path: frameSocketPath }) : undefined,
+  ]);
+} catch (error) {
+  process.stderr.write(`cannot listen: ${error?.stack ?? error}\n`);
+  process.exit(1);
+}
+if (process.env.RUNLET_WARMUP === "1") {
+  try {
+    await warmUp(socketPath ? { socketPath } : { host: "127.0.0.1", port });
+    if (frameSocketPath) {
+      await warmUpFrames(frameSocketPath);
     }
+  } catch (error) {
+    process.stderr.write(`warm-up failed (serving anyway): ${error?.stack ?? error}\n`);
   }
-  control({ event: "ready", pid: process.pid });
-});
+  warming = undefined;
+}
+control({ event: "ready", pid: process.pid });
+
+/** A few framed calls, so the first real one does not pay for compiling the frame path. */
+async function warmUpFrames(path) {
+  const { connect } = await import("node:net");
+  const { FrameDecoder, FrameType, encodeFrame } = await import("./frames.mjs");
+  const socket = connect(path);
+  try {
+    const ended = new Set();
+    let wake = () => {};
+    const decoder = new FrameDecoder((type, id) => {
+      if (type === FrameType.ResponseEnd || type === FrameType.Error) {
+        ended.add(id);
+        wake();
+      }
+    });
+    socket.on("data", (chunk) => decoder.push(chunk));
+    for (let id = 1; id <= 5; id += 1) {
+      const headers = { "x-call-id": `warmup-frame-${id}`, "x-runlet-warmup": "1" };
+      socket.write(
+        Buffer.concat([
+          encodeFrame(
+            FrameType.RequestHead,
+            id,
+            JSON.stringify({ method: "GET", path: "/warm", headers }),
+          ),
+          encodeFrame(FrameType.RequestEnd, id),
+        ]),
+      );
+      await new Promise((resolveCall, reject) => {
+        wake = () => ended.has(id) && resolveCall();
+        socket.once("error", reject);
+        wake();
+      });
+    }
+  } finally {
+    socket.destroy();
+  }
+}
 
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
+    frameServer?.close();
     server.close(() => process.exit(0));
     server.closeIdleConnections();
   });

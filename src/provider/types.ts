@@ -2,6 +2,8 @@
  * The provider interface: the only layer that knows where instances live (local child
  * processes or Kubernetes pods). The executor and router see only these types.
  */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { RuntimeName } from "../spec/function-spec.js";
 
@@ -40,11 +42,37 @@ export interface LogLine {
   readonly text: string;
 }
 
+/** One call as the router hands it to an instance. */
+export interface InvocationRequest {
+  readonly method: string;
+  /** Path inside the function plus the query string. */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Undefined for a call without a body; an error from it fails the call with that error. */
+  readonly body: Readable | undefined;
+  /** Aborting cancels the call in the instance too (the handler's context.signal). */
+  readonly signal: AbortSignal;
+}
+
+export interface InvocationResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | number | undefined>>;
+  /** Streams as the instance answers; fails if the call is cancelled or the instance goes. */
+  readonly body: Readable;
+}
+
+/** A way to run calls on an instance that is cheaper than HTTP (docs/runtime-protocol.md). */
+export interface InvocationChannel {
+  invoke(request: InvocationRequest): Promise<InvocationResponse>;
+}
+
 export interface Instance {
   readonly id: string;
   readonly runtime: RuntimeName;
-  /** HTTP client bound to the instance's runtime server, for invocations. */
+  /** HTTP client bound to the instance's runtime server: control calls, and invocations when there is no channel. */
   readonly dispatcher: Dispatcher;
+  /** The instance's framed invocation channel, when it has one. */
+  readonly channel?: InvocationChannel;
   /** Resolves when the instance has gone, for whatever reason. */
   readonly exited: Promise<ExitInfo>;
   /** Set once the instance has exited. */

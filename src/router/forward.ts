@@ -7,11 +7,11 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { UserError, isUserError } from "../errors.js";
 import { CrashLoopError, type Executor, type Lease } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { formatDuration, formatSize } from "../spec/units.js";
+import { callInstance, sendBody } from "./instance-call.js";
 
 export interface ForwardRequest {
   readonly req: IncomingMessage;
@@ -80,14 +80,14 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     lease = await executor.acquire(target, controller.signal);
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     const body = hasBody ? req.pipe(limitBytes(maxBodyBytes)) : undefined;
-    const response = await lease.instance.dispatcher.request({
+    const response = await callInstance(lease.instance, {
       path: request.pathAndQuery,
-      method: (req.method ?? "GET") as "GET",
+      method: req.method ?? "GET",
       headers: upstreamHeaders(req, callId, Date.now() + timeoutMs, request.params),
       body,
       signal: controller.signal,
     });
-    const headers: Record<string, string | string[]> = {};
+    const headers: Record<string, string | string[] | number> = {};
     for (const [key, value] of Object.entries(response.headers)) {
       if (value !== undefined && !hopByHop.has(key)) {
         headers[key] = value;
@@ -95,10 +95,10 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     }
     headers["x-call-id"] = callId;
     headers["x-duration-seconds"] = ((performance.now() - started) / 1000).toFixed(6);
-    res.writeHead(response.statusCode, headers);
-    await pipeline(response.body, res);
+    res.writeHead(response.status, headers);
+    await sendBody(response.body, res);
     lease.release();
-    return { status: response.statusCode };
+    return { status: response.status };
   } catch (caught) {
     const reason = controller.signal.aborted ? (controller.signal.reason as unknown) : caught;
     if (reason instanceof FunctionTimeout) {

@@ -107,6 +107,7 @@ export class LocalProvider implements Provider {
       paths = {
         hostDirs: [socketDir, workDir],
         socket: join(socketDir, "runtime.sock"),
+        frameSocket: join(socketDir, "frames.sock"),
         secretsHost: join(workDir, "secrets"),
         secretsInside: insidePaths.secrets,
         functionHost: join(workDir, "function"),
@@ -126,11 +127,13 @@ export class LocalProvider implements Provider {
         HOME: "/tmp",
         TMPDIR: "/tmp",
         RUNLET_SOCKET: join(insidePaths.socketDir, "runtime.sock"),
+        RUNLET_FRAME_SOCKET: join(insidePaths.socketDir, "frames.sock"),
       };
     } else {
       paths = {
         hostDirs: [socketDir],
         socket: join(socketDir, "runtime.sock"),
+        frameSocket: join(socketDir, "frames.sock"),
         secretsHost: join(socketDir, "secrets"),
         secretsInside: join(socketDir, "secrets"),
         functionHost: undefined,
@@ -146,6 +149,7 @@ export class LocalProvider implements Provider {
         HOME: socketDir,
         TMPDIR: join(socketDir, "tmp"),
         RUNLET_SOCKET: paths.socket,
+        RUNLET_FRAME_SOCKET: paths.frameSocket,
       };
     }
     let cgroup: InstanceCgroup | undefined;
@@ -168,9 +172,16 @@ export class LocalProvider implements Provider {
       onLog: options.onLog,
     });
     if (options.warm) {
-      // Open the connection specialize will use, while nobody is waiting.
-      const health = await instance.dispatcher.request({ path: "/healthz", method: "GET" });
-      await health.body.text();
+      try {
+        // Open the connections specialize and the first calls will use, while nobody is waiting.
+        const health = await instance.dispatcher.request({ path: "/healthz", method: "GET" });
+        await health.body.text();
+        await instance.channel.open();
+      } catch (error) {
+        // Nobody else holds the instance yet: left running, it would outlive the platform.
+        await instance.stop();
+        throw error;
+      }
     }
     return instance;
   }

@@ -12,6 +12,7 @@ import { Pool } from "undici";
 import { UserError, type ErrorCode } from "../../errors.js";
 import type { RuntimeName } from "../../spec/function-spec.js";
 import { formatSize } from "../../spec/units.js";
+import { FrameChannel } from "../frame-channel.js";
 import type { ExitInfo, Instance, LogLine, SpecializeRequest } from "../types.js";
 import type { InstanceCgroup } from "./cgroups.js";
 import { parseControlMessage } from "./control-messages.js";
@@ -23,6 +24,8 @@ export interface InstancePaths {
   /** Removed when the instance exits. */
   readonly hostDirs: readonly string[];
   readonly socket: string;
+  /** The runtime's framed invocation socket, beside `socket` so the same mount covers it. */
+  readonly frameSocket: string;
   readonly secretsHost: string;
   readonly secretsInside: string;
   /** Set when the package must be linked into a sandbox-visible directory. */
@@ -48,6 +51,7 @@ export class ProcessInstance implements Instance {
   readonly id: string;
   readonly runtime: RuntimeName;
   readonly dispatcher: Pool;
+  readonly channel: FrameChannel;
   readonly exited: Promise<ExitInfo>;
   readonly #options: ProcessInstanceOptions;
   readonly #child: ChildProcess;
@@ -91,6 +95,7 @@ export class ProcessInstance implements Instance {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+    this.channel = new FrameChannel({ socketPath: options.paths.frameSocket });
     this.exited = new Promise((resolveExit) => {
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.#exitInfo) {
@@ -205,6 +210,7 @@ export class ProcessInstance implements Instance {
 
   async #cleanUp(): Promise<void> {
     void this.dispatcher.destroy().catch(() => undefined);
+    this.channel.close();
     await this.#options.cgroup?.killAll();
     await this.#options.cgroup?.remove();
     for (const dir of this.#options.paths.hostDirs) {

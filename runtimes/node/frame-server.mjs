@@ -1,0 +1,256 @@
+// The invocation channel in frames (docs/runtime-protocol.md, "Invocation frames"): many
+// calls multiplexed over a few persistent connections from the gateway, so the hot path
+// skips HTTP parsing and header serialization on both sides. Dependency-free.
+import { EventEmitter } from "node:events";
+import { createServer } from "node:net";
+import {
+  FrameDecoder,
+  FrameType,
+  encodeFrame,
+  frameHeaderBytes,
+  streamWindowBytes,
+  writeFrameHeader,
+} from "./frames.mjs";
+
+/** Bodies above this go out as frames of at most this size, written without a copy. */
+const maxBodyFrameBytes = 2 ** 20;
+/** Up to this size, head, body and end are copied into one buffer and written at once. */
+const coalesceBytes = 64 * 1024;
+
+/**
+ * The response side of one framed call, with the subset of http.ServerResponse the runtime
+ * uses (writeHead, write, end, destroy, "drain", "close"), so one code path serves both.
+ * write() returns false while the socket is full or the stream's window is used up.
+ */
+class FrameResponse extends EventEmitter {
+  writableFinished = false;
+  destroyed = false;
+  /** Why the gateway cancelled the call, for context.signal's reason. */
+  cancelReason = undefined;
+  #connection;
+  #id;
+  #head;
+  #outstanding = 0;
+  #waiting = false;
+
+  constructor(connection, id) {
+    super();
+    this.#connection = connection;
+    this.#id = id;
+  }
+
+  writeHead(status, headers) {
+    // Held back so head, body and end of a small answer leave in one write.
+    this.#head = Buffer.from(JSON.stringify({ status, headers }));
+    return this;
+  }
+
+  write(chunk) {
+    if (this.destroyed) {
+      return false;
+    }
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    if (bytes.length === 0) {
+      return true;
+    }
+    const writable = this.#send(bytes, false);
+    this.#outstanding += bytes.length;
+    if (!writable || this.#outstanding >= streamWindowBytes) {
+      this.#waiting = true;
+      return false;
+    }
+    return true;
+  }
+
+  end(chunk) {
+    if (this.destroyed) {
+      return;
+    }
+    const bytes = chunk === undefined ? undefined : Buffer.from(chunk);
+    this.#send(bytes, true);
+    this.writableFinished = true;
+    this.#close();
+  }
+
+  /** The call failed after it started answering: tell the gateway, which cuts its caller off. */
+  destroy(error) {
+    if (this.destroyed) {
+      return;
+    }
+    this.#connection.send([
+      encodeFrame(FrameType.Error, this.#id, String(error?.message ?? error)),
+    ]);
+    this.#close();
+  }
+
+  /** The gateway gave up on the call: nothing more is sent, and the handler's signal aborts. */
+  cancel(reason) {
+    if (this.destroyed) {
+      return;
+    }
+    this.cancelReason = reason || "caller went away";
+    this.#close();
+  }
+
+  /** The gateway passed on `bytes` of this stream's body. */
+  credit(bytes) {
+    this.#outstanding -= bytes;
+    this.resumeIfWritable();
+  }
+
+  resumeIfWritable() {
+    if (
+      this.#waiting &&
+      !this.#connection.socket.writableNeedDrain &&
+      this.#outstanding < streamWindowBytes
+    ) {
+      this.#waiting = false;
+      this.emit("drain");
+    }
+  }
+
+  #send(body, end) {
+    const head = this.#head;
+    this.#head = undefined;
+    const bodyLength = body?.length ?? 0;
+    const total =
+      (head ? frameHeaderBytes + head.length : 0) +
+      (bodyLength > 0 ? frameHeaderBytes + bodyLength : 0) +
+      (end ? frameHeaderBytes : 0);
+    if (total <= coalesceBytes) {
+      const out = Buffer.allocUnsafe(total);
+      let offset = 0;
+      if (head) {
+        writeFrameHeader(out, offset, FrameType.ResponseHead, this.#id, head.length);
+        head.copy(out, offset + frameHeaderBytes);
+        offset += frameHeaderBytes + head.length;
+      }
+      if (bodyLength > 0) {
+        writeFrameHeader(out, offset, FrameType.ResponseBody, this.#id, bodyLength);
+        out.set(body, offset + frameHeaderBytes);
+        offset += frameHeaderBytes + bodyLength;
+      }
+      if (end) {
+        writeFrameHeader(out, offset, FrameType.ResponseEnd, this.#id, 0);
+      }
+      return this.#connection.send([out]);
+    }
+    const parts = [];
+    if (head) {
+      parts.push(encodeFrame(FrameType.ResponseHead, this.#id, head));
+    }
+    for (let offset = 0; offset < bodyLength; offset += maxBodyFrameBytes) {
+      const slice = body.subarray(offset, Math.min(bodyLength, offset + maxBodyFrameBytes));
+      const header = Buffer.allocUnsafe(frameHeaderBytes);
+      writeFrameHeader(header, 0, FrameType.ResponseBody, this.#id, slice.length);
+      parts.push(header, slice);
+    }
+    if (end) {
+      parts.push(encodeFrame(FrameType.ResponseEnd, this.#id));
+    }
+    return this.#connection.send(parts);
+  }
+
+  #close() {
+    this.destroyed = true;
+    this.#connection.streams.delete(this.#id);
+    this.emit("close");
+  }
+}
+
+/** Serves one connection from the gateway; `serveCall(call, res)` runs each call. */
+function serveConnection(socket, serveCall) {
+  /** Stream id → {head, chunks, res}; a call is removed once its answer is complete. */
+  const streams = new Map();
+  const connection = {
+    socket,
+    streams,
+    send(parts) {
+      if (socket.destroyed) {
+        return true;
+      }
+      if (parts.length === 1) {
+        return socket.write(parts[0]);
+      }
+      socket.cork();
+      let writable = true;
+      for (const part of parts) {
+        writable = socket.write(part);
+      }
+      socket.uncork();
+      return writable;
+    },
+  };
+  const decoder = new FrameDecoder((type, id, payload) => {
+    switch (type) {
+      case FrameType.RequestHead: {
+        const head = JSON.parse(payload.toString("utf8"));
+        const res = new FrameResponse(connection, id);
+        streams.set(id, { head, chunks: [], res, started: false });
+        return;
+      }
+      case FrameType.RequestBody:
+        // A view into the received chunk, kept only until the call has read its body.
+        streams.get(id)?.chunks.push(payload);
+        return;
+      case FrameType.RequestEnd: {
+        const call = streams.get(id);
+        if (!call || call.started) {
+          return;
+        }
+        call.started = true;
+        const body = call.chunks.length === 1 ? call.chunks[0] : Buffer.concat(call.chunks);
+        call.chunks = [];
+        serveCall(
+          {
+            method: call.head.method,
+            url: call.head.path,
+            headers: call.head.headers,
+            readBody: () => Promise.resolve(body),
+          },
+          call.res,
+        );
+        return;
+      }
+      case FrameType.Cancel: {
+        const call = streams.get(id);
+        streams.delete(id);
+        call?.res.cancel(payload.toString("utf8"));
+        return;
+      }
+      case FrameType.Window:
+        if (payload.length >= 4) {
+          streams.get(id)?.res.credit(payload.readUInt32BE(0));
+        }
+        return;
+      default:
+        throw new Error(`unexpected frame type ${type}`);
+    }
+  });
+  socket.on("data", (chunk) => {
+    try {
+      decoder.push(chunk);
+    } catch (error) {
+      process.stderr.write(`invocation channel: ${error?.message ?? error}; closing it\n`);
+      socket.destroy();
+    }
+  });
+  socket.on("drain", () => {
+    for (const call of streams.values()) {
+      call.res.resumeIfWritable();
+    }
+  });
+  socket.on("error", () => {
+    // "close" follows; the gateway reports the failure to its callers.
+  });
+  socket.on("close", () => {
+    for (const call of [...streams.values()]) {
+      call.res.cancel("the gateway closed the connection");
+    }
+    streams.clear();
+  });
+}
+
+export function createFrameServer(serveCall) {
+  return createServer({ noDelay: true }, (socket) => serveConnection(socket, serveCall));
+}

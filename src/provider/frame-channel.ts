@@ -1,0 +1,358 @@
+/**
+ * The gateway's side of the framed invocation channel (docs/runtime-protocol.md, "Invocation
+ * frames"): calls multiplexed over a few persistent Unix-socket connections to one instance.
+ * Per call this costs a JSON head, a few small buffers and one socket write each way, where
+ * an HTTP client builds and parses a full request and response.
+ */
+import { connect, type Socket } from "node:net";
+import { Readable } from "node:stream";
+import type { InvocationChannel, InvocationRequest, InvocationResponse } from "./types.js";
+import {
+  FrameDecoder,
+  FrameType,
+  encodeFrame,
+  frameHeaderBytes,
+  streamWindowBytes,
+} from "./frames.js";
+
+export interface FrameChannelOptions {
+  readonly socketPath: string;
+  /** Connections opened to the instance, on demand. @default 2 */
+  readonly connections?: number;
+}
+
+/** The connection failed or closed under a call: the router then looks for the exit cause. */
+export class ChannelClosed extends Error {}
+
+interface ResponseHead {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | number | undefined>;
+}
+
+/** One call in flight on a connection. */
+class Call {
+  readonly id: number;
+  readonly request: InvocationRequest;
+  readonly resolve: (response: InvocationResponse) => void;
+  readonly reject: (error: unknown) => void;
+  body: ResponseBody | undefined;
+  onAbort: (() => void) | undefined;
+  /** Response bytes pushed but not yet acknowledged to the instance with a Window frame. */
+  unacked = 0;
+
+  constructor(
+    id: number,
+    request: InvocationRequest,
+    resolve: (response: InvocationResponse) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.id = id;
+    this.request = request;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+}
+
+/** A call's response body; reading from it is what lets the instance send more. */
+class ResponseBody extends Readable {
+  readonly #connection: FrameConnection;
+  readonly #call: Call;
+
+  constructor(connection: FrameConnection, call: Call) {
+    super();
+    this.#connection = connection;
+    this.#call = call;
+  }
+
+  override _read(): void {
+    this.#connection.acknowledge(this.#call);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // The reader gave up early (the caller went away): stop the handler too.
+    this.#connection.cancel(this.#call, error ?? new Error("response body discarded"));
+    callback(error);
+  }
+}
+
+class FrameConnection {
+  readonly #socket: Socket;
+  readonly #calls = new Map<number, Call>();
+  readonly #decoder: FrameDecoder;
+  /** Request bodies paused until the socket drains. */
+  readonly #pausedBodies = new Set<Readable>();
+  readonly #onClose: (connection: FrameConnection) => void;
+  #nextId = 1;
+  #closed = false;
+  #error: Error | undefined;
+  readonly connected: Promise<void>;
+
+  constructor(socketPath: string, onClose: (connection: FrameConnection) => void) {
+    this.#onClose = onClose;
+    this.#socket = connect(socketPath);
+    this.#socket.setNoDelay(true);
+    this.#decoder = new FrameDecoder((type, id, payload) => this.#onFrame(type, id, payload));
+    this.connected = new Promise((resolve, reject) => {
+      this.#socket.once("connect", resolve);
+      this.#socket.once("close", () => reject(this.#closedError()));
+    });
+    // Nobody may be waiting on it; the failure reaches callers through their calls.
+    this.connected.catch(() => undefined);
+    this.#socket.on("data", (chunk: Buffer) => {
+      try {
+        this.#decoder.push(chunk);
+      } catch (error) {
+        this.#socket.destroy(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    this.#socket.on("drain", () => {
+      for (const body of this.#pausedBodies) {
+        body.resume();
+      }
+      this.#pausedBodies.clear();
+    });
+    this.#socket.on("error", (error) => {
+      this.#error = error;
+    });
+    this.#socket.on("close", () => this.#close());
+  }
+
+  get active(): number {
+    return this.#calls.size;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  start(request: InvocationRequest): Promise<InvocationResponse> {
+    return new Promise<InvocationResponse>((resolve, reject) => {
+      if (this.#closed) {
+        reject(this.#closedError());
+        return;
+      }
+      const id = this.#nextId;
+      this.#nextId = id >= 0xffff_ffff ? 1 : id + 1;
+      const call = new Call(id, request, resolve, reject);
+      this.#calls.set(id, call);
+      const head = Buffer.from(
+        JSON.stringify({ method: request.method, path: request.path, headers: request.headers }),
+      );
+      const { body, signal } = request;
+      call.onAbort = () => this.cancel(call, signal.reason);
+      signal.addEventListener("abort", call.onAbort, { once: true });
+      if (body === undefined) {
+        // Head and end in one write: the common bodiless call costs one syscall.
+        const frames = Buffer.allocUnsafe(2 * frameHeaderBytes + head.length);
+        frames.writeUInt32BE(head.length + 5, 0);
+        frames[4] = FrameType.RequestHead;
+        frames.writeUInt32BE(id, 5);
+        head.copy(frames, frameHeaderBytes);
+        const end = frameHeaderBytes + head.length;
+        frames.writeUInt32BE(5, end);
+        frames[end + 4] = FrameType.RequestEnd;
+        frames.writeUInt32BE(id, end + 5);
+        this.#socket.write(frames);
+        return;
+      }
+      this.#socket.write(encodeFrame(FrameType.RequestHead, id, head));
+      this.#sendBody(call, body);
+    });
+  }
+
+  /** Gives up on a call: tells the instance (its handler's signal aborts) and fails the caller. */
+  cancel(call: Call, reason: unknown): void {
+    if (this.#calls.get(call.id) !== call) {
+      return;
+    }
+    if (!this.#socket.destroyed) {
+      const message = reason instanceof Error ? reason.message : String(reason);
+      this.#socket.write(encodeFrame(FrameType.Cancel, call.id, message));
+    }
+    this.#fail(call, reason);
+  }
+
+  /** Lets the instance send more of a call's body once the reader has taken what it had. */
+  acknowledge(call: Call): void {
+    if (call.unacked > 0 && this.#calls.get(call.id) === call) {
+      const payload = Buffer.allocUnsafe(4);
+      payload.writeUInt32BE(call.unacked, 0);
+      call.unacked = 0;
+      this.#socket.write(encodeFrame(FrameType.Window, call.id, payload));
+    }
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #sendBody(call: Call, body: Readable): void {
+    const onData = (chunk: Buffer): void => {
+      if (!this.#socket.write(encodeFrame(FrameType.RequestBody, call.id, chunk))) {
+        body.pause();
+        this.#pausedBodies.add(body);
+      }
+    };
+    const onEnd = (): void => {
+      detach();
+      if (this.#calls.get(call.id) === call) {
+        this.#socket.write(encodeFrame(FrameType.RequestEnd, call.id));
+      }
+    };
+    const onError = (error: Error): void => {
+      detach();
+      // e.g. the body limit: the call fails with that error, and the instance drops it.
+      this.cancel(call, error);
+    };
+    const detach = (): void => {
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", onError);
+      this.#pausedBodies.delete(body);
+    };
+    body.on("data", onData);
+    body.once("end", onEnd);
+    body.once("error", onError);
+  }
+
+  #onFrame(type: number, id: number, payload: Buffer): void {
+    const call = this.#calls.get(id);
+    if (!call) {
+      // Late frames of a call already cancelled here.
+      return;
+    }
+    switch (type) {
+      case FrameType.ResponseHead: {
+        const head = JSON.parse(payload.toString("utf8")) as ResponseHead;
+        const body = new ResponseBody(this, call);
+        call.body = body;
+        call.resolve({ status: head.status, headers: head.headers, body });
+        return;
+      }
+      case FrameType.ResponseBody: {
+        const body = call.body;
+        if (!body) {
+          throw new Error(`body before head on stream ${id}`);
+        }
+        call.unacked += payload.length;
+        // Acknowledged in batches while the reader keeps up, and from _read() once it has
+        // caught up when it does not: the instance never has more than a window unread here.
+        if (body.push(payload) && call.unacked >= streamWindowBytes / 2) {
+          this.acknowledge(call);
+        }
+        return;
+      }
+      case FrameType.ResponseEnd:
+        this.#finish(call);
+        call.body?.push(null);
+        return;
+      case FrameType.Error:
+        this.#fail(call, new Error(`the function's response failed: ${payload.toString("utf8")}`));
+        return;
+      default:
+        throw new Error(`unexpected frame type ${type} on stream ${id}`);
+    }
+  }
+
+  #finish(call: Call): void {
+    this.#calls.delete(call.id);
+    if (call.onAbort) {
+      call.request.signal.removeEventListener("abort", call.onAbort);
+    }
+  }
+
+  #fail(call: Call, error: unknown): void {
+    this.#finish(call);
+    if (call.request.body && !call.request.body.readableEnded) {
+      call.request.body.destroy();
+    }
+    if (call.body) {
+      call.body.destroy(error instanceof Error ? error : new Error(String(error)));
+    } else {
+      call.reject(error);
+    }
+  }
+
+  #closedError(): ChannelClosed {
+    return new ChannelClosed(
+      `the connection to the instance closed${this.#error ? ` (${this.#error.message})` : ""}`,
+    );
+  }
+
+  #close(): void {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    this.#onClose(this);
+    const error = this.#closedError();
+    for (const call of [...this.#calls.values()]) {
+      this.#fail(call, error);
+    }
+    this.#pausedBodies.clear();
+  }
+}
+
+/** Calls to one instance over up to `connections` framed connections. */
+export class FrameChannel implements InvocationChannel {
+  readonly #socketPath: string;
+  readonly #maxConnections: number;
+  #connections: FrameConnection[] = [];
+  #closed = false;
+
+  constructor(options: FrameChannelOptions) {
+    this.#socketPath = options.socketPath;
+    this.#maxConnections = Math.max(1, options.connections ?? 2);
+  }
+
+  invoke(request: InvocationRequest): Promise<InvocationResponse> {
+    if (request.signal.aborted) {
+      return Promise.reject(request.signal.reason);
+    }
+    if (this.#closed) {
+      return Promise.reject(new ChannelClosed("the instance has stopped"));
+    }
+    return this.#pick().start(request);
+  }
+
+  /** Opens all connections now, so the first calls do not wait for them. */
+  async open(): Promise<void> {
+    while (!this.#closed && this.#connections.length < this.#maxConnections) {
+      this.#add();
+    }
+    await Promise.all(this.#connections.map((connection) => connection.connected));
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const connection of this.#connections) {
+      connection.destroy();
+    }
+    this.#connections = [];
+  }
+
+  /** An idle connection, else a new one while under the limit, else the least busy. */
+  #pick(): FrameConnection {
+    let best: FrameConnection | undefined;
+    for (const connection of this.#connections) {
+      if (connection.active === 0) {
+        return connection;
+      }
+      if (!best || connection.active < best.active) {
+        best = connection;
+      }
+    }
+    if (!best || this.#connections.length < this.#maxConnections) {
+      return this.#add();
+    }
+    return best;
+  }
+
+  #add(): FrameConnection {
+    const connection = new FrameConnection(this.#socketPath, (closed) => {
+      this.#connections = this.#connections.filter((c) => c !== closed);
+    });
+    this.#connections.push(connection);
+    return connection;
+  }
+}
