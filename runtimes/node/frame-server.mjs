@@ -162,23 +162,50 @@ class FrameResponse extends EventEmitter {
 function serveConnection(socket, serveCall) {
   /** Stream id → {head, chunks, res}; a call is removed once its answer is complete. */
   const streams = new Map();
+  // Frames wait for the end of this event-loop turn, so answers to calls that arrived together
+  // leave in one write; big ones go at once, without a copy.
+  let outgoing = [];
+  let outgoingBytes = 0;
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    const parts = outgoing;
+    outgoing = [];
+    outgoingBytes = 0;
+    if (parts.length === 0 || socket.destroyed) {
+      return !socket.writableNeedDrain;
+    }
+    if (parts.length === 1) {
+      return socket.write(parts[0]);
+    }
+    socket.cork();
+    let writable = true;
+    for (const part of parts) {
+      writable = socket.write(part);
+    }
+    socket.uncork();
+    return writable;
+  };
   const connection = {
     socket,
     streams,
+    /** Returns false when the caller should wait for the socket to drain. */
     send(parts) {
       if (socket.destroyed) {
         return true;
       }
-      if (parts.length === 1) {
-        return socket.write(parts[0]);
-      }
-      socket.cork();
-      let writable = true;
       for (const part of parts) {
-        writable = socket.write(part);
+        outgoing.push(part);
+        outgoingBytes += part.length;
       }
-      socket.uncork();
-      return writable;
+      if (outgoingBytes >= coalesceBytes) {
+        return flush();
+      }
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+      return !socket.writableNeedDrain;
     },
   };
   const decoder = new FrameDecoder((type, id, payload) => {

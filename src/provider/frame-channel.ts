@@ -36,6 +36,10 @@ class Call {
   readonly resolve: (response: InvocationResponse) => void;
   readonly reject: (error: unknown) => void;
   body: ResponseBody | undefined;
+  /** The response head, until it is handed out with the body or a stream of it. */
+  head: ResponseHead | undefined;
+  /** Body chunks received before the head was handed out. */
+  chunks: Buffer[] = [];
   onAbort: (() => void) | undefined;
   /** Response bytes pushed but not yet acknowledged to the instance with a Window frame. */
   unacked = 0;
@@ -81,6 +85,12 @@ class FrameConnection {
   readonly #decoder: FrameDecoder;
   /** Request bodies paused until the socket drains. */
   readonly #pausedBodies = new Set<Readable>();
+  /** Calls whose head arrived in the chunk being decoded: answered once it is done. */
+  readonly #headsArrived: Call[] = [];
+  /** Frames waiting for the end of this event-loop turn, so concurrent calls share a write. */
+  #outgoing: Buffer[] = [];
+  #outgoingBytes = 0;
+  #flushScheduled = false;
   readonly #onClose: (connection: FrameConnection) => void;
   #nextId = 1;
   #closed = false;
@@ -104,6 +114,7 @@ class FrameConnection {
       } catch (error) {
         this.#socket.destroy(error instanceof Error ? error : new Error(String(error)));
       }
+      this.#answerHeads();
     });
     this.#socket.on("drain", () => {
       for (const body of this.#pausedBodies) {
@@ -152,10 +163,10 @@ class FrameConnection {
         frames.writeUInt32BE(5, end);
         frames[end + 4] = FrameType.RequestEnd;
         frames.writeUInt32BE(id, end + 5);
-        this.#socket.write(frames);
+        this.#write(frames);
         return;
       }
-      this.#socket.write(encodeFrame(FrameType.RequestHead, id, head));
+      this.#write(encodeFrame(FrameType.RequestHead, id, head));
       this.#sendBody(call, body);
     });
   }
@@ -167,7 +178,7 @@ class FrameConnection {
     }
     if (!this.#socket.destroyed) {
       const message = reason instanceof Error ? reason.message : String(reason);
-      this.#socket.write(encodeFrame(FrameType.Cancel, call.id, message));
+      this.#write(encodeFrame(FrameType.Cancel, call.id, message));
     }
     this.#fail(call, reason);
   }
@@ -178,7 +189,7 @@ class FrameConnection {
       const payload = Buffer.allocUnsafe(4);
       payload.writeUInt32BE(call.unacked, 0);
       call.unacked = 0;
-      this.#socket.write(encodeFrame(FrameType.Window, call.id, payload));
+      this.#write(encodeFrame(FrameType.Window, call.id, payload));
     }
   }
 
@@ -188,7 +199,7 @@ class FrameConnection {
 
   #sendBody(call: Call, body: Readable): void {
     const onData = (chunk: Buffer): void => {
-      if (!this.#socket.write(encodeFrame(FrameType.RequestBody, call.id, chunk))) {
+      if (!this.#write(encodeFrame(FrameType.RequestBody, call.id, chunk))) {
         body.pause();
         this.#pausedBodies.add(body);
       }
@@ -196,7 +207,7 @@ class FrameConnection {
     const onEnd = (): void => {
       detach();
       if (this.#calls.get(call.id) === call) {
-        this.#socket.write(encodeFrame(FrameType.RequestEnd, call.id));
+        this.#write(encodeFrame(FrameType.RequestEnd, call.id));
       }
     };
     const onError = (error: Error): void => {
@@ -222,19 +233,20 @@ class FrameConnection {
       return;
     }
     switch (type) {
-      case FrameType.ResponseHead: {
-        const head = JSON.parse(payload.toString("utf8")) as ResponseHead;
-        const body = new ResponseBody(this, call);
-        call.body = body;
-        call.resolve({ status: head.status, headers: head.headers, body });
+      case FrameType.ResponseHead:
+        call.head = JSON.parse(payload.toString("utf8")) as ResponseHead;
+        this.#headsArrived.push(call);
         return;
-      }
       case FrameType.ResponseBody: {
+        call.unacked += payload.length;
         const body = call.body;
         if (!body) {
-          throw new Error(`body before head on stream ${id}`);
+          if (!call.head) {
+            throw new Error(`body before head on stream ${id}`);
+          }
+          call.chunks.push(payload);
+          return;
         }
-        call.unacked += payload.length;
         // Acknowledged in batches while the reader keeps up, and from _read() once it has
         // caught up when it does not: the instance never has more than a window unread here.
         if (body.push(payload) && call.unacked >= streamWindowBytes / 2) {
@@ -244,7 +256,16 @@ class FrameConnection {
       }
       case FrameType.ResponseEnd:
         this.#finish(call);
-        call.body?.push(null);
+        if (call.head) {
+          // The whole answer came at once: hand it out as one buffer, no stream needed.
+          const { status, headers } = call.head;
+          call.head = undefined;
+          const body = call.chunks.length === 1 ? call.chunks[0] : Buffer.concat(call.chunks);
+          call.chunks = [];
+          call.resolve({ status, headers, body: body ?? Buffer.alloc(0) });
+        } else {
+          call.body?.push(null);
+        }
         return;
       case FrameType.Error:
         this.#fail(call, new Error(`the function's response failed: ${payload.toString("utf8")}`));
@@ -252,6 +273,55 @@ class FrameConnection {
       default:
         throw new Error(`unexpected frame type ${type} on stream ${id}`);
     }
+  }
+
+  /** Answers calls whose head came in the last chunk but whose end did not: as streams. */
+  #answerHeads(): void {
+    for (const call of this.#headsArrived.splice(0)) {
+      const head = call.head;
+      if (head === undefined) {
+        continue;
+      }
+      call.head = undefined;
+      const body = new ResponseBody(this, call);
+      call.body = body;
+      for (const chunk of call.chunks.splice(0)) {
+        body.push(chunk);
+      }
+      call.resolve({ status: head.status, headers: head.headers, body });
+    }
+  }
+
+  /**
+   * Queues a frame for one write at the end of this event-loop turn: calls that arrive
+   * together (many callers, one poll) then cost one syscall. Returns false when the caller
+   * should wait for "drain" before sending more.
+   */
+  #write(frame: Buffer): boolean {
+    this.#outgoing.push(frame);
+    this.#outgoingBytes += frame.length;
+    if (this.#outgoingBytes >= 64 * 1024) {
+      return this.#flush();
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    return !this.#socket.writableNeedDrain;
+  }
+
+  #flush(): boolean {
+    this.#flushScheduled = false;
+    const frames = this.#outgoing;
+    if (frames.length === 0 || this.#socket.destroyed) {
+      this.#outgoing = [];
+      this.#outgoingBytes = 0;
+      return !this.#socket.writableNeedDrain;
+    }
+    const data = frames.length === 1 ? frames[0] : Buffer.concat(frames, this.#outgoingBytes);
+    this.#outgoing = [];
+    this.#outgoingBytes = 0;
+    return data === undefined ? true : this.#socket.write(data);
   }
 
   #finish(call: Call): void {
@@ -266,6 +336,8 @@ class FrameConnection {
     if (call.request.body && !call.request.body.readableEnded) {
       call.request.body.destroy();
     }
+    call.head = undefined;
+    call.chunks = [];
     if (call.body) {
       call.body.destroy(error instanceof Error ? error : new Error(String(error)));
     } else {

@@ -57,8 +57,12 @@ export interface InvocationRequest {
 export interface InvocationResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | number | undefined>>;
-  /** Streams as the instance answers; fails if the call is cancelled or the instance goes. */
-  readonly body: Readable;
+  /**
+   * The whole body when it arrived with the head (most calls: no stream to set up), else a
+   * stream of it as the instance answers, which fails if the call is cancelled or the
+   * instance goes.
+   */
+  readonly body: Buffer | Readable;
 }
 
 /** A way to run calls on an instance that is cheaper than HTTP (docs/runtime-protocol.md). */

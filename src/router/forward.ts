@@ -96,7 +96,11 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     headers["x-call-id"] = callId;
     headers["x-duration-seconds"] = ((performance.now() - started) / 1000).toFixed(6);
     res.writeHead(response.status, headers);
-    await sendBody(response.body, res);
+    if (Buffer.isBuffer(response.body)) {
+      res.end(response.body);
+    } else {
+      await sendBody(response.body, res);
+    }
     lease.release();
     return { status: response.status };
   } catch (caught) {

@@ -104,6 +104,9 @@ function call(
 }
 
 async function text(response: InvocationResponse): Promise<string> {
+  if (Buffer.isBuffer(response.body)) {
+    return response.body.toString("utf8");
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of response.body) {
     chunks.push(chunk as Buffer);
