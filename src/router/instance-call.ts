@@ -9,7 +9,7 @@ import type { Dispatcher } from "undici";
 import type { Instance, InvocationRequest, InvocationResponse } from "../provider/types.js";
 
 export function callInstance(
-  instance: Instance,
+  instance: Pick<Instance, "channel" | "dispatcher">,
   request: InvocationRequest,
 ): Promise<InvocationResponse> {
   return instance.channel

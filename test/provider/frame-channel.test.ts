@@ -7,9 +7,11 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { Pool } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ChannelClosed, FrameChannel } from "../../src/provider/frame-channel.js";
 import type { InvocationResponse } from "../../src/provider/types.js";
+import { callInstance } from "../../src/router/instance-call.js";
 import { eventually, tempDir } from "../helpers/runlet.js";
 
 const server = fileURLToPath(new URL("../../runtimes/node/server.mjs", import.meta.url));
@@ -48,6 +50,8 @@ export default async function (event, context) {
 interface Runtime {
   readonly child: ChildProcess;
   readonly channel: FrameChannel;
+  /** The runtime's HTTP socket. */
+  readonly socket: string;
 }
 
 async function startRuntime(): Promise<Runtime> {
@@ -86,7 +90,7 @@ async function startRuntime(): Promise<Runtime> {
   expect(status).toBe(200);
   const channel = new FrameChannel({ socketPath: join(dir, "frames.sock"), connections: 2 });
   onTestFinished(() => channel.close());
-  return { child, channel };
+  return { child, channel, socket };
 }
 
 function call(
@@ -177,5 +181,33 @@ describe("framed invocation channel", () => {
   it("fails calls in flight with ChannelClosed when the instance dies", async () => {
     const { channel } = await startRuntime();
     await expect(call(channel, "/exit")).rejects.toBeInstanceOf(ChannelClosed);
+  });
+
+  it("is what the router uses when an instance has one, and HTTP when it has none", async () => {
+    const { channel, socket } = await startRuntime();
+    const dispatcher = new Pool("http://localhost", { socketPath: socket });
+    onTestFinished(() => dispatcher.destroy());
+    const request = {
+      method: "POST",
+      path: "/echo?n=5",
+      headers: { "x-call-id": "via-router", "content-type": "application/json" },
+      signal: new AbortController().signal,
+    };
+    const framed = await callInstance(
+      { channel, dispatcher },
+      { ...request, body: Readable.from([Buffer.from('{"a":1}')]) },
+    );
+    // A small answer arrives whole over frames: one buffer, no stream.
+    expect(Buffer.isBuffer(framed.body)).toBe(true);
+    const overHttp = await callInstance(
+      { channel: undefined, dispatcher },
+      { ...request, body: Readable.from([Buffer.from('{"a":1}')]) },
+    );
+    expect(Buffer.isBuffer(overHttp.body)).toBe(false);
+    for (const response of [framed, overHttp]) {
+      expect(response.status).toBe(201);
+      expect(response.headers["x-n"]).toBe("5");
+      expect(JSON.parse(await text(response))).toEqual({ n: "5", body: { a: 1 } });
+    }
   });
 });
