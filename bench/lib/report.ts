@@ -220,10 +220,10 @@ function summary(results: Results): string {
       "**What limits Runlet here, and what it would take to win.** The peers run the handler inside the",
       "process that takes the connection: one process, one event loop, no second hop. Runlet's gateway",
       "is a separate process from the instance (the price of isolating functions from the platform and",
-      "from each other), so every call is parsed by the gateway, forwarded over HTTP on a Unix socket,",
-      "parsed again by the instance, and the answer makes the same trip back.",
+      "from each other), so every call is parsed by the gateway, forwarded as frames on a Unix socket",
+      "(docs/runtime-protocol.md), decoded again by the instance, and the answer makes the same trip back.",
       gwCpu && rawCpu
-        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server: the gateway process is the bottleneck, at one core it cannot pass ${fmt(1e6 / gwCpu.front.median)} calls/s. Reaching ${targetsOfIssue.gatewayShare * 100} % of the floor needs the gateway's cost per call cut to about ${fmt((gwCpu.front.median * (gw?.ratioToFloor.median ?? 0)) / targetsOfIssue.gatewayShare)} µs or less: a framed protocol on persistent sockets between gateway and instance instead of a second HTTP exchange through undici, no per-call allocations on the hot path (abort controllers, stream pipelines, header objects), and the invocation path kept off anything that runs per request but is not needed for it.`
+        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server: the gateway process is the bottleneck, at one core it cannot pass ${fmt(1e6 / gwCpu.front.median)} calls/s. Reaching ${targetsOfIssue.gatewayShare * 100} % of the floor needs the gateway's cost per call cut to about ${fmt((gwCpu.front.median * (gw?.ratioToFloor.median ?? 0)) / targetsOfIssue.gatewayShare)} µs or less: fewer per-call allocations on the hot path (the router's abort controller and timer, header objects copied twice, the JSON head of each frame), and the invocation path kept off anything that runs per request but is not needed for it (metrics labels, call-id generation).`
         : "",
     );
   }
