@@ -66,7 +66,7 @@ class FrameResponse extends EventEmitter {
     if (this.destroyed) {
       return;
     }
-    const bytes = chunk === undefined ? undefined : Buffer.from(chunk);
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
     this.#send(bytes, true);
     this.writableFinished = true;
     this.#close();
