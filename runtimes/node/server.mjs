@@ -11,6 +11,14 @@ import { format } from "node:util";
 import { createFrameServer } from "./frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
+
+// Under a supervisor, stdin is a pipe from it that is never written: its end means the
+// supervisor is gone (even if it was killed), so the instance must not outlive it.
+if (controlFd !== undefined) {
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.on("error", () => process.exit(0));
+  process.stdin.resume();
+}
 const callContext = new AsyncLocalStorage();
 
 /** One JSON line to the supervisor (fd 3), or stdout when running without one (in a pod). */

@@ -1,5 +1,6 @@
 import { createServer } from "node:net";
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runBinary, startServer } from "../helpers/binary.js";
@@ -121,5 +122,46 @@ describe("the runlet binary", () => {
     const typo = await runBinary(["deplyo"], { cwd: home, env: { HOME: home } });
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain("Did you mean deploy?");
+  });
+});
+
+describe("instances after a platform crash", () => {
+  it("exit with the platform even unsandboxed, when it is killed with SIGKILL", async () => {
+    const home = await tempDir("runlet-home-");
+    const server = await startServer(["--port", "0", "--no-sandbox", "--pool-size", "2"], {
+      HOME: home,
+    });
+    const platformPid = server.child.pid ?? 0;
+    const children = await eventually(
+      async () => {
+        const pids = (await readdir("/proc")).filter((p) => /^\d+$/.test(p));
+        const found: number[] = [];
+        for (const pid of pids) {
+          const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+          const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+          if (
+            Number(stat.split(") ")[1]?.split(" ")[1]) === platformPid &&
+            cmdline.includes("server.mjs")
+          ) {
+            found.push(Number(pid));
+          }
+        }
+        return found.length === 2 ? found : undefined;
+      },
+      { what: "two pooled instances" },
+    );
+    server.child.kill("SIGKILL");
+    await server.exited;
+    await eventually(
+      () =>
+        children.every(
+          (pid) =>
+            !existsSync(`/proc/${pid}`) ||
+            readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "),
+        )
+          ? true
+          : undefined,
+      { what: "the instances to exit" },
+    );
   });
 });

@@ -83,7 +83,9 @@ export class ProcessInstance implements Instance {
         : [options.command, [...options.args]];
     this.#child = spawn(command, args, {
       env: { ...options.env, RUNLET_CONTROL_FD: "3", RUNLET_CGROUP_PROCS: cgroupFiles.join(" ") },
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
+      // stdin is a pipe nobody writes to: it closes when the platform goes, however it goes,
+      // and the runtime exits then (an unsandboxed instance has no parent-death signal).
+      stdio: ["pipe", "pipe", "pipe", "pipe"],
       // Own process group, so stop() also reaches anything the function spawned.
       detached: true,
     });
@@ -209,6 +211,7 @@ export class ProcessInstance implements Instance {
   }
 
   async #cleanUp(): Promise<void> {
+    this.#child.stdin?.destroy();
     void this.dispatcher.destroy().catch(() => undefined);
     this.channel.close();
     await this.#options.cgroup?.killAll();
