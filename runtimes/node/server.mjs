@@ -3,7 +3,7 @@
 // then serves invocations. Protocol: docs/runtime-protocol.md.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeSync } from "node:fs";
+import { existsSync, fstatSync, readFileSync, writeSync } from "node:fs";
 import { createServer } from "node:http";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -13,8 +13,18 @@ import { createFrameServer } from "./frame-server.mjs";
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
 
 // Under a supervisor, stdin is a pipe from it that is never written: its end means the
-// supervisor is gone (even if it was killed), so the instance must not outlive it.
-if (controlFd !== undefined) {
+// supervisor is gone (even if it was killed), so the instance must not outlive it. Only a
+// pipe counts: a supervisor that gives no stdin (/dev/null) does not use this signal.
+function isPipe(fd) {
+  try {
+    const stat = fstatSync(fd);
+    // Node's child_process gives stdio pipes as socket pairs.
+    return stat.isFIFO() || stat.isSocket();
+  } catch {
+    return false;
+  }
+}
+if (controlFd !== undefined && isPipe(0)) {
   process.stdin.on("end", () => process.exit(0));
   process.stdin.on("error", () => process.exit(0));
   process.stdin.resume();
