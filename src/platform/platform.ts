@@ -11,7 +11,6 @@ import type { RevisionTarget } from "../executor/revision-target.js";
 import { LocalProvider } from "../provider/local/local-provider.js";
 import type { Provider } from "../provider/types.js";
 import {
-  describeConfig,
   resolveFunctionConfig,
   revisionHash,
   type DeployRequest,
@@ -82,7 +81,6 @@ export class Platform {
   readonly logs: LogStore;
   readonly executor: Executor;
   readonly provider: Provider;
-  readonly startedAt = Date.now();
   /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
   readonly events = new EventEmitter();
   readonly #db: Db;
@@ -259,10 +257,6 @@ export class Platform {
     if (!this.secrets.remove(name)) {
       throw new UserError("RUNLET_SECRET_NOT_FOUND", `Secret ${name} does not exist.`);
     }
-  }
-
-  describeConfig(config: FunctionConfig): Record<string, unknown> {
-    return describeConfig(config);
   }
 
   async close(graceMs?: number): Promise<void> {

@@ -43,3 +43,9 @@ export function streamLogs(
   const stop = platform.logs.subscribe(options.name, write);
   res.on("close", stop);
 }
+
+/** The `since` query parameter (RFC 3339) as epoch milliseconds; undefined when absent or invalid. */
+export function sinceMs(text: string | undefined): number | undefined {
+  const ms = text ? Date.parse(text) : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}

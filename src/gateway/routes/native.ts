@@ -6,7 +6,7 @@ import type { Platform } from "../../platform/platform.js";
 import { deployRequestSchema, parseFunctionSpec } from "../../spec/function-spec.js";
 import { assertValidName } from "../../spec/names.js";
 import { nativeView } from "../views.js";
-import { streamLogs } from "./logs.js";
+import { sinceMs, streamLogs } from "./logs.js";
 
 export const secretBodySchema = z.strictObject({ value: z.string() });
 
@@ -67,11 +67,10 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
   app.get<{ Params: { name: string } }>("/api/v1/functions/:name/logs", async (request, reply) => {
     const query = parseFunctionSpec(logsQuerySchema, request.query, "logs query");
     platform.get(request.params.name);
-    const since = query.since ? Date.parse(query.since) : undefined;
     streamLogs(platform, reply, {
       name: request.params.name,
       tail: query.tail,
-      since: since !== undefined && Number.isFinite(since) ? since : undefined,
+      since: sinceMs(query.since),
       follow: query.follow === "true" || query.follow === "1",
       instance: query.instance,
       format: (line) => ({

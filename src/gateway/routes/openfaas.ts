@@ -16,7 +16,7 @@ import { nameProblem } from "../../spec/names.js";
 import { VERSION } from "../../version.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { openfaasStatus } from "../views.js";
-import { streamLogs } from "./logs.js";
+import { sinceMs, streamLogs } from "./logs.js";
 
 const functionDeploymentSchema = z.object({
   service: z.string(),
@@ -186,11 +186,10 @@ export function registerOpenfaasRoutes(
     }
     const query = parsed.data;
     platform.get(query.name);
-    const since = query.since ? Date.parse(query.since) : undefined;
     streamLogs(platform, reply, {
       name: query.name,
       tail: query.tail,
-      since: since !== undefined && Number.isFinite(since) ? since : undefined,
+      since: sinceMs(query.since),
       follow: query.follow === "true" || query.follow === "1",
       instance: query.instance,
       format: (line) => ({
