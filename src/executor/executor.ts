@@ -433,11 +433,13 @@ export class Executor {
     let instance: Instance | undefined;
     let fromPool = false;
     try {
-      instance = this.#warm.get(target.config.runtime)?.take();
+      // Pooled instances share the network; a function without network needs its own start.
+      instance = target.config.network ? this.#warm.get(target.config.runtime)?.take() : undefined;
       fromPool = instance !== undefined;
       instance ??= await this.#provider.start({
         runtime: target.config.runtime,
         onLog: this.#options.onLog,
+        network: target.config.network,
       });
       await instance.specialize({
         name: target.functionName,

@@ -94,6 +94,8 @@ export interface StartInstanceOptions {
    * connection) so that specializing it later is as fast as possible.
    */
   readonly warm?: boolean;
+  /** false: no network for this instance. @default the provider's setting */
+  readonly network?: boolean;
   readonly onLog: (line: LogLine) => void;
 }
 

@@ -66,6 +66,8 @@ export const functionSpecSchema = z.strictObject({
   scale: scaleSchema.optional(),
   /** Invocation needs the admin token when "required". @default "public" */
   auth: z.enum(["public", "required"]).optional(),
+  /** false: the instance gets its own empty network namespace (no network at all). @default true */
+  network: z.boolean().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
 });
@@ -97,6 +99,7 @@ export interface FunctionConfig {
     readonly windowMs: number | undefined;
   };
   readonly auth: "public" | "required";
+  readonly network: boolean;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
 }
@@ -134,6 +137,7 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
       windowMs: spec.scale?.window === undefined ? undefined : parseDuration(spec.scale.window),
     },
     auth: spec.auth ?? "public",
+    network: spec.network ?? true,
     labels: spec.labels ?? {},
     annotations: spec.annotations ?? {},
   };

@@ -288,3 +288,23 @@ describe("queue bound", () => {
     );
   });
 });
+
+describe("network", () => {
+  it("gives a function with network: false no network at all, and others the host's", async () => {
+    const runlet = await startTestRunlet({ poolSize: 1 });
+    const caller = `export default async (event) => {
+      try { const r = await fetch(event.query.url, { signal: AbortSignal.timeout(3000) }); return "reached " + r.status; }
+      catch (error) { return "unreachable: " + (error.cause?.code ?? error.name); }
+    };`;
+    await runlet.deploy("offline", { "index.js": caller }, { network: false });
+    await runlet.deploy("online", { "index.js": caller });
+    const query = new URLSearchParams({ url: `${runlet.url}/healthz` });
+    expect(await (await fetch(`${runlet.url}/function/online?${query}`)).text()).toBe(
+      "reached 200",
+    );
+    expect(await (await fetch(`${runlet.url}/function/offline?${query}`)).text()).toMatch(
+      /^unreachable: (ECONNREFUSED|ENETUNREACH|EADDRNOTAVAIL)/,
+    );
+    expect((await status(runlet, "offline")).instances[0]?.coldStartsFromPool).toBe(0);
+  });
+});

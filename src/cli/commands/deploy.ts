@@ -116,6 +116,7 @@ export const deployCommand = defineCommand({
       flags: "--idle-timeout <duration>",
       description: "scale to zero after this long without calls, e.g. 5m",
     },
+    { flags: "--no-network", description: "give the function no network at all" },
   ],
   examples: [
     "runlet deploy                      # every function in ./runlet.yaml",
@@ -138,6 +139,7 @@ export const deployCommand = defineCommand({
     max: z.coerce.number().int().optional(),
     concurrency: z.coerce.number().int().optional(),
     idleTimeout: z.string().optional(),
+    network: z.boolean().optional(),
     json: z.boolean().optional(),
   }),
   async run(args, options, io) {
@@ -222,6 +224,7 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
   set("memory", options.memory);
   set("maxBody", options.maxBody);
   set("auth", options.auth);
+  set("network", options.network === false ? false : undefined);
   set(
     "cpu",
     options.cpu === undefined

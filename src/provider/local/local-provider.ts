@@ -120,7 +120,7 @@ export class LocalProvider implements Provider {
         secretsDir: paths.secretsHost,
         runtimeDir: dirname(server),
         entry: "server.mjs",
-        network: this.#options.network ?? true,
+        network: options.network ?? this.#options.network ?? true,
       }));
       env = {
         ...base,
