@@ -1,5 +1,5 @@
-// Invocation frames, the runtime's copy of src/provider/frames.ts (the two must stay
-// identical): 4-byte big-endian length of what follows, 1-byte type, 4-byte stream id,
+// Invocation frames, shared with the gateway (src/provider/frames.ts re-exports this file,
+// typed by frames.d.mts): 4-byte big-endian length of what follows, 1-byte type, 4-byte stream id,
 // payload. Protocol: docs/runtime-protocol.md, "Invocation frames".
 
 export const FrameType = {
