@@ -1,5 +1,5 @@
-// The frame codec on both sides of the invocation channel: the gateway's (src/provider/frames.ts)
-// and the runtime's dependency-free copy (runtimes/node/frames.mjs) must split byte streams alike.
+// The frame codec on both sides of the invocation channel, as each side imports it: the gateway's
+// (src/provider/frames.ts, a re-export) and the runtime's (runtimes/node/frames.mjs).
 import { describe, expect, it } from "vitest";
 import * as gatewayFrames from "../../src/provider/frames.js";
 
