@@ -8,7 +8,7 @@
  */
 import { UserError, errorMessage } from "../errors.js";
 import type { Instance, LogLine, Provider } from "../provider/types.js";
-import { runtimes, type RuntimeName } from "../spec/function-spec.js";
+import { instanceRuntimeOf, type InstanceRuntime } from "../spec/function-spec.js";
 import { Autoscaler, type AutoscalerSettings, type ScalingDecision } from "./autoscaler.js";
 import { revisionKey, type RevisionTarget } from "./revision-target.js";
 import { WarmPool } from "./warm-pool.js";
@@ -66,7 +66,7 @@ export interface RevisionStatus {
 }
 
 export interface PoolStatus {
-  readonly runtime: RuntimeName;
+  readonly runtime: InstanceRuntime;
   readonly size: number;
   readonly idle: number;
   readonly starting: number;
@@ -130,7 +130,7 @@ export class Executor {
   readonly #maxQueue: number;
   readonly #now: () => number;
   readonly #pools = new Map<string, RevisionPool>();
-  readonly #warm = new Map<RuntimeName, WarmPool>();
+  readonly #warm = new Map<InstanceRuntime, WarmPool>();
   readonly #ticker: NodeJS.Timeout;
   #closed = false;
 
@@ -139,18 +139,9 @@ export class Executor {
     this.#options = options;
     this.#maxQueue = options.maxQueue ?? 1000;
     this.#now = options.now ?? Date.now;
-    const poolSize = options.poolSize ?? 2;
-    for (const runtime of runtimes) {
-      const pool = new WarmPool({
-        provider: this.#provider,
-        runtime,
-        size: poolSize,
-        onLog: options.onLog,
-        onError: (error) => options.onError?.(error),
-      });
-      this.#warm.set(runtime, pool);
-      pool.fill();
-    }
+    // Node's pool fills at once; other runtimes' pools start with their first function, so
+    // a platform that runs only Node spends nothing on Python or exec instances.
+    this.#warmPool("node");
     this.#ticker = setInterval(() => this.tick(), options.tickIntervalMs ?? 1000);
     this.#ticker.unref();
   }
@@ -426,6 +417,24 @@ export class Executor {
     }
   }
 
+  #warmPool(runtime: InstanceRuntime): WarmPool {
+    let pool = this.#warm.get(runtime);
+    if (!pool) {
+      pool = new WarmPool({
+        provider: this.#provider,
+        runtime,
+        size: this.#options.poolSize ?? 2,
+        onLog: this.#options.onLog,
+        onError: (error) => this.#options.onError?.(error),
+      });
+      this.#warm.set(runtime, pool);
+      if (!this.#closed) {
+        pool.fill();
+      }
+    }
+    return pool;
+  }
+
   async #startInstance(pool: RevisionPool, options: { rethrow: boolean }): Promise<void> {
     pool.starting += 1;
     const { target } = pool;
@@ -434,10 +443,11 @@ export class Executor {
     let fromPool = false;
     try {
       // Pooled instances share the network; a function without network needs its own start.
-      instance = target.config.network ? this.#warm.get(target.config.runtime)?.take() : undefined;
+      const runtime = instanceRuntimeOf(target.config.runtime);
+      instance = target.config.network ? this.#warmPool(runtime).take() : undefined;
       fromPool = instance !== undefined;
       instance ??= await this.#provider.start({
-        runtime: target.config.runtime,
+        runtime,
         onLog: this.#options.onLog,
         network: target.config.network,
       });
@@ -452,6 +462,9 @@ export class Executor {
         concurrency: target.config.scale.concurrency,
         memoryBytes: target.config.memoryBytes,
         cpu: target.config.cpu,
+        compat: target.config.compat,
+        command: target.config.command,
+        mode: target.config.mode,
       });
     } catch (error) {
       pool.starting -= 1;

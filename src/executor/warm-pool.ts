@@ -4,11 +4,11 @@
  * background, one start at a time so a refill never competes with a burst for the CPU.
  */
 import type { Instance, LogLine, Provider } from "../provider/types.js";
-import type { RuntimeName } from "../spec/function-spec.js";
+import type { InstanceRuntime } from "../spec/function-spec.js";
 
 export interface WarmPoolOptions {
   readonly provider: Provider;
-  readonly runtime: RuntimeName;
+  readonly runtime: InstanceRuntime;
   /** Generic instances kept ready; 0 disables the pool. */
   readonly size: number;
   readonly onLog: (line: LogLine) => void;
@@ -17,7 +17,7 @@ export interface WarmPoolOptions {
 }
 
 export class WarmPool {
-  readonly runtime: RuntimeName;
+  readonly runtime: InstanceRuntime;
   readonly #options: WarmPoolOptions;
   readonly #idle: Instance[] = [];
   #starting = 0;

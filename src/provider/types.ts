@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
-import type { RuntimeName } from "../spec/function-spec.js";
+import type { CompatShape, ExecMode, InstanceRuntime } from "../spec/function-spec.js";
 
 /** What a generic instance is told when it becomes one function's instance. */
 export interface SpecializeRequest {
@@ -23,6 +23,11 @@ export interface SpecializeRequest {
   readonly memoryBytes: number;
   /** CPU limit in cores; undefined for no limit. */
   readonly cpu: number | undefined;
+  /** Handler shape of another platform; undefined for Runlet's own. */
+  readonly compat: CompatShape | undefined;
+  /** exec runtime: the program to run, and how. */
+  readonly command: string | undefined;
+  readonly mode: ExecMode;
 }
 
 export interface ExitInfo {
@@ -72,7 +77,7 @@ export interface InvocationChannel {
 
 export interface Instance {
   readonly id: string;
-  readonly runtime: RuntimeName;
+  readonly runtime: InstanceRuntime;
   /** HTTP client bound to the instance's runtime server: control calls, and invocations when there is no channel. */
   readonly dispatcher: Dispatcher;
   /** The instance's framed invocation channel, when it has one. */
@@ -88,7 +93,7 @@ export interface Instance {
 }
 
 export interface StartInstanceOptions {
-  readonly runtime: RuntimeName;
+  readonly runtime: InstanceRuntime;
   /**
    * The instance will wait in a warm pool: spend start-up time now (warm-up calls, an open
    * connection) so that specializing it later is as fast as possible.

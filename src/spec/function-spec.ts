@@ -9,8 +9,34 @@ import { UserError } from "../errors.js";
 import { nameProblem } from "./names.js";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js";
 
-export const runtimes = ["node"] as const;
+/** What users pick. Some are built into another runtime's form at deploy (typescript → node, go → exec). */
+export const runtimes = ["node", "typescript", "python", "exec", "go"] as const;
 export type RuntimeName = (typeof runtimes)[number];
+
+/** The runtime servers instances run (`runtimes/<name>/`); each has its own warm pool. */
+export const instanceRuntimes = ["node", "python", "exec"] as const;
+export type InstanceRuntime = (typeof instanceRuntimes)[number];
+
+const instanceRuntimeOfRuntime: Record<RuntimeName, InstanceRuntime> = {
+  node: "node",
+  typescript: "node",
+  python: "python",
+  exec: "exec",
+  go: "exec",
+};
+
+/** The runtime server a function's instances run. */
+export function instanceRuntimeOf(runtime: RuntimeName): InstanceRuntime {
+  return instanceRuntimeOfRuntime[runtime];
+}
+
+/** Handler shapes of the platforms Runlet replaces (their functions run unchanged). */
+export const compatShapes = ["openfaas", "fission", "kubeless"] as const;
+export type CompatShape = (typeof compatShapes)[number];
+
+/** exec runtime: a process per call (stdin → stdout), or a long-running server on $PORT. */
+export const execModes = ["stdio", "http"] as const;
+export type ExecMode = (typeof execModes)[number];
 
 const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, {
   message: 'expected a duration such as "500ms", "10s" or "5m"',
@@ -48,6 +74,14 @@ export const functionSpecSchema = z.strictObject({
   }),
   /** File inside the package, optionally with an export: "index.js" or "handler.mjs:main". */
   handler: z.string().min(1).optional(),
+  /** exec runtime: the program and its arguments, run in the package directory. */
+  command: z.string().min(1).optional(),
+  /** exec runtime: "stdio" (a process per call) or "http" (a server on $PORT). @default "stdio" */
+  mode: z.enum(execModes).optional(),
+  /** Handler shape of another platform, so its functions run unchanged. */
+  compat: z.enum(compatShapes).optional(),
+  /** Async calls: attempts after the first before a call is dead-lettered. @default 3 */
+  maxRetries: z.number().int().min(0).max(100).optional(),
   env: z.record(envName, z.string()).optional(),
   secrets: z.array(secretName).optional(),
   /** @default "30s" */
@@ -83,6 +117,11 @@ export type DeployRequest = z.infer<typeof deployRequestSchema>;
 export interface FunctionConfig {
   readonly runtime: RuntimeName;
   readonly handler: string;
+  /** exec runtime's program; undefined for other runtimes. */
+  readonly command: string | undefined;
+  readonly mode: ExecMode;
+  readonly compat: CompatShape | undefined;
+  readonly maxRetries: number;
   readonly env: Readonly<Record<string, string>>;
   readonly secrets: readonly string[];
   readonly timeoutMs: number;
@@ -104,7 +143,13 @@ export interface FunctionConfig {
   readonly annotations: Readonly<Record<string, string>>;
 }
 
-export const defaultHandler: Record<RuntimeName, string> = { node: "index.js" };
+export const defaultHandler: Record<RuntimeName, string> = {
+  node: "index.js",
+  typescript: "index.ts",
+  python: "handler.py",
+  exec: "",
+  go: "main.go",
+};
 
 /** Applies every default once; callers never see an optional field afterwards. */
 export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
@@ -113,6 +158,10 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
   return {
     runtime: spec.runtime,
     handler: must(spec.handler, defaultHandler[spec.runtime]),
+    command: spec.command,
+    mode: spec.mode ?? (spec.runtime === "go" ? "http" : "stdio"),
+    compat: spec.compat,
+    maxRetries: spec.maxRetries ?? 3,
     env: spec.env ?? {},
     secrets: [...new Set(spec.secrets ?? [])].sort(),
     timeoutMs: must(spec.timeout === undefined ? undefined : parseDuration(spec.timeout), 30_000),

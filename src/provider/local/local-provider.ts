@@ -5,10 +5,10 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../errors.js";
-import type { RuntimeName } from "../../spec/function-spec.js";
+import type { InstanceRuntime } from "../../spec/function-spec.js";
 import type { Instance, Provider, StartInstanceOptions } from "../types.js";
 import { detectCgroups, type CgroupHierarchy, type InstanceCgroup } from "./cgroups.js";
 import { ProcessInstance, makeDirs, type InstancePaths } from "./process-instance.js";
@@ -29,8 +29,21 @@ export interface LocalProviderOptions {
   readonly genericMemoryBytes?: number;
 }
 
-const runtimeServers: Record<RuntimeName, string> = {
-  node: fileURLToPath(new URL("../../../runtimes/node/server.mjs", import.meta.url)),
+/** How each runtime server starts: its directory under runtimes/, entry file, and interpreter. */
+interface RuntimeServer {
+  readonly dir: string;
+  readonly entry: string;
+  /** Absolute path of the program that runs the entry (it must be visible in the sandbox). */
+  readonly interpreter: () => string | undefined;
+}
+
+const runtimesDir = fileURLToPath(new URL("../../../runtimes/", import.meta.url));
+const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
+  node: {
+    dir: join(runtimesDir, "node"),
+    entry: "server.mjs",
+    interpreter: () => process.execPath,
+  },
 };
 
 export class LocalProvider implements Provider {
@@ -82,10 +95,11 @@ export class LocalProvider implements Provider {
 
   async start(options: StartInstanceOptions): Promise<Instance> {
     const server = runtimeServers[options.runtime];
-    if (!server || !this.#runDir) {
+    const interpreter = server?.interpreter();
+    if (!server || !interpreter || !this.#runDir) {
       throw new UserError(
         "RUNLET_UNSUPPORTED_RUNTIME",
-        `runtime ${options.runtime} is not supported`,
+        `runtime ${options.runtime} is not supported on this machine`,
       );
     }
     this.#counter += 1;
@@ -118,8 +132,9 @@ export class LocalProvider implements Provider {
         socketDir,
         functionDir: join(workDir, "function"),
         secretsDir: paths.secretsHost,
-        runtimeDir: dirname(server),
-        entry: "server.mjs",
+        runtimeDir: server.dir,
+        entry: server.entry,
+        interpreter,
         network: options.network ?? this.#options.network ?? true,
       }));
       env = {
@@ -140,8 +155,8 @@ export class LocalProvider implements Provider {
         functionInside: undefined,
       };
       await makeDirs([socketDir, paths.secretsHost, join(socketDir, "tmp")]);
-      command = process.execPath;
-      args = [server];
+      command = interpreter;
+      args = [join(server.dir, server.entry)];
       // A clean environment: nothing of the platform's leaks into functions, and variables
       // such as NODE_EXTRA_CA_CERTS (45–65 ms per start here) stay out.
       env = {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import { UserError, type ErrorCode } from "../../errors.js";
-import type { RuntimeName } from "../../spec/function-spec.js";
+import type { InstanceRuntime } from "../../spec/function-spec.js";
 import { formatSize } from "../../spec/units.js";
 import { FrameChannel } from "../frame-channel.js";
 import type { ExitInfo, Instance, LogLine, SpecializeRequest } from "../types.js";
@@ -35,7 +35,7 @@ export interface InstancePaths {
 
 export interface ProcessInstanceOptions {
   readonly id: string;
-  readonly runtime: RuntimeName;
+  readonly runtime: InstanceRuntime;
   readonly command: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
@@ -49,7 +49,7 @@ const stderrTailLines = 20;
 
 export class ProcessInstance implements Instance {
   readonly id: string;
-  readonly runtime: RuntimeName;
+  readonly runtime: InstanceRuntime;
   readonly dispatcher: Pool;
   readonly channel: FrameChannel;
   readonly exited: Promise<ExitInfo>;
@@ -177,6 +177,9 @@ export class ProcessInstance implements Instance {
       secretsDir: paths.secretsInside,
       timeoutMs: request.timeoutMs,
       concurrency: request.concurrency,
+      compat: request.compat,
+      command: request.command,
+      mode: request.mode,
     });
     const response = await Promise.race([
       this.dispatcher.request({

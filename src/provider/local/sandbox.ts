@@ -80,12 +80,14 @@ export interface SandboxLayout {
   readonly runtimeDir: string;
   /** Runtime entry file name inside runtimeDir. */
   readonly entry: string;
+  /** Program that runs the entry (node, python3); outside /usr it is mounted at its own path. */
+  readonly interpreter: string;
   readonly network: boolean;
 }
 
 /** The bwrap command line that runs the runtime server inside the sandbox. */
 export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
-  const node = process.execPath;
+  const interpreter = layout.interpreter;
   const args = [
     "--unshare-all",
     ...(layout.network ? ["--share-net"] : []),
@@ -115,10 +117,10 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
       args.push("--ro-bind", file, file);
     }
   }
-  // A Node installed outside /usr (nvm, a tarball) must be visible at the same path.
-  const nodePrefix = dirname(dirname(node));
-  if (!node.startsWith("/usr/") && !node.startsWith("/bin/")) {
-    args.push("--ro-bind", nodePrefix, nodePrefix);
+  // An interpreter installed outside /usr (nvm, a tarball) must be visible at the same path.
+  const prefix = dirname(dirname(interpreter));
+  if (!interpreter.startsWith("/usr/") && !interpreter.startsWith("/bin/")) {
+    args.push("--ro-bind", prefix, prefix);
   }
   args.push(
     "--proc",
@@ -141,7 +143,7 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
     insidePaths.secrets,
     "--chdir",
     "/tmp",
-    node,
+    interpreter,
     join(insidePaths.runtime, layout.entry),
   );
   return { command: "bwrap", args };
