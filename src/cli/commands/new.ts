@@ -1,6 +1,10 @@
-/** `runlet new NAME --runtime node`: a working function from a template, added to runlet.yaml. */
+/**
+ * `runlet new NAME --runtime node`: a working function from a template, added to runlet.yaml.
+ * A template is a directory `templates/<runtime>/` with a `template.json` describing it; the
+ * rest of the directory is copied as the function's source.
+ */
 import { existsSync } from "node:fs";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { cp, readFile, readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMap, parseDocument } from "yaml";
@@ -13,9 +17,40 @@ import { line } from "../io.js";
 
 const templatesDir = fileURLToPath(new URL("../../../templates/", import.meta.url));
 
+const templateSchema = z.strictObject({
+  /** One line for `runlet new --list`. */
+  description: z.string(),
+  /** The runlet.yaml entry besides `source`, e.g. {runtime: "python", handler: "handler.py"}. */
+  entry: z.record(z.string(), z.unknown()),
+  /** Files worth naming after creation: the handler and its test. */
+  handlerFile: z.string(),
+  testFile: z.string(),
+  /** How to run the template's test, shown after creation. */
+  testCommand: z.string(),
+});
+export type Template = z.infer<typeof templateSchema> & { readonly runtime: string };
+
+/** Every template, in runtime order. */
+export async function listTemplates(): Promise<Template[]> {
+  const templates: Template[] = [];
+  for (const entry of await readdir(templatesDir, { withFileTypes: true })) {
+    const file = join(templatesDir, entry.name, "template.json");
+    if (entry.isDirectory() && existsSync(file)) {
+      const parsed = templateSchema.parse(JSON.parse(await readFile(file, "utf8")));
+      templates.push({ ...parsed, runtime: entry.name });
+    }
+  }
+  const order = (runtime: string): number => {
+    const index = (runtimes as readonly string[]).indexOf(runtime);
+    return index === -1 ? runtimes.length : index;
+  };
+  return templates.sort((a, b) => order(a.runtime) - order(b.runtime));
+}
+
 export interface NewFunctionResult {
   readonly dir: string;
   readonly stackFile: string;
+  readonly template: Template;
 }
 
 /** Copies the runtime's template into `<cwd>/<name>` and adds the function to the stack file. */
@@ -26,10 +61,12 @@ export async function createFunction(
   stackFileName: string,
 ): Promise<NewFunctionResult> {
   assertValidName(name);
-  if (!(runtimes as readonly string[]).includes(runtime)) {
+  const templates = await listTemplates();
+  const template = templates.find((t) => t.runtime === runtime);
+  if (!template) {
     throw new UserError(
       "RUNLET_UNSUPPORTED_RUNTIME",
-      `Unknown runtime ${runtime}; known runtimes: ${runtimes.join(", ")}`,
+      `No template for runtime ${runtime}; templates: ${templates.map((t) => t.runtime).join(", ")} (see runlet new --list)`,
     );
   }
   const dir = resolve(cwd, name);
@@ -55,26 +92,26 @@ export async function createFunction(
       `${stackFileName} already declares a function named ${name}.`,
     );
   }
-  await cp(join(templatesDir, runtime), dir, { recursive: true });
+  await cp(join(templatesDir, runtime), dir, {
+    recursive: true,
+    filter: (source) => !source.endsWith("template.json"),
+  });
   const functions = doc.get("functions");
   if (!isMap(functions) || functions.items.length === 0) {
     doc.set("functions", doc.createNode({}));
   }
-  doc.setIn(
-    ["functions", name],
-    doc.createNode({ runtime, source: `./${name}`, handler: "index.js" }),
-  );
+  doc.setIn(["functions", name], doc.createNode({ ...template.entry, source: `./${name}` }));
   const functionsNode = doc.get("functions");
   if (isMap(functionsNode)) {
     functionsNode.flow = false;
   }
   await writeFile(stackFile, doc.toString());
-  return { dir, stackFile };
+  return { dir, stackFile, template };
 }
 
 export const newCommand = defineCommand({
   name: "new",
-  arguments: "<name>",
+  arguments: "[name]",
   description: "create a function from a template and add it to runlet.yaml",
   options: [
     {
@@ -87,14 +124,34 @@ export const newCommand = defineCommand({
       description: "stack file to add it to",
       defaultValue: "runlet.yaml",
     },
+    { flags: "--list", description: "list the templates" },
   ],
-  examples: ["runlet new hello --runtime node"],
-  optionsSchema: z.object({ runtime: z.string(), file: z.string() }),
+  examples: ["runlet new hello --runtime node", "runlet new --list"],
+  optionsSchema: z.object({ runtime: z.string(), file: z.string(), list: z.boolean().optional() }),
   async run(args, options, io) {
+    if (options.list) {
+      const templates = await listTemplates();
+      const width = Math.max(...templates.map((t) => t.runtime.length));
+      for (const template of templates) {
+        line(io.stdout, `${template.runtime.padEnd(width)}  ${template.description}`);
+      }
+      return;
+    }
+    if (args[0] === undefined) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "Name the function: runlet new NAME --runtime RUNTIME (templates: runlet new --list)",
+      );
+    }
     const name = String(args[0]);
     const result = await createFunction(io.cwd, name, options.runtime, options.file);
-    line(io.stdout, `✔ created ${result.dir} (handler index.js, test index.test.mjs)`);
+    const { template } = result;
+    line(
+      io.stdout,
+      `✔ created ${result.dir} (handler ${template.handlerFile}, test ${template.testFile})`,
+    );
     line(io.stdout, `✔ added ${name} to ${result.stackFile}`);
+    line(io.stdout, `Test it: cd ${name} && ${template.testCommand}`);
     line(io.stdout, `Next: runlet deploy && runlet invoke ${name} --query name=Ada`);
   },
 });
