@@ -140,7 +140,7 @@ describe("runlet CLI (in-process)", () => {
       /runlet\.yaml:7: functions\.b\.runtime: unknown runtime "ruby"/,
     );
     const unknownRuntime = await cli(["new", "x", "--runtime", "cobol"]);
-    expect(unknownRuntime.stderr).toContain("Unknown runtime cobol; known runtimes: node");
+    expect(unknownRuntime.stderr).toContain("No template for runtime cobol; templates: node");
     const syntax = await cli(["deploy", "broken", "--runtime", "node", "--source", "./src"]);
     expect(syntax.code).toBe(1);
   });

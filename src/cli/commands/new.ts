@@ -100,7 +100,10 @@ export async function createFunction(
   if (!isMap(functions) || functions.items.length === 0) {
     doc.set("functions", doc.createNode({}));
   }
-  doc.setIn(["functions", name], doc.createNode({ ...template.entry, source: `./${name}` }));
+  doc.setIn(
+    ["functions", name],
+    doc.createNode({ runtime: template.runtime, source: `./${name}`, ...template.entry }),
+  );
   const functionsNode = doc.get("functions");
   if (isMap(functionsNode)) {
     functionsNode.flow = false;
