@@ -422,7 +422,9 @@ function expressRequest(event, body) {
     params: { ...event.params },
     headers: event.headers,
     body,
-    protocol: String(event.headers["x-forwarded-proto"] ?? "http").split(",")[0].trim(),
+    protocol: String(event.headers["x-forwarded-proto"] ?? "http")
+      .split(",")[0]
+      .trim(),
     hostname: host.replace(/:\d+$/, ""),
     ip: String(event.headers["x-forwarded-for"] ?? "")
       .split(",")[0]
@@ -614,7 +616,11 @@ class ExpressResponse {
       if (!this.hasHeader("content-type")) {
         this.type("application/octet-stream");
       }
-    } else if (typeof chunk === "object" || typeof chunk === "boolean" || typeof chunk === "number") {
+    } else if (
+      typeof chunk === "object" ||
+      typeof chunk === "boolean" ||
+      typeof chunk === "number"
+    ) {
       return this.json(chunk);
     }
     if (typeof chunk === "string") {

@@ -54,7 +54,7 @@ module.exports = async (event, context) => {
       method: "POST",
       body: Buffer.from("hi"),
     });
-    expect(((await text.json()) as { body: string; "content-type": string })).toMatchObject({
+    expect((await text.json()) as { body: string; "content-type": string }).toMatchObject({
       body: '"hi"',
       "content-type": "text/plain",
     });
@@ -78,10 +78,14 @@ module.exports = async (event, context) => {
   return 'Hello ' + (event.body.name || 'world')
 }
 `;
-    await runlet.deploy("of-fail", { "handler.js": handler }, {
-      handler: "handler.js",
-      compat: "openfaas",
-    });
+    await runlet.deploy(
+      "of-fail",
+      { "handler.js": handler },
+      {
+        handler: "handler.js",
+        compat: "openfaas",
+      },
+    );
     const failed = await fetch(`${runlet.url}/function/of-fail?fail=1`);
     expect(failed.status).toBe(500);
     expect(await failed.text()).toBe("Error: Unable to process this event.");
@@ -118,10 +122,14 @@ describe("Fission Node environment shape", () => {
     };
 }
 `;
-    await runlet.deploy("fi-hello", { "hello.js": hello }, {
-      handler: "hello.js",
-      compat: "fission",
-    });
+    await runlet.deploy(
+      "fi-hello",
+      { "hello.js": hello },
+      {
+        handler: "hello.js",
+        compat: "fission",
+      },
+    );
     const answer = await fetch(`${runlet.url}/function/fi-hello`);
     expect(answer.status).toBe(200);
     expect(answer.headers.get("content-type")).toBe("text/html; charset=utf-8");
@@ -154,10 +162,14 @@ describe("Fission Node environment shape", () => {
 };
 `;
     for (const name of ["viaCallback", "viaResponse", "broken"]) {
-      const deployed = await runlet.deploy(`fi-${name.toLowerCase()}`, { "multi.js": source }, {
-        handler: `multi.js:${name}`,
-        compat: "fission",
-      });
+      const deployed = await runlet.deploy(
+        `fi-${name.toLowerCase()}`,
+        { "multi.js": source },
+        {
+          handler: `multi.js:${name}`,
+          compat: "fission",
+        },
+      );
       expect(deployed.status).toBeLessThan(300);
     }
     const viaCallback = await fetch(`${runlet.url}/function/fi-viacallback`);
@@ -197,11 +209,15 @@ describe("Kubeless Node runtime shape", () => {
 };
 `;
     for (const fn of ["foo", "info", "greet"]) {
-      const deployed = await runlet.deploy(`kl-${fn}`, { "test.js": source }, {
-        handler: `test.js:${fn}`,
-        compat: "kubeless",
-        timeout: "20s",
-      });
+      const deployed = await runlet.deploy(
+        `kl-${fn}`,
+        { "test.js": source },
+        {
+          handler: `test.js:${fn}`,
+          compat: "kubeless",
+          timeout: "20s",
+        },
+      );
       expect(deployed.status).toBeLessThan(300);
     }
     const echoed = await fetch(`${runlet.url}/function/kl-foo`, {

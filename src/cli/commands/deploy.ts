@@ -5,6 +5,7 @@ import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { packDirectory } from "../../packaging/pack.js";
 import {
+  compatShapes,
   defaultHandler,
   functionSpecSchema,
   parseFunctionSpec,
@@ -117,10 +118,16 @@ export const deployCommand = defineCommand({
       description: "scale to zero after this long without calls, e.g. 5m",
     },
     { flags: "--no-network", description: "give the function no network at all" },
+    {
+      flags: "--compat <shape>",
+      description: `handler shape of another platform: ${compatShapes.join(", ")}`,
+    },
   ],
   examples: [
     "runlet deploy                      # every function in ./runlet.yaml",
     "runlet deploy hello --runtime node --source ./hello --env GREETING=hi --timeout 10s",
+    "runlet deploy -f stack.yml         # an OpenFaaS stack file",
+    "runlet deploy hello --runtime node --source ./hello --compat fission",
     "runlet deploy api --runtime node --source ./api --min 1 --max 20 --concurrency 10 --memory 128Mi --cpu 0.5",
   ],
   optionsSchema: clientFlagsSchema.extend({
@@ -140,6 +147,7 @@ export const deployCommand = defineCommand({
     concurrency: z.coerce.number().int().optional(),
     idleTimeout: z.string().optional(),
     network: z.boolean().optional(),
+    compat: z.string().optional(),
     json: z.boolean().optional(),
   }),
   async run(args, options, io) {
@@ -174,7 +182,11 @@ function selectFunctions(
   options: DeployOptions,
   io: CliIO,
 ): readonly StackFunction[] {
-  if (options.source !== undefined || options.runtime !== undefined) {
+  if (
+    options.source !== undefined ||
+    options.runtime !== undefined ||
+    options.compat !== undefined
+  ) {
     const [name, ...rest] = names;
     if (!name || rest.length > 0) {
       throw new UserError(
@@ -187,6 +199,9 @@ function selectFunctions(
     ];
   }
   const stack = readStackFile(resolve(io.cwd, options.file));
+  for (const notice of stack.notices ?? []) {
+    line(io.stderr, `note: ${notice}`);
+  }
   const chosen =
     names.length === 0 ? stack.functions : stack.functions.filter((fn) => names.includes(fn.name));
   const unknown = names.filter((name) => !stack.functions.some((fn) => fn.name === name));
@@ -218,6 +233,7 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
     }
   };
   set("handler", options.handler);
+  set("compat", options.compat);
   set("env", Object.keys(env).length > 0 ? env : undefined);
   set("secrets", options.secret);
   set("timeout", options.timeout);
