@@ -9,18 +9,16 @@ import { join } from "node:path";
 
 export const compatShapes = ["openfaas", "fission", "kubeless"];
 
-/** A finished answer, sent as it is: status, exactly these headers, and the body bytes. */
-export class CompatResponse {
-  constructor(status, headers, body) {
-    this.status = status;
-    this.headers = headers;
-    this.body = body;
-  }
+/** Marks a finished answer, to be sent as it is: status, exactly its headers, body bytes. */
+export const finishedAnswer = Symbol("runlet.compat.finishedAnswer");
+
+function answer(status, headers, body) {
+  return { [finishedAnswer]: true, status, headers, body };
 }
 
 /**
  * Wraps `fn` (what the handler file exports) for `shape`; the result is a Runlet handler
- * `(event, context) => CompatResponse`. `info` is {handler, timeoutMs, secretsDir}.
+ * `(event, context) => answer`. `info` is {handler, timeoutMs, secretsDir}.
  */
 export function adaptHandler(shape, fn, info) {
   switch (shape) {
@@ -379,7 +377,7 @@ function formObject(text) {
 
 function badRequest(message) {
   const body = Buffer.from(`<!DOCTYPE html>\n<pre>SyntaxError: ${escapeHtml(message)}</pre>\n`);
-  return new CompatResponse(
+  return answer(
     400,
     { "content-type": "text/html; charset=utf-8", "content-length": String(body.length) },
     body,
@@ -665,7 +663,7 @@ class ExpressResponse {
     if (!Object.hasOwn(headers, "transfer-encoding")) {
       headers["content-length"] = String(body.length);
     }
-    return new CompatResponse(this.statusCode, headers, body);
+    return answer(this.statusCode, headers, body);
   }
 }
 

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
-import { CompatResponse, adaptHandler, compatShapes } from "./compat.mjs";
+import { adaptHandler, compatShapes, finishedAnswer } from "./compat.mjs";
 import { createFrameServer } from "./frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
@@ -358,7 +358,7 @@ function isStream(value) {
 }
 
 async function sendResult(res, result) {
-  if (result instanceof CompatResponse) {
+  if (result?.[finishedAnswer]) {
     res.writeHead(result.status, result.headers);
     return void res.end(result.body);
   }
