@@ -1,10 +1,12 @@
 /** Renders the results into docs/benchmarks.md and the SVG charts under bench/charts/. */
 import type { ColdStartResult } from "../suites/cold-start.js";
+import type { DensityResult } from "../suites/density.js";
 import type { EchoResult } from "../suites/echo.js";
 import type { InstanceResult } from "../suites/instance.js";
 import type { WarmPathResult } from "../suites/warm-path.js";
 import type { MachineInfo } from "./machine.js";
 import { fmt, fmtSpread, type Spread } from "./stats.js";
+import { densityChart, densitySection } from "./report-density.js";
 import { barChart } from "./svg.js";
 
 export interface Section<T> {
@@ -21,6 +23,7 @@ export interface Results {
     echo?: Section<EchoResult>;
     cold?: Section<ColdStartResult>;
     instance?: Section<InstanceResult>;
+    density?: Section<DensityResult>;
   };
 }
 
@@ -86,6 +89,10 @@ export function renderCharts(results: Results): Record<string, string> {
       log: true,
       series: warm.targets.map((t) => ({ label: t.label, values: t.levels.map((l) => l.p99) })),
     });
+  }
+  const density = results.sections.density?.data;
+  if (density) {
+    charts["density-latency.svg"] = densityChart(density);
   }
   const echo = results.sections.echo?.data;
   if (echo) {
@@ -585,11 +592,7 @@ export function renderReport(results: Results): string {
     "",
     instanceSection(results.sections.instance),
     "",
-    "## Not measured yet",
-    "",
-    "- Density (platform memory idle, 500 functions with 50 warm, how many warm instances fit before",
-    "  latency degrades; the memory of one idle instance is in the section above) and async (accepted",
-    "  calls/s, drain rate): issue 6, later.",
+    densitySection(results.sections.density),
     "",
   ].join("\n");
 }
