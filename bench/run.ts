@@ -120,6 +120,7 @@ if (only.has("warm") || only.has("echo")) {
 if (only.has("cold")) {
   log("cold starts");
   const data = await runColdStart({
+    runtimes: ["node", "python"],
     poolSize,
     calls: 100,
     warmCalls: quick ? 100 : 300,
