@@ -79,7 +79,12 @@ export const functionSpecSchema = z.strictObject({
   /** exec runtime: "stdio" (a process per call) or "http" (a server on $PORT). @default "stdio" */
   mode: z.enum(execModes).optional(),
   /** Handler shape of another platform, so its functions run unchanged. */
-  compat: z.enum(compatShapes).optional(),
+  compat: z
+    .enum(compatShapes, {
+      error: (issue) =>
+        `unknown compat ${JSON.stringify(issue.input)}; known: ${compatShapes.join(", ")} (functions written for those platforms run unchanged)`,
+    })
+    .optional(),
   /** Async calls: attempts after the first before a call is dead-lettered. @default 3 */
   maxRetries: z.number().int().min(0).max(100).optional(),
   env: z.record(envName, z.string()).optional(),

@@ -2,8 +2,11 @@
  * Each compatibility shape with a function written the way that platform's own docs write
  * it, deployed through the API and called through the gateway.
  */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { startTestRunlet } from "../helpers/runlet.js";
+import { runCli } from "../helpers/cli.js";
+import { adminToken, startTestRunlet, tempDir } from "../helpers/runlet.js";
 
 describe("OpenFaaS node template shape", () => {
   it("passes event {body, headers, method, query, path}; context sets status and headers", async () => {
@@ -258,5 +261,42 @@ describe("Kubeless Node runtime shape", () => {
     });
     expect(preflight.status).toBe(200);
     expect(preflight.headers.get("access-control-allow-methods")).toBe("PUT");
+  });
+});
+
+describe("runlet deploy --compat", () => {
+  it("deploys a folder with a platform's shape, and refuses an unknown one with the known ones", async () => {
+    const runlet = await startTestRunlet();
+    const cwd = await tempDir("runlet-compat-");
+    await writeFile(
+      join(cwd, "test.js"),
+      `module.exports = { foo: function (event, context) { return 'got ' + event.data; } }\n`,
+    );
+    const env = { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken };
+    const cli = (argv: string[]) => runCli(argv, { cwd, env });
+    const deployed = await cli([
+      "deploy",
+      "kl",
+      "--runtime",
+      "node",
+      "--source",
+      ".",
+      "--handler",
+      "test.js:foo",
+      "--compat",
+      "kubeless",
+    ]);
+    expect(deployed.code).toBe(0);
+    const answer = await fetch(`${runlet.url}/function/kl`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "it",
+    });
+    expect(answer.headers.get("access-control-allow-origin")).toBe("*");
+    expect(await answer.text()).toBe("got it");
+
+    const unknown = await cli(["deploy", "x", "--source", ".", "--compat", "lambda"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/compat.*openfaas.*fission.*kubeless/);
   });
 });
