@@ -18,7 +18,7 @@ function answer(status, headers, body) {
 
 /**
  * Wraps `fn` (what the handler file exports) for `shape`; the result is a Runlet handler
- * `(event, context) => answer`. `info` is {handler, timeoutMs, secretsDir}.
+ * `(event, context) => answer`. `info` is {name, handler, timeoutMs, secretsDir}.
  */
 export function adaptHandler(shape, fn, info) {
   switch (shape) {
@@ -26,7 +26,7 @@ export function adaptHandler(shape, fn, info) {
       redirectOpenFaasSecrets(info.secretsDir);
       return openfaasHandler(fn);
     case "fission":
-      return fissionHandler(fn);
+      return fissionHandler(fn, info);
     case "kubeless":
       return kubelessHandler(fn, info);
     default:
@@ -176,9 +176,15 @@ function redirectOpenFaasSecrets(secretsDir) {
 // fn(context, callback) calling callback(status, body, headers); context is
 // {request, response}, Express-like; a function may also answer on context.response.
 
-function fissionHandler(fn) {
+function fissionHandler(fn, info) {
   return async (event, context) => {
     const res = new ExpressResponse(event.method);
+    // Fission's router passes route parameters and the function's name as headers.
+    const headers = { ...event.headers, "x-fission-function-name": info.name };
+    for (const [name, value] of Object.entries(event.params ?? {})) {
+      headers[`x-fission-params-${name.toLowerCase()}`] = String(value);
+    }
+    event = { ...event, headers };
     const parsed = parseBody(event, event.headers["content-type"], {
       urlencoded: true,
       json: true,

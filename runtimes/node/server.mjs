@@ -128,6 +128,7 @@ async function specialize(res, body) {
     // A function written for another platform gets that platform's call shape.
     const fn = request.compat
       ? adaptHandler(request.compat, loadedFn, {
+          name: request.name,
           handler: request.handler,
           timeoutMs: request.timeoutMs,
           secretsDir: request.secretsDir,

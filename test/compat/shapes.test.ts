@@ -120,7 +120,12 @@ describe("Fission Node environment shape", () => {
     const b = context.request.body;
     return {
         status: 202,
-        body: { received: b, method: context.request.method, q: context.request.query.q },
+        body: {
+            received: b,
+            method: context.request.method,
+            q: context.request.query.q,
+            fn: context.request.headers['x-fission-function-name'],
+        },
         headers: { 'X-Fission': 'yes' }
     };
 }
@@ -147,7 +152,12 @@ describe("Fission Node environment shape", () => {
     expect(echoed.status).toBe(202);
     expect(echoed.headers.get("x-fission")).toBe("yes");
     expect(echoed.headers.get("content-type")).toBe("application/json; charset=utf-8");
-    expect(await echoed.json()).toEqual({ received: { a: [1, 2] }, method: "PUT", q: "x" });
+    expect(await echoed.json()).toEqual({
+      received: { a: [1, 2] },
+      method: "PUT",
+      q: "x",
+      fn: "fi-echo",
+    });
   });
 
   it("takes a callback (context, callback), answers on context.response, and fails with 500", async () => {
