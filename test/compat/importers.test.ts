@@ -366,3 +366,59 @@ describe("runlet import kubeless", () => {
     expect(bad.stderr).toContain("does not match the function's content");
   });
 });
+
+describe("importing Python functions", () => {
+  it("maps Kubeless python runtimes and Fission python environments to the python runtime", async () => {
+    const cwd = await tempDir("runlet-python-import-");
+    const source = "def hello(event, context):\n    return event['data']\n";
+    await writeFile(
+      join(cwd, "fn.yaml"),
+      kubelessYaml("python3.8", source)
+        .replace("handler: test.foo", "handler: hello.hello")
+        .replace("function-content-type: text", "function-content-type: base64")
+        .replace(/function: ".*"/, `function: ${Buffer.from(source).toString("base64")}`)
+        .replace('deps: ""', 'deps: "requests==2.31.0\\n"'),
+    );
+    const kubeless = await runCli(["import", "kubeless", "fn.yaml", "--dry-run"], { cwd });
+    expect(kubeless.stderr).toContain("hello: its dependencies (spec.deps) need a build step");
+    expect(kubeless.code).toBe(0);
+    expect(kubeless.stdout).toContain("hello.py, requirements.txt");
+    expect(kubeless.stdout).toContain(
+      "runtime: python\n    handler: hello.py:hello\n    compat: kubeless\n",
+    );
+
+    await mkdir(join(cwd, "specs"));
+    await writeFile(join(cwd, "main.py"), "def main():\n    return 'hi'\n");
+    await writeFile(
+      join(cwd, "specs", "all.yaml"),
+      `apiVersion: fission.io/v1
+kind: Environment
+metadata: {name: python}
+spec: {runtime: {image: fission/python-env}, version: 2}
+---
+include: [main.py]
+kind: ArchiveUploadSpec
+name: main-py
+---
+apiVersion: fission.io/v1
+kind: Package
+metadata: {name: py-pkg}
+spec:
+  environment: {name: python}
+  deployment: {type: url, url: "archive://main-py"}
+---
+apiVersion: fission.io/v1
+kind: Function
+metadata: {name: pyfn}
+spec:
+  environment: {name: python}
+  package: {functionName: "", packageref: {name: py-pkg}}
+`,
+    );
+    const fission = await runCli(["import", "fission", "specs", "--dry-run"], { cwd });
+    expect(fission.code).toBe(0);
+    expect(fission.stdout).toContain(
+      "runtime: python\n    handler: main.py:main\n    compat: fission\n",
+    );
+  });
+});
