@@ -129,10 +129,7 @@ function openfaasHandler(fn) {
 }
 
 function isPlainObjectOrArray(value) {
-  return (
-    !!value &&
-    (value.constructor === Array || value.constructor === Object || value.constructor === undefined)
-  );
+  return !!value && (value.constructor === Array || value.constructor === Object);
 }
 
 /**
@@ -272,8 +269,6 @@ function kubelessHandler(fn, info) {
     let body = {};
     if (!multipart && hasBody(event)) {
       body = event.rawBody;
-    } else if (multipart) {
-      body = parseBody(event, contentType, { json: true, urlencoded: true }).body;
     }
     try {
       let data = body;

@@ -292,7 +292,7 @@ describe("runlet deploy --compat", () => {
       "--source",
       ".",
       "--handler",
-      "test.js:foo",
+      "test.foo",
       "--compat",
       "kubeless",
     ]);

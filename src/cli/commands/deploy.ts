@@ -11,6 +11,7 @@ import {
   parseFunctionSpec,
   type FunctionSpec,
 } from "../../spec/function-spec.js";
+import { withRunletHandler } from "../../spec/compat-handler.js";
 import { assertValidName } from "../../spec/names.js";
 import { readStackFile, type StackFunction } from "../../spec/stack-file.js";
 import { humanSize } from "../../spec/units.js";
@@ -33,7 +34,8 @@ export async function deployFunctions(
   progress: (text: string) => void,
 ): Promise<DeployedFunction[]> {
   const results: DeployedFunction[] = [];
-  for (const fn of functions) {
+  for (const given of functions) {
+    const fn = { ...given, spec: withRunletHandler(given.spec) };
     assertValidName(fn.name);
     const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(
       /:[^:/]*$/,
