@@ -80,6 +80,11 @@ describe("OpenFaaS stack.yml", () => {
     // environment_file wins over environment, as in faas-cli.
     expect(await answer.json()).toEqual({ message: "Hi, Ada", place: "Lisbon", keyLength: 6 });
 
+    // Without runlet.yaml, a plain `runlet deploy` finds stack.yml, as faas-cli would.
+    const again = await cli(["deploy"]);
+    expect(again.stderr).toContain("note: no runlet.yaml here; deploying the OpenFaaS stack file");
+    expect(again.stdout).toContain("greet unchanged (revision 1)");
+
     const described = await runlet.api("/api/v1/functions/greet");
     const fn = (await described.json()) as Record<string, unknown>;
     expect(JSON.stringify(fn)).toContain('"compat":"openfaas"');

@@ -200,7 +200,7 @@ function selectFunctions(
       { name, source: resolve(io.cwd, options.source ?? name), spec: specFromFlags(options) },
     ];
   }
-  const stack = readStackFile(resolve(io.cwd, options.file));
+  const stack = readStackFile(stackFilePath(options.file, io));
   for (const notice of stack.notices ?? []) {
     line(io.stderr, `note: ${notice}`);
   }
@@ -217,6 +217,21 @@ function selectFunctions(
     throw new UserError("RUNLET_INVALID_STACK_FILE", `${options.file} declares no functions.`);
   }
   return chosen;
+}
+
+/** The stack file: the one named, or else OpenFaaS's stack.yml when there is no runlet.yaml. */
+function stackFilePath(file: string, io: CliIO): string {
+  const named = resolve(io.cwd, file);
+  if (file !== "runlet.yaml" || existsSync(named)) {
+    return named;
+  }
+  const openfaas = ["stack.yml", "stack.yaml"]
+    .map((name) => resolve(io.cwd, name))
+    .find((path) => existsSync(path));
+  if (openfaas) {
+    line(io.stderr, `note: no runlet.yaml here; deploying the OpenFaaS stack file ${openfaas}`);
+  }
+  return openfaas ?? named;
 }
 
 function specFromFlags(options: DeployOptions): FunctionSpec {
