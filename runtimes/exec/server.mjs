@@ -161,7 +161,10 @@ async function specialize(res, body) {
     if (mode === "stdio") {
       checkCommand(command, cwd, env);
     } else {
-      Object.assign(target, await startProgram(command, cwd, env, readyTimeoutMs(env)));
+      Object.assign(
+        target,
+        await startProgram(command, cwd, env, readyTimeoutMs(env), target.concurrency),
+      );
     }
     loaded = target;
     sendJson(res, 200, { status: "ready", loadMs: performance.now() - started });
@@ -485,7 +488,7 @@ function killGroup(group) {
 // http mode
 
 /** Starts the program with PORT set and waits until it accepts connections there. */
-async function startProgram(command, cwd, env, timeoutMs) {
+async function startProgram(command, cwd, env, timeoutMs, concurrency) {
   const port = await freePort();
   const child = spawn("/bin/sh", ["-c", command], {
     cwd,
@@ -546,7 +549,8 @@ async function startProgram(command, cwd, env, timeoutMs) {
   });
   return {
     port,
-    agent: new Agent({ keepAlive: true, maxSockets: 256 }),
+    // The program sees at most `concurrency` requests at once, as the spec promises.
+    agent: new Agent({ keepAlive: true, maxSockets: concurrency }),
     // Never settles: the runtime exits when the program does.
     programExit: exited.then(() => new Promise(() => {})),
   };

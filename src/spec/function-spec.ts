@@ -207,6 +207,7 @@ export function describeConfig(config: FunctionConfig): Record<string, unknown> 
   return {
     runtime: config.runtime,
     handler: config.handler,
+    ...(config.command === undefined ? {} : { command: config.command, mode: config.mode }),
     timeout: formatDuration(config.timeoutMs),
     memory: formatSize(config.memoryBytes),
     cpu: config.cpu ?? "unlimited",

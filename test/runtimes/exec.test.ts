@@ -274,6 +274,11 @@ describe("exec runtime, stdio mode", () => {
     expect(deploy.code).toBe(0);
     const response = await fetch(`${runlet.url}/function/shout`, { method: "POST", body: "hey" });
     expect(await response.text()).toBe("HEY");
+    const described = await runCli(["describe", "shout"], {
+      cwd,
+      env: { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken },
+    });
+    expect(described.stdout).toMatch(/Command:\s+\.\/bin\/shout \(stdio mode\)/);
   });
 });
 
@@ -345,6 +350,37 @@ setTimeout(() => server.listen(Number(process.env.PORT), "127.0.0.1"), 400);
         : undefined;
     });
     expect(logs.some((line) => /^starting on \d+$/.test(line.text))).toBe(true);
+  });
+
+  it("runs the Python server of docs/exec.md, which reads a secret", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const created = await runlet.api("/system/secrets", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "greeting", value: "hello" }),
+    });
+    expect(created.status).toBe(201);
+    const docs = readFileSync(
+      fileURLToPath(new URL("../../docs/exec.md", import.meta.url)),
+      "utf8",
+    );
+    const example = /```python\n# server.py\n([\s\S]*?)```/.exec(docs)?.[1];
+    expect(example).toBeDefined();
+    const server = (example ?? "").replace(
+      'body = f"hello from {self.path}\\n".encode()',
+      'body = (open(os.path.join(os.environ["RUNLET_SECRETS_DIR"], "greeting")).read() + f" from {self.path}\\n").encode()',
+    );
+    expect(server).not.toBe(example);
+    await deployed(
+      await runlet.deploy(
+        "pyweb",
+        { "server.py": server },
+        { runtime: "exec", command: "python3 server.py", mode: "http", secrets: ["greeting"] },
+      ),
+    );
+    const response = await fetch(`${runlet.url}/function/pyweb/there`);
+    expect(response.headers.get("content-type")).toBe("text/plain");
+    expect(await response.text()).toBe("hello from /there\n");
   });
 
   it("replaces the instance when the program dies, naming the cause", async () => {
