@@ -394,12 +394,13 @@ async function runStdioCall(call, res, target) {
     // spawn itself failed (no /bin/sh, no memory): "close" follows with no exit code.
     stderrTail.push(error.message);
   });
+  // The call ends with the command: anything it left running in its group goes with it (and
+  // with it the last holders of stdout, so "close" follows).
+  child.on("exit", () => killGroup(group));
   child.on("close", (code, signal) => {
     clearTimeout(timer);
     clearTimeout(holdTimer);
     callGroups.delete(group);
-    // Anything the command left running in its group goes with it.
-    killGroup(group);
     giveSlot();
     if (outcome === "cancelled" || res.destroyed) {
       return;
@@ -417,7 +418,9 @@ async function runStdioCall(call, res, target) {
       }
       return send(res, 200, { "content-type": contentType }, Buffer.concat(held));
     }
-    const how = signal ? `was killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
+    const how = signal
+      ? `was killed by ${signal}${signal === "SIGKILL" ? " (over the function's memory limit?)" : ""}`
+      : `exited with code ${code ?? "unknown"}`;
     const tail = stderrTail.join("\n");
     const message = `the command ${how}${tail ? `: ${tail}` : " (it wrote nothing to stderr)"}`;
     if (headSent) {

@@ -218,7 +218,8 @@ describe("exec runtime, stdio mode", () => {
   });
 
   it("refuses at deploy a command that cannot start, with the reason", async () => {
-    const runlet = await startTestRunlet({ poolSize: 0 });
+    // With the warm pool: the later deploys specialize pooled exec instances.
+    const runlet = await startTestRunlet();
     const notFound = await runlet.deploy(
       "nope",
       { README: "" },
@@ -592,6 +593,22 @@ describe("exec runtime server, directly", () => {
       what: "the sleep to be killed",
     });
     expect(await call(socket, "/healthz")).toMatchObject({ status: 200 });
+  });
+
+  it("ends the call when the command exits, killing what it left behind", async () => {
+    const { socket } = await startRuntime();
+    const sleep = uniqueSleep();
+    const packagePath = await writeSource({ README: "" });
+    await specialize(socket, packagePath, {
+      command: `${sleep.command} & echo answered`,
+      mode: "stdio",
+      concurrency: 4,
+    });
+    const response = await call(socket, "/", { headers: { "x-call-id": "c1" } });
+    expect(response).toEqual({ status: 200, body: "answered\n" });
+    await eventually(() => (processesWith(sleep.marker).length === 0 ? true : undefined), {
+      what: "the leftover sleep to be killed",
+    });
   });
 
   it("runs at most `concurrency` programs at once", async () => {
