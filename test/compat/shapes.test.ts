@@ -308,5 +308,22 @@ describe("runlet deploy --compat", () => {
     const unknown = await cli(["deploy", "x", "--source", ".", "--compat", "lambda"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/compat.*openfaas.*fission.*kubeless/);
+
+    const exec = await cli([
+      "deploy",
+      "x",
+      "--runtime",
+      "exec",
+      "--command",
+      "cat",
+      "--source",
+      ".",
+      "--compat",
+      "openfaas",
+    ]);
+    expect(exec.code).toBe(1);
+    expect(exec.stderr).toContain(
+      "compat openfaas is a handler shape for node and python functions; runtime exec runs a program",
+    );
   });
 });
