@@ -3,7 +3,7 @@
  * Package, Function, HTTPTrigger, ArchiveUploadSpec) and turns each Function into a Runlet
  * function with the fission handler shape (docs/compat.md).
  */
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { globSync } from "tinyglobby";
 import { parseAllDocuments } from "yaml";
@@ -43,9 +43,7 @@ export function readFissionSpecs(dir: string): ImportResult {
   const problems: ImportProblem[] = [];
   const notices: string[] = [];
   const resources: Resource[] = [];
-  const files = readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort();
+  const files = globSync("**/*.{yaml,yml}", { cwd: dir }).sort();
   for (const file of files) {
     const path = join(dir, file);
     for (const doc of parseAllDocuments(readFileSync(path, "utf8"))) {

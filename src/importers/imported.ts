@@ -47,8 +47,10 @@ export function importError(what: string, problems: readonly ImportProblem[]): U
 export function toStackYaml(functions: readonly ImportedFunction[]): string {
   const entries: Record<string, unknown> = {};
   for (const fn of functions) {
+    // Routes go last, after the source, whether or not the spec carries them already.
+    const { triggers: _triggers, ...spec } = fn.spec as FunctionSpec & { triggers?: unknown };
     entries[fn.name] = {
-      ...fn.spec,
+      ...spec,
       source: `./${fn.name}`,
       ...(fn.triggers.length > 0 ? { triggers: fn.triggers } : {}),
     };
