@@ -232,24 +232,65 @@ function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/**
+ * A call's context.signal, made only when the handler first reads it: most handlers never
+ * do, and an AbortController plus a deadline timer are a good part of a small call's cost.
+ * Read late, it is already aborted if the call was cancelled or its deadline has passed.
+ */
+class CallSignal {
+  #deadline;
+  #controller;
+  #timer;
+  #reason;
+
+  constructor(deadline) {
+    this.#deadline = deadline;
+  }
+
+  get signal() {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      const left = this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+      if (this.#reason !== undefined) {
+        this.#controller.abort(this.#reason);
+      } else if (left !== undefined && left <= 0) {
+        this.abort(new Error("function timeout"));
+      } else if (left !== undefined) {
+        this.#timer = setTimeout(() => this.abort(new Error("function timeout")), left);
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason) {
+    if (this.#reason !== undefined) {
+      return;
+    }
+    this.#reason = reason;
+    this.finish();
+    this.#controller?.abort(reason);
+  }
+
+  /** The answer is complete: no timeout any more. */
+  finish() {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
+
 async function invoke(req, res, target) {
   const callId = String(req.headers["x-call-id"]);
   const deadlineHeader = Number(req.headers["x-runlet-deadline"]);
-  const controller = new AbortController();
   const deadline =
     Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : undefined;
-  const timer = deadline
-    ? setTimeout(
-        () => controller.abort(new Error("function timeout")),
-        Math.max(0, deadline - Date.now()),
-      )
-    : undefined;
+  const cancellation = new CallSignal(deadline);
   res.on("close", () => {
-    if (timer) {
-      clearTimeout(timer);
-    }
-    if (!res.writableFinished) {
-      controller.abort(new Error(res.cancelReason ?? "caller went away"));
+    if (res.writableFinished) {
+      cancellation.finish();
+    } else {
+      cancellation.abort(new Error(res.cancelReason ?? "caller went away"));
     }
   });
   await callContext.run(callId, async () => {
@@ -271,7 +312,9 @@ async function invoke(req, res, target) {
         functionName: target.name,
         revision: target.revision,
         deadline: deadline ? new Date(deadline) : undefined,
-        signal: controller.signal,
+        get signal() {
+          return cancellation.signal;
+        },
         secretsDir: target.secretsDir,
         secret: (name) => readSecret(target.secretsDir, name),
       };
