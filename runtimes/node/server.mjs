@@ -280,6 +280,9 @@ class CallSignal {
   }
 }
 
+/** Paths without a query, percent-escapes or dot segments: what URL would give back unchanged. */
+const plainPath = /^\/(?!\/)[\w\-.~!$&'()*+,;=:@/]*$/;
+
 async function invoke(req, res, target) {
   const callId = String(req.headers["x-call-id"]);
   const deadlineHeader = Number(req.headers["x-runlet-deadline"]);
@@ -297,11 +300,18 @@ async function invoke(req, res, target) {
     let result;
     try {
       const rawBody = await req.readBody();
-      const url = new URL(req.url ?? "/", "http://function");
+      const rawUrl = req.url ?? "/";
+      let path = rawUrl;
+      let query = {};
+      if (!plainPath.test(rawUrl) || rawUrl.includes("/.")) {
+        const url = new URL(rawUrl, "http://function");
+        path = url.pathname;
+        query = queryObject(url.searchParams);
+      }
       const event = {
         method: req.method,
-        path: url.pathname,
-        query: queryObject(url.searchParams),
+        path,
+        query,
         headers: req.headers,
         body: decodeBody(rawBody, req.headers["content-type"]),
         rawBody,
