@@ -299,7 +299,8 @@ async function invoke(req, res, target) {
   await callContext.run(callId, async () => {
     let result;
     try {
-      const rawBody = await req.readBody();
+      // Framed calls arrive whole; over HTTP the body is still to be read.
+      const rawBody = req.body ?? (await req.readBody());
       const rawUrl = req.url ?? "/";
       let path = rawUrl;
       let query = {};
@@ -339,7 +340,10 @@ async function invoke(req, res, target) {
         { "x-runlet-error": "handler" },
       );
     }
-    await sendResult(res, result);
+    const sending = sendResult(res, result);
+    if (sending) {
+      await sending;
+    }
   });
 }
 
@@ -411,7 +415,8 @@ function isStream(value) {
   );
 }
 
-async function sendResult(res, result) {
+/** Answers with the handler's result; returns a promise only while a stream is being sent. */
+function sendResult(res, result) {
   if (result?.[finishedAnswer]) {
     res.writeHead(result.status, result.headers);
     return void res.end(result.body);
@@ -440,31 +445,34 @@ async function sendResult(res, result) {
     return send(res, status, headers, "application/octet-stream", body);
   }
   if (isStream(body)) {
-    headers["content-type"] ??= "application/octet-stream";
-    res.writeHead(status, headers);
-    try {
-      const iterable = typeof body.getReader === "function" ? webStreamChunks(body) : body;
-      for await (const chunk of iterable) {
-        if (res.destroyed) {
-          // The caller is gone: stop pulling from the function's stream (ends the generator).
-          break;
-        }
-        const bytes =
-          typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
-        if (!res.write(bytes)) {
-          await drainedOrClosed(res);
-        }
-      }
-      if (!res.destroyed) {
-        res.end();
-      }
-    } catch (error) {
-      console.error(`response stream failed: ${error?.stack ?? error}`);
-      res.destroy(error);
-    }
-    return;
+    return sendStream(res, status, headers, body);
   }
   send(res, status, headers, "application/json", Buffer.from(JSON.stringify(body)));
+}
+
+async function sendStream(res, status, headers, body) {
+  headers["content-type"] ??= "application/octet-stream";
+  res.writeHead(status, headers);
+  try {
+    const iterable = typeof body.getReader === "function" ? webStreamChunks(body) : body;
+    for await (const chunk of iterable) {
+      if (res.destroyed) {
+        // The caller is gone: stop pulling from the function's stream (ends the generator).
+        break;
+      }
+      const bytes =
+        typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
+      if (!res.write(bytes)) {
+        await drainedOrClosed(res);
+      }
+    }
+    if (!res.destroyed) {
+      res.end();
+    }
+  } catch (error) {
+    console.error(`response stream failed: ${error?.stack ?? error}`);
+    res.destroy(error);
+  }
 }
 
 /** Waits until `res` takes more, or is closed (then no "drain" would ever come). */
