@@ -28,6 +28,7 @@ export type ErrorCode =
   | "RUNLET_UNSUPPORTED_RUNTIME"
   | "RUNLET_ALREADY_EXISTS"
   | "RUNLET_QUEUE_FULL"
+  | "RUNLET_BUILD_FAILED"
   | "RUNLET_API_ERROR";
 
 const statusByCode: Partial<Record<ErrorCode, number>> = {
@@ -39,6 +40,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   RUNLET_BODY_TOO_LARGE: 413,
   RUNLET_PACKAGE_TOO_LARGE: 413,
   RUNLET_QUEUE_FULL: 429,
+  RUNLET_BUILD_FAILED: 422,
 };
 
 export interface UserErrorOptions extends ErrorOptions {

@@ -5,6 +5,9 @@
  */
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
+import type { BuildEventSink } from "../build/build-events.js";
+import { Builder } from "../build/builder.js";
+import { runConfigOf } from "../build/run-config.js";
 import { UserError } from "../errors.js";
 import { Executor, type RevisionStatus } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
@@ -47,8 +50,15 @@ export interface PlatformOptions {
   readonly tickIntervalMs?: number;
   /** Autoscaler stable window for functions that set none. @default 60000 */
   readonly stableWindowMs?: number;
-  /** Sandbox instances where the host allows ("auto"), or never ("none"). @default "auto" */
+  /** Sandbox instances and builds where the host allows ("auto"), or never ("none"). @default "auto" */
   readonly sandbox?: "auto" | "none";
+  /** Longest one build tool (npm, pip, go) may run. @default 600000 (10 minutes) */
+  readonly buildTimeoutMs?: number;
+}
+
+export interface DeployOptions {
+  /** Receives the build's progress and the tools' output while the deploy builds. */
+  readonly onBuildEvent?: BuildEventSink;
 }
 
 export type DeployOutcome = "created" | "updated" | "unchanged";
@@ -81,6 +91,7 @@ export class Platform {
   readonly logs: LogStore;
   readonly executor: Executor;
   readonly provider: Provider;
+  readonly builder: Builder;
   /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
   readonly events = new EventEmitter();
   readonly #db: Db;
@@ -94,6 +105,12 @@ export class Platform {
     this.packages = new PackageStore(db, dataDir.packagesDir, {
       maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20,
       maxFiles: 50_000,
+    });
+    this.builder = new Builder({
+      root: join(dataDir.root, "builds"),
+      packages: this.packages,
+      timeoutMs: options.buildTimeoutMs,
+      sandbox: options.sandbox,
     });
     this.secrets = new SecretStore(db, dataDir.secretsKey);
     this.logs = new LogStore(db);
@@ -145,9 +162,11 @@ export class Platform {
   /**
    * Deploys a revision: unchanged spec and package → nothing happens; otherwise the new code
    * is loaded into an instance first, and only code that loads becomes active (the previous
-   * revision keeps serving when it does not).
+   * revision keeps serving when it does not). Sources that need building (dependencies,
+   * TypeScript, Go) are built first, and the revision runs the built package; a build that
+   * fails leaves the previous revision serving.
    */
-  deploy(name: string, request: DeployRequest): Promise<DeployResult> {
+  deploy(name: string, request: DeployRequest, options: DeployOptions = {}): Promise<DeployResult> {
     assertValidName(name);
     return this.#lock.run(name, async () => {
       const { package: packageDigest, ...spec } = request;
@@ -170,7 +189,14 @@ export class Platform {
       if (current?.active.hash === hash) {
         return { name, revision: current.active.number, outcome: "unchanged" };
       }
-      const revision = this.functions.addRevision(name, spec, packageDigest, hash);
+      const built = await this.builder.build({
+        functionName: name,
+        runtime: config.runtime,
+        handler: config.handler,
+        sourceDigest: packageDigest,
+        emit: options.onBuildEvent,
+      });
+      const revision = this.functions.addRevision(name, spec, built.digest, hash);
       const target = this.#targetOf(revision);
       try {
         await this.executor.prepare(target);
@@ -267,7 +293,7 @@ export class Platform {
   }
 
   #targetOf(revision: RevisionRecord): RevisionTarget {
-    const config = resolveFunctionConfig(revision.spec);
+    const config = runConfigOf(resolveFunctionConfig(revision.spec));
     return {
       functionName: revision.functionName,
       revision: String(revision.number),
