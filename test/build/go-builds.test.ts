@@ -1,0 +1,98 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { startRunlet } from "../../src/platform/start.js";
+import { adminToken, eventually, withApi, type TestRunlet } from "../helpers/runlet.js";
+import { buildSource, started } from "./builder-helpers.js";
+
+const server = `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "Hello, %s!", r.URL.Query().Get("name"))
+	})
+	http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
+}
+`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+describe("Go", () => {
+  // One platform for these tests: its GOCACHE keeps the standard library compiled after the first build.
+  let runlet: TestRunlet;
+  beforeAll(async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "runlet-go-"));
+    runlet = withApi(await startRunlet({ port: 0, adminToken, dataDir, poolSize: 0 }), dataDir);
+  });
+  afterAll(async () => {
+    await runlet.close(1000);
+    await rm(runlet.dataDir, { recursive: true, force: true });
+  });
+
+  it("compiles the main package to a static binary that serves HTTP on $PORT", async () => {
+    const built = await buildSource(runlet, "go", "main.go", { "main.go": server });
+    expect(built.error).toBeUndefined();
+    expect(started(built.events)).toContain("go build");
+    const binary = join(built.tree ?? "", ".runlet/bin/function");
+    expect(existsSync(binary)).toBe(true);
+    // The revision runs it on the exec runtime in HTTP mode, from the package directory.
+    const port = await freePort();
+    const child = spawn(binary, [], {
+      cwd: built.tree,
+      env: { PORT: String(port) },
+      stdio: "ignore",
+    });
+    onTestFinished(() => {
+      child.kill("SIGKILL");
+    });
+    const text = await eventually(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/?name=Go`).catch(() => undefined);
+        return response ? await response.text() : undefined;
+      },
+      { what: "the Go server to answer" },
+    );
+    expect(text).toBe("Hello, Go!");
+  }, 300_000);
+
+  it("fails a compile error with Go's file:line message", async () => {
+    const failed = await buildSource(runlet, "go", "main.go", {
+      "main.go": "package main\n\nfunc main() {\n\tundefinedThing()\n}\n",
+    });
+    expect(failed.error?.code).toBe("RUNLET_BUILD_FAILED");
+    expect(failed.error?.message).toContain("go build failed");
+    expect(failed.error?.message).toMatch(/main\.go:4:2: undefined: undefinedThing/);
+  });
+
+  it("names the missing module when an import has no requirement", async () => {
+    const failed = await buildSource(runlet, "go", "main.go", {
+      "go.mod": "module example.com/fn\n\ngo 1.21\n",
+      "main.go":
+        'package main\n\nimport "example.com/runlet/no/such/module"\n\nfunc main() { module.Run() }\n',
+    });
+    expect(failed.error?.code).toBe("RUNLET_BUILD_FAILED");
+    expect(failed.error?.message).toContain("example.com/runlet/no/such/module");
+  });
+});
