@@ -27,6 +27,7 @@ export async function readDeployStream(
 ): Promise<StreamedDeployResult> {
   let pending = "";
   let result: StreamedDeployResult | undefined;
+  const loggedSteps = new Set<string>();
   const handle = (text: string): void => {
     if (text.trim() === "") {
       return;
@@ -36,8 +37,19 @@ export async function readDeployStream(
       result = { revision: line.revision, outcome: line.outcome };
     } else if (line.type === "error") {
       const { code, message, ...details } = line.error;
-      throw new UserError(code as ErrorCode, message, { status: line.status, details });
+      // The tool's output was just printed live; the error need not repeat it.
+      const shown =
+        typeof details["step"] === "string" && loggedSteps.has(details["step"])
+          ? message
+              .split("\n")
+              .filter((text) => !text.startsWith("  "))
+              .join("\n")
+          : message;
+      throw new UserError(code as ErrorCode, shown, { status: line.status, details });
     } else {
+      if (line.type === "log") {
+        loggedSteps.add(line.step);
+      }
       print(formatBuildEvent(line));
     }
   };
@@ -69,7 +81,9 @@ export function formatBuildEvent(event: BuildEvent): string {
     case "step":
       switch (event.status) {
         case "start":
-          return `▸ ${event.step}${event.detail ? `: ${event.detail}` : ""}`;
+          return event.detail?.startsWith(event.step)
+            ? `▸ ${event.detail}`
+            : `▸ ${event.step}${event.detail ? `: ${event.detail}` : ""}`;
         case "done":
           return `✔ ${event.step} (${formatMs(event.durationMs)})`;
         case "cached":

@@ -66,6 +66,31 @@ describe("Node dependencies", () => {
   });
 });
 
+describe("bad dependencies", () => {
+  it("refuses a dependency tree over the package limit, naming the size and the limit", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0, maxPackageBytes: 4096 });
+    const deployed = await deployStreamed(runlet, "big", withMs("v1"), { runtime: "node" });
+    expect(deployed.last.type).toBe("error");
+    expect(deployed.last.status).toBe(413);
+    expect(deployed.last.error?.code).toBe("RUNLET_PACKAGE_TOO_LARGE");
+    expect(deployed.last.error?.message).toMatch(/built package of big is [\d.]+ KiB/);
+    expect(deployed.last.error?.message).toContain("the limit is 4Ki");
+    expect((await runlet.api("/api/v1/functions/big")).status).toBe(404);
+  });
+
+  it("names the package a handler imports without declaring it", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const response = await runlet.deploy("undeclared", {
+      "package.json": JSON.stringify({ type: "module" }),
+      "index.js": `import ms from "ms";\nexport default async () => ms(1000);\n`,
+    });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    const body = (await response.json()) as { error: { message: string } };
+    expect(body.error.message).toContain("'ms'");
+  });
+});
+
 describe("TypeScript", () => {
   it("compiles the handler with its local imports and runs it on the Node runtime", async () => {
     const runlet = await startTestRunlet({ poolSize: 0 });
