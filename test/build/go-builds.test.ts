@@ -5,7 +5,11 @@ import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { promisify } from "node:util";
+import { execFile } from "node:child_process";
+import { packDirectory } from "../../src/packaging/pack.js";
 import { startRunlet } from "../../src/platform/start.js";
+import { runCli } from "../helpers/cli.js";
 import { adminToken, eventually, withApi, type TestRunlet } from "../helpers/runlet.js";
 import { buildSource, started } from "./builder-helpers.js";
 
@@ -39,6 +43,24 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Starts a built server with $PORT as the exec runtime would, and fetches `path` from it. */
+async function serveOnce(binary: string, cwd: string, path: string): Promise<string> {
+  const port = await freePort();
+  const child = spawn(binary, [], { cwd, env: { PORT: String(port) }, stdio: "ignore" });
+  onTestFinished(() => {
+    child.kill("SIGKILL");
+  });
+  return eventually(
+    async () => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined);
+      return response ? await response.text() : undefined;
+    },
+    { what: "the Go server to answer" },
+  );
+}
+
+const run = promisify(execFile);
+
 describe("Go", () => {
   // One platform for these tests: its GOCACHE keeps the standard library compiled after the first build.
   let runlet: TestRunlet;
@@ -58,23 +80,28 @@ describe("Go", () => {
     const binary = join(built.tree ?? "", ".runlet/bin/function");
     expect(existsSync(binary)).toBe(true);
     // The revision runs it on the exec runtime in HTTP mode, from the package directory.
-    const port = await freePort();
-    const child = spawn(binary, [], {
-      cwd: built.tree,
-      env: { PORT: String(port) },
-      stdio: "ignore",
+    expect(await serveOnce(binary, built.tree ?? "", "/?name=Go")).toBe("Hello, Go!");
+  }, 300_000);
+
+  it("builds the Go template created by runlet new, whose own test passes", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), "runlet-go-new-"));
+    onTestFinished(() => rm(cwd, { recursive: true, force: true }));
+    expect((await runCli(["new", "hello", "--runtime", "go"], { cwd })).code).toBe(0);
+    const dir = join(cwd, "hello");
+    const tested = await run("go", ["test", "./..."], { cwd: dir });
+    expect(tested.stdout).toMatch(/^ok\s/m);
+    const packed = await packDirectory(dir);
+    const stored = await runlet.platform.packages.put(packed.archive);
+    const built = await runlet.platform.builder.build({
+      functionName: "hello",
+      runtime: "go",
+      handler: "main.go",
+      sourceDigest: stored.digest,
     });
-    onTestFinished(() => {
-      child.kill("SIGKILL");
-    });
-    const text = await eventually(
-      async () => {
-        const response = await fetch(`http://127.0.0.1:${port}/?name=Go`).catch(() => undefined);
-        return response ? await response.text() : undefined;
-      },
-      { what: "the Go server to answer" },
+    const tree = runlet.platform.packages.treePath(built.digest);
+    expect(await serveOnce(join(tree, ".runlet/bin/function"), tree, "/?name=Ada")).toBe(
+      '{"message":"Hello, Ada!"}\n',
     );
-    expect(text).toBe("Hello, Go!");
   }, 300_000);
 
   it("fails a compile error with Go's file:line message", async () => {
