@@ -104,9 +104,11 @@ export function openapiDocument(): Record<string, unknown> {
         },
         put: {
           summary: "Deploy a function: creates a revision unless spec and package are unchanged",
+          description:
+            'Sources that need a build (npm dependencies, TypeScript, requirements.txt, Go) are built first. With `Accept: application/x-ndjson` the answer is 200 and streams one JSON object per line: build steps and tool output, then `{type: "result"}` or `{type: "error", status, error}` (422 RUNLET_BUILD_FAILED when the build fails).',
           requestBody: jsonBody(deployRequestSchema),
           responses: {
-            "200": { description: "Updated or unchanged" },
+            "200": { description: "Updated or unchanged (or the NDJSON build stream)" },
             "201": { description: "Created" },
             ...errors,
           },
