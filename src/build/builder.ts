@@ -41,6 +41,8 @@ export interface BuildRequest {
   /** Digest of the uploaded source package. */
   readonly sourceDigest: string;
   readonly emit?: BuildEventSink;
+  /** Called with the built package's digest as soon as it is stored. */
+  readonly onStored?: (digest: string) => void;
 }
 
 export interface BuildResult {
@@ -59,6 +61,7 @@ export class Builder {
   readonly #tools = new BuildTools();
   readonly #layerLock = new KeyedLock();
   #sandbox: SandboxSupport | undefined;
+  #cleaned: Promise<void> | undefined;
 
   constructor(options: BuilderOptions) {
     this.#options = options;
@@ -78,6 +81,7 @@ export class Builder {
       .then((text) => (JSON.parse(text) as { digest: string }).digest)
       .catch(() => undefined);
     if (known !== undefined && this.#options.packages.has(known)) {
+      request.onStored?.(known);
       emit({
         type: "step",
         step: "build",
@@ -94,6 +98,8 @@ export class Builder {
         text: `builds run unsandboxed: ${sandbox.reason ?? "no sandbox available"}`,
       });
     }
+    this.#cleaned ??= this.#removeLeftovers();
+    await this.#cleaned;
     const scratchDir = join(this.#options.root, "work", randomBytes(6).toString("hex"));
     const outDir = join(scratchDir, "function");
     await mkdir(scratchDir, { recursive: true });
@@ -124,6 +130,7 @@ export class Builder {
         await this.#checkSize(request.functionName, sourceTree, outDir);
         const packed = await packDirectory(outDir, { includeBuildOutput: true });
         const stored = await this.#options.packages.put(packed.archive);
+        request.onStored?.(stored.digest);
         emit({
           type: "log",
           step: "package",
@@ -136,6 +143,17 @@ export class Builder {
       return { digest, built: true, cached: false };
     } finally {
       await rm(scratchDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Scratch directories and half-built layers of builds a stopped server left behind. */
+  async #removeLeftovers(): Promise<void> {
+    await rm(join(this.#options.root, "work"), { recursive: true, force: true });
+    const layers = join(this.#options.root, "layers");
+    for (const name of await readdir(layers).catch(() => [])) {
+      if (name.includes(".tmp-")) {
+        await rm(join(layers, name), { recursive: true, force: true });
+      }
     }
   }
 

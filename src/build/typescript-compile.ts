@@ -42,6 +42,10 @@ export async function compileTypeScript(ctx: BuildContext): Promise<void> {
         platform: "node",
         format: "esm",
         target: `node${process.versions.node.split(".")[0] ?? "20"}`,
+        // `require` of a package from ES module output needs a real require function.
+        banner: {
+          js: 'import { createRequire as __runletCreateRequire } from "node:module";\nconst require = __runletCreateRequire(import.meta.url);',
+        },
         sourcemap: "inline",
         sourcesContent: false,
         logLevel: "silent",

@@ -97,6 +97,8 @@ export class Platform {
   readonly #db: Db;
   readonly #lock = new KeyedLock();
   readonly #targets = new Map<string, RevisionTarget>();
+  /** Packages of deploys in progress (uploaded sources, fresh builds): never collected. */
+  readonly #deploying = new Map<string, number>();
 
   private constructor(dataDir: DataDir, db: Db, provider: Provider, options: PlatformOptions) {
     this.dataDir = dataDir;
@@ -189,14 +191,24 @@ export class Platform {
       if (current?.active.hash === hash) {
         return { name, revision: current.active.number, outcome: "unchanged" };
       }
-      const built = await this.builder.build({
-        functionName: name,
-        runtime: config.runtime,
-        handler: config.handler,
-        sourceDigest: packageDigest,
-        emit: options.onBuildEvent,
-      });
-      const revision = this.functions.addRevision(name, spec, built.digest, hash);
+      // The source and the built package are not referenced by a revision until it is added.
+      const holds = [this.#holdPackage(packageDigest)];
+      let revision: RevisionRecord;
+      try {
+        const built = await this.builder.build({
+          functionName: name,
+          runtime: config.runtime,
+          handler: config.handler,
+          sourceDigest: packageDigest,
+          emit: options.onBuildEvent,
+          onStored: (digest) => holds.push(this.#holdPackage(digest)),
+        });
+        revision = this.functions.addRevision(name, spec, built.digest, hash);
+      } finally {
+        for (const release of holds) {
+          release();
+        }
+      }
       const target = this.#targetOf(revision);
       try {
         await this.executor.prepare(target);
@@ -222,7 +234,11 @@ export class Platform {
       this.#targets.delete(name);
       this.logs.remove(name);
       await this.executor.retire(name);
-      await this.packages.collect(this.functions.referencedPackages());
+      const referenced = this.functions.referencedPackages();
+      for (const digest of this.#deploying.keys()) {
+        referenced.add(digest);
+      }
+      await this.packages.collect(referenced);
     });
   }
 
@@ -290,6 +306,18 @@ export class Platform {
     await this.provider.close();
     this.logs.close();
     this.#db.close();
+  }
+
+  #holdPackage(digest: string): () => void {
+    this.#deploying.set(digest, (this.#deploying.get(digest) ?? 0) + 1);
+    return () => {
+      const count = (this.#deploying.get(digest) ?? 1) - 1;
+      if (count > 0) {
+        this.#deploying.set(digest, count);
+      } else {
+        this.#deploying.delete(digest);
+      }
+    };
   }
 
   #targetOf(revision: RevisionRecord): RevisionTarget {

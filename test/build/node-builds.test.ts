@@ -66,6 +66,27 @@ describe("Node dependencies", () => {
   });
 });
 
+describe("without a sandbox", () => {
+  it("builds on the host, says so, and a TypeScript require() of a dependency works", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0, sandbox: "none" });
+    const deployed = await deployStreamed(
+      runlet,
+      "host",
+      {
+        "package.json": JSON.stringify({ dependencies: { ms: "2.1.3" } }),
+        "index.ts": `const ms = require("ms") as (ms: number) => string;\nexport default async (): Promise<string> => ms(3000);\n`,
+      },
+      { runtime: "typescript" },
+    );
+    expect(deployed.lines).toContainEqual({
+      type: "notice",
+      text: "builds run unsandboxed: disabled by configuration",
+    });
+    expect(deployed.last).toMatchObject({ type: "result", outcome: "created" });
+    expect(await (await fetch(`${runlet.url}/function/host`)).text()).toBe("3s");
+  });
+});
+
 describe("bad dependencies", () => {
   it("refuses a dependency tree over the package limit, naming the size and the limit", async () => {
     const runlet = await startTestRunlet({ poolSize: 0, maxPackageBytes: 4096 });

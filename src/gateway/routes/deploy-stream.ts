@@ -24,8 +24,10 @@ export function streamDeploy(
   reply: FastifyReply,
 ): FastifyReply {
   const stream = new PassThrough();
+  // A client that goes away does not stop the deploy; its lines are dropped.
+  stream.on("error", () => undefined);
   const write = (line: Record<string, unknown>): void => {
-    if (!stream.writableEnded) {
+    if (!stream.writableEnded && !stream.destroyed) {
       stream.write(`${JSON.stringify(line)}\n`);
     }
   };
