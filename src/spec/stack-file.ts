@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { functionSpecSchema, type FunctionSpec } from "./function-spec.js";
+import { execFieldProblems, functionSpecSchema, type FunctionSpec } from "./function-spec.js";
 import { nameProblem } from "./names.js";
 
 const triggerSchema = z.union([
@@ -16,11 +16,22 @@ const triggerSchema = z.union([
   z.strictObject({ nats: z.string() }),
 ]);
 
-export const stackFunctionSchema = functionSpecSchema.extend({
-  /** Folder packed and uploaded, relative to the stack file. @default the function's name */
-  source: z.string().optional(),
-  triggers: z.array(triggerSchema).optional(),
-});
+export const stackFunctionSchema = functionSpecSchema
+  .extend({
+    /** Folder packed and uploaded, relative to the stack file. @default the function's name */
+    source: z.string().optional(),
+    triggers: z.array(triggerSchema).optional(),
+  })
+  .check((ctx) => {
+    for (const problem of execFieldProblems(ctx.value)) {
+      ctx.issues.push({
+        code: "custom",
+        input: ctx.value,
+        path: [problem.path],
+        message: problem.message,
+      });
+    }
+  });
 
 export const stackFileSchema = z.strictObject({
   version: z.literal(1, { error: "version must be 1" }),
