@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { promisify } from "node:util";
 import { execFile } from "node:child_process";
-import { packDirectory } from "../../src/packaging/pack.js";
 import { startRunlet } from "../../src/platform/start.js";
 import { runCli } from "../helpers/cli.js";
+import { deployStreamed } from "./build-helpers.js";
 import { adminToken, eventually, withApi, type TestRunlet } from "../helpers/runlet.js";
 import { buildSource, started } from "./builder-helpers.js";
 
@@ -83,24 +83,43 @@ describe("Go", () => {
     expect(await serveOnce(binary, built.tree ?? "", "/?name=Go")).toBe("Hello, Go!");
   }, 300_000);
 
-  it("builds the Go template created by runlet new, whose own test passes", async () => {
+  it("deploys the Go template created by runlet new (its own test passes), and it answers", async () => {
     const cwd = await mkdtemp(join(tmpdir(), "runlet-go-new-"));
     onTestFinished(() => rm(cwd, { recursive: true, force: true }));
     expect((await runCli(["new", "hello", "--runtime", "go"], { cwd })).code).toBe(0);
     const dir = join(cwd, "hello");
     const tested = await run("go", ["test", "./..."], { cwd: dir });
     expect(tested.stdout).toMatch(/^ok\s/m);
-    const packed = await packDirectory(dir);
-    const stored = await runlet.platform.packages.put(packed.archive);
-    const built = await runlet.platform.builder.build({
-      functionName: "hello",
-      runtime: "go",
-      handler: "main.go",
-      sourceDigest: stored.digest,
-    });
-    const tree = runlet.platform.packages.treePath(built.digest);
-    expect(await serveOnce(join(tree, ".runlet/bin/function"), tree, "/?name=Ada")).toBe(
-      '{"message":"Hello, Ada!"}\n',
+    const env = { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken };
+    const deployed = await runCli(["deploy"], { cwd, env });
+    expect(deployed.stderr).toContain("hello: ✔ go build");
+    expect(deployed.code).toBe(0);
+    const response = await fetch(`${runlet.url}/function/hello?name=Ada`);
+    expect(await response.json()).toEqual({ message: "Hello, Ada!" });
+  }, 300_000);
+
+  it("deploys a Go function that the exec runtime serves, and a failed build keeps it serving", async () => {
+    const deployed = await deployStreamed(
+      runlet,
+      "goapp",
+      { "main.go": `// goapp\n${server}` },
+      { runtime: "go" },
+    );
+    expect(deployed.ran).toContain("go build");
+    expect(deployed.last).toMatchObject({ type: "result", outcome: "created" });
+    expect(await (await fetch(`${runlet.url}/function/goapp?name=Gopher`)).text()).toBe(
+      "Hello, Gopher!",
+    );
+    const broken = await deployStreamed(
+      runlet,
+      "goapp",
+      { "main.go": server.replace("fmt.Fprintf(w,", "fmt.Fprintf(w, missing,") },
+      { runtime: "go" },
+    );
+    expect(broken.last.error?.code).toBe("RUNLET_BUILD_FAILED");
+    expect(broken.last.error?.message).toMatch(/main\.go:\d+:\d+: undefined: missing/);
+    expect(await (await fetch(`${runlet.url}/function/goapp?name=again`)).text()).toBe(
+      "Hello, again!",
     );
   }, 300_000);
 
