@@ -82,27 +82,52 @@ async function findNode(): Promise<NodeTools> {
   return { node, npmCli, version: `node ${process.version}, npm ${stdout.trim()}` };
 }
 
+/**
+ * The same Python the Python runtime runs (RUNLET_PYTHON, else the system's python3, else the
+ * PATH's), so packages with compiled parts are installed for the interpreter that loads them.
+ */
 async function findPython(): Promise<PythonTools> {
-  try {
-    const { stdout } = await run(
-      "python3",
-      [
-        "-c",
-        "import sys, pip; print(sys.executable); print(sys.prefix); print(sys.version.split()[0], pip.__version__)",
-      ],
-      { timeout: 30_000 },
-    );
-    const [python, prefix, version] = stdout.trim().split("\n");
-    if (!python || !prefix || !version) {
-      throw new Error(`unexpected output: ${stdout}`);
+  const explicit = process.env["RUNLET_PYTHON"];
+  const candidates = explicit
+    ? [explicit]
+    : ["/usr/bin/python3", "/usr/local/bin/python3", "python3"];
+  const problems: string[] = [];
+  for (const candidate of candidates) {
+    let probe: { stdout: string };
+    try {
+      probe = await run(
+        candidate,
+        [
+          "-c",
+          "import sys; print(sys.executable); print(sys.prefix); print('%d.%d.%d' % sys.version_info[:3]); print(sys.version_info >= (3, 9))",
+        ],
+        { timeout: 30_000 },
+      );
+    } catch (error) {
+      problems.push(`${candidate}: ${(error as NodeJS.ErrnoException).code ?? "did not run"}`);
+      continue;
     }
-    return { python, prefix, version: `python ${version.replace(" ", ", pip ")}` };
-  } catch (error) {
-    throw missing(
-      "python3 with pip",
-      `Install them (apt-get install python3 python3-pip) (${(error as Error).message.split("\n")[0]}).`,
+    const [python, prefix, version, recent] = probe.stdout.trim().split("\n");
+    if (!python || !prefix || !version || recent !== "True") {
+      problems.push(`${candidate}: Python ${version ?? "?"} is older than 3.9`);
+      continue;
+    }
+    const pip = await run(python, ["-m", "pip", "--version"], { timeout: 30_000 }).catch(
+      () => undefined,
     );
+    const pipVersion = /^pip (\S+)/.exec(pip?.stdout ?? "")?.[1];
+    if (!pipVersion) {
+      throw missing(
+        `pip for ${python}`,
+        "Install it (apt-get install python3-pip), or set RUNLET_PYTHON to a python3 that has pip.",
+      );
+    }
+    return { python, prefix, version: `python ${version}, pip ${pipVersion}` };
   }
+  throw missing(
+    "Python 3.9 or newer",
+    `Install it (apt-get install python3 python3-pip) or set RUNLET_PYTHON (${problems.join("; ")}).`,
+  );
 }
 
 async function findGo(): Promise<GoTools> {
