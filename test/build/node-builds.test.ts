@@ -129,6 +129,36 @@ describe("TypeScript", () => {
     expect(await (await fetch(`${runlet.url}/function/ts?name=Ada`)).text()).toBe("Hello, Ada!");
   });
 
+  it("runs a named export of a handler in a subfolder", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const response = await runlet.deploy(
+      "named",
+      {
+        "src/api.ts": `export async function main(): Promise<{ ok: boolean }> {\n  return { ok: true };\n}\n`,
+      },
+      { runtime: "typescript", handler: "src/api.ts:main" },
+    );
+    expect(response.status).toBe(201);
+    expect(await (await fetch(`${runlet.url}/function/named`)).json()).toEqual({ ok: true });
+  });
+
+  it("answers a failed build with HTTP 422 and the compiler's message when not streaming", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const response = await runlet.deploy(
+      "bad",
+      { "index.ts": `export default async () => {\n  return (;\n};\n` },
+      { runtime: "typescript" },
+    );
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as {
+      error: { code: string; message: string; step: string; output: string[] };
+    };
+    expect(body.error.code).toBe("RUNLET_BUILD_FAILED");
+    expect(body.error.step).toBe("esbuild");
+    expect(body.error.output.join("\n")).toMatch(/^index\.ts:2:\d+: /m);
+    expect((await runlet.api("/api/v1/functions/bad")).status).toBe(404);
+  });
+
   it("fails a compile error with file and line, and the previous revision keeps serving", async () => {
     const runlet = await startTestRunlet({ poolSize: 0 });
     const good = await deployStreamed(
