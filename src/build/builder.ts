@@ -17,6 +17,7 @@ import { formatSize, humanSize } from "../spec/units.js";
 import type { PackageStore } from "../store/package-store.js";
 import type { BuildContext } from "./build-context.js";
 import { step, type BuildEventSink } from "./build-events.js";
+import { BuildSlots } from "./build-slots.js";
 import { compileGo } from "./go-compile.js";
 import { hasNodeDependencies, installNodeDependencies } from "./node-dependencies.js";
 import { hasPythonRequirements, installPythonDependencies } from "./python-dependencies.js";
@@ -31,6 +32,8 @@ export interface BuilderOptions {
   readonly timeoutMs?: number;
   /** "auto" sandboxes builds where bubblewrap works; "none" never does. @default "auto" */
   readonly sandbox?: "auto" | "none";
+  /** Builds that run at once; more wait their turn. @default 2 */
+  readonly concurrency?: number;
 }
 
 export interface BuildRequest {
@@ -60,11 +63,13 @@ export class Builder {
   readonly #options: BuilderOptions;
   readonly #tools = new BuildTools();
   readonly #layerLock = new KeyedLock();
+  readonly #slots: BuildSlots;
   #sandbox: SandboxSupport | undefined;
   #cleaned: Promise<void> | undefined;
 
   constructor(options: BuilderOptions) {
     this.#options = options;
+    this.#slots = new BuildSlots(options.concurrency ?? 2);
   }
 
   /** Builds the source if it needs building; returns the package to run. */
@@ -91,6 +96,22 @@ export class Builder {
       });
       return { digest: known, built: true, cached: true };
     }
+    if (this.#slots.ahead > 0) {
+      emit({
+        type: "notice",
+        text: `waiting for ${this.#slots.ahead} other build${this.#slots.ahead === 1 ? "" : "s"} to finish`,
+      });
+    }
+    return this.#slots.run(() => this.#buildNow(request, steps, indexFile, emit));
+  }
+
+  async #buildNow(
+    request: BuildRequest,
+    steps: readonly Step[],
+    indexFile: string,
+    emit: BuildEventSink,
+  ): Promise<BuildResult> {
+    const sourceTree = this.#options.packages.treePath(request.sourceDigest);
     const sandbox = this.#sandboxSupport();
     if (sandbox.kind === "none") {
       emit({

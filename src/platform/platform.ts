@@ -55,6 +55,8 @@ export interface PlatformOptions {
   readonly sandbox?: "auto" | "none";
   /** Longest one build tool (npm, pip, go) may run. @default 600000 (10 minutes) */
   readonly buildTimeoutMs?: number;
+  /** Builds that run at once; more wait their turn. @default 2 */
+  readonly buildConcurrency?: number;
 }
 
 export interface DeployOptions {
@@ -113,6 +115,7 @@ export class Platform {
       root: join(dataDir.root, "builds"),
       packages: this.packages,
       timeoutMs: options.buildTimeoutMs,
+      concurrency: options.buildConcurrency,
       sandbox: options.sandbox,
     });
     this.secrets = new SecretStore(db, dataDir.secretsKey);
