@@ -39,6 +39,8 @@ export interface ToolResult {
 }
 
 const tailLines = 40;
+/** Longer lines (minified code in an error, a progress bar) are cut for the log and the error. */
+const maxLineChars = 2000;
 
 /** Runs `run` sandboxed when `sandboxed`, else on the host with mounts meaning host paths. */
 export function runTool(run: ToolRun, sandboxed: boolean): Promise<ToolResult> {
@@ -54,7 +56,9 @@ export function runTool(run: ToolRun, sandboxed: boolean): Promise<ToolResult> {
       detached: true,
     });
     const tail: string[] = [];
-    const onLine = (text: string): void => {
+    const onLine = (whole: string): void => {
+      const text =
+        whole.length > maxLineChars ? `${whole.slice(0, maxLineChars)}… (line cut)` : whole;
       tail.push(text);
       if (tail.length > tailLines) {
         tail.shift();
