@@ -3,7 +3,7 @@
  * live, how to run a tool (sandboxed or not), and where to report.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import type { KeyedLock } from "../platform/keyed-lock.js";
@@ -177,6 +177,9 @@ export async function dependencyLayer(
   const dir = join(ctx.layersDir, key);
   return ctx.layerLock.run(key, async () => {
     if (await isDir(dir)) {
+      // Marks the layer as used: layers unused for a long time are pruned (see Builder).
+      const now = new Date();
+      await utimes(dir, now, now).catch(() => undefined);
       return { dir, cached: true };
     }
     const staging = `${dir}.tmp-${randomBytes(4).toString("hex")}`;

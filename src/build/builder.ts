@@ -58,6 +58,7 @@ export interface BuildResult {
 type Step = "npm" | "pip" | "esbuild" | "go";
 
 const builderVersion = "1";
+const layerMaxIdleMs = 30 * 24 * 3600 * 1000;
 
 export class Builder {
   readonly #options: BuilderOptions;
@@ -167,13 +168,20 @@ export class Builder {
     }
   }
 
-  /** Scratch directories and half-built layers of builds a stopped server left behind. */
+  /**
+   * Scratch directories and half-built layers of builds a stopped server left behind, and
+   * dependency layers no build used for a month (layers are only a cache: built packages hold
+   * their own copy of the dependencies).
+   */
   async #removeLeftovers(): Promise<void> {
     await rm(join(this.#options.root, "work"), { recursive: true, force: true });
     const layers = join(this.#options.root, "layers");
+    const unusedSince = Date.now() - layerMaxIdleMs;
     for (const name of await readdir(layers).catch(() => [])) {
-      if (name.includes(".tmp-")) {
-        await rm(join(layers, name), { recursive: true, force: true });
+      const path = join(layers, name);
+      const info = await lstat(path).catch(() => undefined);
+      if (name.includes(".tmp-") || (info !== undefined && info.mtimeMs < unusedSince)) {
+        await rm(path, { recursive: true, force: true });
       }
     }
   }
