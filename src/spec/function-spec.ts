@@ -265,6 +265,22 @@ export function execFieldProblems(
         "runtime exec needs a command: runlet deploy NAME --runtime exec --command 'CMD' (command: in runlet.yaml)",
     });
   }
+  if (spec.runtime === "go") {
+    // The build compiles the program and runs it as an HTTP server (docs/builds.md).
+    if (spec.command !== undefined) {
+      problems.push({
+        path: "command",
+        message:
+          "runtime go runs the program its build compiles; remove command (to run another program, deploy with --runtime exec)",
+      });
+    }
+    if (spec.mode === "stdio") {
+      problems.push({
+        path: "mode",
+        message: "runtime go runs an HTTP server on $PORT; remove mode or set it to http",
+      });
+    }
+  }
   if (instanceRuntimeOf(spec.runtime) !== "exec") {
     if (spec.command !== undefined) {
       problems.push({

@@ -123,6 +123,19 @@ describe("Go", () => {
     );
   }, 300_000);
 
+  it("refuses a command or stdio mode for runtime go", async () => {
+    const response = await runlet.deploy(
+      "gocmd",
+      { "main.go": server },
+      { runtime: "go", command: "./server", mode: "stdio" },
+    );
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("RUNLET_INVALID_SPEC");
+    expect(body.error.message).toContain("command: runtime go runs the program its build compiles");
+    expect(body.error.message).toContain("mode: runtime go runs an HTTP server on $PORT");
+  });
+
   it("fails a compile error with Go's file:line message", async () => {
     const failed = await buildSource(runlet, "go", "main.go", {
       "main.go": "package main\n\nfunc main() {\n\tundefinedThing()\n}\n",
