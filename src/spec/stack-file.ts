@@ -10,16 +10,9 @@ import { UserError } from "../errors.js";
 import { functionSpecSchema, type FunctionSpec } from "./function-spec.js";
 import { nameProblem } from "./names.js";
 
-const triggerSchema = z.union([
-  z.strictObject({ http: z.string() }),
-  z.strictObject({ cron: z.string(), tz: z.string().optional() }),
-  z.strictObject({ nats: z.string() }),
-]);
-
 export const stackFunctionSchema = functionSpecSchema.extend({
   /** Folder packed and uploaded, relative to the stack file. @default the function's name */
   source: z.string().optional(),
-  triggers: z.array(triggerSchema).optional(),
 });
 
 export const stackFileSchema = z.strictObject({
@@ -84,7 +77,7 @@ export function parseStackFile(text: string, path: string): StackFile {
         path,
         gateway: parsed.data.gateway,
         functions: Object.entries(parsed.data.functions).map(([name, fn]) => {
-          const { source, triggers: _triggers, ...spec } = fn;
+          const { source, ...spec } = fn;
           return { name, source: resolve(base, source ?? name), spec };
         }),
       };

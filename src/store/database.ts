@@ -45,6 +45,24 @@ const migrations: readonly string[] = [
   );
   CREATE INDEX logs_by_function ON logs (function_name, id);
   `,
+  // Triggers (docs/triggers.md): "spec" ones come with a function's deploy, "api" ones are
+  // created on their own. cron_firings keeps the last firing so a restart fires nothing twice.
+  `
+  CREATE TABLE triggers (
+    name TEXT PRIMARY KEY,
+    function_name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX triggers_by_function ON triggers (function_name);
+  CREATE TABLE cron_firings (
+    trigger_name TEXT PRIMARY KEY,
+    anchor INTEGER NOT NULL,
+    last_fired INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(path: string): Db {
