@@ -28,6 +28,7 @@ export type ErrorCode =
   | "RUNLET_UNSUPPORTED_RUNTIME"
   | "RUNLET_ALREADY_EXISTS"
   | "RUNLET_QUEUE_FULL"
+  | "RUNLET_CALL_NOT_FOUND"
   | "RUNLET_API_ERROR";
 
 const statusByCode: Partial<Record<ErrorCode, number>> = {
@@ -35,6 +36,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   RUNLET_FUNCTION_NOT_FOUND: 404,
   RUNLET_SECRET_NOT_FOUND: 404,
   RUNLET_PACKAGE_NOT_FOUND: 404,
+  RUNLET_CALL_NOT_FOUND: 404,
   RUNLET_ALREADY_EXISTS: 409,
   RUNLET_BODY_TOO_LARGE: 413,
   RUNLET_PACKAGE_TOO_LARGE: 413,
