@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
+import { CallQueue, type CallQueueOptions } from "../calls/call-queue.js";
 import { UserError } from "../errors.js";
 import { Executor, type RevisionStatus } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
@@ -49,6 +50,8 @@ export interface PlatformOptions {
   readonly stableWindowMs?: number;
   /** Sandbox instances where the host allows ("auto"), or never ("none"). @default "auto" */
   readonly sandbox?: "auto" | "none";
+  /** Async calls: concurrency cap, retry back-off, result size, retention (docs/async.md). */
+  readonly calls?: CallQueueOptions;
 }
 
 export type DeployOutcome = "created" | "updated" | "unchanged";
@@ -81,6 +84,8 @@ export class Platform {
   readonly logs: LogStore;
   readonly executor: Executor;
   readonly provider: Provider;
+  /** Durable async calls: enqueue, status, workers. */
+  readonly calls: CallQueue;
   /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
   readonly events = new EventEmitter();
   readonly #db: Db;
@@ -97,6 +102,7 @@ export class Platform {
     });
     this.secrets = new SecretStore(db, dataDir.secretsKey);
     this.logs = new LogStore(db);
+    this.calls = new CallQueue(this, db, options.calls);
     this.provider = provider;
     this.executor = new Executor({
       provider: this.provider,
@@ -135,6 +141,7 @@ export class Platform {
         platform.executor.ensureMin(platform.target(record.name));
       }
     }
+    platform.calls.start();
     return platform;
   }
 
@@ -259,8 +266,10 @@ export class Platform {
     }
   }
 
-  async close(graceMs?: number): Promise<void> {
-    await this.executor.close(graceMs);
+  async close(graceMs = 10_000): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    await this.calls.close(graceMs);
+    await this.executor.close(Math.max(0, deadline - Date.now()));
     await this.provider.close();
     this.logs.close();
     this.#db.close();
