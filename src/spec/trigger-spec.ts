@@ -4,6 +4,7 @@
  * with the checks that make a bad route, cron spec or time zone say what is wrong.
  */
 import { Cron } from "croner";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseDuration } from "./units.js";
 
@@ -315,4 +316,15 @@ export function parseTarget(target: string): {
 } {
   const [functionName = "", revision] = target.split("@");
   return { functionName, revision: revision === undefined ? undefined : Number(revision) };
+}
+
+/**
+ * A revision's identity includes its triggers, so a deploy that changes only them is a new
+ * revision. A spec without triggers keeps the hash it had before triggers existed.
+ */
+export function triggersHash(hash: string, triggers: readonly TriggerSpec[] | undefined): string {
+  if (!triggers || triggers.length === 0) {
+    return hash;
+  }
+  return createHash("sha256").update(hash).update(JSON.stringify(triggers)).digest("hex");
 }
