@@ -253,7 +253,10 @@ export class NatsBridge {
     maxDeliver: number,
     retryDelayMs: number,
   ): Promise<void> {
-    const outcome = await this.#call(record, message.subject, message.data, message.headers);
+    const outcome = await this.#call(record, message.subject, message.data, message.headers, {
+      "x-nats-stream": message.info.stream,
+      "x-nats-delivery": String(message.info.deliveryCount),
+    });
     if (outcome.ok) {
       this.#publishResult(nc, spec, undefined, outcome.result);
       message.ack();
@@ -273,6 +276,7 @@ export class NatsBridge {
     subject: string,
     data: Uint8Array,
     msgHeaders: MsgHdrs | undefined,
+    extra: Record<string, string> = {},
   ): Promise<
     | { ok: true; result: TriggerCallResult }
     | { ok: false; status: number; body: unknown; result?: TriggerCallResult }
@@ -286,6 +290,7 @@ export class NatsBridge {
     }
     headers["x-runlet-trigger"] = record.name;
     headers["x-nats-subject"] = subject;
+    Object.assign(headers, extra);
     headers["content-type"] ??= looksLikeJson(data)
       ? "application/json"
       : "application/octet-stream";
