@@ -254,23 +254,32 @@ function keyedUnion<H extends z.ZodType, C extends z.ZodType, N extends z.ZodTyp
   nats: N,
   expected: string,
 ) {
-  return z.unknown().transform((value, ctx): z.output<H> | z.output<C> | z.output<N> => {
-    const record = typeof value === "object" && value !== null ? value : {};
-    const schema =
-      "http" in record ? http : "cron" in record ? cron : "nats" in record ? nats : undefined;
-    if (!schema) {
-      ctx.issues.push({ code: "custom", input: value, message: expected });
-      return z.NEVER;
-    }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        ctx.issues.push({ ...issue, input: value } as z.core.$ZodRawIssue);
+  // The API document shows the three shapes (a transform alone has no JSON Schema).
+  const documented = { target: "openapi-3.0", io: "input" } as const;
+  const meta = {
+    description: expected,
+    anyOf: [http, cron, nats].map((schema) => z.toJSONSchema(schema, documented)),
+  };
+  return z
+    .unknown()
+    .meta(meta)
+    .transform((value, ctx): z.output<H> | z.output<C> | z.output<N> => {
+      const record = typeof value === "object" && value !== null ? value : {};
+      const schema =
+        "http" in record ? http : "cron" in record ? cron : "nats" in record ? nats : undefined;
+      if (!schema) {
+        ctx.issues.push({ code: "custom", input: value, message: expected });
+        return z.NEVER;
       }
-      return z.NEVER;
-    }
-    return parsed.data;
-  });
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          ctx.issues.push({ ...issue, input: value } as z.core.$ZodRawIssue);
+        }
+        return z.NEVER;
+      }
+      return parsed.data;
+    });
 }
 
 export const triggerSpecSchema = keyedUnion(
