@@ -45,6 +45,7 @@ export class NatsBridge {
   readonly #host: TriggerHost;
   readonly #sources = new Map<string, Source>();
   #connection: Promise<NatsConnection> | undefined;
+  #nc: NatsConnection | undefined;
   #closed = false;
   /** Serializes reconcile passes (they start and stop consumers asynchronously). */
   #reconciling: Promise<void> = Promise.resolve();
@@ -79,15 +80,22 @@ export class NatsBridge {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#reconciling;
-    await Promise.all([...this.#sources.values()].map((source) => source.stop()));
+    // A pass may be waiting for a server that is not there: shutdown does not wait on it.
+    await within(this.#reconciling, 2000);
+    const sources = [...this.#sources.values()];
     this.#sources.clear();
-    const connection = this.#connection;
+    await within(Promise.all(sources.map((source) => source.stop().catch(() => undefined))), 5000);
+    const nc = this.#nc;
+    this.#nc = undefined;
     this.#connection = undefined;
-    if (connection) {
-      const nc = await connection.catch(() => undefined);
-      await nc?.drain().catch(() => nc.close());
+    if (nc) {
+      await within(
+        nc.drain().catch(() => nc.close()),
+        5000,
+      );
+      await nc.close().catch(() => undefined);
     }
+    // Still connecting: the connection closes itself when it comes (see #connect).
   }
 
   async #reconcile(records: readonly TriggerRecord[]): Promise<void> {
@@ -127,7 +135,12 @@ export class NatsBridge {
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,
-    }).then((nc) => {
+    }).then(async (nc) => {
+      if (this.#closed) {
+        await nc.close();
+        throw new Error("the platform is shutting down");
+      }
+      this.#nc = nc;
       void this.#watch(nc);
       return nc;
     });
@@ -264,7 +277,8 @@ export class NatsBridge {
     }
     if (message.info.deliveryCount >= maxDeliver) {
       // The last delivery failed too: give the message up and say so.
-      message.term(`function failed ${maxDeliver} times`);
+      // No reason text: servers before 2.10.4 ignore "+TERM <reason>".
+      message.term();
       this.#publishError(nc, record, spec, message.subject, message.data, outcome);
       return;
     }
@@ -350,6 +364,18 @@ export class NatsBridge {
     };
     nc.publish(spec.errorSubject, Buffer.from(JSON.stringify(report)));
   }
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 function keyOf(record: TriggerRecord): string {

@@ -123,7 +123,12 @@ export class RouteTable {
     // Entries are sorted most specific first, so the first match wins.
     for (const entry of this.#entries) {
       const { pattern } = entry;
-      if (pattern.method !== "ANY" && pattern.method !== upper) {
+      // A GET route answers HEAD too, as HTTP servers do.
+      const methodMatches =
+        pattern.method === "ANY" ||
+        pattern.method === upper ||
+        (upper === "HEAD" && pattern.method === "GET");
+      if (!methodMatches) {
         continue;
       }
       const params = matchSegments(pattern, segments);

@@ -155,6 +155,73 @@ describe("NATS triggers", () => {
     expect(done.length).toBe(1);
   });
 
+  it("gives a JetStream message up after maxDeliver failures and reports it on the error subject", async () => {
+    const nats = await startTestNats();
+    const runlet = await startTestRunlet({ natsUrl: nats.url });
+    const nc = await nats.connect();
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: "JOBS", subjects: ["jobs.>"] });
+    expect((await runlet.deploy("orders", { "index.js": orders })).status).toBe(201);
+    const failed = collect(nc, "jobs.failed");
+    await nc.flush();
+    const created = await createTrigger(runlet, {
+      name: "jobs",
+      function: "orders",
+      nats: "jobs.new",
+      stream: "JOBS",
+      errorSubject: "jobs.failed",
+      retryDelay: "100ms",
+      maxDeliver: 2,
+    });
+    expect(created.status).toBe(201);
+    await nc.jetstream().publish("jobs.new", sc.encode(JSON.stringify({ order: "bad" })));
+    await eventually(() => failed.length >= 1, { what: "the give-up report", timeoutMs: 20_000 });
+    expect(failed[0]).toMatchObject({ trigger: "jobs", subject: "jobs.new", status: 500 });
+    const info = await eventually(
+      async () => {
+        const consumer = await jsm.consumers.info("JOBS", "runlet-jobs");
+        return consumer.num_ack_pending === 0 && consumer.num_pending === 0 ? consumer : undefined;
+      },
+      { what: "the message to be settled" },
+    );
+    // Delivered exactly maxDeliver times, reported once.
+    expect(info.delivered.consumer_seq).toBe(2);
+    expect(failed).toHaveLength(1);
+  });
+
+  it("keeps serving after the NATS server restarts", async () => {
+    const nats = await startTestNats();
+    const runlet = await startTestRunlet({ natsUrl: nats.url });
+    expect(
+      (
+        await runlet.deploy(
+          "orders",
+          { "index.js": orders },
+          { triggers: [{ nats: "orders.created" }] },
+        )
+      ).status,
+    ).toBe(201);
+    const nc = await nats.connect();
+    const ask = (order: string) =>
+      eventually(
+        async () => {
+          try {
+            const msg = await nc.request("orders.created", sc.encode(JSON.stringify({ order })), {
+              timeout: 1000,
+            });
+            return JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
+          } catch {
+            return undefined;
+          }
+        },
+        { what: `a reply for ${order}`, timeoutMs: 30_000 },
+      );
+    expect(await ask("before")).toMatchObject({ upper: "BEFORE" });
+    await nats.stop();
+    await nats.start();
+    expect(await ask("after")).toMatchObject({ upper: "AFTER" });
+  });
+
   it("refuses NATS triggers when the platform has no NATS server", async () => {
     const runlet = await startTestRunlet();
     expect((await runlet.deploy("orders", { "index.js": orders })).status).toBe(201);
