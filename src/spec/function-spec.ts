@@ -210,6 +210,7 @@ export function describeConfig(config: FunctionConfig): Record<string, unknown> 
   return {
     runtime: config.runtime,
     handler: config.handler,
+    ...(config.command === undefined ? {} : { command: config.command, mode: config.mode }),
     timeout: formatDuration(config.timeoutMs),
     memory: formatSize(config.memoryBytes),
     cpu: config.cpu ?? "unlimited",
@@ -244,16 +245,66 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** A field of a spec that is wrong for the spec as a whole, e.g. `command` without runtime exec. */
+export interface SpecProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** What is wrong with `command` and `mode` for the spec's runtime; empty when nothing is. */
+export function execFieldProblems(
+  spec: Pick<FunctionSpec, "runtime" | "command" | "mode">,
+): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  if (spec.runtime === "exec" && spec.command === undefined) {
+    problems.push({
+      path: "command",
+      message:
+        "runtime exec needs a command: runlet deploy NAME --runtime exec --command 'CMD' (command: in runlet.yaml)",
+    });
+  }
+  if (instanceRuntimeOf(spec.runtime) !== "exec") {
+    if (spec.command !== undefined) {
+      problems.push({
+        path: "command",
+        message: `command is for runtime exec; runtime ${spec.runtime} runs its handler instead. Remove command, or deploy with --runtime exec`,
+      });
+    }
+    if (spec.mode !== undefined) {
+      problems.push({
+        path: "mode",
+        message: `mode is for runtime exec; remove it for runtime ${spec.runtime}`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Throws the same error as a schema failure when `command` or `mode` do not fit the runtime. */
+export function assertExecFields(
+  spec: Pick<FunctionSpec, "runtime" | "command" | "mode">,
+  what: string,
+): void {
+  const problems = execFieldProblems(spec);
+  if (problems.length > 0) {
+    throw invalidSpec(what, problems);
+  }
+}
+
+function invalidSpec(what: string, problems: readonly SpecProblem[]): UserError {
+  const lines = problems.map((p) => `  - ${p.path ? `${p.path}: ` : ""}${p.message}`);
+  return new UserError("RUNLET_INVALID_SPEC", `Invalid ${what}:\n${lines.join("\n")}`, {
+    details: { problems },
+  });
+}
+
 /** Turns zod issues into one UserError listing every problem, each with its field path. */
 export function specError(what: string, error: z.ZodError): UserError {
   const problems = error.issues.map((issue) => ({
     path: issue.path.map(String).join("."),
     message: issue.message,
   }));
-  const lines = problems.map((p) => `  - ${p.path ? `${p.path}: ` : ""}${p.message}`);
-  return new UserError("RUNLET_INVALID_SPEC", `Invalid ${what}:\n${lines.join("\n")}`, {
-    details: { problems },
-  });
+  return invalidSpec(what, problems);
 }
 
 export function parseFunctionSpec<T>(schema: z.ZodType<T>, body: unknown, what: string): T {

@@ -7,13 +7,24 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { functionSpecSchema, type FunctionSpec } from "./function-spec.js";
+import { execFieldProblems, functionSpecSchema, type FunctionSpec } from "./function-spec.js";
 import { nameProblem } from "./names.js";
 
-export const stackFunctionSchema = functionSpecSchema.extend({
-  /** Folder packed and uploaded, relative to the stack file. @default the function's name */
-  source: z.string().optional(),
-});
+export const stackFunctionSchema = functionSpecSchema
+  .extend({
+    /** Folder packed and uploaded, relative to the stack file. @default the function's name */
+    source: z.string().optional(),
+  })
+  .check((ctx) => {
+    for (const problem of execFieldProblems(ctx.value)) {
+      ctx.issues.push({
+        code: "custom",
+        input: ctx.value,
+        path: [problem.path],
+        message: problem.message,
+      });
+    }
+  });
 
 export const stackFileSchema = z.strictObject({
   version: z.literal(1, { error: "version must be 1" }),

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { packDirectory } from "../../packaging/pack.js";
 import {
+  assertExecFields,
   defaultHandler,
   functionSpecSchema,
   parseFunctionSpec,
@@ -85,11 +86,19 @@ export const deployCommand = defineCommand({
   json: true,
   options: [
     { flags: "-f, --file <path>", description: "stack file", defaultValue: "runlet.yaml" },
-    { flags: "--runtime <runtime>", description: "runtime of the function (node)" },
+    { flags: "--runtime <runtime>", description: "runtime of the function (node, exec)" },
     { flags: "--source <dir>", description: "folder with the function's code" },
     {
       flags: "--handler <file>",
       description: "file (and :export) with the handler, e.g. index.js",
+    },
+    {
+      flags: "--command <command>",
+      description: "runtime exec: the program to run, in the source folder, e.g. './handler.sh'",
+    },
+    {
+      flags: "--mode <mode>",
+      description: "runtime exec: stdio (a process per call) or http (a server on $PORT)",
     },
     {
       flags: "-e, --env <KEY=VALUE>",
@@ -122,12 +131,16 @@ export const deployCommand = defineCommand({
     "runlet deploy                      # every function in ./runlet.yaml",
     "runlet deploy hello --runtime node --source ./hello --env GREETING=hi --timeout 10s",
     "runlet deploy api --runtime node --source ./api --min 1 --max 20 --concurrency 10 --memory 128Mi --cpu 0.5",
+    "runlet deploy shout --runtime exec --source ./shout --command 'tr a-z A-Z'",
+    "runlet deploy web --runtime exec --source ./web --command 'python3 server.py' --mode http",
   ],
   optionsSchema: clientFlagsSchema.extend({
     file: z.string(),
     runtime: z.string().optional(),
     source: z.string().optional(),
     handler: z.string().optional(),
+    command: z.string().optional(),
+    mode: z.string().optional(),
     env: z.array(z.string()).optional(),
     secret: z.array(z.string()).optional(),
     timeout: z.string().optional(),
@@ -218,6 +231,8 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
     }
   };
   set("handler", options.handler);
+  set("command", options.command);
+  set("mode", options.mode);
   set("env", Object.keys(env).length > 0 ? env : undefined);
   set("secrets", options.secret);
   set("timeout", options.timeout);
@@ -245,5 +260,7 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
     }
   }
   set("scale", Object.keys(scale).length > 0 ? scale : undefined);
-  return parseFunctionSpec(functionSpecSchema, spec, "function options");
+  const parsed = parseFunctionSpec(functionSpecSchema, spec, "function options");
+  assertExecFields(parsed, "function options");
+  return parsed;
 }
