@@ -95,6 +95,7 @@ const migrations: readonly string[] = [
   CREATE INDEX triggers_by_function ON triggers (function_name);
   CREATE TABLE cron_firings (
     trigger_name TEXT PRIMARY KEY,
+    schedule TEXT NOT NULL,
     anchor INTEGER NOT NULL,
     last_fired INTEGER NOT NULL
   );

@@ -94,24 +94,28 @@ export class TriggerStore {
     })();
   }
 
-  /** The cron state of a trigger: the grid anchor of `@every` and the last firing. */
-  cronState(name: string): { anchor: number; lastFired: number } | undefined {
-    const row = this.#db
-      .prepare<[string], { anchor: number; last_fired: number }>(
-        "SELECT anchor, last_fired FROM cron_firings WHERE trigger_name = ?",
-      )
-      .get(name);
-    return row ? { anchor: row.anchor, lastFired: row.last_fired } : undefined;
-  }
-
-  /** Starts the cron state of a trigger that has none (its first schedule). */
-  initCronState(name: string, anchor: number): { anchor: number; lastFired: number } {
-    this.#db
-      .prepare(
-        "INSERT INTO cron_firings (trigger_name, anchor, last_fired) VALUES (?, ?, ?) ON CONFLICT(trigger_name) DO NOTHING",
-      )
-      .run(name, anchor, anchor);
-    return this.cronState(name) ?? { anchor, lastFired: anchor };
+  /**
+   * The cron state of a trigger for `schedule`: the grid anchor of `@every` and the last
+   * firing. A trigger seen for the first time, or whose schedule changed, starts afresh at
+   * `now` (a new schedule has missed nothing).
+   */
+  cronState(name: string, schedule: string, now: number): { anchor: number; lastFired: number } {
+    return this.#db.transaction(() => {
+      const row = this.#db
+        .prepare<[string], { schedule: string; anchor: number; last_fired: number }>(
+          "SELECT schedule, anchor, last_fired FROM cron_firings WHERE trigger_name = ?",
+        )
+        .get(name);
+      if (row?.schedule === schedule) {
+        return { anchor: row.anchor, lastFired: row.last_fired };
+      }
+      this.#db
+        .prepare(
+          "INSERT INTO cron_firings (trigger_name, schedule, anchor, last_fired) VALUES (?, ?, ?, ?) ON CONFLICT(trigger_name) DO UPDATE SET schedule = excluded.schedule, anchor = excluded.anchor, last_fired = excluded.last_fired",
+        )
+        .run(name, schedule, now, now);
+      return { anchor: now, lastFired: now };
+    })();
   }
 
   /**

@@ -21,6 +21,8 @@ interface Job {
   readonly key: string;
   readonly record: TriggerRecord;
   readonly schedule: Schedule;
+  /** The schedule as written ("cron tz"): its firing state resets when it changes. */
+  readonly scheduleKey: string;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -63,7 +65,13 @@ export class CronScheduler {
         this.#host.onError(new Error(`cron trigger ${record.name}: ${schedule}`));
         continue;
       }
-      const job: Job = { key: keyOf(record), record, schedule, timer: undefined };
+      const job: Job = {
+        key: keyOf(record),
+        record,
+        schedule,
+        scheduleKey: `${spec.cron.trim()} ${spec.tz ?? "UTC"}`,
+        timer: undefined,
+      };
       this.#jobs.set(record.name, job);
       this.#tick(job);
     }
@@ -83,8 +91,7 @@ export class CronScheduler {
       return;
     }
     const now = this.#now();
-    const state =
-      this.#store.cronState(job.record.name) ?? this.#store.initCronState(job.record.name, now);
+    const state = this.#store.cronState(job.record.name, job.scheduleKey, now);
     const due = latestDue(job.schedule, state.lastFired, state.anchor, now);
     if (due !== undefined && this.#store.claimFiring(job.record.name, due)) {
       this.#fire(job.record, due);

@@ -111,9 +111,9 @@ describe("CronScheduler", () => {
     };
     const clock = { now: start };
     /** A scheduler's life from start to close: what a platform start does. */
-    const run = (): void => {
+    const run = (changed: Partial<TriggerRecord> = {}): void => {
       const scheduler = new CronScheduler({ store, host, now: () => clock.now });
-      scheduler.reconcile([trigger]);
+      scheduler.reconcile([{ ...trigger, ...changed }]);
       scheduler.close();
     };
     return { clock, fired, run, db };
@@ -136,6 +136,18 @@ describe("CronScheduler", () => {
       `cron-t-${start + 30_000}`,
       `cron-t-${start + 40_000}`,
     ]);
+  });
+
+  it("starts a changed schedule afresh instead of catching up on it", async () => {
+    const start = Date.UTC(2026, 0, 1, 0, 30, 0);
+    const { clock, fired, run } = await setup({ cron: "@every 1h" }, start);
+    run();
+    clock.now = start + 30 * 60_000; // 01:00, no @every 1h firing due yet
+    run({ spec: { cron: "0 * * * *" } }); // the new schedule's 01:00 slot is not a missed one
+    expect(fired).toEqual([]);
+    clock.now = Date.UTC(2026, 0, 1, 2, 0, 1);
+    run({ spec: { cron: "0 * * * *" } });
+    expect(fired.map((call) => call.callId)).toEqual([`cron-t-${Date.UTC(2026, 0, 1, 2, 0, 0)}`]);
   });
 
   it("reads cron fields in the trigger's time zone", async () => {
