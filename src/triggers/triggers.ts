@@ -86,10 +86,7 @@ export class Triggers {
       throw new UserError("RUNLET_INVALID_NAME", `Invalid trigger name: ${problem}.`);
     }
     if (this.#store.get(name)) {
-      throw new UserError(
-        "RUNLET_ALREADY_EXISTS",
-        `Trigger ${name} already exists; remove it first (runlet trigger remove ${name}) or pick another name.`,
-      );
+      throw alreadyExists(name);
     }
     const { functionName, revision } = parseTarget(target);
     if (this.#host.functionTimeoutMs(functionName) === undefined) {
@@ -122,6 +119,11 @@ export class Triggers {
     };
     this.#check([record], this.#store.list());
     await this.#nats?.checkSource(record);
+    // Checked again: another create may have taken the name or the route meanwhile.
+    if (this.#store.get(name)) {
+      throw alreadyExists(name);
+    }
+    this.#check([record], this.#store.list());
     this.#store.insert(record);
     this.#reload();
     return view(record);
@@ -217,6 +219,13 @@ function view(record: TriggerRecord): TriggerView {
     spec: record.spec,
     createdAt: new Date(record.createdAt).toISOString(),
   };
+}
+
+function alreadyExists(name: string): UserError {
+  return new UserError(
+    "RUNLET_ALREADY_EXISTS",
+    `Trigger ${name} already exists; remove it first (runlet trigger remove ${name}) or pick another name.`,
+  );
 }
 
 function triggerNotFound(name: string): UserError {
