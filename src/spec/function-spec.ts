@@ -80,7 +80,12 @@ export const functionSpecSchema = z.strictObject({
   /** exec runtime: "stdio" (a process per call) or "http" (a server on $PORT). @default "stdio" */
   mode: z.enum(execModes).optional(),
   /** Handler shape of another platform, so its functions run unchanged. */
-  compat: z.enum(compatShapes).optional(),
+  compat: z
+    .enum(compatShapes, {
+      error: (issue) =>
+        `unknown compat ${JSON.stringify(issue.input)}; known: ${compatShapes.join(", ")} (functions written for those platforms run unchanged)`,
+    })
+    .optional(),
   /** Async calls: attempts after the first before a call is dead-lettered. @default 3 */
   maxRetries: z.number().int().min(0).max(100).optional(),
   env: z.record(envName, z.string()).optional(),
@@ -253,7 +258,7 @@ export interface SpecProblem {
 
 /** What is wrong with `command` and `mode` for the spec's runtime; empty when nothing is. */
 export function execFieldProblems(
-  spec: Pick<FunctionSpec, "runtime" | "command" | "mode">,
+  spec: Pick<FunctionSpec, "runtime" | "command" | "mode" | "compat">,
 ): SpecProblem[] {
   const problems: SpecProblem[] = [];
   if (spec.runtime === "exec" && spec.command === undefined) {
@@ -276,13 +281,18 @@ export function execFieldProblems(
         message: `mode is for runtime exec; remove it for runtime ${spec.runtime}`,
       });
     }
+  } else if (spec.compat !== undefined) {
+    problems.push({
+      path: "compat",
+      message: `compat ${spec.compat} is a handler shape for node and python functions; runtime ${spec.runtime} runs a program. Remove compat, or deploy with --runtime node or python`,
+    });
   }
   return problems;
 }
 
 /** Throws the same error as a schema failure when `command` or `mode` do not fit the runtime. */
 export function assertExecFields(
-  spec: Pick<FunctionSpec, "runtime" | "command" | "mode">,
+  spec: Pick<FunctionSpec, "runtime" | "command" | "mode" | "compat">,
   what: string,
 ): void {
   const problems = execFieldProblems(spec);

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { UserError } from "../errors.js";
 import { execFieldProblems, functionSpecSchema, type FunctionSpec } from "./function-spec.js";
 import { nameProblem } from "./names.js";
+import { convertOpenFaasStack, isOpenFaasStack } from "./openfaas-stack.js";
 
 export const stackFunctionSchema = functionSpecSchema
   .extend({
@@ -51,6 +52,8 @@ export interface StackFile {
   readonly path: string;
   readonly gateway: string | undefined;
   readonly functions: readonly StackFunction[];
+  /** What was read but has no effect (OpenFaaS stack files), for the user to know. */
+  readonly notices?: readonly string[];
 }
 
 export interface StackProblem {
@@ -80,8 +83,22 @@ export function parseStackFile(text: string, path: string): StackFile {
       "",
     ),
   }));
-  if (problems.length === 0) {
-    const parsed = stackFileSchema.safeParse(doc.toJS());
+  const value: unknown = problems.length === 0 ? doc.toJS() : undefined;
+  if (problems.length === 0 && isOpenFaasStack(value)) {
+    // An OpenFaaS stack.yml: its functions run with the openfaas handler shape.
+    const stack = convertOpenFaasStack(value, path);
+    if (stack.problems.length === 0) {
+      return { path, gateway: stack.gateway, functions: stack.functions, notices: stack.notices };
+    }
+    for (const problem of stack.problems) {
+      problems.push({
+        line: lineOf(doc, lineCounter, problem.path),
+        path: problem.path.map(String).join("."),
+        message: problem.message,
+      });
+    }
+  } else if (problems.length === 0) {
+    const parsed = stackFileSchema.safeParse(value);
     if (parsed.success) {
       const base = dirname(resolve(path));
       return {
