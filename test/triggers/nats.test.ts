@@ -1,7 +1,7 @@
 import { StringCodec, type NatsConnection } from "nats";
 import { describe, expect, it } from "vitest";
 import { startTestNats } from "../helpers/nats.js";
-import { eventually, startTestRunlet, type TestRunlet } from "../helpers/runlet.js";
+import { eventually, startTestRunlet, tempDir, type TestRunlet } from "../helpers/runlet.js";
 
 const sc = StringCodec();
 
@@ -101,7 +101,8 @@ describe("NATS triggers", () => {
 
   it("acknowledges a JetStream message only after the function succeeded (redelivery after a failure)", async () => {
     const nats = await startTestNats();
-    const runlet = await startTestRunlet({ natsUrl: nats.url });
+    const dataDir = await tempDir();
+    const runlet = await startTestRunlet({ natsUrl: nats.url, dataDir });
     const nc = await nats.connect();
     const jsm = await nc.jetstreamManager();
     await jsm.streams.add({ name: "JOBS", subjects: ["jobs.>"] });
@@ -153,6 +154,17 @@ describe("NATS triggers", () => {
     // Two deliveries of the one message: the failed one and the acknowledged one.
     expect(info.delivered.consumer_seq).toBe(2);
     expect(done.length).toBe(1);
+
+    // Messages published while Runlet is down wait in the stream; after a restart the same
+    // durable consumer picks them up.
+    await runlet.close(2000);
+    await js.publish("jobs.new", sc.encode(JSON.stringify({ order: "later" })));
+    await startTestRunlet({ natsUrl: nats.url, dataDir });
+    await eventually(() => done.length >= 2, {
+      what: "the job sent while down",
+      timeoutMs: 20_000,
+    });
+    expect(done[1]).toMatchObject({ order: "later", delivery: 1 });
   });
 
   it("gives a JetStream message up after maxDeliver failures and reports it on the error subject", async () => {
