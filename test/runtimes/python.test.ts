@@ -1,6 +1,6 @@
 /** The Python runtime end to end: real Python instances behind a real platform. */
 import { spawnSync } from "node:child_process";
-import { cp, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -523,6 +523,90 @@ def handle(req):
     );
     const printed = await invoke("of-classic-print", "", { method: "POST", body: "Ada" });
     expect(await printed.text()).toBe("Hello, Ada\n");
+  });
+});
+
+describe("python compat: kubeless", () => {
+  it("gives a kubeless handler its event dict and context, and sends a dict as JSON", async () => {
+    await deployed(
+      "kl-hello",
+      {
+        "handler.py": `
+def hello(event, context):
+    return {"got": event["data"], "function": context["function-name"], "statusCode": "as data"}
+`,
+      },
+      { compat: "kubeless", handler: "handler.hello" },
+    );
+    const response = await invoke("kl-hello", "", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ a: 1 }),
+    });
+    expect(await response.json()).toEqual({
+      got: { a: 1 },
+      function: "kl-hello",
+      statusCode: "as data",
+    });
+  });
+});
+
+describe("without a usable Python", () => {
+  async function withPython<T>(path: string, run: () => Promise<T>): Promise<T> {
+    const previous = process.env["RUNLET_PYTHON"];
+    process.env["RUNLET_PYTHON"] = path;
+    try {
+      return await run();
+    } finally {
+      if (previous === undefined) {
+        delete process.env["RUNLET_PYTHON"];
+      } else {
+        process.env["RUNLET_PYTHON"] = previous;
+      }
+    }
+  }
+
+  it("says which Python it needs and what to install", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "runlet-oldpython-"));
+    try {
+      const old = join(dir, "python3");
+      await writeFile(old, "#!/bin/sh\necho /opt/old/bin/python3\necho 3.8\n", { mode: 0o755 });
+      await withPython(old, async () => {
+        expect(() => pythonInterpreter()).toThrow(
+          expect.objectContaining({
+            code: "RUNLET_UNSUPPORTED_RUNTIME",
+            message: expect.stringMatching(
+              /Python 3\.9 or newer .*python3: Python 3\.8 is too old.*apt-get install python3.*RUNLET_PYTHON/,
+            ) as unknown,
+          }),
+        );
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await withPython("/nonexistent/python3", async () => {
+      // Its own platform: the shared one already has Python instances in its warm pool.
+      const bare = withApi(
+        await startRunlet({ port: 0, adminToken, dataDir: join(dataDir, "bare") }),
+        join(dataDir, "bare"),
+      );
+      let status: number;
+      let body: ApiError;
+      try {
+        const response = await bare.deploy(
+          "py-nopython",
+          { "handler.py": `def handle(e, c):\n    return 1\n` },
+          { runtime: "python" },
+        );
+        status = response.status;
+        body = (await response.json()) as ApiError;
+      } finally {
+        await bare.close(2000);
+      }
+      expect(status).toBe(400);
+      expect(body.error.code).toBe("RUNLET_UNSUPPORTED_RUNTIME");
+      expect(body.error.message).toContain("/nonexistent/python3: ENOENT");
+    });
   });
 });
 

@@ -39,19 +39,22 @@ function probe(candidate: string): Probe {
   return { executable };
 }
 
-let found: string | undefined;
+/** Found interpreters by what was asked for (RUNLET_PYTHON, or "" for the default search). */
+const found = new Map<string, string>();
 
 /** The absolute path of a Python ≥ 3.9; throws a UserError saying what to install if none. */
 export function pythonInterpreter(): string {
-  if (found) {
-    return found;
+  const key = process.env["RUNLET_PYTHON"] ?? "";
+  const known = found.get(key);
+  if (known) {
+    return known;
   }
   const problems: string[] = [];
   for (const candidate of candidates()) {
     const result = probe(candidate);
     if (result.executable) {
-      found = result.executable;
-      return found;
+      found.set(key, result.executable);
+      return result.executable;
     }
     problems.push(result.problem ?? candidate);
   }
