@@ -24,6 +24,9 @@ sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _
 # The package directory is read-only in the sandbox, and the store's copy must stay unchanged.
 sys.dont_write_bytecode = True
 
+#: Sync handler calls running at once, at most.
+MAX_HANDLER_THREADS = 200
+
 
 class Runtime:
     def __init__(self, control, streams):
@@ -75,14 +78,16 @@ class Runtime:
             package = request["packagePath"]
             os.chdir(package)
             fn, _file = load_handler(package, request.get("handler") or "handler.py")
-            concurrency = max(1, int(request.get("concurrency") or 1))
+            # Each call of a sync handler holds a thread; the instance's process limit (256
+            # pids) bounds how many there can be.
+            threads = min(MAX_HANDLER_THREADS, max(1, int(request.get("concurrency") or 1)))
             self.loaded = Target(
                 fn,
                 compat.shape_of(fn, request.get("compat")),
                 request.get("name"),
                 request.get("revision"),
                 request.get("secretsDir"),
-                ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="handler"),
+                ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handler"),
             )
             send_json(
                 res, 200, {"status": "ready", "loadMs": (time.perf_counter() - started) * 1000}

@@ -318,10 +318,11 @@ def parse_order(event):
         "src/main.py": `
 from helpers import shout
 from .local import suffix
+from function import helpers
 from vendored_lib import version
 
 def entry(event, context):
-    return shout("hi") + suffix + " " + version
+    return shout("hi") + suffix + " " + version + " " + helpers.shout("as in openfaas")
 `,
         "src/local.py": `suffix = "?"\n`,
         "helpers.py": `def shout(text):\n    return text.upper() + "!"\n`,
@@ -329,7 +330,7 @@ def entry(event, context):
       },
       { handler: "src/main.py:entry" },
     );
-    expect(await (await invoke("py-imports")).text()).toBe("HI!? vendored-1.0");
+    expect(await (await invoke("py-imports")).text()).toBe("HI!? vendored-1.0 AS IN OPENFAAS!");
   });
 
   it("runs sync handlers in parallel up to the concurrency on one instance", async () => {

@@ -349,7 +349,10 @@ def _json_default(value):
 
 
 def to_json(value):
-    return json.dumps(value, default=_json_default, ensure_ascii=False).encode("utf-8")
+    # Compact, as JSON.stringify writes it.
+    return json.dumps(
+        value, default=_json_default, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
 
 
 def is_response(value):
@@ -448,4 +451,4 @@ def send(res, status, headers, default_type, data):
 def send_json(res, status, value, extra_headers=None):
     headers = {"content-type": "application/json"}
     headers.update(extra_headers or {})
-    send(res, status, headers, "application/json", json.dumps(value).encode("utf-8"))
+    send(res, status, headers, "application/json", to_json(value))
