@@ -11,7 +11,6 @@ import re
 import threading
 import time
 import traceback
-import uuid
 from urllib.parse import parse_qsl, urlsplit
 
 from . import compat
@@ -128,7 +127,7 @@ class HandlerError(Exception):
 
 async def invoke(call, res, target, control, streams):
     headers = call.headers
-    call_id = str(headers.get("x-call-id") or uuid.uuid4())
+    call_id = str(headers.get("x-call-id") or os.urandom(16).hex())
     deadline = _number(headers.get("x-runlet-deadline"))
     context = Context(call_id, target, deadline / 1000 if deadline else None)
     token = current_call.set(call_id)
@@ -339,7 +338,8 @@ def _json_default(value):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return float(value)
-    if isinstance(value, uuid.UUID):
+    if type(value).__name__ == "UUID":
+        # uuid.UUID, without importing uuid (and platform) at every start.
         return str(value)
     if isinstance(value, (set, frozenset)):
         return list(value)
