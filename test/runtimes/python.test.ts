@@ -418,6 +418,24 @@ def handle(event, context):
     expect(await coldStarts("py-sleeper")).toBe(2);
   });
 
+  it("answers 502 naming the exit cause when the instance dies mid-call, then recovers", async () => {
+    await deployed("py-crasher", {
+      "handler.py": `
+import os, sys
+
+def handle(event, context):
+    if event.query.get("crash"):
+        print("fatal error: giving up", file=sys.stderr, flush=True)
+        os._exit(3)
+    return "alive"
+`,
+    });
+    const crashed = await invoke("py-crasher", "?crash=1");
+    expect(crashed.status).toBe(502);
+    expect(((await crashed.json()) as ApiError).error.message).toContain("exited with code 3");
+    expect(await (await invoke("py-crasher")).text()).toBe("alive");
+  });
+
   it("tags logging output with the call id too", async () => {
     await deployed("py-logging", {
       "handler.py": `
