@@ -12,11 +12,12 @@ import { machineInfo } from "./lib/machine.js";
 import { renderCharts, renderReport, type Results, type Section } from "./lib/report.js";
 import { startRunletProcess } from "./lib/runlet-api.js";
 import { runColdStart } from "./suites/cold-start.js";
+import { runDensity } from "./suites/density.js";
 import { runEcho } from "./suites/echo.js";
 import { runInstance } from "./suites/instance.js";
 import { runWarmPath } from "./suites/warm-path.js";
 
-const suites = ["warm", "echo", "cold", "instance"] as const;
+const suites = ["warm", "echo", "cold", "instance", "density"] as const;
 type SuiteName = (typeof suites)[number];
 
 const { values } = parseArgs({
@@ -119,6 +120,7 @@ if (only.has("warm") || only.has("echo")) {
 if (only.has("cold")) {
   log("cold starts");
   const data = await runColdStart({
+    runtimes: ["node", "python"],
     poolSize,
     calls: 100,
     warmCalls: quick ? 100 : 300,
@@ -134,6 +136,18 @@ if (only.has("instance")) {
   log("instances: gateway overhead and idle memory");
   const data = await runInstance({ calls: quick ? 1000 : 2000, rounds: quick ? 3 : 5, log });
   results.sections.instance = section(data);
+}
+
+if (only.has("density")) {
+  log("density: memory and warm instances");
+  const data = await runDensity({
+    functions: quick ? 100 : 500,
+    warm: quick ? 20 : 50,
+    steps: quick ? [20, 50, 100] : [50, 100, 200, 400, 600, 800],
+    callsPerStep: quick ? 1000 : 4000,
+    log,
+  });
+  results.sections.density = section(data);
 }
 
 mkdirSync(`${repoRoot}bench/results`, { recursive: true });

@@ -12,6 +12,7 @@ import { LocalProvider } from "../provider/local/local-provider.js";
 import type { Provider } from "../provider/types.js";
 import {
   resolveFunctionConfig,
+  assertExecFields,
   revisionHash,
   type DeployRequest,
   type FunctionConfig,
@@ -151,6 +152,7 @@ export class Platform {
     assertValidName(name);
     return this.#lock.run(name, async () => {
       const { package: packageDigest, ...spec } = request;
+      assertExecFields(spec, `spec of function ${name}`);
       if (!this.packages.has(packageDigest)) {
         throw new UserError(
           "RUNLET_PACKAGE_NOT_FOUND",

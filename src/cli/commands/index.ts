@@ -2,6 +2,7 @@
 import type { CommandDefinition } from "../command.js";
 import { deployCommand } from "./deploy.js";
 import { describeCommand } from "./describe.js";
+import { importFissionCommand, importKubelessCommand } from "./import.js";
 import { invokeCommand } from "./invoke.js";
 import { listCommand } from "./list.js";
 import { loginCommand, logoutCommand } from "./login.js";
@@ -16,6 +17,8 @@ export const commands: readonly CommandDefinition[] = [
   upCommand,
   newCommand,
   deployCommand,
+  importFissionCommand,
+  importKubelessCommand,
   invokeCommand,
   listCommand,
   describeCommand,

@@ -58,6 +58,12 @@ const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
     // __pycache__ beside it. Unbuffered, so output written straight to the fds is not held.
     env: { PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1", PYTHONNOUSERSITE: "1" },
   },
+  // runtimes/ as a whole, so the exec server can import the frame modules from ../node/.
+  exec: {
+    dir: runtimesDir,
+    entry: join("exec", "server.mjs"),
+    interpreter: () => process.execPath,
+  },
 };
 
 export class LocalProvider implements Provider {
