@@ -11,7 +11,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from runlet_runtime import compat
+from runlet_runtime import compat, flask_shim
 from runlet_runtime.control import Control, LogStream
 from runlet_runtime.frames import FrameConnection
 from runlet_runtime.http_server import make_http_handler
@@ -77,6 +77,9 @@ class Runtime:
             os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
             package = request["packagePath"]
             os.chdir(package)
+            if request.get("compat") == "fission":
+                # Fission's handlers take the request from Flask's global: give them one.
+                flask_shim.install()
             fn, _file = load_handler(package, request.get("handler") or "handler.py")
             # Each call of a sync handler holds a thread; the instance's process limit (256
             # pids) bounds how many there can be.

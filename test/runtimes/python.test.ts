@@ -570,6 +570,79 @@ def hello(event, context):
   });
 });
 
+describe("python compat: fission", () => {
+  it("runs main() handlers that read flask.request, as Fission's Python environment does", async () => {
+    // As Fission's Python examples write their handlers.
+    await deployed(
+      "fi-request",
+      {
+        "main.py": `
+from flask import request
+from flask import current_app
+
+def main():
+    current_app.logger.info("Received request")
+    msg = "---HEADERS---\\n%s\\n--BODY--\\n%s\\n-----\\n" % (request.headers, request.get_data())
+    return msg
+`,
+      },
+      { compat: "fission", handler: "main.main" },
+    );
+    const response = await invoke("fi-request", "", {
+      method: "POST",
+      headers: { "content-type": "text/plain", "x-order": "7" },
+      body: "hello",
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const text = await response.text();
+    expect(text).toContain("X-Order: 7\r\n");
+    expect(text).toContain("--BODY--\nb'hello'\n");
+    await eventually(
+      async () =>
+        (await logs("fi-request")).some((l) => l.text === "Received request") || undefined,
+      { what: "the current_app.logger line" },
+    );
+    await deployed(
+      "fi-shapes",
+      {
+        "user.py": `
+from flask import request, redirect, jsonify, abort
+
+def main():
+    if request.path == "/missing":
+        return "Not Found\\n", 404
+    if request.path == "/add":
+        return redirect("/guestbook?item=" + request.form["text"], code=303)
+    if request.path == "/json":
+        return jsonify(name=request.args.get("name"), body=request.get_json())
+    abort(403)
+`,
+      },
+      { compat: "fission", handler: "user.main" },
+    );
+    const missing = await invoke("fi-shapes", "/missing");
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe("Not Found\n");
+    const added = await invoke("fi-shapes", "/add", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "text=hi",
+      redirect: "manual",
+    });
+    expect(added.status).toBe(303);
+    expect(added.headers.get("location")).toBe("/guestbook?item=hi");
+    const json = await invoke("fi-shapes", "/json?name=ada", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ n: 1 }),
+    });
+    expect(json.headers.get("content-type")).toBe("application/json");
+    expect(await json.json()).toEqual({ name: "ada", body: { n: 1 } });
+    expect((await invoke("fi-shapes", "/other")).status).toBe(403);
+  });
+});
+
 describe("without a usable Python", () => {
   async function withPython<T>(path: string, run: () => Promise<T>): Promise<T> {
     const previous = process.env["RUNLET_PYTHON"];

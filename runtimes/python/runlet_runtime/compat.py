@@ -5,6 +5,8 @@
 - OpenFaaS classic python3: `handle(req)`, req the body as str; what it returns (and prints)
   is the response body.
 - Kubeless: `handler(event, context)`, event["data"] the body (parsed JSON for JSON).
+- Fission: `main()` with no arguments, reading the request from `flask.request`; it returns
+  what a Flask view returns.
 """
 import datetime
 import inspect
@@ -20,6 +22,8 @@ def shape_of(fn, compat):
         return "openfaas-classic" if count == 1 else "openfaas-http"
     if compat == "kubeless":
         return "kubeless"
+    if compat == "fission" and count == 0:
+        return "fission"
     if count is None or count >= 2:
         return "native"
     return "native-%d" % count
@@ -167,3 +171,36 @@ def kubeless_result(result):
     if isinstance(result, dict):
         return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": result}
     return result
+
+
+def fission_result(result):
+    """As Flask turns a view's return value into a response."""
+    from .flask_shim import Response
+
+    if isinstance(result, tuple) and 2 <= len(result) <= 3:
+        response = fission_result(result[0])
+        for item in result[1:]:
+            if isinstance(item, (int, str)) and not isinstance(item, bool):
+                response["statusCode"] = int(str(item).split()[0])
+            elif isinstance(item, dict):
+                response["headers"].update({str(k).lower(): v for k, v in item.items()})
+        return response
+    if isinstance(result, Response):
+        body = result.response
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return {"statusCode": result.status_code, "headers": dict(result.headers), "body": body}
+    if isinstance(result, (dict, list)):
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": result,
+        }
+    if isinstance(result, (str, bytes, bytearray)) or (
+        result is not None and (hasattr(result, "__next__") or hasattr(result, "__anext__"))
+    ):
+        return _html(200, result)
+    raise TypeError(
+        "The view function did not return a valid response: it returned %s"
+        % type(result).__name__
+    )

@@ -276,6 +276,8 @@ async def _run(target, event, context, loop):
     shape = target.shape
     if shape == "openfaas-classic":
         return await compat.run_openfaas_classic(target, event, loop, call_sync)
+    if shape == "fission":
+        return await _run_fission(target, event, loop)
     args = compat.arguments(shape, event, context)
     result = await call_handler(target, args, loop)
     if shape == "openfaas-http":
@@ -283,6 +285,23 @@ async def _run(target, event, context, loop):
     if shape == "kubeless":
         return compat.kubeless_result(result)
     return result
+
+
+async def _run_fission(target, event, loop):
+    from .flask_shim import HTTPException, current_request
+
+    token = current_request.set(event)
+    try:
+        result = await call_handler(target, (), loop)
+    except HTTPException as error:
+        return {
+            "statusCode": error.code,
+            "headers": {"content-type": "text/html; charset=utf-8"},
+            "body": error.description or "",
+        }
+    finally:
+        current_request.reset(token)
+    return compat.fission_result(result)
 
 
 async def call_handler(target, args, loop):
