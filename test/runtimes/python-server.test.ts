@@ -44,6 +44,8 @@ def handle(event, context):
         return chunks()
     if event.path == "/produced":
         return {"produced": produced}
+    if event.path == "/params":
+        return event.params
     if event.path == "/dep":
         return VALUE + " " + dep_from_pth.NAME
     return "ok"
@@ -241,6 +243,18 @@ describe("python runtime server", () => {
       { ...request, method: "GET", path: "/dep", body: undefined },
     );
     expect(await text(dep)).toBe("vendored via-pth");
+    // Route parameters of an HTTP trigger arrive as a header.
+    const params = await callInstance(
+      { channel, dispatcher },
+      {
+        ...request,
+        method: "GET",
+        path: "/params",
+        headers: { ...request.headers, "x-runlet-params": JSON.stringify({ who: "ada" }) },
+        body: undefined,
+      },
+    );
+    expect(JSON.parse(await text(params))).toEqual({ who: "ada" });
   });
 
   it("exits when its supervisor's stdin pipe closes", async () => {
