@@ -32,6 +32,13 @@ const steps = [
       "(apt-get install -y -q python3-pip || (apt-get update -q && apt-get install -y -q python3-pip)) > /dev/null",
     why: "the build tests install requirements.txt with pip; install it (apt-get install python3-pip)",
   },
+  {
+    name: "nats-server (NATS trigger tests, JetStream)",
+    present: () => has("nats-server"),
+    install:
+      "(apt-get install -y -q nats-server || (apt-get update -q && apt-get install -y -q nats-server)) > /dev/null",
+    why: "the NATS trigger tests start a real nats-server; install it with: apt-get install nats-server",
+  },
 ];
 
 let failed = false;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { BuildEventSink } from "../build/build-events.js";
 import { Builder } from "../build/builder.js";
 import { runConfigOf } from "../build/run-config.js";
+import { CallQueue, type CallQueueOptions } from "../calls/call-queue.js";
 import { UserError } from "../errors.js";
 import { Executor, type RevisionStatus } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
@@ -31,8 +32,12 @@ import {
 import { LogStore } from "../store/log-store.js";
 import { PackageStore } from "../store/package-store.js";
 import { SecretStore } from "../store/secret-store.js";
+import { TriggerStore } from "../store/trigger-store.js";
+import { Triggers } from "../triggers/triggers.js";
+import { triggersHash } from "../spec/trigger-spec.js";
 import { openDataDir, type DataDir } from "./data-dir.js";
 import { KeyedLock } from "./keyed-lock.js";
+import { triggerHostOf } from "./trigger-host.js";
 
 export interface PlatformOptions {
   /** Where state lives. */
@@ -57,6 +62,10 @@ export interface PlatformOptions {
   readonly buildTimeoutMs?: number;
   /** Builds that run at once; more wait their turn. @default 2 */
   readonly buildConcurrency?: number;
+  /** Async calls: concurrency cap, retry back-off, result size, retention (docs/async.md). */
+  readonly calls?: CallQueueOptions;
+  /** NATS server for NATS triggers (RUNLET_NATS_URL); without one they are refused. */
+  readonly natsUrl?: string;
 }
 
 export interface DeployOptions {
@@ -95,6 +104,10 @@ export class Platform {
   readonly executor: Executor;
   readonly provider: Provider;
   readonly builder: Builder;
+  /** Durable async calls: enqueue, status, workers. */
+  readonly calls: CallQueue;
+  /** HTTP routes, cron schedules and NATS subscriptions that call functions. */
+  readonly triggers: Triggers;
   /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
   readonly events = new EventEmitter();
   readonly #db: Db;
@@ -120,6 +133,12 @@ export class Platform {
     });
     this.secrets = new SecretStore(db, dataDir.secretsKey);
     this.logs = new LogStore(db);
+    this.calls = new CallQueue(this, db, options.calls);
+    this.triggers = new Triggers({
+      store: new TriggerStore(db),
+      host: triggerHostOf(this),
+      natsUrl: options.natsUrl,
+    });
     this.provider = provider;
     this.executor = new Executor({
       provider: this.provider,
@@ -158,6 +177,8 @@ export class Platform {
         platform.executor.ensureMin(platform.target(record.name));
       }
     }
+    platform.calls.start();
+    platform.triggers.start();
     return platform;
   }
 
@@ -191,7 +212,8 @@ export class Platform {
           `Function ${name} names secrets that do not exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
         );
       }
-      const hash = revisionHash(config, packageDigest);
+      await this.triggers.checkSpecTriggers(name, spec.triggers ?? []);
+      const hash = triggersHash(revisionHash(config, packageDigest), spec.triggers);
       const current = this.functions.get(name);
       if (current?.active.hash === hash) {
         return { name, revision: current.active.number, outcome: "unchanged" };
@@ -223,6 +245,7 @@ export class Platform {
         throw error;
       }
       this.functions.activate(name, revision.number);
+      this.triggers.setSpecTriggers(name, spec.triggers ?? []);
       this.#targets.set(name, target);
       this.executor.ensureMin(target);
       // Old instances finish what they serve, then stop.
@@ -237,6 +260,7 @@ export class Platform {
         throw notFound(name);
       }
       this.#targets.delete(name);
+      this.triggers.removeFunction(name);
       this.logs.remove(name);
       await this.executor.retire(name);
       const referenced = this.functions.referencedPackages();
@@ -260,6 +284,16 @@ export class Platform {
     const target = this.#targetOf(record.active);
     this.#targets.set(name, target);
     return target;
+  }
+
+  /** One revision of a function, active or not (a canary route may name one). */
+  findRevisionTarget(name: string, revision: number): RevisionTarget | undefined {
+    const active = this.findTarget(name);
+    if (active?.revision === String(revision)) {
+      return active;
+    }
+    const record = this.functions.revision(name, revision);
+    return record ? this.#targetOf(record) : undefined;
   }
 
   target(name: string): RevisionTarget {
@@ -306,8 +340,11 @@ export class Platform {
     }
   }
 
-  async close(graceMs?: number): Promise<void> {
-    await this.executor.close(graceMs);
+  async close(graceMs = 10_000): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    await this.triggers.close();
+    await this.calls.close(graceMs);
+    await this.executor.close(Math.max(0, deadline - Date.now()));
     await this.provider.close();
     this.logs.close();
     this.#db.close();

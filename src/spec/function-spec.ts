@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { nameProblem } from "./names.js";
+import { triggerSpecSchema } from "./trigger-spec.js";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js";
 
 /** What users pick. Some are built into another runtime's form at deploy (typescript → node, go → exec). */
@@ -109,6 +110,8 @@ export const functionSpecSchema = z.strictObject({
   network: z.boolean().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
+  /** HTTP routes, cron schedules and NATS subjects that call the function (docs/triggers.md). */
+  triggers: z.array(triggerSpecSchema).optional(),
 });
 export type FunctionSpec = z.infer<typeof functionSpecSchema>;
 
