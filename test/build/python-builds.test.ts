@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { startTestRunlet } from "../helpers/runlet.js";
+import { deployStreamed } from "./build-helpers.js";
 import { buildSource, cachedSteps, started } from "./builder-helpers.js";
 
 const run = promisify(execFile);
@@ -36,6 +37,25 @@ describe("Python requirements", () => {
     expect(started(second.events)).not.toContain("pip install");
     expect(cachedSteps(second.events)).toContain("pip install");
     expect(existsSync(join(second.tree ?? "", ".runlet/python/six.py"))).toBe(true);
+  });
+
+  it("deploys a Python function whose requirement the runtime imports from .runlet/python", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const deployed = await deployStreamed(
+      runlet,
+      "py",
+      {
+        // Not installed on the system: it can only come from the build.
+        "requirements.txt": "inflection==0.5.1\n",
+        "handler.py":
+          "import inflection\n\ndef handle(event, context):\n    where = 'from .runlet/python' if '.runlet/python' in inflection.__file__ else inflection.__file__\n    return inflection.camelize('runlet_builds') + ' ' + where\n",
+      },
+      { runtime: "python" },
+    );
+    expect(deployed.last).toMatchObject({ type: "result", outcome: "created" });
+    expect(await (await fetch(`${runlet.url}/function/py`)).text()).toBe(
+      "RunletBuilds from .runlet/python",
+    );
   });
 
   it("fails with pip's message when a requirement cannot be installed", async () => {
