@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { UserError } from "../errors.js";
+import { pythonInterpreter } from "../provider/local/python-interpreter.js";
 
 const run = promisify(execFile);
 
@@ -83,51 +84,28 @@ async function findNode(): Promise<NodeTools> {
 }
 
 /**
- * The same Python the Python runtime runs (RUNLET_PYTHON, else the system's python3, else the
- * PATH's), so packages with compiled parts are installed for the interpreter that loads them.
+ * The interpreter the Python runtime runs (RUNLET_PYTHON, else the system's python3, else the
+ * PATH's), so packages with compiled parts are installed for the Python that loads them.
  */
 async function findPython(): Promise<PythonTools> {
-  const explicit = process.env["RUNLET_PYTHON"];
-  const candidates = explicit
-    ? [explicit]
-    : ["/usr/bin/python3", "/usr/local/bin/python3", "python3"];
-  const problems: string[] = [];
-  for (const candidate of candidates) {
-    let probe: { stdout: string };
-    try {
-      probe = await run(
-        candidate,
-        [
-          "-c",
-          "import sys; print(sys.executable); print(sys.prefix); print('%d.%d.%d' % sys.version_info[:3]); print(sys.version_info >= (3, 9))",
-        ],
-        { timeout: 30_000 },
-      );
-    } catch (error) {
-      problems.push(`${candidate}: ${(error as NodeJS.ErrnoException).code ?? "did not run"}`);
-      continue;
-    }
-    const [python, prefix, version, recent] = probe.stdout.trim().split("\n");
-    if (!python || !prefix || !version || recent !== "True") {
-      problems.push(`${candidate}: Python ${version ?? "?"} is older than 3.9`);
-      continue;
-    }
-    const pip = await run(python, ["-m", "pip", "--version"], { timeout: 30_000 }).catch(
-      () => undefined,
-    );
-    const pipVersion = /^pip (\S+)/.exec(pip?.stdout ?? "")?.[1];
-    if (!pipVersion) {
-      throw missing(
-        `pip for ${python}`,
-        "Install it (apt-get install python3-pip), or set RUNLET_PYTHON to a python3 that has pip.",
-      );
-    }
-    return { python, prefix, version: `python ${version}, pip ${pipVersion}` };
-  }
-  throw missing(
-    "Python 3.9 or newer",
-    `Install it (apt-get install python3 python3-pip) or set RUNLET_PYTHON (${problems.join("; ")}).`,
+  const python = pythonInterpreter();
+  const { stdout } = await run(
+    python,
+    ["-c", "import sys; print(sys.prefix); print('%d.%d.%d' % sys.version_info[:3])"],
+    { timeout: 30_000 },
   );
+  const [prefix, version] = stdout.trim().split("\n");
+  const pip = await run(python, ["-m", "pip", "--version"], { timeout: 30_000 }).catch(
+    () => undefined,
+  );
+  const pipVersion = /^pip (\S+)/.exec(pip?.stdout ?? "")?.[1];
+  if (!prefix || !version || !pipVersion) {
+    throw missing(
+      `pip for ${python}`,
+      "Install it (apt-get install python3-pip), or set RUNLET_PYTHON to a python3 that has pip.",
+    );
+  }
+  return { python, prefix, version: `python ${version}, pip ${pipVersion}` };
 }
 
 async function findGo(): Promise<GoTools> {
