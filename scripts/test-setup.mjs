@@ -2,6 +2,7 @@
 // Installs, idempotently, what the test suite needs beyond npm packages. Each step checks
 // first and only installs what is missing, so later runs cost a few milliseconds.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 
 function has(command) {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
@@ -14,6 +15,29 @@ const steps = [
     install:
       "(apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap)) > /dev/null",
     why: "the sandbox tests need bwrap; install it with: apt-get install bubblewrap",
+  },
+  {
+    name: "Go (Go function builds)",
+    present: () => has("go") || existsSync("/usr/local/go/bin/go"),
+    install:
+      "(apt-get install -y -q golang-go || (apt-get update -q && apt-get install -y -q golang-go)) > /dev/null",
+    why: "the build tests compile Go functions; install Go (apt-get install golang-go)",
+  },
+  {
+    name: "pip for the system python3 (Python function builds)",
+    present: () =>
+      !existsSync("/usr/bin/python3") ||
+      spawnSync("/usr/bin/python3", ["-m", "pip", "--version"], { stdio: "ignore" }).status === 0,
+    install:
+      "(apt-get install -y -q python3-pip || (apt-get update -q && apt-get install -y -q python3-pip)) > /dev/null",
+    why: "the build tests install requirements.txt with pip; install it (apt-get install python3-pip)",
+  },
+  {
+    name: "nats-server (NATS trigger tests, JetStream)",
+    present: () => has("nats-server"),
+    install:
+      "(apt-get install -y -q nats-server || (apt-get update -q && apt-get install -y -q nats-server)) > /dev/null",
+    why: "the NATS trigger tests start a real nats-server; install it with: apt-get install nats-server",
   },
 ];
 

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { deployRequestSchema } from "../spec/function-spec.js";
+import { triggerRequestSchema } from "../spec/trigger-spec.js";
 import { VERSION } from "../version.js";
 import { secretBodySchema } from "./routes/native.js";
 
@@ -104,9 +105,11 @@ export function openapiDocument(): Record<string, unknown> {
         },
         put: {
           summary: "Deploy a function: creates a revision unless spec and package are unchanged",
+          description:
+            'Sources that need a build (npm dependencies, TypeScript, requirements.txt, Go) are built first. With `Accept: application/x-ndjson` the answer is 200 and streams one JSON object per line: build steps and tool output, then `{type: "result"}` or `{type: "error", status, error}` (422 RUNLET_BUILD_FAILED when the build fails).',
           requestBody: jsonBody(deployRequestSchema),
           responses: {
-            "200": { description: "Updated or unchanged" },
+            "200": { description: "Updated or unchanged (or the NDJSON build stream)" },
             "201": { description: "Created" },
             ...errors,
           },
@@ -154,6 +157,36 @@ export function openapiDocument(): Record<string, unknown> {
         },
         delete: {
           summary: "Remove a secret",
+          responses: { "204": { description: "Removed" }, ...errors },
+        },
+      },
+      "/api/v1/triggers": {
+        get: {
+          summary:
+            "List triggers: HTTP routes, cron schedules and NATS subjects (docs/triggers.md)",
+          responses: { "200": { description: "Triggers" }, ...errors },
+        },
+        post: {
+          summary: "Create a standalone trigger for a function",
+          requestBody: jsonBody(triggerRequestSchema),
+          responses: {
+            "201": { description: "Created" },
+            "409": {
+              description: "The name exists, or the route is served by another trigger",
+              content: { "application/json": { schema: errorSchema } },
+            },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/triggers/{name}": {
+        parameters: [nameParam],
+        get: {
+          summary: "Describe a trigger",
+          responses: { "200": { description: "The trigger" }, ...errors },
+        },
+        delete: {
+          summary: "Remove a standalone trigger (spec triggers go with their function's spec)",
           responses: { "204": { description: "Removed" }, ...errors },
         },
       },

@@ -9,10 +9,12 @@ import { UserError, errorBody, isUserError } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
 import { handleInvocation, isInvocation } from "./invoke.js";
+import { findRoute, handleRoute } from "./route-invoke.js";
 import { createMetrics } from "./metrics.js";
 import { openapiDocument } from "./openapi.js";
 import { registerNativeRoutes } from "./routes/native.js";
 import { registerOpenfaasRoutes } from "./routes/openfaas.js";
+import { registerTriggerRoutes } from "./routes/triggers.js";
 
 export interface GatewayOptions {
   readonly platform: Platform;
@@ -57,6 +59,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               inFlight -= 1;
             });
             handleInvocation(platform, metrics, req, res).catch((error: unknown) => {
+              onInternalError(error);
+              if (!res.headersSent) {
+                res.writeHead(500, { "content-type": "application/json" });
+                res.end(
+                  JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
+                );
+              }
+            });
+            return;
+          }
+          const route = findRoute(platform, req);
+          if (route) {
+            inFlight += 1;
+            res.once("close", () => {
+              inFlight -= 1;
+            });
+            handleRoute(platform, metrics, req, res, route).catch((error: unknown) => {
               onInternalError(error);
               if (!res.headersSent) {
                 res.writeHead(500, { "content-type": "application/json" });
@@ -131,6 +150,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.get("/api/v1/openapi.json", async () => openapiDocument());
   registerOpenfaasRoutes(app, platform, metrics);
   registerNativeRoutes(app, platform);
+  registerTriggerRoutes(app, platform);
 
   const port = options.port ?? 8080;
   const host = options.host ?? "127.0.0.1";

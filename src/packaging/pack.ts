@@ -19,7 +19,12 @@ export interface PackedSource {
   readonly files: number;
 }
 
-export async function packDirectory(dir: string): Promise<PackedSource> {
+export interface PackOptions {
+  /** Keep the top-level `.runlet` folder (a built package's dependencies and compiled code). @default false */
+  readonly includeBuildOutput?: boolean;
+}
+
+export async function packDirectory(dir: string, options: PackOptions = {}): Promise<PackedSource> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
     throw new UserError(
@@ -27,7 +32,7 @@ export async function packDirectory(dir: string): Promise<PackedSource> {
       `Source directory ${dir} does not exist or is not a directory; pass --source DIR (the folder with your handler).`,
     );
   }
-  const files = await listFiles(dir);
+  const files = await listFiles(dir, options.includeBuildOutput ?? false);
   const chunks: Buffer[] = [];
   const stream = create(
     { cwd: dir, gzip: { level: 6 }, portable: true, noMtime: true, noDirRecurse: true },
@@ -45,12 +50,13 @@ export function digestOf(bytes: Buffer): string {
 }
 
 /** Every regular file and symlink under `root`, relative and sorted (POSIX separators). */
-async function listFiles(root: string): Promise<string[]> {
+async function listFiles(root: string, includeBuildOutput: boolean): Promise<string[]> {
   const found: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
-      if (alwaysIgnored.has(entry.name)) {
+      const keep = includeBuildOutput && dir === root && entry.name === ".runlet";
+      if (alwaysIgnored.has(entry.name) && !keep) {
         continue;
       }
       const path = join(dir, entry.name);

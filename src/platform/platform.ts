@@ -5,6 +5,10 @@
  */
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
+import type { BuildEventSink } from "../build/build-events.js";
+import { Builder } from "../build/builder.js";
+import { runConfigOf } from "../build/run-config.js";
+import { CallQueue, type CallQueueOptions } from "../calls/call-queue.js";
 import { UserError } from "../errors.js";
 import { Executor, type RevisionStatus } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
@@ -28,8 +32,12 @@ import {
 import { LogStore } from "../store/log-store.js";
 import { PackageStore } from "../store/package-store.js";
 import { SecretStore } from "../store/secret-store.js";
+import { TriggerStore } from "../store/trigger-store.js";
+import { Triggers } from "../triggers/triggers.js";
+import { triggersHash } from "../spec/trigger-spec.js";
 import { openDataDir, type DataDir } from "./data-dir.js";
 import { KeyedLock } from "./keyed-lock.js";
+import { triggerHostOf } from "./trigger-host.js";
 
 export interface PlatformOptions {
   /** Where state lives. */
@@ -48,8 +56,21 @@ export interface PlatformOptions {
   readonly tickIntervalMs?: number;
   /** Autoscaler stable window for functions that set none. @default 60000 */
   readonly stableWindowMs?: number;
-  /** Sandbox instances where the host allows ("auto"), or never ("none"). @default "auto" */
+  /** Sandbox instances and builds where the host allows ("auto"), or never ("none"). @default "auto" */
   readonly sandbox?: "auto" | "none";
+  /** Longest one build tool (npm, pip, go) may run. @default 600000 (10 minutes) */
+  readonly buildTimeoutMs?: number;
+  /** Builds that run at once; more wait their turn. @default 2 */
+  readonly buildConcurrency?: number;
+  /** Async calls: concurrency cap, retry back-off, result size, retention (docs/async.md). */
+  readonly calls?: CallQueueOptions;
+  /** NATS server for NATS triggers (RUNLET_NATS_URL); without one they are refused. */
+  readonly natsUrl?: string;
+}
+
+export interface DeployOptions {
+  /** Receives the build's progress and the tools' output while the deploy builds. */
+  readonly onBuildEvent?: BuildEventSink;
 }
 
 export type DeployOutcome = "created" | "updated" | "unchanged";
@@ -82,11 +103,18 @@ export class Platform {
   readonly logs: LogStore;
   readonly executor: Executor;
   readonly provider: Provider;
+  readonly builder: Builder;
+  /** Durable async calls: enqueue, status, workers. */
+  readonly calls: CallQueue;
+  /** HTTP routes, cron schedules and NATS subscriptions that call functions. */
+  readonly triggers: Triggers;
   /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
   readonly events = new EventEmitter();
   readonly #db: Db;
   readonly #lock = new KeyedLock();
   readonly #targets = new Map<string, RevisionTarget>();
+  /** Packages of deploys in progress (uploaded sources, fresh builds): never collected. */
+  readonly #deploying = new Map<string, number>();
 
   private constructor(dataDir: DataDir, db: Db, provider: Provider, options: PlatformOptions) {
     this.dataDir = dataDir;
@@ -96,8 +124,21 @@ export class Platform {
       maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20,
       maxFiles: 50_000,
     });
+    this.builder = new Builder({
+      root: join(dataDir.root, "builds"),
+      packages: this.packages,
+      timeoutMs: options.buildTimeoutMs,
+      concurrency: options.buildConcurrency,
+      sandbox: options.sandbox,
+    });
     this.secrets = new SecretStore(db, dataDir.secretsKey);
     this.logs = new LogStore(db);
+    this.calls = new CallQueue(this, db, options.calls);
+    this.triggers = new Triggers({
+      store: new TriggerStore(db),
+      host: triggerHostOf(this),
+      natsUrl: options.natsUrl,
+    });
     this.provider = provider;
     this.executor = new Executor({
       provider: this.provider,
@@ -136,6 +177,8 @@ export class Platform {
         platform.executor.ensureMin(platform.target(record.name));
       }
     }
+    platform.calls.start();
+    platform.triggers.start();
     return platform;
   }
 
@@ -146,9 +189,11 @@ export class Platform {
   /**
    * Deploys a revision: unchanged spec and package → nothing happens; otherwise the new code
    * is loaded into an instance first, and only code that loads becomes active (the previous
-   * revision keeps serving when it does not).
+   * revision keeps serving when it does not). Sources that need building (dependencies,
+   * TypeScript, Go) are built first, and the revision runs the built package; a build that
+   * fails leaves the previous revision serving.
    */
-  deploy(name: string, request: DeployRequest): Promise<DeployResult> {
+  deploy(name: string, request: DeployRequest, options: DeployOptions = {}): Promise<DeployResult> {
     assertValidName(name);
     return this.#lock.run(name, async () => {
       const { package: packageDigest, ...spec } = request;
@@ -167,12 +212,30 @@ export class Platform {
           `Function ${name} names secrets that do not exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
         );
       }
-      const hash = revisionHash(config, packageDigest);
+      await this.triggers.checkSpecTriggers(name, spec.triggers ?? []);
+      const hash = triggersHash(revisionHash(config, packageDigest), spec.triggers);
       const current = this.functions.get(name);
       if (current?.active.hash === hash) {
         return { name, revision: current.active.number, outcome: "unchanged" };
       }
-      const revision = this.functions.addRevision(name, spec, packageDigest, hash);
+      // The source and the built package are not referenced by a revision until it is added.
+      const holds = [this.#holdPackage(packageDigest)];
+      let revision: RevisionRecord;
+      try {
+        const built = await this.builder.build({
+          functionName: name,
+          runtime: config.runtime,
+          handler: config.handler,
+          sourceDigest: packageDigest,
+          emit: options.onBuildEvent,
+          onStored: (digest) => holds.push(this.#holdPackage(digest)),
+        });
+        revision = this.functions.addRevision(name, spec, built.digest, hash);
+      } finally {
+        for (const release of holds) {
+          release();
+        }
+      }
       const target = this.#targetOf(revision);
       try {
         await this.executor.prepare(target);
@@ -182,6 +245,7 @@ export class Platform {
         throw error;
       }
       this.functions.activate(name, revision.number);
+      this.triggers.setSpecTriggers(name, spec.triggers ?? []);
       this.#targets.set(name, target);
       this.executor.ensureMin(target);
       // Old instances finish what they serve, then stop.
@@ -196,9 +260,14 @@ export class Platform {
         throw notFound(name);
       }
       this.#targets.delete(name);
+      this.triggers.removeFunction(name);
       this.logs.remove(name);
       await this.executor.retire(name);
-      await this.packages.collect(this.functions.referencedPackages());
+      const referenced = this.functions.referencedPackages();
+      for (const digest of this.#deploying.keys()) {
+        referenced.add(digest);
+      }
+      await this.packages.collect(referenced);
     });
   }
 
@@ -215,6 +284,16 @@ export class Platform {
     const target = this.#targetOf(record.active);
     this.#targets.set(name, target);
     return target;
+  }
+
+  /** One revision of a function, active or not (a canary route may name one). */
+  findRevisionTarget(name: string, revision: number): RevisionTarget | undefined {
+    const active = this.findTarget(name);
+    if (active?.revision === String(revision)) {
+      return active;
+    }
+    const record = this.functions.revision(name, revision);
+    return record ? this.#targetOf(record) : undefined;
   }
 
   target(name: string): RevisionTarget {
@@ -261,15 +340,30 @@ export class Platform {
     }
   }
 
-  async close(graceMs?: number): Promise<void> {
-    await this.executor.close(graceMs);
+  async close(graceMs = 10_000): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    await this.triggers.close();
+    await this.calls.close(graceMs);
+    await this.executor.close(Math.max(0, deadline - Date.now()));
     await this.provider.close();
     this.logs.close();
     this.#db.close();
   }
 
+  #holdPackage(digest: string): () => void {
+    this.#deploying.set(digest, (this.#deploying.get(digest) ?? 0) + 1);
+    return () => {
+      const count = (this.#deploying.get(digest) ?? 1) - 1;
+      if (count > 0) {
+        this.#deploying.set(digest, count);
+      } else {
+        this.#deploying.delete(digest);
+      }
+    };
+  }
+
   #targetOf(revision: RevisionRecord): RevisionTarget {
-    const config = resolveFunctionConfig(revision.spec);
+    const config = runConfigOf(resolveFunctionConfig(revision.spec));
     return {
       functionName: revision.functionName,
       revision: String(revision.number),

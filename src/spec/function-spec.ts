@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { nameProblem } from "./names.js";
+import { triggerSpecSchema } from "./trigger-spec.js";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js";
 
 /** What users pick. Some are built into another runtime's form at deploy (typescript → node, go → exec). */
@@ -109,6 +110,8 @@ export const functionSpecSchema = z.strictObject({
   network: z.boolean().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
+  /** HTTP routes, cron schedules and NATS subjects that call the function (docs/triggers.md). */
+  triggers: z.array(triggerSpecSchema).optional(),
 });
 export type FunctionSpec = z.infer<typeof functionSpecSchema>;
 
@@ -264,6 +267,22 @@ export function execFieldProblems(
       message:
         "runtime exec needs a command: runlet deploy NAME --runtime exec --command 'CMD' (command: in runlet.yaml)",
     });
+  }
+  if (spec.runtime === "go") {
+    // The build compiles the program and runs it as an HTTP server (docs/builds.md).
+    if (spec.command !== undefined) {
+      problems.push({
+        path: "command",
+        message:
+          "runtime go runs the program its build compiles; remove command (to run another program, deploy with --runtime exec)",
+      });
+    }
+    if (spec.mode === "stdio") {
+      problems.push({
+        path: "mode",
+        message: "runtime go runs an HTTP server on $PORT; remove mode or set it to http",
+      });
+    }
   }
   if (instanceRuntimeOf(spec.runtime) !== "exec") {
     if (spec.command !== undefined) {

@@ -11,17 +11,10 @@ import { execFieldProblems, functionSpecSchema, type FunctionSpec } from "./func
 import { nameProblem } from "./names.js";
 import { convertOpenFaasStack, isOpenFaasStack } from "./openfaas-stack.js";
 
-const triggerSchema = z.union([
-  z.strictObject({ http: z.string() }),
-  z.strictObject({ cron: z.string(), tz: z.string().optional() }),
-  z.strictObject({ nats: z.string() }),
-]);
-
 export const stackFunctionSchema = functionSpecSchema
   .extend({
     /** Folder packed and uploaded, relative to the stack file. @default the function's name */
     source: z.string().optional(),
-    triggers: z.array(triggerSchema).optional(),
   })
   .check((ctx) => {
     for (const problem of execFieldProblems(ctx.value)) {
@@ -112,7 +105,7 @@ export function parseStackFile(text: string, path: string): StackFile {
         path,
         gateway: parsed.data.gateway,
         functions: Object.entries(parsed.data.functions).map(([name, fn]) => {
-          const { source, triggers: _triggers, ...spec } = fn;
+          const { source, ...spec } = fn;
           return { name, source: resolve(base, source ?? name), spec };
         }),
       };

@@ -45,6 +45,61 @@ const migrations: readonly string[] = [
   );
   CREATE INDEX logs_by_function ON logs (function_name, id);
   `,
+  `
+  CREATE TABLE calls (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    function_name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    callback_url TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until INTEGER,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    duration_ms REAL,
+    status_code INTEGER,
+    last_error TEXT,
+    result_headers TEXT,
+    result_body BLOB,
+    result_size INTEGER,
+    callback_state TEXT,
+    callback_attempts INTEGER NOT NULL DEFAULT 0,
+    callback_next_at INTEGER,
+    callback_status INTEGER,
+    callback_error TEXT
+  );
+  CREATE INDEX calls_ready ON calls (state, function_name, next_attempt_at);
+  CREATE INDEX calls_by_function ON calls (function_name, seq);
+  CREATE INDEX calls_callbacks ON calls (callback_state, callback_next_at);
+  CREATE INDEX calls_finished ON calls (finished_at);
+  `,
+  // Triggers (docs/triggers.md): "spec" ones come with a function's deploy, "api" ones are
+  // created on their own. cron_firings keeps the last firing so a restart fires nothing twice.
+  `
+  CREATE TABLE triggers (
+    name TEXT PRIMARY KEY,
+    function_name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX triggers_by_function ON triggers (function_name);
+  CREATE TABLE cron_firings (
+    trigger_name TEXT PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    anchor INTEGER NOT NULL,
+    last_fired INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(path: string): Db {

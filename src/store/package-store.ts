@@ -28,6 +28,11 @@ export class PackageStore {
     this.#limits = limits;
   }
 
+  /** Size and file-count limits every package is checked against. */
+  get limits(): UnpackLimits {
+    return this.#limits;
+  }
+
   has(digest: string): boolean {
     return (
       this.#db.prepare("SELECT 1 FROM packages WHERE digest = ?").get(digest) !== undefined &&

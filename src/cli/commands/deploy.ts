@@ -19,6 +19,7 @@ import { humanSize } from "../../spec/units.js";
 import { resolveTarget } from "../client-config.js";
 import { GatewayClient, apiError } from "../client.js";
 import { clientFlagsSchema, defineCommand } from "../command.js";
+import { readDeployStream, type StreamedDeployResult } from "../deploy-progress.js";
 import { line, readAll, type CliIO } from "../io.js";
 
 export interface DeployedFunction {
@@ -65,11 +66,17 @@ export async function deployFunctions(
       }
       progress(`${fn.name}: uploaded`);
     }
-    const result = await client.json<{ revision: number; outcome: DeployedFunction["outcome"] }>(
-      "PUT",
-      `/api/v1/functions/${fn.name}`,
-      { ...fn.spec, package: packed.digest },
-    );
+    // The gateway streams the build (dependencies, compilation) and ends with the result.
+    const response = await client.raw("PUT", `/api/v1/functions/${fn.name}`, {
+      body: JSON.stringify({ ...fn.spec, package: packed.digest }),
+      headers: { "content-type": "application/json", accept: "application/x-ndjson" },
+    });
+    if (response.status >= 300) {
+      throw apiError(response.status, (await readAll(response.body)).toString("utf8"));
+    }
+    const result = String(response.headers["content-type"]).includes("application/x-ndjson")
+      ? await readDeployStream(response.body, (text) => progress(`${fn.name}: ${text}`))
+      : (JSON.parse((await readAll(response.body)).toString("utf8")) as StreamedDeployResult);
     results.push({
       name: fn.name,
       revision: result.revision,

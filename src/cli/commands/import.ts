@@ -134,7 +134,7 @@ function withRoutes(functions: readonly ImportedFunction[], io: CliIO): Imported
       return fn;
     }
     if (routesSupported) {
-      return { ...fn, spec: { ...fn.spec, triggers: fn.triggers } };
+      return { ...fn, spec: { ...fn.spec, triggers: [...fn.triggers] } };
     }
     for (const trigger of fn.triggers) {
       line(

@@ -10,6 +10,7 @@ import { logsCommand } from "./logs.js";
 import { newCommand } from "./new.js";
 import { removeCommand } from "./remove.js";
 import { secretCreateCommand, secretListCommand, secretRemoveCommand } from "./secret.js";
+import { triggerCreateCommand, triggerListCommand, triggerRemoveCommand } from "./trigger.js";
 import { upCommand } from "./up.js";
 import { versionCommand } from "./version.js";
 
@@ -27,6 +28,9 @@ export const commands: readonly CommandDefinition[] = [
   secretCreateCommand,
   secretListCommand,
   secretRemoveCommand,
+  triggerCreateCommand,
+  triggerListCommand,
+  triggerRemoveCommand,
   loginCommand,
   logoutCommand,
   versionCommand,

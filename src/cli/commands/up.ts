@@ -24,6 +24,11 @@ export const upCommand = defineCommand({
       defaultValue: "2",
     },
     {
+      flags: "--nats <url>",
+      description:
+        "NATS server for NATS triggers, e.g. nats://127.0.0.1:4222 (default: RUNLET_NATS_URL)",
+    },
+    {
       flags: "--no-sandbox",
       description: "run instances without namespaces (they still get cgroup limits)",
     },
@@ -35,6 +40,7 @@ export const upCommand = defineCommand({
     dataDir: z.string().optional(),
     poolSize: z.coerce.number().int().min(0).max(64),
     sandbox: z.boolean(),
+    nats: z.string().optional(),
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
@@ -45,6 +51,7 @@ export const upCommand = defineCommand({
       adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
       poolSize: options.poolSize,
       sandbox: options.sandbox ? "auto" : "none",
+      natsUrl: options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined),
       onInternalError: (error) =>
         line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
     });

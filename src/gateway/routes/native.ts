@@ -7,6 +7,7 @@ import { deployRequestSchema, parseFunctionSpec } from "../../spec/function-spec
 import { assertValidName } from "../../spec/names.js";
 import { nativeView } from "../views.js";
 import { sinceMs, streamLogs } from "./logs.js";
+import { streamDeploy, wantsDeployStream } from "./deploy-stream.js";
 
 export const secretBodySchema = z.strictObject({ value: z.string() });
 
@@ -46,6 +47,9 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
   app.put<{ Params: { name: string } }>("/api/v1/functions/:name", async (request, reply) => {
     assertValidName(request.params.name);
     const body = parseFunctionSpec(deployRequestSchema, request.body, "function spec");
+    if (wantsDeployStream(request)) {
+      return streamDeploy(platform, request.params.name, body, request, reply);
+    }
     const result = await platform.deploy(request.params.name, body);
     return reply.code(result.outcome === "created" ? 201 : 200).send(result);
   });

@@ -12,6 +12,7 @@ import type { InstanceRuntime } from "../../spec/function-spec.js";
 import type { Instance, Provider, StartInstanceOptions } from "../types.js";
 import { detectCgroups, type CgroupHierarchy, type InstanceCgroup } from "./cgroups.js";
 import { ProcessInstance, makeDirs, type InstancePaths } from "./process-instance.js";
+import { pythonInterpreter } from "./python-interpreter.js";
 import { bubblewrapCommand, detectSandbox, insidePaths, type SandboxSupport } from "./sandbox.js";
 
 export interface LocalProviderOptions {
@@ -33,8 +34,13 @@ export interface LocalProviderOptions {
 interface RuntimeServer {
   readonly dir: string;
   readonly entry: string;
-  /** Absolute path of the program that runs the entry (it must be visible in the sandbox). */
+  /**
+   * Absolute path of the program that runs the entry (it must be visible in the sandbox);
+   * throws a UserError saying what to install when the machine has none.
+   */
   readonly interpreter: () => string | undefined;
+  /** Environment the runtime needs besides the common one. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const runtimesDir = fileURLToPath(new URL("../../../runtimes/", import.meta.url));
@@ -43,6 +49,14 @@ const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
     dir: join(runtimesDir, "node"),
     entry: "server.mjs",
     interpreter: () => process.execPath,
+  },
+  python: {
+    dir: join(runtimesDir, "python"),
+    entry: "server.py",
+    interpreter: pythonInterpreter,
+    // The package is read-only in the sandbox, and the store's copy must never change: no
+    // __pycache__ beside it. Unbuffered, so output written straight to the fds is not held.
+    env: { PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1", PYTHONNOUSERSITE: "1" },
   },
   // runtimes/ as a whole, so the exec server can import the frame modules from ../node/.
   exec: {
@@ -121,6 +135,7 @@ export class LocalProvider implements Provider {
       PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
       LANG: process.env["LANG"] ?? "C.UTF-8",
       NODE_ENV: "production",
+      ...server.env,
     };
     if (sandboxed) {
       const workDir = join(this.#options.workDir, id);

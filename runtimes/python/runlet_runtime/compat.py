@@ -1,0 +1,206 @@
+"""Handler shapes of other platforms, so their Python functions run unchanged:
+
+- OpenFaaS python3-http: `handle(event, context)`, event.body bytes, event.headers, .method,
+  .query, .path; returns {"statusCode", "body", "headers"} (a dict body is sent as JSON).
+- OpenFaaS classic python3: `handle(req)`, req the body as str; what it returns (and prints)
+  is the response body.
+- Kubeless: `handler(event, context)`, event["data"] the body (parsed JSON for JSON).
+- Fission: `main()` with no arguments, reading the request from `flask.request`; it returns
+  what a Flask view returns.
+"""
+import datetime
+import inspect
+import os
+
+from .control import captured_output
+
+
+def shape_of(fn, compat):
+    """How a handler is called, from the compat setting and the number of its parameters."""
+    count = _positional_count(fn)
+    if compat == "openfaas":
+        return "openfaas-classic" if count == 1 else "openfaas-http"
+    if compat == "kubeless":
+        return "kubeless"
+    if compat == "fission" and count == 0:
+        return "fission"
+    if count is None or count >= 2:
+        return "native"
+    return "native-%d" % count
+
+
+def _positional_count(fn):
+    """Positional parameters the handler takes; None when it takes any number (*args)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for parameter in signature.parameters.values():
+        if parameter.kind == parameter.VAR_POSITIONAL:
+            return None
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+class QueryArgs(dict):
+    """OpenFaaS (Flask) query arguments: args["name"] is the first value, getlist() all of them."""
+
+    def __init__(self, query):
+        super().__init__(
+            (key, value[0] if isinstance(value, list) else value) for key, value in query.items()
+        )
+        self._all = query
+
+    def getlist(self, key):
+        value = self._all.get(key)
+        if value is None:
+            return []
+        return list(value) if isinstance(value, list) else [value]
+
+
+class OpenFaaSEvent:
+    __slots__ = ("body", "headers", "method", "query", "path")
+
+    def __init__(self, event):
+        self.body = event.raw_body
+        self.headers = event.headers
+        self.method = event.method
+        self.query = QueryArgs(event.query)
+        self.path = event.path
+
+
+def arguments(shape, event, context):
+    if shape == "native":
+        return (event, context)
+    if shape == "native-1":
+        return (event,)
+    if shape == "native-0":
+        return ()
+    if shape == "openfaas-http":
+        return (OpenFaaSEvent(event), context)
+    if shape == "kubeless":
+        return _kubeless_arguments(event, context)
+    raise ValueError("unknown handler shape " + shape)
+
+
+def _html(status, body, headers=None):
+    merged = {"content-type": "text/html; charset=utf-8"}
+    merged.update({str(k).lower(): v for k, v in (headers or {}).items()})
+    return {"statusCode": status, "headers": merged, "body": body}
+
+
+def openfaas_http_result(result):
+    """As the python3-http template answers: a dict body as JSON, anything else as text."""
+    if result is None:
+        return _html(200, "")
+    if isinstance(result, dict):
+        status = result.get("statusCode", 200)
+        headers = result.get("headers") or {}
+        body = result.get("body", "")
+        if isinstance(body, dict):
+            merged = {"content-type": "application/json"}
+            merged.update({str(k).lower(): v for k, v in headers.items()})
+            return {"statusCode": status, "headers": merged, "body": body}
+        if not isinstance(body, (bytes, bytearray)):
+            body = str(body)
+        return _html(status, body, headers)
+    if isinstance(result, tuple) and 1 <= len(result) <= 3:
+        # Flask's (body, status[, headers]) and (body, headers).
+        body, status, headers = result[0], 200, {}
+        for item in result[1:]:
+            if isinstance(item, int):
+                status = item
+            elif isinstance(item, dict):
+                headers = item
+        if isinstance(body, (dict, list)):
+            merged = {"content-type": "application/json"}
+            merged.update({str(k).lower(): v for k, v in headers.items()})
+            return {"statusCode": status, "headers": merged, "body": body}
+        return _html(status, body if isinstance(body, (str, bytes)) else str(body), headers)
+    if isinstance(result, (str, bytes, bytearray)):
+        return _html(200, result)
+    # Lists (JSON) and generators (streamed) as Runlet's own handlers answer.
+    return result
+
+
+async def run_openfaas_classic(target, event, loop, call_sync):
+    """The classic template prints what handle(req) returns: stdout is the response body."""
+    request = event.raw_body.decode("utf-8", "replace")
+    capture = []
+    if target.is_async:
+        token = captured_output.set(capture)
+        try:
+            result = await target.fn(request)
+        finally:
+            captured_output.reset(token)
+    else:
+        result = await call_sync(target, loop, target.fn, request, capture=capture)
+    printed = "".join(capture)
+    body = printed + ("" if result is None else "%s\n" % (result,))
+    content_type = os.environ.get("content_type") or "text/plain; charset=utf-8"
+    return {"statusCode": 200, "headers": {"content-type": content_type}, "body": body}
+
+
+def _kubeless_arguments(event, context):
+    content_type = event.headers.get("content-type") or ""
+    data = event.body
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode("utf-8", "replace")
+    kubeless_event = {
+        "data": "" if data is None else data,
+        "event-id": context.call_id,
+        "event-type": content_type,
+        "event-time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "event-namespace": "runlet",
+        "extensions": {"request": event},
+    }
+    remaining = context.remaining_time()
+    kubeless_context = {
+        "function-name": context.function_name,
+        "timeout": str(int(remaining)) if remaining is not None else "",
+        "runtime": "python3",
+        "memory-limit": os.environ.get("RUNLET_MEMORY_LIMIT", ""),
+    }
+    return (kubeless_event, kubeless_context)
+
+
+def kubeless_result(result):
+    """Kubeless sends a returned dict as JSON, even one with a statusCode key."""
+    if isinstance(result, dict):
+        return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": result}
+    return result
+
+
+def fission_result(result):
+    """As Flask turns a view's return value into a response."""
+    from .flask_shim import Response
+
+    if isinstance(result, tuple) and 2 <= len(result) <= 3:
+        response = fission_result(result[0])
+        for item in result[1:]:
+            if isinstance(item, (int, str)) and not isinstance(item, bool):
+                response["statusCode"] = int(str(item).split()[0])
+            elif isinstance(item, dict):
+                response["headers"].update({str(k).lower(): v for k, v in item.items()})
+        return response
+    if isinstance(result, Response):
+        body = result.response
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return {"statusCode": result.status_code, "headers": dict(result.headers), "body": body}
+    if isinstance(result, (dict, list)):
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": result,
+        }
+    if isinstance(result, (str, bytes, bytearray)) or (
+        result is not None and (hasattr(result, "__next__") or hasattr(result, "__anext__"))
+    ):
+        return _html(200, result)
+    raise TypeError(
+        "The view function did not return a valid response: it returned %s"
+        % type(result).__name__
+    )

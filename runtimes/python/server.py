@@ -1,0 +1,181 @@
+"""The Python runtime server: runs inside each function instance, standard library only
+(Python 3.9+). It starts generic, is specialized once with a function's package
+(POST /v2/specialize), then serves invocations. Protocol: docs/runtime-protocol.md."""
+import asyncio
+import json
+import os
+import signal
+import stat
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from runlet_runtime import compat, flask_shim
+from runlet_runtime.control import Control, LogStream
+from runlet_runtime.frames import FrameConnection
+from runlet_runtime.http_server import make_http_handler
+from runlet_runtime.invoke import Target, invoke, send_json
+from runlet_runtime.loader import LoadError, load_handler
+
+# The runtime's own directory must not shadow the function's modules.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _here]
+# The package directory is read-only in the sandbox, and the store's copy must stay unchanged.
+sys.dont_write_bytecode = True
+
+#: Sync handler calls running at once, at most.
+MAX_HANDLER_THREADS = 200
+
+
+class Runtime:
+    def __init__(self, control, streams):
+        self.control = control
+        self.streams = streams
+        self.loaded = None
+        self.specializing = False
+
+    async def route(self, call, res):
+        """HTTP requests: control paths for the supervisor, invocations for everyone else."""
+        if "x-call-id" not in call.headers:
+            if call.url == "/healthz":
+                return send_json(res, 200, {"status": "ok", "specialized": self.loaded is not None})
+            if call.url == "/v2/specialize" and call.method == "POST":
+                return self.specialize(res, call.body)
+        await self.serve_call(call, res)
+
+    async def serve_call(self, call, res):
+        if self.loaded is None:
+            return send_json(
+                res,
+                503,
+                {
+                    "error": {
+                        "code": "RUNLET_NOT_SPECIALIZED",
+                        "message": "instance has no function loaded yet",
+                    }
+                },
+            )
+        await invoke(call, res, self.loaded, self.control, self.streams)
+
+    def specialize(self, res, body):
+        if self.loaded is not None or self.specializing:
+            return send_json(
+                res,
+                409,
+                {
+                    "error": {
+                        "code": "RUNLET_ALREADY_SPECIALIZED",
+                        "message": "one instance serves one revision",
+                    }
+                },
+            )
+        self.specializing = True
+        started = time.perf_counter()
+        try:
+            request = json.loads(body.decode("utf-8"))
+            os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+            package = request["packagePath"]
+            os.chdir(package)
+            if request.get("compat") == "fission":
+                # Fission's handlers take the request from Flask's global: give them one.
+                flask_shim.install()
+            fn, _file = load_handler(package, request.get("handler") or "handler.py")
+            # Each call of a sync handler holds a thread; the instance's process limit (256
+            # pids) bounds how many there can be.
+            threads = min(MAX_HANDLER_THREADS, max(1, int(request.get("concurrency") or 1)))
+            self.loaded = Target(
+                fn,
+                compat.shape_of(fn, request.get("compat")),
+                request.get("name"),
+                request.get("revision"),
+                request.get("secretsDir"),
+                ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handler"),
+            )
+            send_json(
+                res, 200, {"status": "ready", "loadMs": (time.perf_counter() - started) * 1000}
+            )
+        except LoadError as error:
+            self.specializing = False
+            send_json(res, 422, error.to_json())
+        except Exception as error:  # noqa: B902 — our bug or a bad request: the supervisor shows it
+            self.specializing = False
+            send_json(
+                res,
+                500,
+                {
+                    "error": {
+                        "code": "RUNLET_SPECIALIZE_FAILED",
+                        "message": "%s: %s" % (type(error).__name__, error),
+                    }
+                },
+            )
+
+
+def _is_pipe(fd):
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _exit_when_stdin_closes():
+    """stdin is a pipe from the supervisor that is never written: its end means the supervisor
+    is gone (even if it was killed), so the instance must not outlive it."""
+
+    def watch():
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+
+async def serve(runtime):
+    loop = asyncio.get_running_loop()
+    socket_path = os.environ.get("RUNLET_SOCKET")
+    frame_socket_path = os.environ.get("RUNLET_FRAME_SOCKET")
+    handle_http = make_http_handler(runtime.route)
+    try:
+        if socket_path:
+            await asyncio.start_unix_server(handle_http, path=socket_path, limit=2**20)
+        else:
+            port = int(os.environ.get("PORT") or 8888)
+            await asyncio.start_server(handle_http, host="0.0.0.0", port=port, limit=2**20)
+        if frame_socket_path:
+            # Invocations in frames on a second socket when the supervisor asks for one.
+            await loop.create_unix_server(
+                lambda: FrameConnection(runtime.serve_call), path=frame_socket_path
+            )
+    except OSError as error:
+        sys.__stderr__.write("cannot listen: %s\n" % error)
+        sys.__stderr__.flush()
+        os._exit(1)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Handler threads may never end: leave without waiting for them.
+        loop.add_signal_handler(signum, os._exit, 0)
+    runtime.control.send({"event": "ready", "pid": os.getpid()})
+    await loop.create_future()
+
+
+def main():
+    fd = os.environ.get("RUNLET_CONTROL_FD")
+    control = Control(int(fd) if fd else None)
+    if fd is not None:
+        if _is_pipe(0):
+            _exit_when_stdin_closes()
+        # print() and logging go to the function's logs, tagged with the call that wrote them.
+        sys.stdout = LogStream(control, "stdout", sys.__stdout__)
+        sys.stderr = LogStream(control, "stderr", sys.__stderr__)
+        streams = (sys.stdout, sys.stderr)
+    else:
+        streams = ()
+    asyncio.run(serve(Runtime(control, streams)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+/**
+ * Finds the build tools on this host (npm beside the running Node, python3 with pip, go) and
+ * their versions, which are part of every build cache key: a tool upgrade rebuilds.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { UserError } from "../errors.js";
+import { pythonInterpreter } from "../provider/local/python-interpreter.js";
+
+const run = promisify(execFile);
+
+export interface NodeTools {
+  /** The Node binary running Runlet; npm runs on it. */
+  readonly node: string;
+  readonly npmCli: string;
+  readonly version: string;
+}
+
+export interface PythonTools {
+  /** The real interpreter (not a pyenv shim). */
+  readonly python: string;
+  /** Its installation prefix, mounted into the build sandbox. */
+  readonly prefix: string;
+  readonly version: string;
+}
+
+export interface GoTools {
+  readonly go: string;
+  readonly goroot: string;
+  readonly version: string;
+}
+
+/** Resolves each tool once, on first use. */
+export class BuildTools {
+  #node: Promise<NodeTools> | undefined;
+  #python: Promise<PythonTools> | undefined;
+  #go: Promise<GoTools> | undefined;
+
+  node(): Promise<NodeTools> {
+    this.#node ??= findNode();
+    return this.#node;
+  }
+
+  python(): Promise<PythonTools> {
+    this.#python ??= findPython();
+    return this.#python;
+  }
+
+  go(): Promise<GoTools> {
+    this.#go ??= findGo();
+    return this.#go;
+  }
+
+  /** esbuild compiles in-process (it runs no user code); its version keys TypeScript builds. */
+  esbuildVersion(): string {
+    const require = createRequire(import.meta.url);
+    return (require("esbuild/package.json") as { version: string }).version;
+  }
+}
+
+function missing(tool: string, how: string): UserError {
+  return new UserError(
+    "RUNLET_UNSUPPORTED_RUNTIME",
+    `This Runlet server cannot build the function: ${tool} is not installed where it runs. ${how}`,
+    { status: 501 },
+  );
+}
+
+async function findNode(): Promise<NodeTools> {
+  const node = process.execPath;
+  const candidates = [
+    join(dirname(node), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js"),
+    join(dirname(node), "node_modules", "npm", "bin", "npm-cli.js"),
+  ];
+  const npmCli = candidates.find((path) => existsSync(path));
+  if (!npmCli) {
+    throw missing("npm", "Install npm beside Node.js (it ships with Node's official builds).");
+  }
+  const { stdout } = await run(node, [npmCli, "--version"], { timeout: 30_000 });
+  return { node, npmCli, version: `node ${process.version}, npm ${stdout.trim()}` };
+}
+
+/**
+ * The interpreter the Python runtime runs (RUNLET_PYTHON, else the system's python3, else the
+ * PATH's), so packages with compiled parts are installed for the Python that loads them.
+ */
+async function findPython(): Promise<PythonTools> {
+  const python = pythonInterpreter();
+  const { stdout } = await run(
+    python,
+    ["-c", "import sys; print(sys.prefix); print('%d.%d.%d' % sys.version_info[:3])"],
+    { timeout: 30_000 },
+  );
+  const [prefix, version] = stdout.trim().split("\n");
+  const pip = await run(python, ["-m", "pip", "--version"], { timeout: 30_000 }).catch(
+    () => undefined,
+  );
+  const pipVersion = /^pip (\S+)/.exec(pip?.stdout ?? "")?.[1];
+  if (!prefix || !version || !pipVersion) {
+    throw missing(
+      `pip for ${python}`,
+      "Install it (apt-get install python3-pip), or set RUNLET_PYTHON to a python3 that has pip.",
+    );
+  }
+  return { python, prefix, version: `python ${version}, pip ${pipVersion}` };
+}
+
+async function findGo(): Promise<GoTools> {
+  const candidates = ["go", "/usr/local/go/bin/go"];
+  for (const go of candidates) {
+    try {
+      const { stdout } = await run(go, ["env", "GOROOT", "GOVERSION"], { timeout: 30_000 });
+      const [goroot, version] = stdout.trim().split("\n");
+      if (goroot && version) {
+        return { go: join(goroot, "bin", "go"), goroot, version };
+      }
+    } catch {
+      // Try the next place.
+    }
+  }
+  throw missing("Go", "Install Go so `go` is on the PATH or at /usr/local/go/bin/go.");
+}

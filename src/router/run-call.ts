@@ -1,0 +1,180 @@
+/**
+ * The core every call through the router shares, whether its answer is streamed to a socket
+ * (forward.ts, sync calls) or buffered (call.ts, async calls and triggers): take a slot on an
+ * instance of the active revision, run the call there under the function's timeout, and turn
+ * whatever went wrong into one classified failure (status, code, message).
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import { UserError, isUserError } from "../errors.js";
+import { CrashLoopError, type Executor, type Lease } from "../executor/executor.js";
+import type { RevisionTarget } from "../executor/revision-target.js";
+import type { InvocationResponse } from "../provider/types.js";
+import { formatDuration, formatSize } from "../spec/units.js";
+import { callInstance } from "./instance-call.js";
+
+export interface RunCallRequest {
+  readonly target: RevisionTarget;
+  readonly callId: string;
+  readonly method: string;
+  /** Path inside the function ("/" or "/sub/path") plus the query string. */
+  readonly pathAndQuery: string;
+  /** Headers for the function, hop-by-hop ones already removed. */
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Readable | undefined;
+  /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
+  readonly params?: Record<string, string>;
+  /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */
+  readonly controller: AbortController;
+}
+
+/** Why a call did not get a normal answer from the function, as the caller is told. */
+export class CallFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly original: unknown,
+  ) {
+    super(message);
+  }
+
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** Hop-by-hop headers are for one connection only (RFC 9110 §7.6.1). */
+export const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
+
+export class BodyTooLarge extends UserError {
+  constructor(limit: number) {
+    super(
+      "RUNLET_BODY_TOO_LARGE",
+      `The request body is larger than this function's limit of ${formatSize(limit)}; send less, or raise maxBody in the function's spec.`,
+    );
+  }
+}
+
+export class FunctionTimeout extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`function timed out after ${formatDuration(timeoutMs)}`);
+  }
+}
+
+class InstanceFailure extends Error {}
+
+/**
+ * Runs the call and hands the function's response to `deliver` while the instance slot is
+ * still held (a streamed body lives on the instance). Resolves with what `deliver` returns;
+ * rejects with a CallFailure.
+ */
+export async function runCall<T>(
+  executor: Executor,
+  request: RunCallRequest,
+  deliver: (response: InvocationResponse) => Promise<T>,
+): Promise<T> {
+  const { target, controller } = request;
+  const { timeoutMs } = target.config;
+  const timer = setTimeout(() => controller.abort(new FunctionTimeout(timeoutMs)), timeoutMs);
+  let lease: Lease | undefined;
+  try {
+    lease = await executor.acquire(target, controller.signal);
+    const headers = request.headers;
+    headers["x-call-id"] = request.callId;
+    headers["x-runlet-deadline"] = String(Date.now() + timeoutMs);
+    if (request.params) {
+      headers["x-runlet-params"] = JSON.stringify(request.params);
+    }
+    const response = await callInstance(lease.instance, {
+      path: request.pathAndQuery,
+      method: request.method,
+      headers,
+      body: request.body,
+      signal: controller.signal,
+    });
+    const delivered = await deliver(response);
+    lease.release();
+    return delivered;
+  } catch (caught) {
+    const reason = controller.signal.aborted ? (controller.signal.reason as unknown) : caught;
+    if (reason instanceof FunctionTimeout) {
+      // A hung handler may never give its slot back: replace the instance.
+      lease?.recycle(reason.message);
+    } else if (lease) {
+      const exit = await exitOf(lease);
+      lease.release();
+      if (exit) {
+        throw classify(
+          new InstanceFailure(`the function's instance ${exit} while handling the call`),
+        );
+      }
+    }
+    throw classify(reason);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function exitOf(lease: Lease): Promise<string | undefined> {
+  // The socket closes a moment before the process exit is reported: wait briefly for it.
+  const info =
+    lease.instance.exitInfo ??
+    (await Promise.race([
+      lease.instance.exited,
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 250).unref()),
+    ]));
+  return info?.reason;
+}
+
+/** The status, code and message a caller sees for a failure. */
+export function classify(error: unknown): CallFailure {
+  if (error instanceof CallFailure) {
+    return error;
+  }
+  let status = 502;
+  let code = "RUNLET_UPSTREAM_FAILED";
+  let message = error instanceof Error ? error.message : String(error);
+  if (error instanceof FunctionTimeout) {
+    status = 504;
+    code = "RUNLET_FUNCTION_TIMEOUT";
+  } else if (isUserError(error)) {
+    status = error.status;
+    code = error.code;
+    // A handler that does not load is the function's fault, not the caller's.
+    if (code.startsWith("RUNLET_HANDLER_")) {
+      status = 500;
+    }
+  } else if (error instanceof InstanceFailure) {
+    code = "RUNLET_INSTANCE_FAILED";
+  } else if (error instanceof CrashLoopError) {
+    code = "RUNLET_CRASH_LOOP";
+  } else {
+    message = `the function could not be reached: ${message}`;
+  }
+  return new CallFailure(status, code, message, error);
+}
+
+/** The function's response headers a caller may see: hop-by-hop ones dropped. */
+export function responseHeaders(
+  headers: InvocationResponse["headers"],
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value !== undefined && !hopByHop.has(key)) {
+      out[key] = typeof value === "number" ? String(value) : value;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { adminToken, startTestRunlet, tempDir } from "../helpers/runlet.js";
+
+describe("the TypeScript template", () => {
+  it("is created by runlet new, compiled at deploy, and answers", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const cwd = await tempDir("runlet-cli-");
+    const env = { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken };
+    const created = await runCli(["new", "greeter", "--runtime", "typescript"], { cwd, env });
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain("handler index.ts, test index.test.ts");
+    const deployed = await runCli(["deploy"], { cwd, env });
+    expect(deployed.stderr).toContain("greeter: ✔ esbuild");
+    expect(deployed.code).toBe(0);
+    const response = await fetch(`${runlet.url}/function/greeter?name=Ada`);
+    expect(await response.json()).toEqual({ message: "Hello, Ada!" });
+  });
+
+  it("is listed with the Go template", async () => {
+    const cwd = await tempDir("runlet-cli-");
+    const listed = await runCli(["new", "--list"], { cwd });
+    expect(listed.stdout).toMatch(/^typescript +TypeScript/m);
+    expect(listed.stdout).toMatch(/^go +Go: an HTTP server on \$PORT/m);
+  });
+});
