@@ -13,7 +13,12 @@ import {
   encodeFrame,
   frameHeaderBytes,
   streamWindowBytes,
+  writeFrameHeader,
 } from "./frames.js";
+
+const emptyBody = Buffer.alloc(0);
+/** A body at hand up to this size goes out in the same buffer as its head; larger, in parts. */
+const maxWholeBodyBytes = 64 * 1024;
 
 export interface FrameChannelOptions {
   readonly socketPath: string;
@@ -164,24 +169,35 @@ class FrameConnection {
       const { body, signal } = request;
       call.onAbort = () => this.cancel(call, signal.reason);
       signal.addEventListener("abort", call.onAbort, { once: true });
-      if (body === undefined) {
-        // Head and end in one buffer, the head's JSON encoded straight into it: the common
-        // bodiless call costs one allocation and joins this turn's single write.
+      const whole = body === undefined ? emptyBody : Buffer.isBuffer(body) ? body : undefined;
+      if (whole !== undefined && whole.length <= maxWholeBodyBytes) {
+        // Head, body and end in one buffer, the head's JSON encoded straight into it: a call
+        // whose body is at hand costs one allocation and joins this turn's single write.
         const headBytes = Buffer.byteLength(head);
-        const frames = Buffer.allocUnsafe(2 * frameHeaderBytes + headBytes);
-        frames.writeUInt32BE(headBytes + 5, 0);
-        frames[4] = FrameType.RequestHead;
-        frames.writeUInt32BE(id, 5);
+        const bodyFrameBytes = whole.length > 0 ? frameHeaderBytes + whole.length : 0;
+        const frames = Buffer.allocUnsafe(2 * frameHeaderBytes + headBytes + bodyFrameBytes);
+        writeFrameHeader(frames, 0, FrameType.RequestHead, id, headBytes);
         frames.write(head, frameHeaderBytes, "utf8");
-        const end = frameHeaderBytes + headBytes;
-        frames.writeUInt32BE(5, end);
-        frames[end + 4] = FrameType.RequestEnd;
-        frames.writeUInt32BE(id, end + 5);
+        let offset = frameHeaderBytes + headBytes;
+        if (bodyFrameBytes > 0) {
+          writeFrameHeader(frames, offset, FrameType.RequestBody, id, whole.length);
+          frames.set(whole, offset + frameHeaderBytes);
+          offset += bodyFrameBytes;
+        }
+        writeFrameHeader(frames, offset, FrameType.RequestEnd, id, 0);
         this.#write(frames);
         return;
       }
       this.#write(encodeFrame(FrameType.RequestHead, id, head));
-      this.#sendBody(call, body);
+      if (whole !== undefined) {
+        for (let offset = 0; offset < whole.length; offset += maxWholeBodyBytes) {
+          const part = whole.subarray(offset, offset + maxWholeBodyBytes);
+          this.#write(encodeFrame(FrameType.RequestBody, id, part));
+        }
+        this.#write(encodeFrame(FrameType.RequestEnd, id));
+        return;
+      }
+      this.#sendBody(call, body as Readable);
     });
   }
 
@@ -347,8 +363,9 @@ class FrameConnection {
 
   #fail(call: Call, error: unknown): void {
     this.#finish(call);
-    if (call.request.body && !call.request.body.readableEnded) {
-      call.request.body.destroy();
+    const { body } = call.request;
+    if (body && !Buffer.isBuffer(body) && !body.readableEnded) {
+      body.destroy();
     }
     call.head = undefined;
     call.chunks = [];

@@ -53,8 +53,11 @@ export interface InvocationRequest {
   /** Path inside the function plus the query string. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  /** Undefined for a call without a body; an error from it fails the call with that error. */
-  readonly body: Readable | undefined;
+  /**
+   * Undefined for a call without a body; a Buffer when all of it is at hand; else a stream,
+   * and an error from it fails the call with that error.
+   */
+  readonly body: Readable | Buffer | undefined;
   /** Aborting cancels the call in the instance too (the handler's context.signal). */
   readonly signal: AbortSignal;
 }

@@ -13,6 +13,8 @@ import type { InvocationResponse } from "../provider/types.js";
 import { formatDuration, formatSize } from "../spec/units.js";
 import { callInstance } from "./instance-call.js";
 
+export type CallBody = Readable | Buffer | undefined;
+
 export interface RunCallRequest {
   readonly target: RevisionTarget;
   readonly callId: string;
@@ -21,7 +23,11 @@ export interface RunCallRequest {
   readonly pathAndQuery: string;
   /** Headers for the function, hop-by-hop ones already removed. */
   readonly headers: IncomingHttpHeaders;
-  readonly body: Readable | undefined;
+  /**
+   * Undefined for none, a Buffer, or a stream; or a function that gives it when the call is
+   * sent (once it has an instance), so a body that has all arrived by then goes as one buffer.
+   */
+  readonly body: CallBody | (() => CallBody);
   /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
   readonly params?: Record<string, string>;
   /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */
@@ -101,7 +107,7 @@ export async function runCall<T>(
       path: request.pathAndQuery,
       method: request.method,
       headers,
-      body: request.body,
+      body: typeof request.body === "function" ? request.body() : request.body,
       signal: controller.signal,
     });
     const delivered = await deliver(response);

@@ -223,6 +223,43 @@ describe("invocation end to end", () => {
     expect(chunkedStatus).toBe(413);
   });
 
+  it("passes a body whole whether it arrived with the headers or in pieces after them", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy("echo", {
+      "index.js": `export default async function (event) { return { statusCode: 200, body: event.rawBody }; }`,
+    });
+    const post = (parts: Buffer[], headers: Record<string, string | number> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${runlet.url}/function/echo`, { method: "POST", headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+          );
+        });
+        req.on("error", reject);
+        req.flushHeaders();
+        // The rest of the body comes well after the headers, in separate writes.
+        const [first, ...rest] = parts;
+        req.write(first);
+        setTimeout(() => {
+          for (const part of rest) {
+            req.write(part);
+          }
+          req.end();
+        }, 200);
+      });
+    const a = Buffer.from("a".repeat(3000));
+    const b = Buffer.from("b".repeat(70_000));
+    expect(await post([a, b], { "content-length": a.length + b.length })).toEqual({
+      status: 200,
+      body: a.toString() + b.toString(),
+    });
+    expect(await post([a, a])).toEqual({ status: 200, body: a.toString() + a.toString() });
+    const small = await fetch(`${runlet.url}/function/echo`, { method: "POST", body: "tiny" });
+    expect(await small.text()).toBe("tiny");
+  });
+
   it("answers 404 for an unknown function", async () => {
     const runlet = await startTestRunlet();
     const response = await fetch(`${runlet.url}/function/nope`);
