@@ -7,7 +7,7 @@
  * keeps crashing.
  */
 import { UserError, errorMessage } from "../errors.js";
-import type { Instance, LogLine, Provider } from "../provider/types.js";
+import type { CancelSignal, Instance, LogLine, Provider } from "../provider/types.js";
 import { instanceRuntimeOf, type InstanceRuntime } from "../spec/function-spec.js";
 import { Autoscaler, type AutoscalerSettings, type ScalingDecision } from "./autoscaler.js";
 import { revisionKey, type RevisionTarget } from "./revision-target.js";
@@ -165,7 +165,7 @@ export class Executor {
    * Waits for a free slot on an instance of the revision, starting instances as needed.
    * `signal` cancels the wait (the caller's timeout or disconnect).
    */
-  acquire(target: RevisionTarget, signal?: AbortSignal): Promise<Lease> {
+  acquire(target: RevisionTarget, signal?: CancelSignal): Promise<Lease> {
     if (this.#closed) {
       return Promise.reject(new Error("the platform is shutting down"));
     }

@@ -59,7 +59,18 @@ export interface InvocationRequest {
    */
   readonly body: Readable | Buffer | undefined;
   /** Aborting cancels the call in the instance too (the handler's context.signal). */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
+}
+
+/**
+ * What cancelling a call needs of a signal: an AbortSignal has it, and so has the router's
+ * lighter CallController. Listeners are called at most once.
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 export interface InvocationResponse {

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import type { Platform } from "../platform/platform.js";
+import { CallController } from "./call-controller.js";
 import {
   BodyTooLarge,
   classify,
@@ -67,7 +68,7 @@ export async function callFunction(
   if (call.body.length > maxBodyBytes) {
     return failed(classify(new BodyTooLarge(maxBodyBytes)));
   }
-  const controller = new AbortController();
+  const controller = new CallController();
   const onAbort = (): void => controller.abort(signal?.reason);
   if (signal?.aborted) {
     onAbort();

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import type { Executor } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
+import { CallController } from "./call-controller.js";
 import { sendBody } from "./instance-call.js";
 import {
   BodyTooLarge,
@@ -43,7 +44,7 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     req.resume();
     return fail(res, callId, classify(new BodyTooLarge(maxBodyBytes)), started);
   }
-  const controller = new AbortController();
+  const controller = new CallController();
   const onClientGone = (): void => {
     if (!res.writableFinished) {
       controller.abort(new Error("caller disconnected"));

@@ -11,6 +11,7 @@ import { CrashLoopError, type Executor, type Lease } from "../executor/executor.
 import type { RevisionTarget } from "../executor/revision-target.js";
 import type { InvocationResponse } from "../provider/types.js";
 import { formatDuration, formatSize } from "../spec/units.js";
+import type { CallController } from "./call-controller.js";
 import { callInstance } from "./instance-call.js";
 
 export type CallBody = Readable | Buffer | undefined;
@@ -31,7 +32,7 @@ export interface RunCallRequest {
   /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
   readonly params?: Record<string, string>;
   /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */
-  readonly controller: AbortController;
+  readonly controller: CallController;
 }
 
 /** Why a call did not get a normal answer from the function, as the caller is told. */

@@ -260,6 +260,38 @@ describe("invocation end to end", () => {
     expect(await small.text()).toBe("tiny");
   });
 
+  it("cancels the call in the instance when the caller disconnects", async () => {
+    const runlet = await startTestRunlet();
+    const handler = `
+let waiting = 0;
+const aborted = [];
+export default async function (event, context) {
+  if (event.path === "/state") {
+    return { waiting, aborted };
+  }
+  waiting += 1;
+  await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+  aborted.push(context.signal.reason.message);
+  return "late";
+}`;
+    await runlet.deploy("waits", { "index.js": handler });
+    const state = async (): Promise<{ waiting: number; aborted: string[] }> =>
+      (await (await fetch(`${runlet.url}/function/waits/state`)).json()) as {
+        waiting: number;
+        aborted: string[];
+      };
+    const controller = new AbortController();
+    const pending = fetch(`${runlet.url}/function/waits`, { signal: controller.signal });
+    await eventually(async () => (await state()).waiting === 1);
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    const { aborted } = await eventually(async () => {
+      const current = await state();
+      return current.aborted.length > 0 ? current : undefined;
+    });
+    expect(aborted).toEqual(["caller disconnected"]);
+  });
+
   it("answers 404 for an unknown function", async () => {
     const runlet = await startTestRunlet();
     const response = await fetch(`${runlet.url}/function/nope`);
