@@ -5,7 +5,7 @@
  * would get, never as exceptions.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Platform } from "../platform/platform.js";
 import { CallController } from "./call-controller.js";
 import {
@@ -95,7 +95,8 @@ export async function callFunction(
         method,
         pathAndQuery: call.path.startsWith("/") ? call.path : `/${call.path}`,
         headers,
-        body: hasBody ? Readable.from(call.body.length > 0 ? [call.body] : []) : undefined,
+        // Whole already: head, body and end go to the instance in one buffer.
+        body: hasBody ? call.body : undefined,
         params: call.params,
         controller,
       },

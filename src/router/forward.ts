@@ -5,7 +5,7 @@
  * It enforces the function's body limit as the body arrives.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { Transform, type TransformCallback } from "node:stream";
 import type { Executor } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { CallController } from "./call-controller.js";
@@ -62,7 +62,7 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
         method,
         pathAndQuery: request.pathAndQuery,
         headers: upstreamHeaders(req),
-        body: hasBody ? () => requestBody(req, maxBodyBytes) : undefined,
+        body: hasBody ? req.pipe(limitBytes(maxBodyBytes)) : undefined,
         params: request.params,
         controller,
       },
@@ -123,25 +123,6 @@ function upstreamHeaders(req: IncomingMessage): IncomingHttpHeaders {
   headers["x-forwarded-for"] ??= req.socket.remoteAddress ?? "";
   headers["x-forwarded-host"] ??= req.headers.host ?? "";
   return headers;
-}
-
-/** A body that has all arrived and is at most this big goes to the instance as one buffer. */
-const maxWholeBodyBytes = 64 * 1024;
-
-/**
- * The request body for the function, taken when the call is sent. A small body usually came
- * in the same read as the headers and is complete by then: it goes as one buffer, without a
- * stream to set up. Anything else streams through the limit.
- */
-function requestBody(req: IncomingMessage, limit: number): Readable | Buffer {
-  if (req.complete && req.readableLength <= maxWholeBodyBytes && req.readableFlowing !== true) {
-    const body = (req.read() as Buffer | null) ?? Buffer.alloc(0);
-    if (body.length > limit) {
-      throw new BodyTooLarge(limit);
-    }
-    return body;
-  }
-  return req.pipe(limitBytes(limit));
 }
 
 /** Passes bytes through until `limit`, then fails the stream with BodyTooLarge. */

@@ -14,8 +14,6 @@ import { formatDuration, formatSize } from "../spec/units.js";
 import type { CallController } from "./call-controller.js";
 import { callInstance } from "./instance-call.js";
 
-export type CallBody = Readable | Buffer | undefined;
-
 export interface RunCallRequest {
   readonly target: RevisionTarget;
   readonly callId: string;
@@ -24,11 +22,8 @@ export interface RunCallRequest {
   readonly pathAndQuery: string;
   /** Headers for the function, hop-by-hop ones already removed. */
   readonly headers: IncomingHttpHeaders;
-  /**
-   * Undefined for none, a Buffer, or a stream; or a function that gives it when the call is
-   * sent (once it has an instance), so a body that has all arrived by then goes as one buffer.
-   */
-  readonly body: CallBody | (() => CallBody);
+  /** Undefined for none; a Buffer when all of it is at hand (one write); else a stream. */
+  readonly body: Readable | Buffer | undefined;
   /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
   readonly params?: Record<string, string>;
   /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */
@@ -108,7 +103,7 @@ export async function runCall<T>(
       path: request.pathAndQuery,
       method: request.method,
       headers,
-      body: typeof request.body === "function" ? request.body() : request.body,
+      body: request.body,
       signal: controller.signal,
     });
     const delivered = await deliver(response);
