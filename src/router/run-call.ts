@@ -92,7 +92,7 @@ export async function runCall<T>(
   const timer = setTimeout(() => controller.abort(new FunctionTimeout(timeoutMs)), timeoutMs);
   let lease: Lease | undefined;
   try {
-    lease = await executor.acquire(target, controller.signal);
+    lease = executor.tryAcquire(target) ?? (await executor.acquire(target, controller.signal));
     const headers = request.headers;
     headers["x-call-id"] = request.callId;
     headers["x-runlet-deadline"] = String(Date.now() + timeoutMs);
