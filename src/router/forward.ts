@@ -9,6 +9,7 @@ import { Transform, type TransformCallback } from "node:stream";
 import type { Executor } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { CallController } from "./call-controller.js";
+import type { CancelSignal } from "../provider/types.js";
 import { sendBody } from "./instance-call.js";
 import {
   BodyTooLarge,
@@ -62,7 +63,11 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
         method,
         pathAndQuery: request.pathAndQuery,
         headers: upstreamHeaders(req),
-        body: hasBody ? req.pipe(limitBytes(maxBodyBytes)) : undefined,
+        body: !hasBody
+          ? undefined
+          : declaredLength <= maxWholeBodyBytes && hasLength(req)
+            ? (signal) => readWhole(req, signal)
+            : req.pipe(limitBytes(maxBodyBytes)),
         params: request.params,
         controller,
       },
@@ -123,6 +128,55 @@ function upstreamHeaders(req: IncomingMessage): IncomingHttpHeaders {
   headers["x-forwarded-for"] ??= req.socket.remoteAddress ?? "";
   headers["x-forwarded-host"] ??= req.headers.host ?? "";
   return headers;
+}
+
+/**
+ * Bodies with a declared length up to this size are read whole before they go to the
+ * instance: one buffer with the call's head instead of a stream through the limit.
+ */
+const maxWholeBodyBytes = 64 * 1024;
+
+/** Whether the request says how long its body is (the HTTP parser then holds it to that). */
+function hasLength(req: IncomingMessage): boolean {
+  return (
+    req.headers["content-length"] !== undefined && req.headers["transfer-encoding"] === undefined
+  );
+}
+
+/**
+ * All of a body whose length was declared and checked against the limit (the parser stops
+ * the body at that length). Cancellation (timeout, caller gone) stops the wait and lets the
+ * rest of the body drain.
+ */
+function readWhole(req: IncomingMessage, signal: CancelSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanUp();
+      resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks));
+    };
+    const onAbort = (): void => {
+      cleanUp();
+      req.resume();
+      reject(signal.reason);
+    };
+    const cleanUp = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      signal.removeEventListener("abort", onAbort);
+    };
+    if (signal.aborted) {
+      req.resume();
+      reject(signal.reason);
+      return;
+    }
+    req.on("data", onData);
+    req.once("end", onEnd);
+    signal.addEventListener("abort", onAbort);
+  });
 }
 
 /** Passes bytes through until `limit`, then fails the stream with BodyTooLarge. */

@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import { UserError, isUserError } from "../errors.js";
 import { CrashLoopError, type Executor, type Lease } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
-import type { InvocationResponse } from "../provider/types.js";
+import type { CancelSignal, InvocationResponse } from "../provider/types.js";
 import { formatDuration, formatSize } from "../spec/units.js";
 import type { CallController } from "./call-controller.js";
 import { callInstance } from "./instance-call.js";
@@ -22,8 +22,12 @@ export interface RunCallRequest {
   readonly pathAndQuery: string;
   /** Headers for the function, hop-by-hop ones already removed. */
   readonly headers: IncomingHttpHeaders;
-  /** Undefined for none; a Buffer when all of it is at hand (one write); else a stream. */
-  readonly body: Readable | Buffer | undefined;
+  /**
+   * Undefined for none; a Buffer when all of it is at hand (one write); a stream; or a
+   * function that reads all of a body known to be small, called once the call has an
+   * instance, so the timeout and cancellation apply while it reads.
+   */
+  readonly body: Readable | Buffer | undefined | ((signal: CancelSignal) => Promise<Buffer>);
   /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
   readonly params?: Record<string, string>;
   /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */
@@ -103,7 +107,8 @@ export async function runCall<T>(
       path: request.pathAndQuery,
       method: request.method,
       headers,
-      body: request.body,
+      body:
+        typeof request.body === "function" ? await request.body(controller.signal) : request.body,
       signal: controller.signal,
     });
     const delivered = await deliver(response);

@@ -256,8 +256,39 @@ describe("invocation end to end", () => {
       body: a.toString() + b.toString(),
     });
     expect(await post([a, a])).toEqual({ status: 200, body: a.toString() + a.toString() });
+    expect(await post([a, a], { "content-length": 2 * a.length })).toEqual({
+      status: 200,
+      body: a.toString() + a.toString(),
+    });
     const small = await fetch(`${runlet.url}/function/echo`, { method: "POST", body: "tiny" });
     expect(await small.text()).toBe("tiny");
+  });
+
+  it("answers 504 when a declared body never all arrives within the timeout", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy(
+      "stalled",
+      { "index.js": `export default async function (event) { return event.rawBody; }` },
+      { timeout: "1s" },
+    );
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        `${runlet.url}/function/stalled`,
+        { method: "POST", headers: { "content-length": 100 } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        },
+      );
+      req.on("error", (error) => {
+        if (!req.destroyed) {
+          reject(error);
+        }
+      });
+      req.write(Buffer.alloc(10, 97));
+    });
+    expect(status).toBe(504);
   });
 
   it("cancels the call in the instance when the caller disconnects", async () => {
