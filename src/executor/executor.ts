@@ -118,6 +118,43 @@ class RevisionPool {
   }
 }
 
+interface LeaseEnds {
+  released(pool: RevisionPool, slot: Slot): void;
+  recycled(pool: RevisionPool, slot: Slot, reason: string): void;
+}
+
+/** A slot held for one call: a class, so taking one makes no closures. Ends once. */
+class SlotLease implements Lease {
+  readonly #pool: RevisionPool;
+  readonly #slot: Slot;
+  readonly #ends: LeaseEnds;
+  #done = false;
+
+  constructor(pool: RevisionPool, slot: Slot, ends: LeaseEnds) {
+    this.#pool = pool;
+    this.#slot = slot;
+    this.#ends = ends;
+  }
+
+  get instance(): Instance {
+    return this.#slot.instance;
+  }
+
+  release(): void {
+    if (!this.#done) {
+      this.#done = true;
+      this.#ends.released(this.#pool, this.#slot);
+    }
+  }
+
+  recycle(reason: string): void {
+    if (!this.#done) {
+      this.#done = true;
+      this.#ends.recycled(this.#pool, this.#slot, reason);
+    }
+  }
+}
+
 /** An instance that lived this long before dying resets the crash count. */
 const stableUptimeMs = 10_000;
 
@@ -365,30 +402,23 @@ export class Executor {
   #lease(pool: RevisionPool, slot: Slot): Lease {
     slot.inFlight += 1;
     slot.lastUsed = this.#now();
-    let done = false;
-    return {
-      instance: slot.instance,
-      release: () => {
-        if (done) {
-          return;
-        }
-        done = true;
-        slot.inFlight -= 1;
-        slot.lastUsed = this.#now();
-        this.#dispatch(pool);
-      },
-      recycle: (reason) => {
-        if (done) {
-          return;
-        }
-        done = true;
-        slot.inFlight -= 1;
-        pool.lastExit = `instance ${slot.instance.id} recycled: ${reason}`;
-        this.#stopSlot(slot);
-        this.#scale(pool);
-      },
-    };
+    return new SlotLease(pool, slot, this.#leaseEnds);
   }
+
+  /** What a lease's end does to the executor; one object shared by all leases. */
+  readonly #leaseEnds: LeaseEnds = {
+    released: (pool, slot) => {
+      slot.inFlight -= 1;
+      slot.lastUsed = this.#now();
+      this.#dispatch(pool);
+    },
+    recycled: (pool, slot, reason) => {
+      slot.inFlight -= 1;
+      pool.lastExit = `instance ${slot.instance.id} recycled: ${reason}`;
+      this.#stopSlot(slot);
+      this.#scale(pool);
+    },
+  };
 
   /** Hands free capacity to queued callers, first come first served. */
   #dispatch(pool: RevisionPool): void {

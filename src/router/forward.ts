@@ -46,12 +46,12 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     return fail(res, callId, classify(new BodyTooLarge(maxBodyBytes)), started);
   }
   const controller = new CallController();
-  const onClientGone = (): void => {
+  // Left on the response: once the answer is out, "close" finds it finished and does nothing.
+  res.on("close", () => {
     if (!res.writableFinished) {
       controller.abort(new Error("caller disconnected"));
     }
-  };
-  res.on("close", onClientGone);
+  });
   const method = req.method ?? "GET";
   const hasBody = method !== "GET" && method !== "HEAD";
   try {
@@ -86,8 +86,6 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     );
   } catch (failure) {
     return fail(res, callId, failure as CallFailure, started);
-  } finally {
-    res.off("close", onClientGone);
   }
 }
 
