@@ -1,5 +1,6 @@
 /** Every `runlet` command, in the order `runlet --help` lists them. */
 import type { CommandDefinition } from "../command.js";
+import { callsGetCommand, callsListCommand } from "./calls.js";
 import { deployCommand } from "./deploy.js";
 import { describeCommand } from "./describe.js";
 import { invokeCommand } from "./invoke.js";
@@ -17,6 +18,8 @@ export const commands: readonly CommandDefinition[] = [
   newCommand,
   deployCommand,
   invokeCommand,
+  callsListCommand,
+  callsGetCommand,
   listCommand,
   describeCommand,
   logsCommand,
