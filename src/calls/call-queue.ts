@@ -412,7 +412,18 @@ export class CallQueue {
       return;
     }
     const failures = call.failures + 1;
-    const maxRetries = this.#platform.findTarget(call.functionName)?.config.maxRetries ?? 0;
+    const target = this.#platform.findTarget(call.functionName);
+    if (!target) {
+      this.#finish(
+        call,
+        "failed",
+        result,
+        `the function was removed; last attempt: ${error}`,
+        failures,
+      );
+      return;
+    }
+    const maxRetries = target.config.maxRetries;
     if (failures > maxRetries) {
       this.#finish(
         call,
