@@ -295,7 +295,7 @@ export class CallQueue {
     const now = Date.now();
     const { maxConcurrency } = this.options;
     if (this.#running.size < maxConcurrency) {
-      for (const name of this.store.dueFunctions(now)) {
+      for (const name of this.store.queuedFunctions()) {
         const free = maxConcurrency - this.#running.size;
         if (free <= 0) {
           break;

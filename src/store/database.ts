@@ -77,6 +77,7 @@ const migrations: readonly string[] = [
     callback_error TEXT
   );
   CREATE INDEX calls_ready ON calls (state, function_name, next_attempt_at);
+  CREATE INDEX calls_due ON calls (state, next_attempt_at);
   CREATE INDEX calls_by_function ON calls (function_name, seq);
   CREATE INDEX calls_callbacks ON calls (callback_state, callback_next_at);
   CREATE INDEX calls_finished ON calls (finished_at);
