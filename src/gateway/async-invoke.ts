@@ -63,7 +63,7 @@ export async function handleAsyncInvocation(
     headers["x-forwarded-host"] ??= req.headers.host ?? "";
     const callbackUrl = single(req.headers["x-callback-url"]);
     const callId = single(req.headers["x-call-id"]);
-    const record = platform.calls.enqueue({
+    const record = await platform.calls.enqueueBatched({
       name,
       method: req.method,
       path: `${match?.[2] || "/"}${match?.[3] ?? ""}`,

@@ -211,6 +211,16 @@ export class CallStore {
     return info.changes === 1;
   }
 
+  /** Runs `work` (calls to this store) as one transaction. */
+  inTransaction(work: () => void): void {
+    this.#db.transaction(work)();
+  }
+
+  /** Stores several calls in one transaction; for each, whether it was new. */
+  insertMany(calls: readonly NewCall[]): boolean[] {
+    return this.#db.transaction(() => calls.map((call) => this.insert(call)))();
+  }
+
   get(id: string): CallRecord | undefined {
     const row = this.#get.get(id) as CallRow | undefined;
     return row ? toRecord(row) : undefined;

@@ -76,11 +76,13 @@ const migrations: readonly string[] = [
     callback_status INTEGER,
     callback_error TEXT
   );
-  CREATE INDEX calls_ready ON calls (state, function_name, next_attempt_at);
-  CREATE INDEX calls_due ON calls (state, next_attempt_at);
   CREATE INDEX calls_by_function ON calls (function_name, seq);
-  CREATE INDEX calls_callbacks ON calls (callback_state, callback_next_at);
-  CREATE INDEX calls_finished ON calls (finished_at);
+  CREATE INDEX calls_by_state ON calls (state, seq);
+  CREATE INDEX calls_ready ON calls (function_name, next_attempt_at) WHERE state = 'queued';
+  CREATE INDEX calls_due ON calls (next_attempt_at) WHERE state = 'queued';
+  CREATE INDEX calls_running ON calls (lease_until) WHERE state = 'running';
+  CREATE INDEX calls_callbacks ON calls (callback_next_at) WHERE callback_state = 'pending';
+  CREATE INDEX calls_finished ON calls (finished_at) WHERE finished_at IS NOT NULL;
   `,
 ];
 
