@@ -576,7 +576,7 @@ function asyncSection(section: Section<AsyncResult> | undefined): string {
     runLine(section),
     "",
     "`POST /async-function/NAME` answers 202 only after the call is stored in SQLite (docs/async.md).",
-    `Accepted: autocannon, ${data.settings.connections} connections POSTing \`{}\` for ${data.settings.acceptDurationS} s to a no-op function (bench/fixtures/runlet/hello) while the workers drain the same queue in the same process; ${data.settings.repeats} runs. Drain: ${data.settings.drainCalls.toLocaleString("en-US")} calls POSTed over ${data.settings.connections} connections to a fresh no-op function, timed from the first POST until \`runlet_async_calls{state="succeeded"}\` (polled every 20 ms) counts all of them.`,
+    `Accepted: autocannon, ${data.settings.connections} connections POSTing \`{}\` for ${data.settings.acceptDurationS} s to a no-op function (bench/fixtures/runlet/hello) while the workers drain the same queue in the same process; ${data.settings.repeats} runs. Drain: ${data.settings.drainCalls.toLocaleString("en-US")} calls to a no-op function are accepted by a platform whose workers are off (\`RUNLET_ASYNC_CONCURRENCY=0\`), which then stops; a platform with workers on (default: 100 at a time) opens the same data directory, and the drain is timed from the stored timestamps, first attempt started → last call finished. It includes the cold start of the function's first instance.`,
     "",
     table(
       ["figure", "measured (median [min–max] of runs)"],
@@ -588,7 +588,7 @@ function asyncSection(section: Section<AsyncResult> | undefined): string {
         ],
         ["non-202 answers or errors while accepting", String(data.acceptFailures)],
         [
-          `end-to-end drain of ${data.settings.drainCalls.toLocaleString("en-US")} calls, no-op function`,
+          `drain of ${data.settings.drainCalls.toLocaleString("en-US")} queued calls, no-op function`,
           `${fmtSpread(data.drainPerS, "calls/s")} (${fmtSpread(data.drainMs, "ms")} in all)`,
         ],
       ],

@@ -12,6 +12,8 @@ import { startRunlet, type RunletOptions } from "../../src/platform/start.js";
 const port = Number(process.env.RUNLET_BENCH_PORT ?? "0");
 const adminToken = process.env.RUNLET_BENCH_TOKEN ?? "bench-admin-token";
 const poolSizeText = process.env.RUNLET_BENCH_POOL_SIZE;
+/** 0: async calls are stored but not run (to fill a queue before measuring its drain). */
+const asyncConcurrency = process.env.RUNLET_BENCH_ASYNC_CONCURRENCY;
 
 const givenDataDir = process.env.RUNLET_BENCH_DATA_DIR;
 const dataDir = givenDataDir ?? (await mkdtemp(join(tmpdir(), "runlet-bench-")));
@@ -21,6 +23,9 @@ const options: RunletOptions & { poolSize?: number } = {
   port,
   adminToken,
   ...(poolSizeText === undefined ? {} : { poolSize: Number(poolSizeText) }),
+  ...(asyncConcurrency === undefined
+    ? {}
+    : { calls: { maxConcurrency: Number(asyncConcurrency) } }),
 };
 const runlet = await startRunlet(options);
 console.log(JSON.stringify({ url: runlet.url }));

@@ -26,7 +26,7 @@ export interface AsyncResult {
   readonly acceptP50Ms: Spread;
   readonly acceptP99Ms: Spread;
   readonly acceptFailures: number;
-  /** Calls succeeded per second, first POST to last success, per run. */
+  /** Queued calls run per second, first attempt started to last call finished, per run. */
   readonly drainPerS: Spread;
   readonly drainMs: Spread;
   readonly kill: {
@@ -105,6 +105,55 @@ async function enqueueMany(
   return ids;
 }
 
+interface StoredCall {
+  id: string;
+  state: string;
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/**
+ * Fills a queue on a platform whose workers are off (RUNLET_ASYNC_CONCURRENCY 0), stops it,
+ * opens the same data directory with workers on, and times the drain from the stored
+ * timestamps: first attempt started → last call finished (server clock, no polling error).
+ */
+async function drainFromFullQueue(options: AsyncOptions): Promise<number> {
+  const dataDir = await mkdtemp(join(tmpdir(), "runlet-bench-drain-"));
+  try {
+    const filler = await startRunletProcess({ dataDir, asyncConcurrency: 0 });
+    try {
+      await filler.deploy("drain", join(fixtures, "hello"));
+      const ids = await enqueueMany(
+        `${filler.url}/async-function/drain`,
+        options.drainCalls,
+        options.connections,
+      );
+      if (ids.length !== options.drainCalls) {
+        throw new Error(`only ${ids.length} of ${options.drainCalls} calls were accepted`);
+      }
+    } finally {
+      await filler.stop();
+    }
+    const worker = await startRunletProcess({ dataDir });
+    try {
+      await waitFor(
+        async () => ((await callCounts(worker, "drain"))["succeeded"] ?? 0) >= options.drainCalls,
+        "the drain",
+      );
+      const response = await worker.api(`/api/v1/calls?function=drain&limit=1000`);
+      const calls = (await response.json()) as StoredCall[];
+      const started = Math.min(...calls.map((call) => Date.parse(call.startedAt ?? "")));
+      const finished = Math.max(...calls.map((call) => Date.parse(call.finishedAt ?? "")));
+      return finished - started;
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 export async function runAsync(options: AsyncOptions): Promise<AsyncResult> {
   const { log } = options;
   const accepted: number[] = [];
@@ -134,26 +183,16 @@ export async function runAsync(options: AsyncOptions): Promise<AsyncResult> {
         async () => finishedCount(await callCounts(runlet, name)) >= load.ok,
         "the accepted calls to drain",
       );
-
-      const drainName = `drain-${repeat}`;
-      await runlet.deploy(drainName, join(fixtures, "hello"));
-      log(`drain: ${options.drainCalls} calls`);
-      const started = performance.now();
-      const ids = await enqueueMany(
-        `${runlet.url}/async-function/${drainName}`,
-        options.drainCalls,
-        options.connections,
-      );
-      await waitFor(
-        async () => ((await callCounts(runlet, drainName))["succeeded"] ?? 0) >= ids.length,
-        "the drain",
-      );
-      const elapsed = performance.now() - started;
-      drainMs.push(elapsed);
-      drainPerS.push(ids.length / (elapsed / 1000));
     }
   } finally {
     await runlet.stop();
+  }
+
+  for (let repeat = 0; repeat < options.repeats; repeat += 1) {
+    log(`drain: ${options.drainCalls} calls queued while no worker runs`);
+    const elapsed = await drainFromFullQueue(options);
+    drainMs.push(elapsed);
+    drainPerS.push(options.drainCalls / (elapsed / 1000));
   }
 
   log(`SIGKILL with ${options.killCalls} calls queued`);
@@ -182,7 +221,7 @@ export async function runAsync(options: AsyncOptions): Promise<AsyncResult> {
       );
       const recoveryMs = performance.now() - restarted;
       const response = await second.api(`/api/v1/calls?function=sleepy&limit=1000`);
-      const calls = (await response.json()) as { id: string; state: string; attempts: number }[];
+      const calls = (await response.json()) as StoredCall[];
       const byId = new Map(calls.map((call) => [call.id, call]));
       const succeeded = ids.filter((id) => byId.get(id)?.state === "succeeded").length;
       return {

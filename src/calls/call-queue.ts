@@ -25,7 +25,10 @@ import { retryDelay } from "./backoff.js";
 import { deliverCallback } from "./callback.js";
 
 export interface CallQueueOptions {
-  /** Attempts running at once across all functions. @default 100 */
+  /**
+   * Attempts running at once across all functions; 0 accepts and stores calls but runs none
+   * (they run once a platform with workers opens the same data directory). @default 100
+   */
   readonly maxConcurrency?: number;
   /** First retry delay; each further retry doubles it (with jitter). @default 1000 */
   readonly retryBaseMs?: number;

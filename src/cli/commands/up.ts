@@ -105,10 +105,10 @@ function callQueueOptions(env: Record<string, string | undefined>): CallQueueOpt
   let maxConcurrency: number | undefined;
   if (concurrency) {
     maxConcurrency = Number(concurrency);
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
       throw new UserError(
         "RUNLET_INVALID_REQUEST",
-        `RUNLET_ASYNC_CONCURRENCY=${concurrency} is not a positive whole number; use e.g. 100.`,
+        `RUNLET_ASYNC_CONCURRENCY=${concurrency} is not a whole number; use e.g. 100 (0 accepts and stores async calls but runs none).`,
       );
     }
   }
