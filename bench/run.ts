@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only warm,echo,cold,instance,async] [-- --render]`: runs the benchmarks of issue 6 and
+ * `npm run bench [-- --quick] [-- --only warm,echo,cold,instance,density,async] [-- --render]`: runs the benchmarks of issue 6 and
  * writes docs/benchmarks.md (tables), bench/charts/*.svg (charts) and bench/results/latest.json.
  * A partial run (--only) keeps the other sections of the last results.
  */
@@ -13,11 +13,12 @@ import { renderCharts, renderReport, type Results, type Section } from "./lib/re
 import { startRunletProcess } from "./lib/runlet-api.js";
 import { runAsync } from "./suites/async.js";
 import { runColdStart } from "./suites/cold-start.js";
+import { runDensity } from "./suites/density.js";
 import { runEcho } from "./suites/echo.js";
 import { runInstance } from "./suites/instance.js";
 import { runWarmPath } from "./suites/warm-path.js";
 
-const suites = ["warm", "echo", "cold", "instance", "async"] as const;
+const suites = ["warm", "echo", "cold", "instance", "density", "async"] as const;
 type SuiteName = (typeof suites)[number];
 
 const { values } = parseArgs({
@@ -120,6 +121,7 @@ if (only.has("warm") || only.has("echo")) {
 if (only.has("cold")) {
   log("cold starts");
   const data = await runColdStart({
+    runtimes: ["node", "python"],
     poolSize,
     calls: 100,
     warmCalls: quick ? 100 : 300,
@@ -135,6 +137,18 @@ if (only.has("instance")) {
   log("instances: gateway overhead and idle memory");
   const data = await runInstance({ calls: quick ? 1000 : 2000, rounds: quick ? 3 : 5, log });
   results.sections.instance = section(data);
+}
+
+if (only.has("density")) {
+  log("density: memory and warm instances");
+  const data = await runDensity({
+    functions: quick ? 100 : 500,
+    warm: quick ? 20 : 50,
+    steps: quick ? [20, 50, 100] : [50, 100, 200, 400, 600, 800],
+    callsPerStep: quick ? 1000 : 4000,
+    log,
+  });
+  results.sections.density = section(data);
 }
 
 if (only.has("async")) {

@@ -15,6 +15,13 @@ const steps = [
       "(apt-get install -y -q bubblewrap || (apt-get update -q && apt-get install -y -q bubblewrap)) > /dev/null",
     why: "the sandbox tests need bwrap; install it with: apt-get install bubblewrap",
   },
+  {
+    name: "nats-server (NATS trigger tests, JetStream)",
+    present: () => has("nats-server"),
+    install:
+      "(apt-get install -y -q nats-server || (apt-get update -q && apt-get install -y -q nats-server)) > /dev/null",
+    why: "the NATS trigger tests start a real nats-server; install it with: apt-get install nats-server",
+  },
 ];
 
 let failed = false;

@@ -1,11 +1,13 @@
 /** Renders the results into docs/benchmarks.md and the SVG charts under bench/charts/. */
 import type { AsyncResult } from "../suites/async.js";
-import type { ColdStartResult } from "../suites/cold-start.js";
+import type { ColdStartResult, ModeResult } from "../suites/cold-start.js";
+import type { DensityResult } from "../suites/density.js";
 import type { EchoResult } from "../suites/echo.js";
 import type { InstanceResult } from "../suites/instance.js";
 import type { WarmPathResult } from "../suites/warm-path.js";
 import type { MachineInfo } from "./machine.js";
 import { fmt, fmtSpread, type Spread } from "./stats.js";
+import { densityChart, densitySection } from "./report-density.js";
 import { barChart } from "./svg.js";
 
 export interface Section<T> {
@@ -22,6 +24,7 @@ export interface Results {
     echo?: Section<EchoResult>;
     cold?: Section<ColdStartResult>;
     instance?: Section<InstanceResult>;
+    density?: Section<DensityResult>;
     async?: Section<AsyncResult>;
   };
 }
@@ -89,6 +92,10 @@ export function renderCharts(results: Results): Record<string, string> {
       series: warm.targets.map((t) => ({ label: t.label, values: t.levels.map((l) => l.p99) })),
     });
   }
+  const density = results.sections.density?.data;
+  if (density) {
+    charts["density-latency.svg"] = densityChart(density);
+  }
   const echo = results.sections.echo?.data;
   if (echo) {
     charts["echo-response-time.svg"] = barChart({
@@ -109,29 +116,36 @@ export function renderCharts(results: Results): Record<string, string> {
       min: v,
       max: v,
     });
-    const [pool, zero] = cold.modes;
-    if (pool && zero) {
-      charts["cold-start.svg"] = barChart({
-        title: "Node cold and warm calls through the gateway: ms (log scale)",
-        yLabel: "ms",
-        groups: ["p50", "p99"],
-        log: true,
-        series: [
-          {
-            label: `warm pool (poolSize ${pool.poolSize})`,
-            values: [point(pool.cold.p50), point(pool.cold.p99)],
-          },
-          {
-            label: "spawn from zero (poolSize 0)",
-            values: [point(zero.cold.p50), point(zero.cold.p99)],
-          },
-          { label: "warm call", values: [point(pool.warm.p50), point(pool.warm.p99)] },
-        ],
-        reference: { value: targetsOfIssue.poolColdP50Ms, label: "target: warm-pool p50 < 10 ms" },
+    const runtimes = [...new Set(cold.modes.map((m) => m.runtime ?? "node"))];
+    const find = (runtime: string, mode: "pool" | "zero"): ModeResult | undefined =>
+      cold.modes.find((m) => (m.runtime ?? "node") === runtime && m.mode === mode);
+    const values = (pick: (runtime: string) => LatencyPair | undefined) =>
+      runtimes.flatMap((runtime) => {
+        const pair = pick(runtime);
+        return [point(pair?.p50 ?? Number.NaN), point(pair?.p99 ?? Number.NaN)];
       });
-    }
+    charts["cold-start.svg"] = barChart({
+      title: "Cold and warm calls through the gateway: ms (log scale)",
+      yLabel: "ms",
+      groups: runtimes.flatMap((runtime) => [`${runtime} p50`, `${runtime} p99`]),
+      log: true,
+      series: [
+        { label: "warm-pool specialization", values: values((r) => find(r, "pool")?.cold) },
+        { label: "spawn from zero (poolSize 0)", values: values((r) => find(r, "zero")?.cold) },
+        { label: "warm call", values: values((r) => find(r, "pool")?.warm) },
+      ],
+      reference: {
+        value: targetsOfIssue.poolColdP50Ms,
+        label: "target: Node warm-pool p50 < 10 ms",
+      },
+    });
   }
   return charts;
+}
+
+interface LatencyPair {
+  readonly p50: number;
+  readonly p99: number;
 }
 
 function summary(results: Results): string {
@@ -163,7 +177,7 @@ function summary(results: Results): string {
     verdict(echo ? echo.median.median < targetsOfIssue.echoMedianMs : undefined),
   ]);
   const cold = results.sections.cold?.data;
-  const pool = cold?.modes.find((m) => m.mode === "pool");
+  const pool = cold?.modes.find((m) => m.mode === "pool" && (m.runtime ?? "node") === "node");
   rows.push([
     `Node warm-pool cold start p50 < ${targetsOfIssue.poolColdP50Ms} ms`,
     pool
@@ -440,11 +454,13 @@ function coldSection(section: Section<ColdStartResult> | undefined): string {
   }
   const { data } = section;
   const rows: string[][] = [];
+  const runtimeOf = (m: ModeResult): string => m.runtime ?? "node";
+  const runtimes = [...new Set(data.modes.map(runtimeOf))];
   for (const m of data.modes) {
     rows.push([
       m.mode === "pool"
-        ? `cold, warm-pool specialization (poolSize ${m.poolSize})`
-        : "cold, spawn from zero (poolSize 0)",
+        ? `${runtimeOf(m)}: cold, warm-pool specialization (poolSize ${m.poolSize})`
+        : `${runtimeOf(m)}: cold, spawn from zero (poolSize 0)`,
       String(m.cold.count),
       fmt(m.cold.p50),
       fmt(m.cold.p99),
@@ -453,29 +469,35 @@ function coldSection(section: Section<ColdStartResult> | undefined): string {
       `${m.fromPool ?? 0}/${m.cold.count}`,
     ]);
   }
-  const pool = data.modes.find((m) => m.mode === "pool");
-  if (pool) {
+  for (const m of data.modes.filter((mode) => mode.mode === "pool")) {
     rows.push([
-      "warm call (instance running)",
-      String(pool.warm.count),
-      fmt(pool.warm.p50),
-      fmt(pool.warm.p99),
-      `${fmt(pool.warm.min)}–${fmt(pool.warm.max)}`,
+      `${runtimeOf(m)}: warm call (instance running)`,
+      String(m.warm.count),
+      fmt(m.warm.p50),
+      fmt(m.warm.p99),
+      `${fmt(m.warm.min)}–${fmt(m.warm.max)}`,
       "–",
       "–",
     ]);
   }
+  const pool = data.modes.find((m) => m.mode === "pool" && runtimeOf(m) === "node");
   const bursts = data.modes.map((m) => [
-    m.mode === "pool" ? `poolSize ${m.poolSize}` : "poolSize 0",
+    `${runtimeOf(m)}, ${m.mode === "pool" ? `poolSize ${m.poolSize}` : "poolSize 0"}`,
     fmtSpread(m.burst.allAnswered),
     `${count(m.burst.specialized)} (${count(m.burst.specializedFromPool)} from the pool)`,
     fmtSpread(m.burst.p50),
     fmtSpread(m.burst.p99),
     `${m.burst.ok}/${m.burst.sent}`,
   ]);
-  const zero = data.modes.find((m) => m.mode === "zero");
+  const speedUps = runtimes.map((runtime) => {
+    const pooled = data.modes.find((m) => m.mode === "pool" && runtimeOf(m) === runtime);
+    const spawned = data.modes.find((m) => m.mode === "zero" && runtimeOf(m) === runtime);
+    return pooled && spawned && pooled.idleInstances > 0
+      ? `${runtime}: specializing a pooled instance is ${fmt(spawned.cold.p50 / pooled.cold.p50)}× faster at p50 than spawning one.`
+      : `${runtime}: no warm pool was running, so both rows measure a spawn.`;
+  });
   return [
-    "## Cold starts (Node)",
+    `## Cold starts (${runtimes.join(", ")})`,
     "",
     runLine(section),
     "",
@@ -488,7 +510,7 @@ function coldSection(section: Section<ColdStartResult> | undefined): string {
     '"confirmed" counts the calls after which the function\'s `instances[].coldStarts` went up.',
     "",
     data.poolSupported
-      ? `With poolSize ${pool?.poolSize ?? "?"} the platform had ${pool?.idleInstances ?? 0} idle generic instance(s) before any deploy; each cold call waited until the pool was full again (\`runlet_warm_pool_idle\` in \`/metrics\`). \"from pool\" counts the calls whose instance was a specialized pooled one (\`instances[].coldStartsFromPool\`).`
+      ? `With poolSize ${pool?.poolSize ?? "?"} the platform had ${pool?.idleInstances ?? 0} idle generic Node instance(s) once the functions were deployed (a runtime's pool starts with its first function); each cold call waited until the pool was full again (\`runlet_warm_pool_idle\` in \`/metrics\`). \"from pool\" counts the calls whose instance was a specialized pooled one (\`instances[].coldStartsFromPool\`).`
       : "**This platform build ran no warm pool** (no instance process was running before the first deploy with `poolSize` set), so both rows measure the same path; rerun `npm run bench -- --only cold` once `poolSize` is in.",
     "",
     "![cold starts](../bench/charts/cold-start.svg)",
@@ -501,11 +523,7 @@ function coldSection(section: Section<ColdStartResult> | undefined): string {
     "",
     table(["platform", "all answered (ms)", "instances started", "p50 ms", "p99 ms", "ok"], bursts),
     "",
-    zero && pool && data.poolSupported
-      ? `Specializing a pooled instance is ${fmt(zero.cold.p50 / pool.cold.p50)}× faster at p50 than spawning one.`
-      : "",
-    "",
-    "Python cold starts: not measured; Runlet has no Python runtime yet.",
+    speedUps.join("\n"),
   ].join("\n");
 }
 
@@ -628,7 +646,7 @@ export function renderReport(results: Results): string {
     "",
     "Written by `npm run bench` (bench/run.ts); do not edit by hand. `npm run bench` runs everything",
     "(about 8 minutes here), `npm run bench -- --quick` runs shorter and fewer repeats (under 3 minutes),",
-    "`npm run bench -- --only warm,echo,cold,instance,async` runs some sections and keeps the others from",
+    "`npm run bench -- --only warm,echo,cold,instance,density,async` runs some sections and keeps the others from",
     "bench/results/latest.json (`--render` only rewrites this page and the charts from it). The",
     "measurements behind every figure are in that file; the charts are in bench/charts/.",
     "",
@@ -646,12 +664,9 @@ export function renderReport(results: Results): string {
     "",
     instanceSection(results.sections.instance),
     "",
+    densitySection(results.sections.density),
+    "",
     asyncSection(results.sections.async),
-    "",
-    "## Not measured yet",
-    "",
-    "- Density (platform memory idle, 500 functions with 50 warm, how many warm instances fit before",
-    "  latency degrades; the memory of one idle instance is in the section above): issue 6, later.",
     "",
   ].join("\n");
 }

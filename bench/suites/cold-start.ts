@@ -16,7 +16,10 @@ import { percentile, spread, type Spread } from "../lib/stats.js";
 
 const fixtures = fileURLToPath(new URL("../fixtures/", import.meta.url));
 
+export type BenchRuntime = "node" | "python";
+
 export interface ColdStartOptions {
+  readonly runtimes: readonly BenchRuntime[];
   readonly poolSize: number;
   /** Cold calls per mode (at least 100 for the issue's figure). */
   readonly calls: number;
@@ -49,9 +52,11 @@ export interface BurstResult {
 }
 
 export interface ModeResult {
+  /** Absent in results from before Python was measured: node. */
+  readonly runtime?: BenchRuntime;
   readonly mode: "pool" | "zero";
   readonly poolSize: number;
-  /** Generic instances ready before any deploy (0 when the platform has no pool). */
+  /** Generic instances ready once the functions were deployed (0 when the platform has no pool). */
   readonly idleInstances: number;
   readonly cold: LatencySummary;
   /** Cold calls after which the status showed a new instance start. */
@@ -79,10 +84,12 @@ function summarize(values: readonly number[]): LatencySummary {
 }
 
 /** Generic instances ready in the warm pool, from the gateway's Prometheus metrics. */
-async function poolIdle(runlet: RunletProcess): Promise<number> {
+async function poolIdle(runlet: RunletProcess, runtime: BenchRuntime): Promise<number> {
   const response = await fetch(`${runlet.url}/metrics`);
   const text = await response.text();
-  const line = text.split("\n").find((l) => l.startsWith('runlet_warm_pool_idle{runtime="node"}'));
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`runlet_warm_pool_idle{runtime="${runtime}"}`));
   return line === undefined ? 0 : Number(line.split(" ").at(-1));
 }
 
@@ -124,26 +131,28 @@ async function timedCall(url: string): Promise<{ ms: number; ok: boolean }> {
   return { ms: performance.now() - started, ok: response.ok };
 }
 
-async function runMode(mode: "pool" | "zero", options: ColdStartOptions): Promise<ModeResult> {
-  const { log } = options;
+async function runMode(
+  mode: "pool" | "zero",
+  runtime: BenchRuntime,
+  options: ColdStartOptions,
+): Promise<ModeResult> {
+  const log = (line: string): void => options.log(`  ${runtime} ${line}`);
   const poolSize = mode === "pool" ? options.poolSize : 0;
+  const fixture = `${fixtures}runlet/${runtime === "node" ? "hello" : "hello-python"}`;
   const runlet = await startRunletProcess({ poolSize });
   try {
-    // Let a pool fill before anything is deployed, and see whether there is one at all.
-    const poolFull = async (): Promise<boolean> => (await poolIdle(runlet)) >= poolSize;
-    await waitFor("the warm pool to fill", poolFull, 10_000).catch(() => undefined);
-    const idleInstances = await poolIdle(runlet);
-    log(
-      `  ${mode}: poolSize ${poolSize}, ${idleInstances} idle generic instance(s) before any deploy`,
-    );
-
+    const poolFull = async (): Promise<boolean> => (await poolIdle(runlet, runtime)) >= poolSize;
     const perRound = Math.min(25, options.calls);
     const names = Array.from({ length: perRound }, (_, i) => `cold-${i}`);
     // A short stable window too, so a burst's panic mode does not hold instances for 60 s.
-    const spec = { scale: { min: 0, idleTimeout: "1s", window: "2s" } };
+    const spec = { runtime, scale: { min: 0, idleTimeout: "1s", window: "2s" } };
     for (const name of names) {
-      await runlet.deploy(name, `${fixtures}runlet/hello`, spec);
+      await runlet.deploy(name, fixture, spec);
     }
+    // A runtime's pool starts with its first function: let it fill, and see whether there is one.
+    await waitFor("the warm pool to fill", poolFull, 10_000).catch(() => undefined);
+    const idleInstances = await poolIdle(runlet, runtime);
+    log(`${mode}: poolSize ${poolSize}, ${idleInstances} idle generic instance(s) after deploy`);
     const cold: number[] = [];
     let confirmed = 0;
     let fromPool = 0;
@@ -174,15 +183,15 @@ async function runMode(mode: "pool" | "zero", options: ColdStartOptions): Promis
         fromPool += after.fromPool > before.fromPool ? 1 : 0;
       }
       log(
-        `  ${mode}: ${cold.length}/${options.calls} cold calls, p50 so far ${percentile(cold, 50).toFixed(1)} ms`,
+        `${mode}: ${cold.length}/${options.calls} cold calls, p50 so far ${percentile(cold, 50).toFixed(1)} ms`,
       );
     }
     if (failed > 0) {
-      log(`  ${mode}: ${failed} cold call(s) failed`);
+      log(`${mode}: ${failed} cold call(s) failed`);
     }
 
     // Warm: the same kind of function, instance already running.
-    await runlet.deploy("warm", `${fixtures}runlet/hello`, { scale: { min: 1 } });
+    await runlet.deploy("warm", fixture, { runtime, scale: { min: 1 } });
     const warmUrl = `${runlet.url}/function/warm`;
     for (let i = 0; i < 20; i += 1) {
       await timedCall(warmUrl);
@@ -201,7 +210,7 @@ async function runMode(mode: "pool" | "zero", options: ColdStartOptions): Promis
     let sent = 0;
     for (let b = 0; b < options.bursts; b += 1) {
       const name = `burst-${b}`;
-      await runlet.deploy(name, `${fixtures}runlet/hello`, spec);
+      await runlet.deploy(name, fixture, spec);
       await waitFor(
         `${name} to scale to zero`,
         async () => (await replicas(runlet, name)) === 0,
@@ -226,10 +235,11 @@ async function runMode(mode: "pool" | "zero", options: ColdStartOptions): Promis
       ok += times.length;
       sent += calls.length;
       log(
-        `  ${mode}: burst ${b + 1}/${options.bursts}: ${times.length}/${calls.length} ok, all answered in ${allAnswered.at(-1)?.toFixed(0)} ms, ${after.all - before.all} instance(s) started (${after.fromPool - before.fromPool} from the pool)`,
+        `${mode}: burst ${b + 1}/${options.bursts}: ${times.length}/${calls.length} ok, all answered in ${allAnswered.at(-1)?.toFixed(0)} ms, ${after.all - before.all} instance(s) started (${after.fromPool - before.fromPool} from the pool)`,
       );
     }
     return {
+      runtime,
       mode,
       poolSize,
       idleInstances,
@@ -253,8 +263,12 @@ async function runMode(mode: "pool" | "zero", options: ColdStartOptions): Promis
 }
 
 export async function runColdStart(options: ColdStartOptions): Promise<ColdStartResult> {
-  const pool = await runMode("pool", options);
-  const zero = await runMode("zero", options);
+  const modes: ModeResult[] = [];
+  for (const runtime of options.runtimes) {
+    modes.push(await runMode("pool", runtime, options));
+    modes.push(await runMode("zero", runtime, options));
+  }
   const { log: _log, ...settings } = options;
-  return { poolSupported: pool.idleInstances > 0, modes: [pool, zero], settings };
+  const nodePool = modes.find((m) => m.runtime === "node" && m.mode === "pool");
+  return { poolSupported: (nodePool?.idleInstances ?? 0) > 0, modes, settings };
 }

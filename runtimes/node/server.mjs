@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
+import { adaptHandler, compatShapes, finishedAnswer } from "./compat.mjs";
 import { createFrameServer } from "./frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
@@ -117,7 +118,22 @@ async function specialize(res, body) {
     const request = JSON.parse(body.toString("utf8"));
     Object.assign(process.env, request.env ?? {});
     process.chdir(request.packagePath);
-    const fn = await loadHandler(request.packagePath, request.handler);
+    if (request.compat && !compatShapes.includes(request.compat)) {
+      throw new LoadError(
+        "RUNLET_UNKNOWN_COMPAT",
+        `unknown compat shape ${JSON.stringify(request.compat)}; known: ${compatShapes.join(", ")}`,
+      );
+    }
+    const loadedFn = await loadHandler(request.packagePath, request.handler);
+    // A function written for another platform gets that platform's call shape.
+    const fn = request.compat
+      ? adaptHandler(request.compat, loadedFn, {
+          name: request.name,
+          handler: request.handler,
+          timeoutMs: request.timeoutMs,
+          secretsDir: request.secretsDir,
+        })
+      : loadedFn;
     loaded = { fn, name: request.name, revision: request.revision, secretsDir: request.secretsDir };
     sendJson(res, 200, { status: "ready", loadMs: performance.now() - started });
   } catch (error) {
@@ -343,6 +359,10 @@ function isStream(value) {
 }
 
 async function sendResult(res, result) {
+  if (result?.[finishedAnswer]) {
+    res.writeHead(result.status, result.headers);
+    return void res.end(result.body);
+  }
   let status = 200;
   let headers = {};
   let body = result;

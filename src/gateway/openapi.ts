@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { deployRequestSchema } from "../spec/function-spec.js";
+import { triggerRequestSchema } from "../spec/trigger-spec.js";
 import { VERSION } from "../version.js";
 import { callsQuerySchema } from "./routes/calls.js";
 import { secretBodySchema } from "./routes/native.js";
@@ -230,6 +231,36 @@ export function openapiDocument(): Record<string, unknown> {
         },
         delete: {
           summary: "Remove a secret",
+          responses: { "204": { description: "Removed" }, ...errors },
+        },
+      },
+      "/api/v1/triggers": {
+        get: {
+          summary:
+            "List triggers: HTTP routes, cron schedules and NATS subjects (docs/triggers.md)",
+          responses: { "200": { description: "Triggers" }, ...errors },
+        },
+        post: {
+          summary: "Create a standalone trigger for a function",
+          requestBody: jsonBody(triggerRequestSchema),
+          responses: {
+            "201": { description: "Created" },
+            "409": {
+              description: "The name exists, or the route is served by another trigger",
+              content: { "application/json": { schema: errorSchema } },
+            },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/triggers/{name}": {
+        parameters: [nameParam],
+        get: {
+          summary: "Describe a trigger",
+          responses: { "200": { description: "The trigger" }, ...errors },
+        },
+        delete: {
+          summary: "Remove a standalone trigger (spec triggers go with their function's spec)",
           responses: { "204": { description: "Removed" }, ...errors },
         },
       },

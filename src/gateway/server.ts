@@ -10,11 +10,13 @@ import type { Platform } from "../platform/platform.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
 import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
 import { handleInvocation, isInvocation } from "./invoke.js";
+import { findRoute, handleRoute } from "./route-invoke.js";
 import { createMetrics } from "./metrics.js";
 import { openapiDocument } from "./openapi.js";
 import { registerCallRoutes } from "./routes/calls.js";
 import { registerNativeRoutes } from "./routes/native.js";
 import { registerOpenfaasRoutes } from "./routes/openfaas.js";
+import { registerTriggerRoutes } from "./routes/triggers.js";
 
 export interface GatewayOptions {
   readonly platform: Platform;
@@ -71,6 +73,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           }
           if (isAsyncInvocation(req.url ?? "")) {
             handleAsyncInvocation(platform, metrics, req, res).catch((error: unknown) => {
+              onInternalError(error);
+              if (!res.headersSent) {
+                res.writeHead(500, { "content-type": "application/json" });
+                res.end(
+                  JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
+                );
+              }
+            });
+            return;
+          }
+          const route = findRoute(platform, req);
+          if (route) {
+            inFlight += 1;
+            res.once("close", () => {
+              inFlight -= 1;
+            });
+            handleRoute(platform, metrics, req, res, route).catch((error: unknown) => {
               onInternalError(error);
               if (!res.headersSent) {
                 res.writeHead(500, { "content-type": "application/json" });
@@ -147,6 +166,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerOpenfaasRoutes(app, platform, metrics);
   registerNativeRoutes(app, platform);
   registerCallRoutes(app, platform);
+  registerTriggerRoutes(app, platform);
 
   const port = options.port ?? 8080;
   const host = options.host ?? "127.0.0.1";

@@ -13,6 +13,7 @@ import { LocalProvider } from "../provider/local/local-provider.js";
 import type { Provider } from "../provider/types.js";
 import {
   resolveFunctionConfig,
+  assertExecFields,
   revisionHash,
   type DeployRequest,
   type FunctionConfig,
@@ -28,8 +29,12 @@ import {
 import { LogStore } from "../store/log-store.js";
 import { PackageStore } from "../store/package-store.js";
 import { SecretStore } from "../store/secret-store.js";
+import { TriggerStore } from "../store/trigger-store.js";
+import { Triggers } from "../triggers/triggers.js";
+import { triggersHash } from "../spec/trigger-spec.js";
 import { openDataDir, type DataDir } from "./data-dir.js";
 import { KeyedLock } from "./keyed-lock.js";
+import { triggerHostOf } from "./trigger-host.js";
 
 export interface PlatformOptions {
   /** Where state lives. */
@@ -52,6 +57,8 @@ export interface PlatformOptions {
   readonly sandbox?: "auto" | "none";
   /** Async calls: concurrency cap, retry back-off, result size, retention (docs/async.md). */
   readonly calls?: CallQueueOptions;
+  /** NATS server for NATS triggers (RUNLET_NATS_URL); without one they are refused. */
+  readonly natsUrl?: string;
 }
 
 export type DeployOutcome = "created" | "updated" | "unchanged";
@@ -86,6 +93,8 @@ export class Platform {
   readonly provider: Provider;
   /** Durable async calls: enqueue, status, workers. */
   readonly calls: CallQueue;
+  /** HTTP routes, cron schedules and NATS subscriptions that call functions. */
+  readonly triggers: Triggers;
   /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
   readonly events = new EventEmitter();
   readonly #db: Db;
@@ -103,6 +112,11 @@ export class Platform {
     this.secrets = new SecretStore(db, dataDir.secretsKey);
     this.logs = new LogStore(db);
     this.calls = new CallQueue(this, db, options.calls);
+    this.triggers = new Triggers({
+      store: new TriggerStore(db),
+      host: triggerHostOf(this),
+      natsUrl: options.natsUrl,
+    });
     this.provider = provider;
     this.executor = new Executor({
       provider: this.provider,
@@ -142,6 +156,7 @@ export class Platform {
       }
     }
     platform.calls.start();
+    platform.triggers.start();
     return platform;
   }
 
@@ -158,6 +173,7 @@ export class Platform {
     assertValidName(name);
     return this.#lock.run(name, async () => {
       const { package: packageDigest, ...spec } = request;
+      assertExecFields(spec, `spec of function ${name}`);
       if (!this.packages.has(packageDigest)) {
         throw new UserError(
           "RUNLET_PACKAGE_NOT_FOUND",
@@ -172,7 +188,8 @@ export class Platform {
           `Function ${name} names secrets that do not exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
         );
       }
-      const hash = revisionHash(config, packageDigest);
+      await this.triggers.checkSpecTriggers(name, spec.triggers ?? []);
+      const hash = triggersHash(revisionHash(config, packageDigest), spec.triggers);
       const current = this.functions.get(name);
       if (current?.active.hash === hash) {
         return { name, revision: current.active.number, outcome: "unchanged" };
@@ -187,6 +204,7 @@ export class Platform {
         throw error;
       }
       this.functions.activate(name, revision.number);
+      this.triggers.setSpecTriggers(name, spec.triggers ?? []);
       this.#targets.set(name, target);
       this.executor.ensureMin(target);
       // Old instances finish what they serve, then stop.
@@ -201,6 +219,7 @@ export class Platform {
         throw notFound(name);
       }
       this.#targets.delete(name);
+      this.triggers.removeFunction(name);
       this.logs.remove(name);
       await this.executor.retire(name);
       await this.packages.collect(this.functions.referencedPackages());
@@ -220,6 +239,16 @@ export class Platform {
     const target = this.#targetOf(record.active);
     this.#targets.set(name, target);
     return target;
+  }
+
+  /** One revision of a function, active or not (a canary route may name one). */
+  findRevisionTarget(name: string, revision: number): RevisionTarget | undefined {
+    const active = this.findTarget(name);
+    if (active?.revision === String(revision)) {
+      return active;
+    }
+    const record = this.functions.revision(name, revision);
+    return record ? this.#targetOf(record) : undefined;
   }
 
   target(name: string): RevisionTarget {
@@ -268,6 +297,7 @@ export class Platform {
 
   async close(graceMs = 10_000): Promise<void> {
     const deadline = Date.now() + graceMs;
+    await this.triggers.close();
     await this.calls.close(graceMs);
     await this.executor.close(Math.max(0, deadline - Date.now()));
     await this.provider.close();

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { nameProblem } from "./names.js";
+import { triggerSpecSchema } from "./trigger-spec.js";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js";
 
 /** What users pick. Some are built into another runtime's form at deploy (typescript → node, go → exec). */
@@ -79,7 +80,12 @@ export const functionSpecSchema = z.strictObject({
   /** exec runtime: "stdio" (a process per call) or "http" (a server on $PORT). @default "stdio" */
   mode: z.enum(execModes).optional(),
   /** Handler shape of another platform, so its functions run unchanged. */
-  compat: z.enum(compatShapes).optional(),
+  compat: z
+    .enum(compatShapes, {
+      error: (issue) =>
+        `unknown compat ${JSON.stringify(issue.input)}; known: ${compatShapes.join(", ")} (functions written for those platforms run unchanged)`,
+    })
+    .optional(),
   /** Async calls: attempts after the first before a call is dead-lettered. @default 3 */
   maxRetries: z.number().int().min(0).max(100).optional(),
   env: z.record(envName, z.string()).optional(),
@@ -104,6 +110,8 @@ export const functionSpecSchema = z.strictObject({
   network: z.boolean().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
+  /** HTTP routes, cron schedules and NATS subjects that call the function (docs/triggers.md). */
+  triggers: z.array(triggerSpecSchema).optional(),
 });
 export type FunctionSpec = z.infer<typeof functionSpecSchema>;
 
@@ -207,6 +215,7 @@ export function describeConfig(config: FunctionConfig): Record<string, unknown> 
   return {
     runtime: config.runtime,
     handler: config.handler,
+    ...(config.command === undefined ? {} : { command: config.command, mode: config.mode }),
     timeout: formatDuration(config.timeoutMs),
     memory: formatSize(config.memoryBytes),
     cpu: config.cpu ?? "unlimited",
@@ -241,16 +250,71 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** A field of a spec that is wrong for the spec as a whole, e.g. `command` without runtime exec. */
+export interface SpecProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** What is wrong with `command` and `mode` for the spec's runtime; empty when nothing is. */
+export function execFieldProblems(
+  spec: Pick<FunctionSpec, "runtime" | "command" | "mode" | "compat">,
+): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  if (spec.runtime === "exec" && spec.command === undefined) {
+    problems.push({
+      path: "command",
+      message:
+        "runtime exec needs a command: runlet deploy NAME --runtime exec --command 'CMD' (command: in runlet.yaml)",
+    });
+  }
+  if (instanceRuntimeOf(spec.runtime) !== "exec") {
+    if (spec.command !== undefined) {
+      problems.push({
+        path: "command",
+        message: `command is for runtime exec; runtime ${spec.runtime} runs its handler instead. Remove command, or deploy with --runtime exec`,
+      });
+    }
+    if (spec.mode !== undefined) {
+      problems.push({
+        path: "mode",
+        message: `mode is for runtime exec; remove it for runtime ${spec.runtime}`,
+      });
+    }
+  } else if (spec.compat !== undefined) {
+    problems.push({
+      path: "compat",
+      message: `compat ${spec.compat} is a handler shape for node and python functions; runtime ${spec.runtime} runs a program. Remove compat, or deploy with --runtime node or python`,
+    });
+  }
+  return problems;
+}
+
+/** Throws the same error as a schema failure when `command` or `mode` do not fit the runtime. */
+export function assertExecFields(
+  spec: Pick<FunctionSpec, "runtime" | "command" | "mode" | "compat">,
+  what: string,
+): void {
+  const problems = execFieldProblems(spec);
+  if (problems.length > 0) {
+    throw invalidSpec(what, problems);
+  }
+}
+
+function invalidSpec(what: string, problems: readonly SpecProblem[]): UserError {
+  const lines = problems.map((p) => `  - ${p.path ? `${p.path}: ` : ""}${p.message}`);
+  return new UserError("RUNLET_INVALID_SPEC", `Invalid ${what}:\n${lines.join("\n")}`, {
+    details: { problems },
+  });
+}
+
 /** Turns zod issues into one UserError listing every problem, each with its field path. */
 export function specError(what: string, error: z.ZodError): UserError {
   const problems = error.issues.map((issue) => ({
     path: issue.path.map(String).join("."),
     message: issue.message,
   }));
-  const lines = problems.map((p) => `  - ${p.path ? `${p.path}: ` : ""}${p.message}`);
-  return new UserError("RUNLET_INVALID_SPEC", `Invalid ${what}:\n${lines.join("\n")}`, {
-    details: { problems },
-  });
+  return invalidSpec(what, problems);
 }
 
 export function parseFunctionSpec<T>(schema: z.ZodType<T>, body: unknown, what: string): T {

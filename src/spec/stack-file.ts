@@ -7,20 +7,25 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { functionSpecSchema, type FunctionSpec } from "./function-spec.js";
+import { execFieldProblems, functionSpecSchema, type FunctionSpec } from "./function-spec.js";
 import { nameProblem } from "./names.js";
+import { convertOpenFaasStack, isOpenFaasStack } from "./openfaas-stack.js";
 
-const triggerSchema = z.union([
-  z.strictObject({ http: z.string() }),
-  z.strictObject({ cron: z.string(), tz: z.string().optional() }),
-  z.strictObject({ nats: z.string() }),
-]);
-
-export const stackFunctionSchema = functionSpecSchema.extend({
-  /** Folder packed and uploaded, relative to the stack file. @default the function's name */
-  source: z.string().optional(),
-  triggers: z.array(triggerSchema).optional(),
-});
+export const stackFunctionSchema = functionSpecSchema
+  .extend({
+    /** Folder packed and uploaded, relative to the stack file. @default the function's name */
+    source: z.string().optional(),
+  })
+  .check((ctx) => {
+    for (const problem of execFieldProblems(ctx.value)) {
+      ctx.issues.push({
+        code: "custom",
+        input: ctx.value,
+        path: [problem.path],
+        message: problem.message,
+      });
+    }
+  });
 
 export const stackFileSchema = z.strictObject({
   version: z.literal(1, { error: "version must be 1" }),
@@ -47,6 +52,8 @@ export interface StackFile {
   readonly path: string;
   readonly gateway: string | undefined;
   readonly functions: readonly StackFunction[];
+  /** What was read but has no effect (OpenFaaS stack files), for the user to know. */
+  readonly notices?: readonly string[];
 }
 
 export interface StackProblem {
@@ -76,15 +83,29 @@ export function parseStackFile(text: string, path: string): StackFile {
       "",
     ),
   }));
-  if (problems.length === 0) {
-    const parsed = stackFileSchema.safeParse(doc.toJS());
+  const value: unknown = problems.length === 0 ? doc.toJS() : undefined;
+  if (problems.length === 0 && isOpenFaasStack(value)) {
+    // An OpenFaaS stack.yml: its functions run with the openfaas handler shape.
+    const stack = convertOpenFaasStack(value, path);
+    if (stack.problems.length === 0) {
+      return { path, gateway: stack.gateway, functions: stack.functions, notices: stack.notices };
+    }
+    for (const problem of stack.problems) {
+      problems.push({
+        line: lineOf(doc, lineCounter, problem.path),
+        path: problem.path.map(String).join("."),
+        message: problem.message,
+      });
+    }
+  } else if (problems.length === 0) {
+    const parsed = stackFileSchema.safeParse(value);
     if (parsed.success) {
       const base = dirname(resolve(path));
       return {
         path,
         gateway: parsed.data.gateway,
         functions: Object.entries(parsed.data.functions).map(([name, fn]) => {
-          const { source, triggers: _triggers, ...spec } = fn;
+          const { source, ...spec } = fn;
           return { name, source: resolve(base, source ?? name), spec };
         }),
       };

@@ -76,7 +76,37 @@ const migrations: readonly string[] = [
     callback_status INTEGER,
     callback_error TEXT
   );
+  CREATE INDEX calls_ready ON calls (state, function_name, next_attempt_at);
   CREATE INDEX calls_by_function ON calls (function_name, seq);
+  CREATE INDEX calls_callbacks ON calls (callback_state, callback_next_at);
+  CREATE INDEX calls_finished ON calls (finished_at);
+  `,
+  // Triggers (docs/triggers.md): "spec" ones come with a function's deploy, "api" ones are
+  // created on their own. cron_firings keeps the last firing so a restart fires nothing twice.
+  `
+  CREATE TABLE triggers (
+    name TEXT PRIMARY KEY,
+    function_name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX triggers_by_function ON triggers (function_name);
+  CREATE TABLE cron_firings (
+    trigger_name TEXT PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    anchor INTEGER NOT NULL,
+    last_fired INTEGER NOT NULL
+  );
+  `,
+  // Async calls: partial indexes, so a call's index entries change only when it enters or
+  // leaves the state an index serves (fewer pages written per state change), and a
+  // queue-wide "next due" lookup.
+  `
+  DROP INDEX calls_ready;
+  DROP INDEX calls_callbacks;
+  DROP INDEX calls_finished;
   CREATE INDEX calls_by_state ON calls (state, seq);
   CREATE INDEX calls_ready ON calls (function_name, next_attempt_at) WHERE state = 'queued';
   CREATE INDEX calls_due ON calls (next_attempt_at) WHERE state = 'queued';

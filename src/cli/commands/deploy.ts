@@ -5,11 +5,14 @@ import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { packDirectory } from "../../packaging/pack.js";
 import {
+  assertExecFields,
+  compatShapes,
   defaultHandler,
   functionSpecSchema,
   parseFunctionSpec,
   type FunctionSpec,
 } from "../../spec/function-spec.js";
+import { withRunletHandler } from "../../spec/compat-handler.js";
 import { assertValidName } from "../../spec/names.js";
 import { readStackFile, type StackFunction } from "../../spec/stack-file.js";
 import { humanSize } from "../../spec/units.js";
@@ -32,7 +35,8 @@ export async function deployFunctions(
   progress: (text: string) => void,
 ): Promise<DeployedFunction[]> {
   const results: DeployedFunction[] = [];
-  for (const fn of functions) {
+  for (const given of functions) {
+    const fn = { ...given, spec: withRunletHandler(given.spec) };
     assertValidName(fn.name);
     const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(
       /:[^:/]*$/,
@@ -85,11 +89,19 @@ export const deployCommand = defineCommand({
   json: true,
   options: [
     { flags: "-f, --file <path>", description: "stack file", defaultValue: "runlet.yaml" },
-    { flags: "--runtime <runtime>", description: "runtime of the function (node)" },
+    { flags: "--runtime <runtime>", description: "runtime of the function (node, exec)" },
     { flags: "--source <dir>", description: "folder with the function's code" },
     {
       flags: "--handler <file>",
       description: "file (and :export) with the handler, e.g. index.js",
+    },
+    {
+      flags: "--command <command>",
+      description: "runtime exec: the program to run, in the source folder, e.g. './handler.sh'",
+    },
+    {
+      flags: "--mode <mode>",
+      description: "runtime exec: stdio (a process per call) or http (a server on $PORT)",
     },
     {
       flags: "-e, --env <KEY=VALUE>",
@@ -117,17 +129,27 @@ export const deployCommand = defineCommand({
       description: "scale to zero after this long without calls, e.g. 5m",
     },
     { flags: "--no-network", description: "give the function no network at all" },
+    {
+      flags: "--compat <shape>",
+      description: `handler shape of another platform: ${compatShapes.join(", ")}`,
+    },
   ],
   examples: [
     "runlet deploy                      # every function in ./runlet.yaml",
     "runlet deploy hello --runtime node --source ./hello --env GREETING=hi --timeout 10s",
+    "runlet deploy -f stack.yml         # an OpenFaaS stack file",
+    "runlet deploy hello --runtime node --source ./hello --compat fission",
     "runlet deploy api --runtime node --source ./api --min 1 --max 20 --concurrency 10 --memory 128Mi --cpu 0.5",
+    "runlet deploy shout --runtime exec --source ./shout --command 'tr a-z A-Z'",
+    "runlet deploy web --runtime exec --source ./web --command 'python3 server.py' --mode http",
   ],
   optionsSchema: clientFlagsSchema.extend({
     file: z.string(),
     runtime: z.string().optional(),
     source: z.string().optional(),
     handler: z.string().optional(),
+    command: z.string().optional(),
+    mode: z.string().optional(),
     env: z.array(z.string()).optional(),
     secret: z.array(z.string()).optional(),
     timeout: z.string().optional(),
@@ -140,6 +162,7 @@ export const deployCommand = defineCommand({
     concurrency: z.coerce.number().int().optional(),
     idleTimeout: z.string().optional(),
     network: z.boolean().optional(),
+    compat: z.string().optional(),
     json: z.boolean().optional(),
   }),
   async run(args, options, io) {
@@ -174,7 +197,11 @@ function selectFunctions(
   options: DeployOptions,
   io: CliIO,
 ): readonly StackFunction[] {
-  if (options.source !== undefined || options.runtime !== undefined) {
+  if (
+    options.source !== undefined ||
+    options.runtime !== undefined ||
+    options.compat !== undefined
+  ) {
     const [name, ...rest] = names;
     if (!name || rest.length > 0) {
       throw new UserError(
@@ -186,7 +213,10 @@ function selectFunctions(
       { name, source: resolve(io.cwd, options.source ?? name), spec: specFromFlags(options) },
     ];
   }
-  const stack = readStackFile(resolve(io.cwd, options.file));
+  const stack = readStackFile(stackFilePath(options.file, io));
+  for (const notice of stack.notices ?? []) {
+    line(io.stderr, `note: ${notice}`);
+  }
   const chosen =
     names.length === 0 ? stack.functions : stack.functions.filter((fn) => names.includes(fn.name));
   const unknown = names.filter((name) => !stack.functions.some((fn) => fn.name === name));
@@ -200,6 +230,21 @@ function selectFunctions(
     throw new UserError("RUNLET_INVALID_STACK_FILE", `${options.file} declares no functions.`);
   }
   return chosen;
+}
+
+/** The stack file: the one named, or else OpenFaaS's stack.yml when there is no runlet.yaml. */
+function stackFilePath(file: string, io: CliIO): string {
+  const named = resolve(io.cwd, file);
+  if (file !== "runlet.yaml" || existsSync(named)) {
+    return named;
+  }
+  const openfaas = ["stack.yml", "stack.yaml"]
+    .map((name) => resolve(io.cwd, name))
+    .find((path) => existsSync(path));
+  if (openfaas) {
+    line(io.stderr, `note: no runlet.yaml here; deploying the OpenFaaS stack file ${openfaas}`);
+  }
+  return openfaas ?? named;
 }
 
 function specFromFlags(options: DeployOptions): FunctionSpec {
@@ -218,6 +263,9 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
     }
   };
   set("handler", options.handler);
+  set("command", options.command);
+  set("mode", options.mode);
+  set("compat", options.compat);
   set("env", Object.keys(env).length > 0 ? env : undefined);
   set("secrets", options.secret);
   set("timeout", options.timeout);
@@ -245,5 +293,7 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
     }
   }
   set("scale", Object.keys(scale).length > 0 ? scale : undefined);
-  return parseFunctionSpec(functionSpecSchema, spec, "function options");
+  const parsed = parseFunctionSpec(functionSpecSchema, spec, "function options");
+  assertExecFields(parsed, "function options");
+  return parsed;
 }

@@ -12,6 +12,8 @@ interface FunctionDetail {
   config: {
     runtime: string;
     handler: string;
+    command?: string;
+    mode?: string;
     timeout: string;
     memory: string;
     maxBody: string;
@@ -62,7 +64,9 @@ export const describeCommand = defineCommand({
       ["Name", fn.name],
       ["URL", `${client.target.gateway}/function/${fn.name}`],
       ["Runtime", c.runtime],
-      ["Handler", c.handler],
+      c.command === undefined
+        ? ["Handler", c.handler]
+        : ["Command", `${c.command} (${c.mode ?? "stdio"} mode)`],
       ["Revision", `${fn.revision} (package ${fn.package.slice(0, 19)}…)`],
       ["Timeout", c.timeout],
       ["Memory", c.memory],

@@ -3,6 +3,7 @@ import type { CommandDefinition } from "../command.js";
 import { callsGetCommand, callsListCommand } from "./calls.js";
 import { deployCommand } from "./deploy.js";
 import { describeCommand } from "./describe.js";
+import { importFissionCommand, importKubelessCommand } from "./import.js";
 import { invokeCommand } from "./invoke.js";
 import { listCommand } from "./list.js";
 import { loginCommand, logoutCommand } from "./login.js";
@@ -10,6 +11,7 @@ import { logsCommand } from "./logs.js";
 import { newCommand } from "./new.js";
 import { removeCommand } from "./remove.js";
 import { secretCreateCommand, secretListCommand, secretRemoveCommand } from "./secret.js";
+import { triggerCreateCommand, triggerListCommand, triggerRemoveCommand } from "./trigger.js";
 import { upCommand } from "./up.js";
 import { versionCommand } from "./version.js";
 
@@ -17,6 +19,8 @@ export const commands: readonly CommandDefinition[] = [
   upCommand,
   newCommand,
   deployCommand,
+  importFissionCommand,
+  importKubelessCommand,
   invokeCommand,
   callsListCommand,
   callsGetCommand,
@@ -27,6 +31,9 @@ export const commands: readonly CommandDefinition[] = [
   secretCreateCommand,
   secretListCommand,
   secretRemoveCommand,
+  triggerCreateCommand,
+  triggerListCommand,
+  triggerRemoveCommand,
   loginCommand,
   logoutCommand,
   versionCommand,

@@ -27,6 +27,11 @@ export const upCommand = defineCommand({
       defaultValue: "2",
     },
     {
+      flags: "--nats <url>",
+      description:
+        "NATS server for NATS triggers, e.g. nats://127.0.0.1:4222 (default: RUNLET_NATS_URL)",
+    },
+    {
       flags: "--no-sandbox",
       description: "run instances without namespaces (they still get cgroup limits)",
     },
@@ -38,6 +43,7 @@ export const upCommand = defineCommand({
     dataDir: z.string().optional(),
     poolSize: z.coerce.number().int().min(0).max(64),
     sandbox: z.boolean(),
+    nats: z.string().optional(),
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
@@ -49,6 +55,7 @@ export const upCommand = defineCommand({
       poolSize: options.poolSize,
       sandbox: options.sandbox ? "auto" : "none",
       calls: callQueueOptions(io.env),
+      natsUrl: options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined),
       onInternalError: (error) =>
         line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
     });

@@ -44,6 +44,12 @@ const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
     entry: "server.mjs",
     interpreter: () => process.execPath,
   },
+  // runtimes/ as a whole, so the exec server can import the frame modules from ../node/.
+  exec: {
+    dir: runtimesDir,
+    entry: join("exec", "server.mjs"),
+    interpreter: () => process.execPath,
+  },
 };
 
 export class LocalProvider implements Provider {
