@@ -50,6 +50,7 @@ describe("runlet invoke --async and runlet calls", () => {
     const all = await cli(["calls"]);
     expect(all.stdout).toContain(id);
     expect(all.stdout).toContain(failing);
+    expect(all.stdout).toMatch(/SOURCE\n/);
     const detail = await cli(["calls", "get", failing]);
     expect(detail.stdout).toMatch(/Attempts: +2 \(2 failed\)/);
     expect(detail.stdout).toContain("down for maintenance");

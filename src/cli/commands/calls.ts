@@ -80,7 +80,7 @@ export const callsListCommand = defineCommand({
     line(
       io.stdout,
       table([
-        ["ID", "FUNCTION", "STATE", "ATTEMPTS", "STATUS", "CREATED", "DURATION"],
+        ["ID", "FUNCTION", "STATE", "ATTEMPTS", "STATUS", "CREATED", "DURATION", "SOURCE"],
         ...calls.map((call) => [
           call.id,
           call.function,
@@ -89,6 +89,7 @@ export const callsListCommand = defineCommand({
           call.statusCode === undefined ? "-" : String(call.statusCode),
           call.createdAt,
           call.durationSeconds === undefined ? "-" : `${call.durationSeconds.toFixed(3)}s`,
+          call.source,
         ]),
       ]),
     );
