@@ -78,6 +78,35 @@ describe("the async call queue", () => {
     expect(done).toMatchObject({ attempts: 2, failures: 0, statusCode: 200 });
   });
 
+  it("on close, lets a running call that ends within the grace time finish", async () => {
+    const dataDir = await tempDir();
+    const first = await startTestRunlet({ dataDir });
+    await first.deploy("slow", { "index.js": sleeper });
+    const call = enqueue(first, "slow", "/?ms=300");
+    await eventually(() => first.platform.calls.get(call.id)?.state === "running");
+    await first.close(10_000);
+    const second = await startTestRunlet({ dataDir, calls: { maxConcurrency: 0 } });
+    expect(second.platform.calls.get(call.id)).toMatchObject({
+      state: "succeeded",
+      attempts: 1,
+      statusCode: 200,
+    });
+  });
+
+  it("stores calls without running them when workers are off, and runs them on the next start", async () => {
+    const dataDir = await tempDir();
+    const accepting = await startTestRunlet({ dataDir, calls: { maxConcurrency: 0 } });
+    await accepting.deploy("later", { "index.js": sleeper });
+    const ids = Array.from({ length: 5 }, () => enqueue(accepting, "later").id);
+    const queued = accepting.platform.calls.list({ functionName: "later" });
+    expect(queued.map((c) => c.state)).toEqual(Array(5).fill("queued"));
+    await accepting.close(1000);
+    const working = await startTestRunlet({ dataDir });
+    await eventually(() =>
+      ids.every((id) => working.platform.calls.get(id)?.state === "succeeded") ? true : undefined,
+    );
+  });
+
   it("keeps at most maxResultBytes of a result, and says it was cut", async () => {
     const runlet = await startTestRunlet({ calls: { maxResultBytes: 100 } });
     await runlet.deploy("big", { "index.js": sleeper });
