@@ -79,5 +79,11 @@ describe("runlet invoke --async and runlet calls", () => {
     expect(badState.code).toBe(1);
     expect(badState.stderr).toContain("--status");
     expect((await cli(["calls", "job"])).stdout).toContain("No async calls to job");
+    const badRetention = await runCli(["up", "--port", "0", "--data-dir", cwd], {
+      cwd,
+      env: { RUNLET_CALL_RETENTION: "forever" },
+    });
+    expect(badRetention.code).toBe(1);
+    expect(badRetention.stderr).toContain("RUNLET_CALL_RETENTION=forever is not a duration");
   });
 });
