@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only warm,echo,cold] [-- --render]`: runs the benchmarks of issue 6 and
+ * `npm run bench [-- --quick] [-- --only warm,echo,cold,instance,density,async] [-- --render]`: runs the benchmarks of issue 6 and
  * writes docs/benchmarks.md (tables), bench/charts/*.svg (charts) and bench/results/latest.json.
  * A partial run (--only) keeps the other sections of the last results.
  */
@@ -11,13 +11,14 @@ import { format } from "prettier";
 import { machineInfo } from "./lib/machine.js";
 import { renderCharts, renderReport, type Results, type Section } from "./lib/report.js";
 import { startRunletProcess } from "./lib/runlet-api.js";
+import { runAsync } from "./suites/async.js";
 import { runColdStart } from "./suites/cold-start.js";
 import { runDensity } from "./suites/density.js";
 import { runEcho } from "./suites/echo.js";
 import { runInstance } from "./suites/instance.js";
 import { runWarmPath } from "./suites/warm-path.js";
 
-const suites = ["warm", "echo", "cold", "instance", "density"] as const;
+const suites = ["warm", "echo", "cold", "instance", "density", "async"] as const;
 type SuiteName = (typeof suites)[number];
 
 const { values } = parseArgs({
@@ -148,6 +149,19 @@ if (only.has("density")) {
     log,
   });
   results.sections.density = section(data);
+}
+
+if (only.has("async")) {
+  log("async calls: accepted/s, drain rate, SIGKILL with 1,000 queued");
+  const data = await runAsync({
+    connections: 50,
+    acceptDurationS: quick ? 2 : 5,
+    drainCalls: 1000,
+    repeats: quick ? 2 : 3,
+    killCalls: 1000,
+    log,
+  });
+  results.sections.async = section(data);
 }
 
 mkdirSync(`${repoRoot}bench/results`, { recursive: true });

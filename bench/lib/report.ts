@@ -1,4 +1,5 @@
 /** Renders the results into docs/benchmarks.md and the SVG charts under bench/charts/. */
+import type { AsyncResult } from "../suites/async.js";
 import type { ColdStartResult, ModeResult } from "../suites/cold-start.js";
 import type { DensityResult } from "../suites/density.js";
 import type { EchoResult } from "../suites/echo.js";
@@ -8,6 +9,7 @@ import type { MachineInfo } from "./machine.js";
 import { fmt, fmtSpread, type Spread } from "./stats.js";
 import { densityChart, densitySection } from "./report-density.js";
 import { barChart } from "./svg.js";
+import { table } from "./table.js";
 
 export interface Section<T> {
   readonly ranAt: string;
@@ -24,6 +26,7 @@ export interface Results {
     cold?: Section<ColdStartResult>;
     instance?: Section<InstanceResult>;
     density?: Section<DensityResult>;
+    async?: Section<AsyncResult>;
   };
 }
 
@@ -57,14 +60,6 @@ function count(s: Spread | undefined): string {
 
 function verdict(met: boolean | undefined): string {
   return met === undefined ? "not measured" : met ? "**met**" : "**not met**";
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`),
-  ].join("\n");
 }
 
 function runLine(section: Section<unknown>): string {
@@ -249,6 +244,7 @@ function machineSection(results: Results): string {
     ["warm path", results.sections.warm],
     ["echo rerun", results.sections.echo],
     ["cold starts", results.sections.cold],
+    ["async calls", results.sections.async],
   ];
   const sections = named.filter(
     (entry): entry is [string, Section<unknown>] => entry[1] !== undefined,
@@ -579,13 +575,71 @@ function instanceSection(section: Section<InstanceResult> | undefined): string {
   ].join("\n");
 }
 
+function asyncSection(section: Section<AsyncResult> | undefined): string {
+  if (!section) {
+    return "## Async calls\n\nNot measured yet: `npm run bench -- --only async`.";
+  }
+  const { data } = section;
+  const { kill } = data;
+  return [
+    "## Async calls",
+    "",
+    runLine(section),
+    "",
+    "`POST /async-function/NAME` answers 202 only after the call is stored in SQLite (docs/async.md).",
+    `Accepted: autocannon, ${data.settings.connections} connections POSTing \`{}\` for ${data.settings.acceptDurationS} s to a no-op function (bench/fixtures/runlet/hello) while the workers drain the same queue in the same process; ${data.settings.repeats} runs. Drain: ${data.settings.drainCalls.toLocaleString("en-US")} calls to a no-op function are accepted by a platform whose workers are off (\`RUNLET_ASYNC_CONCURRENCY=0\`), which then stops; a platform with workers on (default: 100 at a time) opens the same data directory, and the drain is timed from the stored timestamps, first attempt started → last call finished. It includes the cold start of the function's first instance.`,
+    "",
+    table(
+      ["figure", "measured (median [min–max] of runs)"],
+      [
+        ["async calls accepted (202) per second", fmtSpread(data.acceptedPerS, "calls/s")],
+        [
+          "time to a 202, p50 / p99",
+          `${fmtSpread(data.acceptP50Ms, "ms")} / ${fmtSpread(data.acceptP99Ms, "ms")}`,
+        ],
+        ["non-202 answers or errors while accepting", String(data.acceptFailures)],
+        [
+          `drain of ${data.settings.drainCalls.toLocaleString("en-US")} queued calls, no-op function`,
+          `${fmtSpread(data.drainPerS, "calls/s")} (${fmtSpread(data.drainMs, "ms")} in all)`,
+        ],
+      ],
+    ),
+    "",
+    `### SIGKILL with ${data.settings.killCalls.toLocaleString("en-US")} calls queued`,
+    "",
+    `${kill.accepted.toLocaleString("en-US")} calls were accepted for a function that takes ${data.settings.killFunctionMs} ms (\`scale: {max: 1, concurrency: 4}\`, so about ${fmt(4000 / data.settings.killFunctionMs)} calls/s); right after the last 202 the server process got SIGKILL, then a new one was started on the same data directory.`,
+    "",
+    table(
+      ["figure", "calls", "target", "result"],
+      [
+        ["accepted (202) before the kill", String(kill.accepted), "–", "–"],
+        [
+          "queued / running / succeeded just before the kill",
+          `${kill.queuedAtKill} / ${kill.runningAtKill} / ${kill.succeededAtKill}`,
+          "–",
+          "–",
+        ],
+        ["succeeded after the restart", String(kill.succeededAfterRestart), "–", "–"],
+        ["lost", String(kill.lost), "0", kill.lost === 0 ? "**met**" : "**not met**"],
+        [
+          "ran more than once (cut off by the kill; at least once, same X-Call-Id)",
+          String(kill.ranAgain),
+          "–",
+          "–",
+        ],
+        ["from restart until all had finished", fmt(kill.recoveryMs, "ms"), "–", "–"],
+      ],
+    ),
+  ].join("\n");
+}
+
 export function renderReport(results: Results): string {
   return [
     "# Benchmarks",
     "",
     "Written by `npm run bench` (bench/run.ts); do not edit by hand. `npm run bench` runs everything",
     "(about 8 minutes here), `npm run bench -- --quick` runs shorter and fewer repeats (under 3 minutes),",
-    "`npm run bench -- --only warm,echo,cold` runs some sections and keeps the others from",
+    "`npm run bench -- --only warm,echo,cold,instance,density,async` runs some sections and keeps the others from",
     "bench/results/latest.json (`--render` only rewrites this page and the charts from it). The",
     "measurements behind every figure are in that file; the charts are in bench/charts/.",
     "",
@@ -604,6 +658,8 @@ export function renderReport(results: Results): string {
     instanceSection(results.sections.instance),
     "",
     densitySection(results.sections.density),
+    "",
+    asyncSection(results.sections.async),
     "",
   ].join("\n");
 }

@@ -31,7 +31,7 @@ export interface FunctionStatus {
 }
 
 export async function startRunletProcess(
-  options: { poolSize?: number } = {},
+  options: { poolSize?: number; dataDir?: string; asyncConcurrency?: number } = {},
 ): Promise<RunletProcess> {
   const port = await freePort();
   const server = await spawnServer({
@@ -45,6 +45,10 @@ export async function startRunletProcess(
       ...(options.poolSize === undefined
         ? {}
         : { RUNLET_BENCH_POOL_SIZE: String(options.poolSize) }),
+      ...(options.dataDir === undefined ? {} : { RUNLET_BENCH_DATA_DIR: options.dataDir }),
+      ...(options.asyncConcurrency === undefined
+        ? {}
+        : { RUNLET_BENCH_ASYNC_CONCURRENCY: String(options.asyncConcurrency) }),
     },
     probeUrl: `http://127.0.0.1:${port}/healthz`,
     url: `http://127.0.0.1:${port}`,

@@ -1,7 +1,8 @@
 /**
  * Runlet for the benchmarks, in its own process: the embedded platform on the port given in
  * RUNLET_BENCH_PORT with a fresh data directory, optionally a warm pool of RUNLET_BENCH_POOL_SIZE
- * generic instances per runtime. SIGTERM closes it and removes the data directory.
+ * generic instances per runtime. SIGTERM closes it and removes the data directory, unless it
+ * was given in RUNLET_BENCH_DATA_DIR (kept, so a second process can reopen it).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,14 +12,20 @@ import { startRunlet, type RunletOptions } from "../../src/platform/start.js";
 const port = Number(process.env.RUNLET_BENCH_PORT ?? "0");
 const adminToken = process.env.RUNLET_BENCH_TOKEN ?? "bench-admin-token";
 const poolSizeText = process.env.RUNLET_BENCH_POOL_SIZE;
+/** 0: async calls are stored but not run (to fill a queue before measuring its drain). */
+const asyncConcurrency = process.env.RUNLET_BENCH_ASYNC_CONCURRENCY;
 
-const dataDir = await mkdtemp(join(tmpdir(), "runlet-bench-"));
+const givenDataDir = process.env.RUNLET_BENCH_DATA_DIR;
+const dataDir = givenDataDir ?? (await mkdtemp(join(tmpdir(), "runlet-bench-")));
 // `poolSize` is newer than some trees this runs against; an older platform ignores it.
 const options: RunletOptions & { poolSize?: number } = {
   dataDir,
   port,
   adminToken,
   ...(poolSizeText === undefined ? {} : { poolSize: Number(poolSizeText) }),
+  ...(asyncConcurrency === undefined
+    ? {}
+    : { calls: { maxConcurrency: Number(asyncConcurrency) } }),
 };
 const runlet = await startRunlet(options);
 console.log(JSON.stringify({ url: runlet.url }));
@@ -30,7 +37,9 @@ const close = async (): Promise<void> => {
   }
   closing = true;
   await runlet.close(2000);
-  await rm(dataDir, { recursive: true, force: true });
+  if (givenDataDir === undefined) {
+    await rm(dataDir, { recursive: true, force: true });
+  }
   process.exit(0);
 };
 process.on("SIGTERM", () => void close());

@@ -17,13 +17,18 @@ import {
   type CallRecord,
   type ClaimedCall,
   type DueCallback,
+  type FinishedAttempt,
+  type NewCall,
 } from "../store/call-store.js";
 import type { Db } from "../store/database.js";
 import { retryDelay } from "./backoff.js";
 import { deliverCallback } from "./callback.js";
 
 export interface CallQueueOptions {
-  /** Attempts running at once across all functions. @default 100 */
+  /**
+   * Attempts running at once across all functions; 0 accepts and stores calls but runs none
+   * (they run once a platform with workers opens the same data directory). @default 100
+   */
   readonly maxConcurrency?: number;
   /** First retry delay; each further retry doubles it (with jitter). @default 1000 */
   readonly retryBaseMs?: number;
@@ -93,7 +98,14 @@ export class CallQueue {
   readonly #runningByFunction = new Map<string, number>();
   readonly #callbacks = new Map<string, AbortController>();
   readonly #settled = new Set<() => void>();
+  readonly #batch: {
+    call: NewCall;
+    resolve: (record: CallRecord) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   #pumpScheduled = false;
+  /** State changes waiting to be written, in one transaction per turn of the event loop. */
+  #writes: (() => void)[] = [];
   #wakeTimer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
@@ -133,6 +145,50 @@ export class CallQueue {
    * the function's limit (413), or a call id already used for another function (409).
    */
   enqueue(request: EnqueueRequest): CallRecord {
+    const call = this.#newCall(request);
+    const record = this.store.insert(call) ? queuedRecord(call) : this.#existing(call);
+    this.#wake();
+    return record;
+  }
+
+  /**
+   * enqueue() for callers that can wait a moment (the HTTP route): calls that arrive in the
+   * same turn of the event loop are stored in one transaction, one disk write for all of
+   * them. Resolves once the call is stored; rejects as enqueue() throws.
+   */
+  enqueueBatched(request: EnqueueRequest): Promise<CallRecord> {
+    const call = this.#newCall(request);
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ call, resolve, reject });
+      if (this.#batch.length === 1) {
+        setImmediate(() => this.#storeBatch());
+      }
+    });
+  }
+
+  #storeBatch(): void {
+    const batch = this.#batch.splice(0);
+    let inserted: boolean[];
+    try {
+      inserted = this.store.insertMany(batch.map((entry) => entry.call));
+    } catch (error) {
+      for (const entry of batch) {
+        entry.reject(error);
+      }
+      return;
+    }
+    batch.forEach((entry, index) => {
+      try {
+        entry.resolve(inserted[index] ? queuedRecord(entry.call) : this.#existing(entry.call));
+      } catch (error) {
+        entry.reject(error);
+      }
+    });
+    this.#wake();
+  }
+
+  /** Validates a request into the call to store; throws the UserErrors enqueue() documents. */
+  #newCall(request: EnqueueRequest): NewCall {
     if (this.#closing) {
       throw new Error("the platform is shutting down and takes no new async calls");
     }
@@ -153,8 +209,7 @@ export class CallQueue {
         `The request body is larger than this function's limit of ${formatSize(target.config.maxBodyBytes)}; send less, or raise maxBody in the function's spec.`,
       );
     }
-    const createdAt = Date.now();
-    const call = {
+    return {
       id,
       functionName: request.name,
       source: request.source ?? "http",
@@ -163,51 +218,23 @@ export class CallQueue {
       headers: request.headers,
       body: request.body,
       callbackUrl: request.callbackUrl,
-      createdAt,
+      createdAt: Date.now(),
     };
-    if (!this.store.insert(call)) {
-      const existing = this.store.get(id);
-      if (existing && existing.functionName !== request.name) {
-        throw new UserError(
-          "RUNLET_ALREADY_EXISTS",
-          `Call id ${id} is already used by a call to ${existing.functionName}; use another X-Call-Id.`,
-        );
-      }
-      if (existing) {
-        return existing;
-      }
-      throw new Error(`call ${id} was neither stored nor found`);
+  }
+
+  /** The stored call a repeated call id names: the same call again, unless it is another function's. */
+  #existing(call: NewCall): CallRecord {
+    const existing = this.store.get(call.id);
+    if (!existing) {
+      throw new Error(`call ${call.id} was neither stored nor found`);
     }
-    this.#wake();
-    return {
-      id,
-      functionName: call.functionName,
-      source: call.source,
-      method: call.method,
-      path: call.path,
-      requestSize: call.body.length,
-      state: "queued",
-      attempts: 0,
-      failures: 0,
-      createdAt,
-      startedAt: undefined,
-      finishedAt: undefined,
-      nextAttemptAt: createdAt,
-      durationMs: undefined,
-      statusCode: undefined,
-      lastError: undefined,
-      result: undefined,
-      callback:
-        call.callbackUrl === undefined
-          ? undefined
-          : {
-              url: call.callbackUrl,
-              state: undefined,
-              attempts: 0,
-              status: undefined,
-              error: undefined,
-            },
-    };
+    if (existing.functionName !== call.functionName) {
+      throw new UserError(
+        "RUNLET_ALREADY_EXISTS",
+        `Call id ${call.id} is already used by a call to ${existing.functionName}; use another X-Call-Id.`,
+      );
+    }
+    return existing;
   }
 
   get(id: string): CallRecord | undefined {
@@ -241,6 +268,9 @@ export class CallQueue {
    */
   async close(graceMs = 10_000): Promise<void> {
     this.#closing = true;
+    if (this.#batch.length > 0) {
+      this.#storeBatch(); // accepted calls waiting for their write are stored, not dropped
+    }
     clearTimeout(this.#wakeTimer);
     clearInterval(this.#heartbeat);
     clearInterval(this.#sweeper);
@@ -257,6 +287,7 @@ export class CallQueue {
     while (this.#running.size > 0 || this.#callbacks.size > 0) {
       await this.#nextSettle(1000);
     }
+    this.#flushWrites();
   }
 
   #nextSettle(timeoutMs: number): Promise<void> {
@@ -269,6 +300,38 @@ export class CallQueue {
       const timer = setTimeout(done, Math.max(1, timeoutMs));
       this.#settled.add(done);
     });
+  }
+
+  /**
+   * Queues a state change: attempts that end together are written in one transaction, one
+   * disk write for all. Losing a change in a crash is safe: the call was still `running` on
+   * disk, so it runs again (at least once).
+   */
+  #defer(write: () => void): void {
+    this.#writes.push(write);
+    if (this.#writes.length === 1) {
+      setImmediate(() => {
+        this.#flushWrites();
+        this.#wake();
+      });
+    }
+  }
+
+  #flushWrites(): void {
+    const writes = this.#writes;
+    if (writes.length === 0) {
+      return;
+    }
+    this.#writes = [];
+    try {
+      this.store.inTransaction(() => {
+        for (const write of writes) {
+          write();
+        }
+      });
+    } catch (error) {
+      this.#platform.events.emit("backgroundError", error);
+    }
   }
 
   #wake(): void {
@@ -295,7 +358,7 @@ export class CallQueue {
     const now = Date.now();
     const { maxConcurrency } = this.options;
     if (this.#running.size < maxConcurrency) {
-      for (const name of this.store.dueFunctions(now)) {
+      for (const name of this.store.queuedFunctions()) {
         const free = maxConcurrency - this.#running.size;
         if (free <= 0) {
           break;
@@ -397,7 +460,8 @@ export class CallQueue {
     }
     if (controller.signal.aborted && this.#closing) {
       // Cut short by shutdown, not the function's fault: run it again on the next start.
-      this.store.requeueOne(call.id, Date.now());
+      const now = Date.now();
+      this.#defer(() => this.store.requeueOne(call.id, now));
       this.#emit(call, "interrupted", result);
       return;
     }
@@ -412,7 +476,18 @@ export class CallQueue {
       return;
     }
     const failures = call.failures + 1;
-    const maxRetries = this.#platform.findTarget(call.functionName)?.config.maxRetries ?? 0;
+    const target = this.#platform.findTarget(call.functionName);
+    if (!target) {
+      this.#finish(
+        call,
+        "failed",
+        result,
+        `the function was removed; last attempt: ${error}`,
+        failures,
+      );
+      return;
+    }
+    const maxRetries = target.config.maxRetries;
     if (failures > maxRetries) {
       this.#finish(
         call,
@@ -423,13 +498,14 @@ export class CallQueue {
       );
       return;
     }
-    this.store.retryLater(call.id, {
+    const retry = {
       nextAttemptAt: Date.now() + retryDelay(this.#backoff(), failures),
       failures,
       statusCode: status,
       error,
       durationMs: result.durationMs,
-    });
+    };
+    this.#defer(() => this.store.retryLater(call.id, retry));
     this.#emit(call, "retry", result);
   }
 
@@ -441,7 +517,7 @@ export class CallQueue {
     failures = call.failures,
   ): void {
     const limit = this.options.maxResultBytes;
-    this.store.finish(call.id, {
+    const finished: FinishedAttempt = {
       state,
       statusCode: result.status,
       error,
@@ -454,7 +530,8 @@ export class CallQueue {
         size: result.body.length,
         truncated: result.body.length > limit,
       },
-    });
+    };
+    this.#defer(() => this.store.finish(call.id, finished));
     this.#emit(call, state, result);
   }
 
@@ -482,7 +559,7 @@ export class CallQueue {
         }
         const attempts = due.attempts + 1;
         const givingUp = !outcome.delivered && attempts >= this.options.callbackMaxAttempts;
-        this.store.callbackAttempted(due.id, {
+        const outcomeToStore: Parameters<CallStore["callbackAttempted"]>[1] = {
           state: outcome.delivered ? "delivered" : givingUp ? "failed" : "pending",
           status: outcome.status,
           error: outcome.error,
@@ -490,7 +567,8 @@ export class CallQueue {
             outcome.delivered || givingUp
               ? undefined
               : Date.now() + retryDelay(this.#backoff(), attempts),
-        });
+        };
+        this.#defer(() => this.store.callbackAttempted(due.id, outcomeToStore));
       })
       .catch((error: unknown) => this.#platform.events.emit("backgroundError", error))
       .finally(() => {
@@ -561,4 +639,36 @@ function assertCallbackUrl(value: string): void {
       `Callback URL "${value.slice(0, 200)}" is not an absolute http:// or https:// URL; send one like https://example.com/hooks/result in X-Callback-Url.`,
     );
   }
+}
+
+function queuedRecord(call: NewCall): CallRecord {
+  return {
+    id: call.id,
+    functionName: call.functionName,
+    source: call.source,
+    method: call.method,
+    path: call.path,
+    requestSize: call.body.length,
+    state: "queued",
+    attempts: 0,
+    failures: 0,
+    createdAt: call.createdAt,
+    startedAt: undefined,
+    finishedAt: undefined,
+    nextAttemptAt: call.createdAt,
+    durationMs: undefined,
+    statusCode: undefined,
+    lastError: undefined,
+    result: undefined,
+    callback:
+      call.callbackUrl === undefined
+        ? undefined
+        : {
+            url: call.callbackUrl,
+            state: undefined,
+            attempts: 0,
+            status: undefined,
+            error: undefined,
+          },
+  };
 }

@@ -75,19 +75,41 @@ export class GatewayClient {
   }
 
   invoke(name: string, options: InvokeOptions): Promise<RawResponse> {
-    const query = new URLSearchParams(options.query).toString();
-    const sub =
-      options.path === "/" || options.path === ""
-        ? ""
-        : options.path.startsWith("/")
-          ? options.path
-          : `/${options.path}`;
     return this.raw(
       options.method.toUpperCase() as Method,
-      `/function/${encodeURIComponent(name)}${sub}${query ? `?${query}` : ""}`,
+      invocationPath("function", name, options),
       { body: options.body, headers: options.headers },
     );
   }
+
+  /** Queues a durable async call; resolves to its call id. */
+  async invokeAsync(name: string, options: InvokeOptions): Promise<string> {
+    const response = await this.raw(
+      options.method.toUpperCase() as Method,
+      invocationPath("async-function", name, options),
+      { body: options.body, headers: options.headers },
+    );
+    const text = await readText(response.body);
+    if (response.status !== 202) {
+      throw apiError(response.status, text);
+    }
+    return (JSON.parse(text) as { callId: string }).callId;
+  }
+}
+
+function invocationPath(
+  route: "function" | "async-function",
+  name: string,
+  options: InvokeOptions,
+): string {
+  const query = new URLSearchParams(options.query).toString();
+  const sub =
+    options.path === "/" || options.path === ""
+      ? ""
+      : options.path.startsWith("/")
+        ? options.path
+        : `/${options.path}`;
+  return `/${route}/${encodeURIComponent(name)}${sub}${query ? `?${query}` : ""}`;
 }
 
 async function readText(body: Readable): Promise<string> {

@@ -15,7 +15,9 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    // Lets a command with subcommands keep its own options (`calls --json`, `calls get ID --json`).
+    .enablePositionalOptions();
   let exitCode = 0;
   const groups = new Map<string, Command>();
   for (const definition of commands) {
@@ -34,6 +36,12 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       .command(words[words.length - 1] ?? definition.name)
       .description(definition.description);
     command.exitOverride();
+    if (words.length === 1 && !groups.has(definition.name)) {
+      // `runlet calls` lists; `runlet calls get ID` is its subcommand, and its options
+      // (`calls get ID --json`) belong to it, not to the parent.
+      groups.set(definition.name, command);
+      command.enablePositionalOptions();
+    }
     if (definition.arguments) {
       command.arguments(definition.arguments);
     }

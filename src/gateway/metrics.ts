@@ -3,6 +3,7 @@
  * work. One registry per platform (tests run several in one process).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { CallAttemptEvent } from "../calls/call-queue.js";
 import type { ColdStartEvent } from "../executor/executor.js";
 import type { Platform } from "../platform/platform.js";
 
@@ -11,6 +12,7 @@ export interface GatewayMetrics {
   readonly invocations: Counter<"function_name" | "code">;
   readonly invocationsStarted: Counter<"function_name">;
   readonly duration: Histogram<"function_name" | "code">;
+  readonly asyncAccepted: Counter<"function_name">;
 }
 
 export function createMetrics(platform: Platform): GatewayMetrics {
@@ -87,5 +89,32 @@ export function createMetrics(platform: Platform): GatewayMetrics {
       }
     },
   });
-  return { registry, invocations, invocationsStarted, duration };
+  const asyncAccepted = new Counter({
+    name: "runlet_async_calls_accepted_total",
+    help: "Async calls stored (202) per function",
+    labelNames: ["function_name"] as const,
+    registers: [registry],
+  });
+  const asyncAttempts = new Counter({
+    name: "runlet_async_call_attempts_total",
+    help: "Async call attempts per function and outcome (succeeded, retry, failed, dead, interrupted)",
+    labelNames: ["function_name", "outcome"] as const,
+    registers: [registry],
+  });
+  platform.events.on("callAttempt", (event: CallAttemptEvent) => {
+    asyncAttempts.inc({ function_name: event.functionName, outcome: event.outcome });
+  });
+  new Gauge({
+    name: "runlet_async_calls",
+    help: "Stored async calls per function and state (queued is the queue depth)",
+    labelNames: ["function_name", "state"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const row of platform.calls.store.counts()) {
+        this.set({ function_name: row.functionName, state: row.state }, row.count);
+      }
+    },
+  });
+  return { registry, invocations, invocationsStarted, duration, asyncAccepted };
 }

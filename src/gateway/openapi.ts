@@ -6,6 +6,7 @@ import { z } from "zod";
 import { deployRequestSchema } from "../spec/function-spec.js";
 import { triggerRequestSchema } from "../spec/trigger-spec.js";
 import { VERSION } from "../version.js";
+import { callsQuerySchema } from "./routes/calls.js";
 import { secretBodySchema } from "./routes/native.js";
 
 const errorSchema = {
@@ -51,7 +52,7 @@ export function openapiDocument(): Record<string, unknown> {
       title: "Runlet API",
       version: VERSION,
       description:
-        "Runlet's native control API. Invocation is `ANY /function/{name}[/path]`; OpenFaaS-compatible routes live under /system.",
+        "Runlet's native control API. Invocation is `ANY /function/{name}[/path]`; durable async invocation is `POST /async-function/{name}[/path]` (see /api/v1/calls); OpenFaaS-compatible routes live under /system.",
     },
     components: {
       securitySchemes: {
@@ -136,6 +137,81 @@ export function openapiDocument(): Record<string, unknown> {
         get: {
           summary: "Logs as NDJSON",
           responses: { "200": { description: "application/x-ndjson" }, ...errors },
+        },
+      },
+      "/async-function/{name}": {
+        parameters: [
+          nameParam,
+          {
+            name: "X-Callback-Url",
+            in: "header",
+            required: false,
+            description: "http(s) URL the result is POSTed to when the call finishes",
+            schema: { type: "string", format: "uri" },
+          },
+          {
+            name: "X-Call-Id",
+            in: "header",
+            required: false,
+            description:
+              "Caller-chosen call id; enqueueing the same id again returns the stored call",
+            schema: { type: "string", pattern: "^[\\w.:-]{1,128}$" },
+          },
+        ],
+        post: {
+          summary:
+            "Queue a call durably and answer at once; the function runs with retries, and its result is kept and optionally POSTed to X-Callback-Url. Sub-paths (`/async-function/{name}/a/b?q=1`) reach the function as its path. Public unless the function sets auth: required.",
+          security: [],
+          requestBody: {
+            required: false,
+            content: { "*/*": { schema: { type: "string", format: "binary" } } },
+          },
+          responses: {
+            "202": {
+              description: "Stored; X-Call-Id and Location name the call",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      callId: { type: "string" },
+                      state: { type: "string" },
+                      status: { type: "string" },
+                    },
+                  },
+                },
+              },
+            },
+            "409": { description: "X-Call-Id already used for another function" },
+            "413": { description: "Body over the function's maxBody" },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/calls": {
+        get: {
+          summary: "Recent async calls, newest first, without result bodies",
+          parameters: Object.keys(callsQuerySchema.shape).map((name) => ({
+            name,
+            in: "query",
+            required: false,
+            schema: z.toJSONSchema(
+              callsQuerySchema.shape[name as keyof typeof callsQuerySchema.shape],
+              {
+                target: "openapi-3.0",
+                io: "input",
+              },
+            ),
+          })),
+          responses: { "200": { description: "Calls" }, ...errors },
+        },
+      },
+      "/api/v1/calls/{id}": {
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        get: {
+          summary:
+            "An async call: state (queued, running, succeeded, failed, dead), attempts, timings, status code, last error, callback delivery and the stored result",
+          responses: { "200": { description: "The call" }, ...errors },
         },
       },
       "/api/v1/secrets": {

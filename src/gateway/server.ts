@@ -8,10 +8,12 @@ import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { UserError, errorBody, isUserError } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
+import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
 import { handleInvocation, isInvocation } from "./invoke.js";
 import { findRoute, handleRoute } from "./route-invoke.js";
 import { createMetrics } from "./metrics.js";
 import { openapiDocument } from "./openapi.js";
+import { registerCallRoutes } from "./routes/calls.js";
 import { registerNativeRoutes } from "./routes/native.js";
 import { registerOpenfaasRoutes } from "./routes/openfaas.js";
 import { registerTriggerRoutes } from "./routes/triggers.js";
@@ -59,6 +61,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               inFlight -= 1;
             });
             handleInvocation(platform, metrics, req, res).catch((error: unknown) => {
+              onInternalError(error);
+              if (!res.headersSent) {
+                res.writeHead(500, { "content-type": "application/json" });
+                res.end(
+                  JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
+                );
+              }
+            });
+            return;
+          }
+          if (isAsyncInvocation(req.url ?? "")) {
+            handleAsyncInvocation(platform, metrics, req, res).catch((error: unknown) => {
               onInternalError(error);
               if (!res.headersSent) {
                 res.writeHead(500, { "content-type": "application/json" });
@@ -140,6 +154,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.get("/", async () => ({
     name: "runlet",
     invoke: "/function/{name}",
+    invokeAsync: "/async-function/{name}",
     api: "/api/v1/openapi.json",
   }));
   app.get("/metrics", async (_request, reply) =>
@@ -150,6 +165,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.get("/api/v1/openapi.json", async () => openapiDocument());
   registerOpenfaasRoutes(app, platform, metrics);
   registerNativeRoutes(app, platform);
+  registerCallRoutes(app, platform);
   registerTriggerRoutes(app, platform);
 
   const port = options.port ?? 8080;

@@ -1,5 +1,7 @@
 /** How functions look on the wire: OpenFaaS' FunctionStatus and Runlet's native view. */
 import type { FunctionView } from "../platform/platform.js";
+import type { CallRecord } from "../store/call-store.js";
+import type { TriggerView } from "../triggers/triggers.js";
 import { describeConfig } from "../spec/function-spec.js";
 import { formatSize } from "../spec/units.js";
 
@@ -29,7 +31,10 @@ export function openfaasStatus(
   };
 }
 
-export function nativeView(fn: FunctionView): Record<string, unknown> {
+export function nativeView(
+  fn: FunctionView,
+  triggers?: readonly TriggerView[],
+): Record<string, unknown> {
   return {
     name: fn.name,
     revision: fn.revision,
@@ -44,5 +49,47 @@ export function nativeView(fn: FunctionView): Record<string, unknown> {
     replicas: fn.replicas,
     availableReplicas: fn.availableReplicas,
     instances: fn.instances,
+    ...(triggers ? { triggers } : {}),
   };
+}
+
+/** An async call as the API shows it: times as ISO strings, the result body as text or base64. */
+export function callView(call: CallRecord): Record<string, unknown> {
+  const iso = (ms: number | undefined): string | undefined =>
+    ms === undefined ? undefined : new Date(ms).toISOString();
+  return {
+    id: call.id,
+    function: call.functionName,
+    source: call.source,
+    method: call.method,
+    path: call.path,
+    requestSize: call.requestSize,
+    state: call.state,
+    attempts: call.attempts,
+    failures: call.failures,
+    createdAt: iso(call.createdAt),
+    startedAt: iso(call.startedAt),
+    finishedAt: iso(call.finishedAt),
+    nextAttemptAt: iso(call.nextAttemptAt),
+    durationSeconds: call.durationMs === undefined ? undefined : call.durationMs / 1000,
+    statusCode: call.statusCode,
+    lastError: call.lastError,
+    callback: call.callback,
+    result: call.result && {
+      headers: call.result.headers,
+      size: call.result.size,
+      truncated: call.result.truncated,
+      ...bodyView(call.result.body),
+    },
+  };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function bodyView(body: Buffer): { body: string; bodyEncoding: "utf8" | "base64" } {
+  try {
+    return { body: strictUtf8.decode(body), bodyEncoding: "utf8" };
+  } catch {
+    return { body: body.toString("base64"), bodyEncoding: "base64" };
+  }
 }

@@ -85,6 +85,8 @@ export async function callFunction(
   }
   if (hasBody) {
     headers["content-length"] = String(call.body.length);
+  } else {
+    delete headers["content-length"]; // GET and HEAD carry no body, whatever the caller said
   }
   try {
     return await runCall(

@@ -149,6 +149,10 @@ export class CallStore {
   readonly #insert;
   readonly #get;
   readonly #claimOne;
+  readonly #queuedFunctions;
+  readonly #dueOf;
+  readonly #finish;
+  readonly #nextDueAt;
 
   constructor(db: Db) {
     this.#db = db;
@@ -160,6 +164,35 @@ export class CallStore {
        ON CONFLICT (id) DO NOTHING`,
     );
     this.#get = db.prepare(`SELECT ${recordColumns} FROM calls WHERE id = ?`);
+    this.#queuedFunctions = db.prepare(
+      `WITH RECURSIVE queued(name) AS (
+         SELECT MIN(function_name) FROM calls WHERE state = 'queued'
+         UNION ALL
+         SELECT (SELECT MIN(function_name) FROM calls
+                 WHERE state = 'queued' AND function_name > queued.name)
+         FROM queued WHERE queued.name IS NOT NULL
+       )
+       SELECT name FROM queued WHERE name IS NOT NULL`,
+    );
+    this.#dueOf = db.prepare(
+      `SELECT id FROM calls WHERE state = 'queued' AND function_name = ? AND next_attempt_at <= ?
+       ORDER BY next_attempt_at, seq LIMIT ?`,
+    );
+    this.#finish = db.prepare(
+      `UPDATE calls SET state = @state, lease_until = NULL, finished_at = @finishedAt,
+         failures = @failures, status_code = @statusCode, last_error = @error,
+         duration_ms = @durationMs, result_headers = @resultHeaders, result_body = @resultBody,
+         result_size = @resultSize,
+         callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END,
+         callback_next_at = CASE WHEN callback_url IS NULL THEN NULL ELSE @finishedAt END
+       WHERE id = @id`,
+    );
+    this.#nextDueAt = db.prepare(
+      `SELECT MIN(t) AS t FROM (
+         SELECT MIN(next_attempt_at) AS t FROM calls WHERE state = 'queued'
+         UNION ALL
+         SELECT MIN(callback_next_at) AS t FROM calls WHERE callback_state = 'pending')`,
+    );
     this.#claimOne = db.prepare(
       `UPDATE calls SET state = 'running', attempts = attempts + 1, started_at = @now,
          lease_until = @leaseUntil
@@ -176,6 +209,16 @@ export class CallStore {
       callbackUrl: call.callbackUrl ?? null,
     });
     return info.changes === 1;
+  }
+
+  /** Runs `work` (calls to this store) as one transaction. */
+  inTransaction(work: () => void): void {
+    this.#db.transaction(work)();
+  }
+
+  /** Stores several calls in one transaction; for each, whether it was new. */
+  insertMany(calls: readonly NewCall[]): boolean[] {
+    return this.#db.transaction(() => calls.map((call) => this.insert(call)))();
   }
 
   get(id: string): CallRecord | undefined {
@@ -205,25 +248,19 @@ export class CallStore {
     return rows.map((row) => ({ ...toRecord(row), result: undefined }));
   }
 
-  /** Functions with calls due now. */
-  dueFunctions(now: number): string[] {
-    const rows = this.#db
-      .prepare(
-        `SELECT DISTINCT function_name FROM calls WHERE state = 'queued' AND next_attempt_at <= ?`,
-      )
-      .all(now) as { function_name: string }[];
-    return rows.map((row) => row.function_name);
+  /**
+   * Functions with queued calls (due now or later). A skip-scan over the index: one lookup
+   * per function rather than one row per queued call, so a deep queue costs nothing here.
+   */
+  queuedFunctions(): string[] {
+    const rows = this.#queuedFunctions.all() as { name: string }[];
+    return rows.map((row) => row.name);
   }
 
   /** Marks up to `limit` due calls of a function running, oldest due first, and returns them. */
   claim(functionName: string, now: number, limit: number, leaseUntil: number): ClaimedCall[] {
     return this.#db.transaction(() => {
-      const ids = this.#db
-        .prepare(
-          `SELECT id FROM calls WHERE state = 'queued' AND function_name = ? AND next_attempt_at <= ?
-           ORDER BY next_attempt_at, seq LIMIT ?`,
-        )
-        .all(functionName, now, limit) as { id: string }[];
+      const ids = this.#dueOf.all(functionName, now, limit) as { id: string }[];
       const claimed: ClaimedCall[] = [];
       for (const { id } of ids) {
         const row = this.#claimOne.get({ id, now, leaseUntil }) as
@@ -319,28 +356,18 @@ export class CallStore {
   }
 
   finish(id: string, attempt: FinishedAttempt): void {
-    this.#db
-      .prepare(
-        `UPDATE calls SET state = @state, lease_until = NULL, finished_at = @finishedAt,
-           failures = @failures, status_code = @statusCode, last_error = @error,
-           duration_ms = @durationMs, result_headers = @resultHeaders, result_body = @resultBody,
-           result_size = @resultSize,
-           callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END,
-           callback_next_at = CASE WHEN callback_url IS NULL THEN NULL ELSE @finishedAt END
-         WHERE id = @id`,
-      )
-      .run({
-        id,
-        state: attempt.state,
-        finishedAt: attempt.finishedAt,
-        failures: attempt.failures,
-        statusCode: attempt.statusCode,
-        error: attempt.error ?? null,
-        durationMs: attempt.durationMs,
-        resultHeaders: JSON.stringify(attempt.result.headers),
-        resultBody: attempt.result.body,
-        resultSize: attempt.result.size,
-      });
+    this.#finish.run({
+      id,
+      state: attempt.state,
+      finishedAt: attempt.finishedAt,
+      failures: attempt.failures,
+      statusCode: attempt.statusCode,
+      error: attempt.error ?? null,
+      durationMs: attempt.durationMs,
+      resultHeaders: JSON.stringify(attempt.result.headers),
+      resultBody: attempt.result.body,
+      resultSize: attempt.result.size,
+    });
   }
 
   dueCallbacks(now: number, limit: number, skip: ReadonlySet<string>): DueCallback[] {
@@ -394,14 +421,7 @@ export class CallStore {
 
   /** The earliest time something is due (a queued call or a callback), if anything is. */
   nextDueAt(): number | undefined {
-    const row = this.#db
-      .prepare(
-        `SELECT MIN(t) AS t FROM (
-           SELECT MIN(next_attempt_at) AS t FROM calls WHERE state = 'queued'
-           UNION ALL
-           SELECT MIN(callback_next_at) AS t FROM calls WHERE callback_state = 'pending')`,
-      )
-      .get() as { t: number | null };
+    const row = this.#nextDueAt.get() as { t: number | null };
     return row.t ?? undefined;
   }
 

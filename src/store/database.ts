@@ -100,6 +100,20 @@ const migrations: readonly string[] = [
     last_fired INTEGER NOT NULL
   );
   `,
+  // Async calls: partial indexes, so a call's index entries change only when it enters or
+  // leaves the state an index serves (fewer pages written per state change), and a
+  // queue-wide "next due" lookup.
+  `
+  DROP INDEX calls_ready;
+  DROP INDEX calls_callbacks;
+  DROP INDEX calls_finished;
+  CREATE INDEX calls_by_state ON calls (state, seq);
+  CREATE INDEX calls_ready ON calls (function_name, next_attempt_at) WHERE state = 'queued';
+  CREATE INDEX calls_due ON calls (next_attempt_at) WHERE state = 'queued';
+  CREATE INDEX calls_running ON calls (lease_until) WHERE state = 'running';
+  CREATE INDEX calls_callbacks ON calls (callback_next_at) WHERE callback_state = 'pending';
+  CREATE INDEX calls_finished ON calls (finished_at) WHERE finished_at IS NOT NULL;
+  `,
 ];
 
 export function openDatabase(path: string): Db {

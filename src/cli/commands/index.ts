@@ -1,5 +1,6 @@
 /** Every `runlet` command, in the order `runlet --help` lists them. */
 import type { CommandDefinition } from "../command.js";
+import { callsGetCommand, callsListCommand } from "./calls.js";
 import { deployCommand } from "./deploy.js";
 import { describeCommand } from "./describe.js";
 import { importFissionCommand, importKubelessCommand } from "./import.js";
@@ -21,6 +22,8 @@ export const commands: readonly CommandDefinition[] = [
   importFissionCommand,
   importKubelessCommand,
   invokeCommand,
+  callsListCommand,
+  callsGetCommand,
   listCommand,
   describeCommand,
   logsCommand,

@@ -37,10 +37,20 @@ export const invokeCommand = defineCommand({
       repeatable: true,
     },
     { flags: "-v, --verbose", description: "print the status line and response headers to stderr" },
+    {
+      flags: "--async",
+      description:
+        "queue the call durably and print its call id at once (follow it with runlet calls get ID)",
+    },
+    {
+      flags: "--callback <url>",
+      description: "with --async: POST the result to this URL when the call finishes",
+    },
   ],
   examples: [
     'runlet invoke hello --data \'{"name":"Ada"}\' -H "Content-Type: application/json"',
     "echo hi | runlet invoke echo",
+    "runlet invoke resize --async --data @photo.json --callback https://example.com/done",
   ],
   optionsSchema: clientFlagsSchema.extend({
     data: z.string().optional(),
@@ -49,6 +59,8 @@ export const invokeCommand = defineCommand({
     path: z.string(),
     query: z.array(z.string()).optional(),
     verbose: z.boolean().optional(),
+    async: z.boolean().optional(),
+    callback: z.string().optional(),
   }),
   async run(args, options, io) {
     const name = String(args[0]);
@@ -72,6 +84,27 @@ export const invokeCommand = defineCommand({
       return eq === -1 ? [pair, ""] : [pair.slice(0, eq), pair.slice(eq + 1)];
     });
     const client = new GatewayClient(resolveTarget(options, io.env));
+    if (options.callback !== undefined && !options.async) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "--callback only works with --async: runlet invoke NAME --async --callback URL",
+      );
+    }
+    if (options.async) {
+      if (options.callback !== undefined) {
+        headers["x-callback-url"] = options.callback;
+      }
+      const callId = await client.invokeAsync(name, {
+        method: options.method ?? "POST",
+        path: options.path,
+        query,
+        headers,
+        body,
+      });
+      line(io.stdout, callId);
+      line(io.stderr, `✔ call queued for ${name}; follow it with: runlet calls get ${callId}`);
+      return 0;
+    }
     const response = await client.invoke(name, {
       method: options.method ?? (body ? "POST" : "GET"),
       path: options.path,

@@ -1,7 +1,10 @@
 /** `runlet up`: the whole platform in this process until Ctrl-C or SIGTERM. */
 import { resolve } from "node:path";
 import { z } from "zod";
+import type { CallQueueOptions } from "../../calls/call-queue.js";
+import { UserError } from "../../errors.js";
 import { startRunlet } from "../../platform/start.js";
+import { parseDuration } from "../../spec/units.js";
 import { VERSION } from "../../version.js";
 import { defaultDataDir } from "../client-config.js";
 import { defineCommand } from "../command.js";
@@ -51,6 +54,7 @@ export const upCommand = defineCommand({
       adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
       poolSize: options.poolSize,
       sandbox: options.sandbox ? "auto" : "none",
+      calls: callQueueOptions(io.env),
       natsUrl: options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined),
       onInternalError: (error) =>
         line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
@@ -89,3 +93,31 @@ export const upCommand = defineCommand({
     return 0;
   },
 });
+
+/** Async call settings from the environment (docs/async.md). */
+function callQueueOptions(env: Record<string, string | undefined>): CallQueueOptions {
+  const retention = env["RUNLET_CALL_RETENTION"];
+  const concurrency = env["RUNLET_ASYNC_CONCURRENCY"];
+  let retentionMs: number | undefined;
+  if (retention) {
+    const days = /^(\d+)d$/.exec(retention.trim());
+    retentionMs = days ? Number(days[1]) * 86_400_000 : parseDuration(retention);
+    if (retentionMs === undefined || retentionMs <= 0) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        `RUNLET_CALL_RETENTION=${retention} is not a duration; use e.g. 7d, 12h or 30m.`,
+      );
+    }
+  }
+  let maxConcurrency: number | undefined;
+  if (concurrency) {
+    maxConcurrency = Number(concurrency);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        `RUNLET_ASYNC_CONCURRENCY=${concurrency} is not a whole number; use e.g. 100 (0 accepts and stores async calls but runs none).`,
+      );
+    }
+  }
+  return { retentionMs, maxConcurrency };
+}

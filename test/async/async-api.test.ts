@@ -1,0 +1,280 @@
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { eventually, startTestRunlet, tempDir, type TestRunlet } from "../helpers/runlet.js";
+
+/** Fails (500, or by exiting) until it has seen `?fail=N` attempts of the same call, logging each to a file. */
+const flaky = `import { appendFileSync, readFileSync } from "node:fs";
+export default async function (event, context) {
+  const log = process.env.ATTEMPT_LOG;
+  appendFileSync(log, JSON.stringify({ callId: context.callId, header: event.headers["x-call-id"] }) + "\\n");
+  const mine = readFileSync(log, "utf8").trim().split("\\n").map((line) => JSON.parse(line))
+    .filter((line) => line.callId === context.callId).length;
+  if (mine <= Number(event.query.fail ?? 0)) {
+    if (event.query.mode === "crash") { process.exit(7); }
+    return { statusCode: 500, body: "not yet (attempt " + mine + ")" };
+  }
+  if (event.query.status) { return { statusCode: Number(event.query.status), body: "refused" }; }
+  return { statusCode: 200, headers: { "x-attempts": String(mine) }, body: { attempts: mine, input: event.body } };
+}
+`;
+
+interface Attempt {
+  callId: string;
+  header: string;
+}
+
+interface CallJson {
+  id: string;
+  function: string;
+  source: string;
+  state: string;
+  attempts: number;
+  failures: number;
+  statusCode?: number;
+  lastError?: string;
+  finishedAt?: string;
+  callback?: { url: string; state?: string; attempts: number; status?: number; error?: string };
+  result?: {
+    headers: Record<string, string>;
+    body: string;
+    bodyEncoding: string;
+    size: number;
+    truncated: boolean;
+  };
+}
+
+async function setUp(
+  spec: Record<string, unknown> = {},
+): Promise<{ runlet: TestRunlet; log: string }> {
+  const runlet = await startTestRunlet({
+    sandbox: "none",
+    calls: { retryBaseMs: 20, retryMaxMs: 200 },
+  });
+  const log = join(await tempDir(), "attempts.ndjson");
+  const deployed = await runlet.deploy(
+    "flaky",
+    { "index.js": flaky },
+    { env: { ATTEMPT_LOG: log }, ...spec },
+  );
+  expect(deployed.status).toBe(201);
+  return { runlet, log };
+}
+
+async function attempts(log: string, callId: string): Promise<Attempt[]> {
+  const text = await readFile(log, "utf8").catch(() => "");
+  return text
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Attempt)
+    .filter((attempt) => attempt.callId === callId);
+}
+
+async function enqueue(runlet: TestRunlet, path: string, init: RequestInit = {}): Promise<string> {
+  const response = await fetch(`${runlet.url}/async-function/${path}`, { method: "POST", ...init });
+  expect(response.status).toBe(202);
+  const callId = response.headers.get("x-call-id") ?? "";
+  expect(callId).not.toBe("");
+  expect(response.headers.get("location")).toBe(`/api/v1/calls/${callId}`);
+  return callId;
+}
+
+async function call(runlet: TestRunlet, id: string): Promise<CallJson> {
+  const response = await runlet.api(`/api/v1/calls/${id}`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as CallJson;
+}
+
+function finished(
+  runlet: TestRunlet,
+  id: string,
+  what = `call ${id} to finish`,
+): Promise<CallJson> {
+  return eventually(
+    async () => {
+      const current = await call(runlet, id);
+      return ["succeeded", "failed", "dead"].includes(current.state) ? current : undefined;
+    },
+    { what },
+  );
+}
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A real HTTP server on port 0 that answers 500 to the first `failFirst` callbacks. */
+async function callbackReceiver(failFirst = 0): Promise<{ url: string; received: Received[] }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.writeHead(received.length <= failFirst ? 500 : 200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received };
+}
+
+describe("async calls over HTTP", () => {
+  it("answers 202 only once the call is stored, runs it, and shows it in the status API", async () => {
+    const { runlet, log } = await setUp();
+    const id = await enqueue(runlet, "flaky/sub?x=1", {
+      headers: { "content-type": "text/plain" },
+      body: "payload",
+    });
+    // Stored before the answer: the record exists straight away.
+    const stored = runlet.platform.calls.get(id);
+    expect(stored?.functionName).toBe("flaky");
+    expect(stored?.path).toBe("/sub?x=1");
+    const done = await finished(runlet, id);
+    expect(done).toMatchObject({
+      id,
+      function: "flaky",
+      source: "http",
+      state: "succeeded",
+      attempts: 1,
+      failures: 0,
+      statusCode: 200,
+    });
+    expect(done.result?.headers["x-attempts"]).toBe("1");
+    expect(JSON.parse(done.result?.body ?? "")).toEqual({ attempts: 1, input: "payload" });
+    expect(await attempts(log, id)).toEqual([{ callId: id, header: id }]);
+
+    const listed = (await (
+      await runlet.api("/api/v1/calls?function=flaky&status=succeeded")
+    ).json()) as CallJson[];
+    expect(listed.map((c) => c.id)).toEqual([id]);
+    const none = (await (await runlet.api("/api/v1/calls?status=dead")).json()) as CallJson[];
+    expect(none).toEqual([]);
+    expect((await runlet.api("/api/v1/calls?status=lost")).status).toBe(400);
+    expect((await runlet.api("/api/v1/calls/no-such-call")).status).toBe(404);
+    // The status API needs the admin token.
+    expect((await fetch(`${runlet.url}/api/v1/calls/${id}`)).status).toBe(401);
+  });
+
+  it("refuses unknown functions (404) and bad callback URLs (400), storing nothing", async () => {
+    const { runlet } = await setUp();
+    const unknown = await fetch(`${runlet.url}/async-function/ghost`, {
+      method: "POST",
+      body: "x",
+    });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe(
+      "RUNLET_FUNCTION_NOT_FOUND",
+    );
+    for (const bad of ["not a url", "ftp://example.com/x", "/relative"]) {
+      const response = await fetch(`${runlet.url}/async-function/flaky`, {
+        method: "POST",
+        headers: { "x-callback-url": bad },
+        body: "x",
+      });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error.message).toContain("X-Callback-Url");
+    }
+    expect(runlet.platform.calls.list()).toEqual([]);
+    const get = await fetch(`${runlet.url}/async-function/flaky`);
+    expect(get.status).toBe(405);
+  });
+
+  it("retries failures with the same X-Call-Id until the function succeeds", async () => {
+    const { runlet, log } = await setUp();
+    const id = await enqueue(runlet, "flaky?fail=2", { body: "again" });
+    const done = await finished(runlet, id);
+    expect(done).toMatchObject({ state: "succeeded", attempts: 3, failures: 2, statusCode: 200 });
+    const seen = await attempts(log, id);
+    expect(seen).toHaveLength(3);
+    expect(seen.every((attempt) => attempt.header === id)).toBe(true);
+  });
+
+  it("retries a call whose instance crashes", async () => {
+    const { runlet, log } = await setUp();
+    const id = await enqueue(runlet, "flaky?fail=1&mode=crash");
+    const done = await finished(runlet, id);
+    expect(done).toMatchObject({ state: "succeeded", attempts: 2, failures: 1 });
+    expect(await attempts(log, id)).toHaveLength(2);
+  });
+
+  it("dead-letters a call after maxRetries with its last error, and does not retry a 4xx", async () => {
+    const { runlet, log } = await setUp({ maxRetries: 2 });
+    const id = await enqueue(runlet, "flaky?fail=100");
+    const dead = await finished(runlet, id);
+    expect(dead).toMatchObject({ state: "dead", attempts: 3, failures: 3, statusCode: 500 });
+    expect(dead.lastError).toContain("not yet (attempt 3)");
+    expect(await attempts(log, id)).toHaveLength(3);
+    const listed = (await (await runlet.api("/api/v1/calls?status=dead")).json()) as CallJson[];
+    expect(listed.map((c) => c.id)).toEqual([id]);
+
+    const refused = await enqueue(runlet, "flaky?status=422");
+    expect(await finished(runlet, refused)).toMatchObject({
+      state: "failed",
+      attempts: 1,
+      statusCode: 422,
+    });
+  });
+
+  it("POSTs the result to the callback URL with the function's headers and body", async () => {
+    const { runlet } = await setUp();
+    const receiver = await callbackReceiver();
+    const id = await enqueue(runlet, "flaky", {
+      headers: { "x-callback-url": receiver.url },
+      body: "to-callback",
+    });
+    const delivered = await eventually(async () => {
+      const current = await call(runlet, id);
+      return current.callback?.state === "delivered" ? current : undefined;
+    });
+    expect(delivered.callback).toMatchObject({ url: receiver.url, attempts: 1, status: 200 });
+    expect(receiver.received).toHaveLength(1);
+    const [hook] = receiver.received;
+    expect(hook?.headers["x-call-id"]).toBe(id);
+    expect(hook?.headers["x-function-name"]).toBe("flaky");
+    expect(hook?.headers["x-function-status"]).toBe("200");
+    expect(Number(hook?.headers["x-duration-seconds"])).toBeGreaterThan(0);
+    expect(hook?.headers["x-attempts"]).toBe("1");
+    expect(JSON.parse(hook?.body ?? "")).toEqual({ attempts: 1, input: "to-callback" });
+  });
+
+  it("retries a failing callback, and reports a dead call to it", async () => {
+    const { runlet } = await setUp({ maxRetries: 0 });
+    const receiver = await callbackReceiver(2);
+    const id = await enqueue(runlet, "flaky?fail=1", {
+      headers: { "x-callback-url": receiver.url },
+    });
+    const delivered = await eventually(async () => {
+      const current = await call(runlet, id);
+      return current.callback?.state === "delivered" ? current : undefined;
+    });
+    expect(delivered.state).toBe("dead");
+    expect(delivered.callback).toMatchObject({ attempts: 3, status: 200 });
+    expect(receiver.received).toHaveLength(3);
+    for (const hook of receiver.received) {
+      expect(hook.headers["x-call-id"]).toBe(id);
+      expect(hook.headers["x-function-status"]).toBe("500");
+      expect(hook.body).toBe("not yet (attempt 1)");
+    }
+  });
+
+  it("keeps an enqueue idempotent by X-Call-Id and exposes queue metrics", async () => {
+    const { runlet, log } = await setUp();
+    const first = await enqueue(runlet, "flaky", { headers: { "x-call-id": "order-42" } });
+    const again = await enqueue(runlet, "flaky", { headers: { "x-call-id": "order-42" } });
+    expect([first, again]).toEqual(["order-42", "order-42"]);
+    await finished(runlet, "order-42");
+    expect(await attempts(log, "order-42")).toHaveLength(1);
+    const metrics = await (await fetch(`${runlet.url}/metrics`)).text();
+    expect(metrics).toMatch(/runlet_async_calls_accepted_total\{function_name="flaky"\} 2/);
+    expect(metrics).toMatch(
+      /runlet_async_call_attempts_total\{function_name="flaky",outcome="succeeded"\} 1/,
+    );
+    expect(metrics).toMatch(/runlet_async_calls\{function_name="flaky",state="succeeded"\} 1/);
+  });
+});
