@@ -87,6 +87,11 @@ function section<T>(data: T): Section<T> {
 }
 
 log(`benchmarks: ${[...only].join(", ")}${quick ? " (quick)" : ""}`);
+if (only.size > 0) {
+  // Runlet runs from dist/ in the benchmarks, as `runlet up` does.
+  log("building the CLI (tsc)");
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: "inherit" });
+}
 if (only.has("warm") || only.has("echo")) {
   log("starting Runlet (separate process)");
   const runlet = await startRunletProcess();

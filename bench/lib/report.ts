@@ -285,8 +285,8 @@ const method = `## How it is measured
 
 - **Processes.** \`npm run bench\` (bench/run.ts, run with tsx) is the load generator and the
   orchestrator. Every server under test is a child process of it with a clean environment (PATH
-  and HOME only): the raw server, each peer runtime, and Runlet itself (bench/servers/runlet-server.ts
-  starts the embedded platform, \`startRunlet\`, with a fresh data directory; its function instances
+  and HOME only): the raw server, each peer runtime, and Runlet itself (bench/servers/runlet-server.mjs
+  starts the embedded platform from the build in dist/, as \`runlet up\` runs it, with a fresh data directory; its function instances
   are its own children). So the load generator never shares an event loop with the server, but on
   this 2-core machine it does share the CPU with it: no process is pinned, the kernel schedules
   load generator, gateway and instance across both cores, and servers not under test sit idle. The

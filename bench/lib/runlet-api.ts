@@ -37,7 +37,7 @@ export async function startRunletProcess(
   const server = await spawnServer({
     name: "runlet",
     command: process.execPath,
-    args: ["--import", "tsx", "bench/servers/runlet-server.ts"],
+    args: ["bench/servers/runlet-server.mjs"],
     cwd: repoRoot,
     env: {
       RUNLET_BENCH_PORT: String(port),

@@ -4,7 +4,6 @@
  * `runlet up` (the built CLI, as users start it) in its own process; memory is read from
  * /proc for it and every process under it (bubblewrap and the runtime servers).
  */
-import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -158,8 +157,6 @@ async function startPlatform(dataDir: string): Promise<ServerProcess> {
 }
 
 export async function runDensity(options: DensityOptions): Promise<DensityResult> {
-  options.log("density: building the CLI (runlet up runs from dist/)");
-  execFileSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: "inherit" });
   const dir = await mkdtemp(join(tmpdir(), "runlet-bench-density-"));
   const platform = await startPlatform(join(dir, "data"));
   const root = platform.child.pid ?? 0;

@@ -3,11 +3,14 @@
  * RUNLET_BENCH_PORT with a fresh data directory, optionally a warm pool of RUNLET_BENCH_POOL_SIZE
  * generic instances per runtime. SIGTERM closes it and removes the data directory, unless it
  * was given in RUNLET_BENCH_DATA_DIR (kept, so a second process can reopen it).
+ *
+ * Plain JavaScript importing the build in dist/ (bench/run.ts builds it first), so the
+ * benchmarks measure the code `runlet up` runs, not a TypeScript loader's output.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startRunlet, type RunletOptions } from "../../src/platform/start.js";
+import { startRunlet } from "../../dist/platform/start.js";
 
 const port = Number(process.env.RUNLET_BENCH_PORT ?? "0");
 const adminToken = process.env.RUNLET_BENCH_TOKEN ?? "bench-admin-token";
@@ -18,7 +21,7 @@ const asyncConcurrency = process.env.RUNLET_BENCH_ASYNC_CONCURRENCY;
 const givenDataDir = process.env.RUNLET_BENCH_DATA_DIR;
 const dataDir = givenDataDir ?? (await mkdtemp(join(tmpdir(), "runlet-bench-")));
 // `poolSize` is newer than some trees this runs against; an older platform ignores it.
-const options: RunletOptions & { poolSize?: number } = {
+const options = {
   dataDir,
   port,
   adminToken,
@@ -31,7 +34,7 @@ const runlet = await startRunlet(options);
 console.log(JSON.stringify({ url: runlet.url }));
 
 let closing = false;
-const close = async (): Promise<void> => {
+const close = async () => {
   if (closing) {
     return;
   }
