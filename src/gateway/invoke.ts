@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RevisionTarget } from "../executor/revision-target.js";
 import type { Platform } from "../platform/platform.js";
 import { forward } from "../router/forward.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
@@ -22,7 +23,7 @@ export async function handleInvocation(
   res: ServerResponse,
 ): Promise<void> {
   const match = functionPath.exec(req.url ?? "");
-  const callId = headerValue(req.headers["x-call-id"]) ?? randomUUID();
+  const callId = callIdOf(req.headers["x-call-id"]) ?? randomUUID();
   // OpenFaaS clients may address NAME.NAMESPACE; there is one namespace here.
   const name = decodeURIComponent(match?.[1] ?? "").replace(/\.(default|openfaas-fn)$/, "");
   const target = name ? platform.findTarget(name) : undefined;
@@ -36,6 +37,34 @@ export async function handleInvocation(
       `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`,
     );
   }
+  await invokeTarget(platform, metrics, req, res, {
+    name,
+    target,
+    callId,
+    pathAndQuery: `${match?.[2] || "/"}${match?.[3] ?? ""}`,
+  });
+}
+
+export interface InvokeTarget {
+  /** The function's name, for metrics. */
+  readonly name: string;
+  readonly target: RevisionTarget;
+  readonly callId: string;
+  /** What the function sees as its path and query. */
+  readonly pathAndQuery: string;
+  /** Route parameters (HTTP triggers). */
+  readonly params?: Record<string, string>;
+}
+
+/** Checks the caller may invoke, forwards the call, and records it: every HTTP way in ends here. */
+export async function invokeTarget(
+  platform: Platform,
+  metrics: GatewayMetrics,
+  req: IncomingMessage,
+  res: ServerResponse,
+  call: InvokeTarget,
+): Promise<void> {
+  const { name, target, callId } = call;
   if (target.config.auth === "required" && !isAdmin(req.headers, platform.adminToken)) {
     req.resume();
     const body = JSON.stringify(unauthorizedBody);
@@ -54,19 +83,21 @@ export async function handleInvocation(
     res,
     target,
     callId,
-    pathAndQuery: `${match?.[2] || "/"}${match?.[3] ?? ""}`,
+    pathAndQuery: call.pathAndQuery,
+    params: call.params,
   });
   const labels = { function_name: name, code: String(status) };
   metrics.invocations.inc(labels);
   metrics.duration.observe(labels, (performance.now() - started) / 1000);
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
+/** The caller's X-Call-Id when it is a sane id, for de-duplication across retries. */
+export function callIdOf(value: string | string[] | undefined): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;
   return first && /^[\w.:-]{1,128}$/.test(first) ? first : undefined;
 }
 
-function sendError(
+export function sendError(
   res: ServerResponse,
   status: number,
   callId: string,

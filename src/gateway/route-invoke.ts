@@ -6,10 +6,9 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Platform } from "../platform/platform.js";
-import { forward } from "../router/forward.js";
 import { parseTarget } from "../spec/trigger-spec.js";
 import { isPlatformPath, type RouteMatch } from "../triggers/route-table.js";
-import { isAdmin, unauthorizedBody } from "./auth.js";
+import { callIdOf, invokeTarget, sendError } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** The route a request takes, or undefined for platform paths and paths no route serves. */
@@ -37,43 +36,21 @@ export async function handleRoute(
       : platform.findRevisionTarget(functionName, revision);
   if (!target) {
     req.resume();
-    const body = JSON.stringify({
-      error: {
-        code: "RUNLET_FUNCTION_NOT_FOUND",
-        message: `Trigger ${route.trigger} calls ${route.target}, which does not exist; redeploy it or remove the trigger: runlet trigger remove ${route.trigger}`,
-      },
-    });
-    res.writeHead(404, { "content-type": "application/json", "x-call-id": callId });
-    res.end(body);
+    sendError(
+      res,
+      404,
+      callId,
+      "RUNLET_FUNCTION_NOT_FOUND",
+      `Trigger ${route.trigger} calls ${route.target}, which does not exist; redeploy it or remove the trigger: runlet trigger remove ${route.trigger}`,
+    );
     return;
   }
-  if (target.config.auth === "required" && !isAdmin(req.headers, platform.adminToken)) {
-    req.resume();
-    res.writeHead(401, {
-      "content-type": "application/json",
-      "www-authenticate": 'Bearer realm="runlet"',
-      "x-call-id": callId,
-    });
-    res.end(JSON.stringify(unauthorizedBody));
-    return;
-  }
-  metrics.invocationsStarted.inc({ function_name: functionName });
-  const started = performance.now();
-  const { status } = await forward(platform.executor, {
-    req,
-    res,
+  await invokeTarget(platform, metrics, req, res, {
+    name: functionName,
     target,
     callId,
     // The function sees the path as the client sent it; the route's captures come as params.
     pathAndQuery: req.url ?? "/",
     params: route.params,
   });
-  const labels = { function_name: functionName, code: String(status) };
-  metrics.invocations.inc(labels);
-  metrics.duration.observe(labels, (performance.now() - started) / 1000);
-}
-
-function callIdOf(value: string | string[] | undefined): string | undefined {
-  const first = Array.isArray(value) ? value[0] : value;
-  return first && /^[\w.:-]{1,128}$/.test(first) ? first : undefined;
 }
