@@ -12,7 +12,7 @@ import { accessSync, constants, fstatSync, statSync, writeSync } from "node:fs";
 import { Agent, createServer, request as httpRequest } from "node:http";
 import { connect, createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
-import { createFrameServer } from "../node/frame-server.mjs";
+import { listenRuntime } from "../node/frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
 
@@ -765,30 +765,7 @@ function sendJson(res, status, value, extraHeaders = {}) {
 // ---------------------------------------------------------------------------------------
 // start
 
-const socketPath = process.env.RUNLET_SOCKET;
-const frameSocketPath = process.env.RUNLET_FRAME_SOCKET;
-const port = Number(process.env.PORT ?? 8888);
-const frameServer = frameSocketPath ? createFrameServer(serveCall) : undefined;
-
-function listen(target, options) {
-  return new Promise((resolveListen, reject) => {
-    target.once("error", reject);
-    target.listen(options, () => {
-      target.off("error", reject);
-      resolveListen();
-    });
-  });
-}
-
-try {
-  await Promise.all([
-    listen(server, socketPath ? { path: socketPath } : { port, host: "0.0.0.0" }),
-    frameServer ? listen(frameServer, { path: frameSocketPath }) : undefined,
-  ]);
-} catch (error) {
-  process.stderr.write(`cannot listen: ${error?.stack ?? error}\n`);
-  process.exit(1);
-}
+await listenRuntime(server, serveCall);
 control({ event: "ready", pid: process.pid });
 
 // Programs the function started do not outlive the instance.

@@ -9,7 +9,7 @@ import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { adaptHandler, compatShapes, finishedAnswer } from "./compat.mjs";
-import { createFrameServer } from "./frame-server.mjs";
+import { listenRuntime } from "./frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
 
@@ -553,34 +553,13 @@ async function warmUp(target) {
   }
 }
 
-const socketPath = process.env.RUNLET_SOCKET;
-const frameSocketPath = process.env.RUNLET_FRAME_SOCKET;
-const port = Number(process.env.PORT ?? 8888);
 // Invocations in frames on a second socket when the supervisor asks for one (embedded mode);
 // HTTP keeps serving control paths, and invocations from anything that speaks only HTTP.
-const frameServer = frameSocketPath ? createFrameServer(serveCall) : undefined;
-
-function listen(target, options) {
-  return new Promise((resolveListen, reject) => {
-    target.once("error", reject);
-    target.listen(options, () => {
-      target.off("error", reject);
-      resolveListen();
-    });
-  });
-}
-
-try {
-  await Promise.all([
-    listen(server, socketPath ? { path: socketPath } : { port, host: "0.0.0.0" }),
-    frameServer ? listen(frameServer, { path: frameSocketPath }) : undefined,
-  ]);
-} catch (error) {
-  process.stderr.write(`cannot listen: ${error?.stack ?? error}\n`);
-  process.exit(1);
-}
+const { frameSocketPath } = await listenRuntime(server, serveCall);
 if (process.env.RUNLET_WARMUP === "1") {
   try {
+    const socketPath = process.env.RUNLET_SOCKET;
+    const port = Number(process.env.PORT ?? 8888);
     await warmUp(socketPath ? { socketPath } : { host: "127.0.0.1", port });
     if (frameSocketPath) {
       await warmUpFrames(frameSocketPath);
