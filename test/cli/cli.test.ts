@@ -157,6 +157,26 @@ describe("runlet CLI (in-process)", () => {
     expect(result.stderr).toContain("The function failed to load: index.js:2: SyntaxError");
   });
 
+  it("says which functions of a stack file were deployed when one of them fails", async () => {
+    const { cwd, cli } = await setup();
+    for (const name of ["first", "second", "third"]) {
+      await mkdir(join(cwd, name));
+    }
+    await writeFile(join(cwd, "first", "index.js"), "export default async () => 'first';\n");
+    await writeFile(join(cwd, "third", "index.js"), "export default async () => 'third';\n");
+    await writeFile(
+      join(cwd, "runlet.yaml"),
+      "version: 1\nfunctions:\n  first:\n    runtime: node\n  second:\n    runtime: node\n  third:\n    runtime: node\n",
+    );
+
+    const result = await cli(["deploy"]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("second was not deployed: Handler file index.js is not in");
+    expect(result.stderr).toContain("(deployed: first; not attempted: third.");
+    expect((await cli(["invoke", "first"])).stdout).toBe("first");
+  });
+
   it("manages secrets without ever printing values", async () => {
     const { cli } = await setup();
     expect((await cli(["secret", "create", "api-key", "--from-literal", "v1"])).stdout).toContain(
