@@ -466,6 +466,8 @@ describe("exec runtime, spec and CLI", () => {
     const cli = (argv: string[]) => runCli(argv, { cwd, env });
     const created = await cli(["new", "greeter", "--runtime", "exec"]);
     expect(created.code).toBe(0);
+    // The program reads the body, so the suggested call sends one.
+    expect(created.stdout).toContain("Next: runlet deploy && runlet invoke greeter --data Ada\n");
     expect(await readStack(cwd)).toBe(
       "version: 1\nfunctions:\n  greeter:\n    runtime: exec\n    source: ./greeter\n    command: sh handler.sh\n    mode: stdio\n",
     );
@@ -486,6 +488,7 @@ describe("exec runtime, spec and CLI", () => {
     expect(deploy.code).toBe(0);
     const greeting = await fetch(`${runlet.url}/function/greeter`, { method: "POST", body: "Ada" });
     expect(await greeting.text()).toBe("Hello, Ada!\n");
+    expect((await cli(["invoke", "greeter", "--data", "Ada"])).stdout).toBe("Hello, Ada!\n");
     const web = await fetch(`${runlet.url}/function/web/hi`);
     expect(await web.text()).toBe("web says /hi");
   });

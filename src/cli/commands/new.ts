@@ -27,6 +27,8 @@ const templateSchema = z.strictObject({
   testFile: z.string(),
   /** How to run the template's test, shown after creation. */
   testCommand: z.string(),
+  /** What to pass to `runlet invoke` so the function greets someone: how it reads its input. */
+  invokeArgs: z.string().default("--query name=Ada"),
 });
 export type Template = z.infer<typeof templateSchema> & { readonly runtime: string };
 
@@ -155,6 +157,6 @@ export const newCommand = defineCommand({
     );
     line(io.stdout, `✔ added ${name} to ${result.stackFile}`);
     line(io.stdout, `Test it: cd ${name} && ${template.testCommand}`);
-    line(io.stdout, `Next: runlet deploy && runlet invoke ${name} --query name=Ada`);
+    line(io.stdout, `Next: runlet deploy && runlet invoke ${name} ${template.invokeArgs}`);
   },
 });
