@@ -141,6 +141,10 @@ describe("runlet CLI (in-process)", () => {
     );
     const unknownRuntime = await cli(["new", "x", "--runtime", "cobol"]);
     expect(unknownRuntime.stderr).toContain("No template for runtime cobol; templates: node");
+    const typo = await cli(["new", "x", "--runtime", "pyhton"]);
+    expect(typo.stderr).toContain("No template for runtime pyhton (did you mean python?);");
+    const alias = await cli(["deploy", "x", "--runtime", "nodejs", "--source", "."]);
+    expect(alias.stderr).toContain('unknown runtime "nodejs" (did you mean node?); known runtimes');
     const syntax = await cli(["deploy", "broken", "--runtime", "node", "--source", "./src"]);
     expect(syntax.code).toBe(1);
   });

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { runtimes } from "../../spec/function-spec.js";
 import { assertValidName } from "../../spec/names.js";
+import { didYouMean, suggestRuntime } from "../../spec/suggest.js";
 import { defineCommand } from "../command.js";
 import { line } from "../io.js";
 
@@ -66,9 +67,10 @@ export async function createFunction(
   const templates = await listTemplates();
   const template = templates.find((t) => t.runtime === runtime);
   if (!template) {
+    const names = templates.map((t) => t.runtime);
     throw new UserError(
       "RUNLET_UNSUPPORTED_RUNTIME",
-      `No template for runtime ${runtime}; templates: ${templates.map((t) => t.runtime).join(", ")} (see runlet new --list)`,
+      `No template for runtime ${runtime}${didYouMean(suggestRuntime(runtime, names))}; templates: ${names.join(", ")} (see runlet new --list)`,
     );
   }
   const dir = resolve(cwd, name);
