@@ -25,7 +25,7 @@ describe("runlet CLI (in-process)", () => {
     );
 
     const deployed = await cli(["deploy"]);
-    expect(deployed.stderr).toContain("hello: packed");
+    expect(deployed.stderr).toMatch(/hello: packed \S+ \(3 files, /);
     expect(deployed.code).toBe(0);
     expect(deployed.stdout).toMatch(
       /✔ hello deployed \(revision 1\) → http:\/\/127\.0\.0\.1:\d+\/function\/hello/,
@@ -80,6 +80,7 @@ describe("runlet CLI (in-process)", () => {
       "64Mi",
     ]);
     expect(deployed.code).toBe(0);
+    expect(deployed.stderr).toMatch(/greeter: packed \S+ \(1 file, /);
     expect((await cli(["invoke", "greeter"])).stdout).toBe("hi");
     const fn = runlet.platform.get("greeter");
     expect(fn.config.timeoutMs).toBe(5000);
@@ -145,6 +146,12 @@ describe("runlet CLI (in-process)", () => {
     expect(typo.stderr).toContain("No template for runtime pyhton (did you mean python?);");
     const alias = await cli(["deploy", "x", "--runtime", "nodejs", "--source", "."]);
     expect(alias.stderr).toContain('unknown runtime "nodejs" (did you mean node?); known runtimes');
+    const importHelp = await cli(["import", "--help"]);
+    expect(importHelp.stdout.replace(/\s+/g, " ")).toContain(
+      "deploy Fission specs or Kubeless Functions (OpenFaaS: runlet deploy -f stack.yml)",
+    );
+    const noCalls = await cli(["calls", "nothing-yet"]);
+    expect(noCalls.stdout).toContain("Make one with: runlet invoke nothing-yet --async");
     const syntax = await cli(["deploy", "broken", "--runtime", "node", "--source", "./src"]);
     expect(syntax.code).toBe(1);
   });
@@ -195,7 +202,9 @@ describe("runlet CLI (in-process)", () => {
     expect((await cli(["secret", "remove", "api-key"])).stdout).toContain("removed");
     const missing = await cli(["secret", "remove", "api-key"]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("does not exist");
+    expect(missing.stderr).toContain(
+      "Secret api-key does not exist; see the secrets with: runlet secret list",
+    );
   });
 
   it("logs in, saves the gateway and token privately, and logs out", async () => {

@@ -89,7 +89,7 @@ async function deployOne(
   }
   const packed = await packDirectory(fn.source);
   progress(
-    `${fn.name}: packed ${fn.source} (${packed.files} files, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`,
+    `${fn.name}: packed ${fn.source} (${packed.files} ${packed.files === 1 ? "file" : "files"}, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`,
   );
   const head = await client.raw("HEAD", `/api/v1/packages/${packed.digest}`);
   head.body.resume();
