@@ -13,6 +13,7 @@ describe("the runlet binary", () => {
     const server = await startServer(["--port", "0"], env);
     const token = /admin token[^\n]*\n\s+(\S+)/.exec(server.output())?.[1];
     expect(token).toBeTruthy();
+    expect(server.output()).toContain("Try it:  runlet new hello --runtime node");
     const tokenFile = join(home, ".runlet", "admin-token");
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
 
@@ -57,6 +58,7 @@ describe("the runlet binary", () => {
     const restarted = await startServer(["--port", "0"], env);
     expect(restarted.output()).toContain("functions  1 deployed");
     expect(restarted.output()).not.toContain("admin token");
+    expect(restarted.output()).not.toContain("Try it"); // only shown while nothing is deployed
     expect(await (await fetch(`${restarted.url}/function/slow`)).text()).toBe("done");
     restarted.child.kill("SIGINT");
     expect(await restarted.exited).toBe(0);

@@ -90,10 +90,12 @@ export const upCommand = defineCommand({
       );
       line(io.stdout, `    ${runlet.platform.adminToken}`);
     }
-    line(
-      io.stdout,
-      "Try it:  runlet new hello --runtime node && runlet deploy && runlet invoke hello",
-    );
+    if (functions === 0) {
+      line(
+        io.stdout,
+        "Try it:  runlet new hello --runtime node && runlet deploy && runlet invoke hello",
+      );
+    }
     line(io.stdout, "Press Ctrl-C to stop.");
     const signal = await io.stopSignal();
     line(io.stdout, `${signal}: draining in-flight calls and stopping instances…`);
