@@ -53,7 +53,11 @@ describe("runlet CLI (in-process)", () => {
     expect(logs.stdout).toMatch(/greeting Ada \(call [0-9a-f-]+\)\n.*greeting Bob/);
 
     expect((await cli(["deploy"])).stdout).toContain("hello unchanged (revision 1)");
-    expect((await cli(["remove", "hello"])).stdout).toContain("removed hello");
+    // A missing name is reported, and does not stop the others from being removed.
+    const removed = await cli(["remove", "nosuch", "hello"]);
+    expect(removed.stdout).toContain("removed hello");
+    expect(removed.stderr).toContain("Error: Function nosuch does not exist");
+    expect(removed.code).toBe(1);
     const gone = await cli(["invoke", "hello"]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain("HTTP 404");
