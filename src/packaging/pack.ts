@@ -44,7 +44,10 @@ export async function packDirectory(dir: string, options: PackOptions = {}): Pro
       `Source directory ${dir} does not exist or is not a directory; pass --source DIR (the folder with your handler).`,
     );
   }
-  const files = await listFiles(dir, options.includeBuildOutput ?? false);
+  const listed = await listFiles(dir, options.includeBuildOutput ?? false);
+  // An empty folder is a valid source (an exec function whose command is on the PATH):
+  // pack the folder itself so the archive is not empty.
+  const files = listed.length > 0 ? listed : ["."];
   const chunks: Buffer[] = [];
   const stream = create(
     {
@@ -61,7 +64,7 @@ export async function packDirectory(dir: string, options: PackOptions = {}): Pro
     chunks.push(chunk);
   }
   const archive = Buffer.concat(chunks);
-  return { archive, digest: digestOf(archive), files: files.length };
+  return { archive, digest: digestOf(archive), files: listed.length };
 }
 
 export function digestOf(bytes: Buffer): string {

@@ -63,3 +63,14 @@ describe("packDirectory", () => {
     ]);
   });
 });
+
+describe("packDirectory of an empty folder", () => {
+  it("gives an archive the server accepts (an exec command needs no files)", async () => {
+    const source = await tempDir();
+
+    const packed = await packDirectory(source);
+
+    expect(packed.files).toBe(0);
+    await expect(checkArchive(packed.archive, limits)).resolves.toBeUndefined();
+  });
+});

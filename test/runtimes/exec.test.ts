@@ -281,6 +281,21 @@ describe("exec runtime, stdio mode", () => {
     });
     expect(described.stdout).toMatch(/Command:\s+\.\/bin\/shout \(stdio mode\)/);
   });
+
+  it("deploys a command from the PATH with an empty source folder, as docs/exec.md shows", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const cwd = await tempDir("runlet-cli-");
+    await mkdir(join(cwd, "upper"));
+    const env = { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken };
+    const deploy = await runCli(
+      ["deploy", "upper", "--runtime", "exec", "--source", "./upper", "--command", "tr a-z A-Z"],
+      { cwd, env },
+    );
+    expect(deploy.stderr).toContain("upper: packed");
+    expect(deploy.code).toBe(0);
+    const invoked = await runCli(["invoke", "upper"], { cwd, env, stdin: "hello\n" });
+    expect(invoked.stdout).toBe("HELLO\n");
+  });
 });
 
 const echoSpec = { runtime: "exec", command: "cat" };
