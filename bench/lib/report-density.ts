@@ -3,14 +3,7 @@ import type { DensityResult, Memory } from "../suites/density.js";
 import type { Section } from "./report.js";
 import { fmt } from "./stats.js";
 import { barChart } from "./svg.js";
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`),
-  ].join("\n");
-}
+import { table } from "./table.js";
 
 const mib = (memory: Memory): string =>
   `${fmt(memory.rssMiB)} MiB RSS, ${fmt(memory.pssMiB)} MiB PSS`;

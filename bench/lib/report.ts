@@ -9,6 +9,7 @@ import type { MachineInfo } from "./machine.js";
 import { fmt, fmtSpread, type Spread } from "./stats.js";
 import { densityChart, densitySection } from "./report-density.js";
 import { barChart } from "./svg.js";
+import { table } from "./table.js";
 
 export interface Section<T> {
   readonly ranAt: string;
@@ -59,14 +60,6 @@ function count(s: Spread | undefined): string {
 
 function verdict(met: boolean | undefined): string {
   return met === undefined ? "not measured" : met ? "**met**" : "**not met**";
-}
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`),
-  ].join("\n");
 }
 
 function runLine(section: Section<unknown>): string {

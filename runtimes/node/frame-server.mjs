@@ -30,6 +30,7 @@ class FrameResponse extends EventEmitter {
   #connection;
   #id;
   #head;
+  #headBytes = 0;
   #outstanding = 0;
   #waiting = false;
 
@@ -41,7 +42,10 @@ class FrameResponse extends EventEmitter {
 
   writeHead(status, headers) {
     // Held back so head, body and end of a small answer leave in one write.
-    this.#head = Buffer.from(JSON.stringify({ status, headers }));
+    // Kept as text: it is encoded straight into the outgoing frame.
+    const head = JSON.stringify({ status, headers });
+    this.#head = head;
+    this.#headBytes = Buffer.byteLength(head);
     return this;
   }
 
@@ -114,16 +118,16 @@ class FrameResponse extends EventEmitter {
     this.#head = undefined;
     const bodyLength = body?.length ?? 0;
     const total =
-      (head ? frameHeaderBytes + head.length : 0) +
+      (head ? frameHeaderBytes + this.#headBytes : 0) +
       (bodyLength > 0 ? frameHeaderBytes + bodyLength : 0) +
       (end ? frameHeaderBytes : 0);
     if (total <= coalesceBytes) {
       const out = Buffer.allocUnsafe(total);
       let offset = 0;
       if (head) {
-        writeFrameHeader(out, offset, FrameType.ResponseHead, this.#id, head.length);
-        head.copy(out, offset + frameHeaderBytes);
-        offset += frameHeaderBytes + head.length;
+        writeFrameHeader(out, offset, FrameType.ResponseHead, this.#id, this.#headBytes);
+        out.write(head, offset + frameHeaderBytes, "utf8");
+        offset += frameHeaderBytes + this.#headBytes;
       }
       if (bodyLength > 0) {
         writeFrameHeader(out, offset, FrameType.ResponseBody, this.#id, bodyLength);
@@ -233,6 +237,7 @@ function serveConnection(socket, serveCall) {
             method: call.head.method,
             url: call.head.path,
             headers: call.head.headers,
+            body,
             readBody: () => Promise.resolve(body),
           },
           call.res,

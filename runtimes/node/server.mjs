@@ -232,35 +232,87 @@ function escapeRegExp(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/**
+ * A call's context.signal, made only when the handler first reads it: most handlers never
+ * do, and an AbortController plus a deadline timer are a good part of a small call's cost.
+ * Read late, it is already aborted if the call was cancelled or its deadline has passed.
+ */
+class CallSignal {
+  #deadline;
+  #controller;
+  #timer;
+  #reason;
+
+  constructor(deadline) {
+    this.#deadline = deadline;
+  }
+
+  get signal() {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      const left = this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+      if (this.#reason !== undefined) {
+        this.#controller.abort(this.#reason);
+      } else if (left !== undefined && left <= 0) {
+        this.abort(new Error("function timeout"));
+      } else if (left !== undefined) {
+        this.#timer = setTimeout(() => this.abort(new Error("function timeout")), left);
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason) {
+    if (this.#reason !== undefined) {
+      return;
+    }
+    this.#reason = reason;
+    this.finish();
+    this.#controller?.abort(reason);
+  }
+
+  /** The answer is complete: no timeout any more. */
+  finish() {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
+
+/** Paths without a query, percent-escapes or dot segments: what URL would give back unchanged. */
+const plainPath = /^\/(?!\/)[\w\-.~!$&'()*+,;=:@/]*$/;
+
 async function invoke(req, res, target) {
   const callId = String(req.headers["x-call-id"]);
   const deadlineHeader = Number(req.headers["x-runlet-deadline"]);
-  const controller = new AbortController();
   const deadline =
     Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : undefined;
-  const timer = deadline
-    ? setTimeout(
-        () => controller.abort(new Error("function timeout")),
-        Math.max(0, deadline - Date.now()),
-      )
-    : undefined;
+  const cancellation = new CallSignal(deadline);
   res.on("close", () => {
-    if (timer) {
-      clearTimeout(timer);
-    }
-    if (!res.writableFinished) {
-      controller.abort(new Error(res.cancelReason ?? "caller went away"));
+    if (res.writableFinished) {
+      cancellation.finish();
+    } else {
+      cancellation.abort(new Error(res.cancelReason ?? "caller went away"));
     }
   });
   await callContext.run(callId, async () => {
     let result;
     try {
-      const rawBody = await req.readBody();
-      const url = new URL(req.url ?? "/", "http://function");
+      // Framed calls arrive whole; over HTTP the body is still to be read.
+      const rawBody = req.body ?? (await req.readBody());
+      const rawUrl = req.url ?? "/";
+      let path = rawUrl;
+      let query = {};
+      if (!plainPath.test(rawUrl) || rawUrl.includes("/.")) {
+        const url = new URL(rawUrl, "http://function");
+        path = url.pathname;
+        query = queryObject(url.searchParams);
+      }
       const event = {
         method: req.method,
-        path: url.pathname,
-        query: queryObject(url.searchParams),
+        path,
+        query,
         headers: req.headers,
         body: decodeBody(rawBody, req.headers["content-type"]),
         rawBody,
@@ -271,7 +323,9 @@ async function invoke(req, res, target) {
         functionName: target.name,
         revision: target.revision,
         deadline: deadline ? new Date(deadline) : undefined,
-        signal: controller.signal,
+        get signal() {
+          return cancellation.signal;
+        },
         secretsDir: target.secretsDir,
         secret: (name) => readSecret(target.secretsDir, name),
       };
@@ -286,7 +340,10 @@ async function invoke(req, res, target) {
         { "x-runlet-error": "handler" },
       );
     }
-    await sendResult(res, result);
+    const sending = sendResult(res, result);
+    if (sending) {
+      await sending;
+    }
   });
 }
 
@@ -358,7 +415,8 @@ function isStream(value) {
   );
 }
 
-async function sendResult(res, result) {
+/** Answers with the handler's result; returns a promise only while a stream is being sent. */
+function sendResult(res, result) {
   if (result?.[finishedAnswer]) {
     res.writeHead(result.status, result.headers);
     return void res.end(result.body);
@@ -387,31 +445,34 @@ async function sendResult(res, result) {
     return send(res, status, headers, "application/octet-stream", body);
   }
   if (isStream(body)) {
-    headers["content-type"] ??= "application/octet-stream";
-    res.writeHead(status, headers);
-    try {
-      const iterable = typeof body.getReader === "function" ? webStreamChunks(body) : body;
-      for await (const chunk of iterable) {
-        if (res.destroyed) {
-          // The caller is gone: stop pulling from the function's stream (ends the generator).
-          break;
-        }
-        const bytes =
-          typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
-        if (!res.write(bytes)) {
-          await drainedOrClosed(res);
-        }
-      }
-      if (!res.destroyed) {
-        res.end();
-      }
-    } catch (error) {
-      console.error(`response stream failed: ${error?.stack ?? error}`);
-      res.destroy(error);
-    }
-    return;
+    return sendStream(res, status, headers, body);
   }
   send(res, status, headers, "application/json", Buffer.from(JSON.stringify(body)));
+}
+
+async function sendStream(res, status, headers, body) {
+  headers["content-type"] ??= "application/octet-stream";
+  res.writeHead(status, headers);
+  try {
+    const iterable = typeof body.getReader === "function" ? webStreamChunks(body) : body;
+    for await (const chunk of iterable) {
+      if (res.destroyed) {
+        // The caller is gone: stop pulling from the function's stream (ends the generator).
+        break;
+      }
+      const bytes =
+        typeof chunk === "string" || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk);
+      if (!res.write(bytes)) {
+        await drainedOrClosed(res);
+      }
+    }
+    if (!res.destroyed) {
+      res.end();
+    }
+  } catch (error) {
+    console.error(`response stream failed: ${error?.stack ?? error}`);
+    res.destroy(error);
+  }
 }
 
 /** Waits until `res` takes more, or is closed (then no "drain" would ever come). */

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { onLines } from "../provider/local/lines.js";
+import { baseSandboxArgs } from "../provider/local/sandbox.js";
 
 export interface Mount {
   /** Directory on the host. */
@@ -95,38 +96,8 @@ function killGroup(pid: number | undefined): void {
 }
 
 function bubblewrapArgs(run: ToolRun): string[] {
-  const args = [
-    "--unshare-all",
-    // Builds reach the package registries.
-    "--share-net",
-    "--die-with-parent",
-    "--new-session",
-    "--cap-drop",
-    "ALL",
-    "--ro-bind",
-    "/usr",
-    "/usr",
-  ];
-  for (const dir of ["/bin", "/lib", "/lib64", "/lib32", "/sbin"]) {
-    if (existsSync(dir)) {
-      args.push("--ro-bind", dir, dir);
-    }
-  }
-  for (const file of [
-    "/etc/resolv.conf",
-    "/etc/hosts",
-    "/etc/nsswitch.conf",
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/localtime",
-    "/etc/alternatives",
-    "/etc/passwd",
-    "/etc/group",
-  ]) {
-    if (existsSync(file)) {
-      args.push("--ro-bind", file, file);
-    }
-  }
+  // Builds reach the package registries; npm and pip want a user database.
+  const args = baseSandboxArgs({ network: true, etc: ["/etc/passwd", "/etc/group"] });
   for (const dir of run.toolDirs) {
     if (!dir.startsWith("/usr/") && existsSync(dir)) {
       args.push("--ro-bind", dir, dir);

@@ -7,7 +7,7 @@
  * keeps crashing.
  */
 import { UserError, errorMessage } from "../errors.js";
-import type { Instance, LogLine, Provider } from "../provider/types.js";
+import type { CancelSignal, Instance, LogLine, Provider } from "../provider/types.js";
 import { instanceRuntimeOf, type InstanceRuntime } from "../spec/function-spec.js";
 import { Autoscaler, type AutoscalerSettings, type ScalingDecision } from "./autoscaler.js";
 import { revisionKey, type RevisionTarget } from "./revision-target.js";
@@ -118,6 +118,43 @@ class RevisionPool {
   }
 }
 
+interface LeaseEnds {
+  released(pool: RevisionPool, slot: Slot): void;
+  recycled(pool: RevisionPool, slot: Slot, reason: string): void;
+}
+
+/** A slot held for one call: a class, so taking one makes no closures. Ends once. */
+class SlotLease implements Lease {
+  readonly #pool: RevisionPool;
+  readonly #slot: Slot;
+  readonly #ends: LeaseEnds;
+  #done = false;
+
+  constructor(pool: RevisionPool, slot: Slot, ends: LeaseEnds) {
+    this.#pool = pool;
+    this.#slot = slot;
+    this.#ends = ends;
+  }
+
+  get instance(): Instance {
+    return this.#slot.instance;
+  }
+
+  release(): void {
+    if (!this.#done) {
+      this.#done = true;
+      this.#ends.released(this.#pool, this.#slot);
+    }
+  }
+
+  recycle(reason: string): void {
+    if (!this.#done) {
+      this.#done = true;
+      this.#ends.recycled(this.#pool, this.#slot, reason);
+    }
+  }
+}
+
 /** An instance that lived this long before dying resets the crash count. */
 const stableUptimeMs = 10_000;
 
@@ -162,19 +199,32 @@ export class Executor {
   }
 
   /**
-   * Waits for a free slot on an instance of the revision, starting instances as needed.
-   * `signal` cancels the wait (the caller's timeout or disconnect).
+   * A free slot on an instance of the revision right now, or undefined (then acquire() waits
+   * for one). The router's common case, without a promise and a turn of the event loop.
    */
-  acquire(target: RevisionTarget, signal?: AbortSignal): Promise<Lease> {
+  tryAcquire(target: RevisionTarget): Lease | undefined {
     if (this.#closed) {
-      return Promise.reject(new Error("the platform is shutting down"));
+      return undefined;
     }
     const pool = this.#pool(target);
     pool.autoscaler.touch(this.#now());
     const slot = this.#freeSlot(pool);
-    if (slot) {
-      return Promise.resolve(this.#lease(pool, slot));
+    return slot ? this.#lease(pool, slot) : undefined;
+  }
+
+  /**
+   * Waits for a free slot on an instance of the revision, starting instances as needed.
+   * `signal` cancels the wait (the caller's timeout or disconnect).
+   */
+  acquire(target: RevisionTarget, signal?: CancelSignal): Promise<Lease> {
+    if (this.#closed) {
+      return Promise.reject(new Error("the platform is shutting down"));
     }
+    const lease = this.tryAcquire(target);
+    if (lease) {
+      return Promise.resolve(lease);
+    }
+    const pool = this.#pool(target);
     if (pool.crashes >= 3 && this.#now() < pool.backoffUntil && pool.live.length === 0) {
       return Promise.reject(this.#crashLoopError(pool));
     }
@@ -352,30 +402,23 @@ export class Executor {
   #lease(pool: RevisionPool, slot: Slot): Lease {
     slot.inFlight += 1;
     slot.lastUsed = this.#now();
-    let done = false;
-    return {
-      instance: slot.instance,
-      release: () => {
-        if (done) {
-          return;
-        }
-        done = true;
-        slot.inFlight -= 1;
-        slot.lastUsed = this.#now();
-        this.#dispatch(pool);
-      },
-      recycle: (reason) => {
-        if (done) {
-          return;
-        }
-        done = true;
-        slot.inFlight -= 1;
-        pool.lastExit = `instance ${slot.instance.id} recycled: ${reason}`;
-        this.#stopSlot(slot);
-        this.#scale(pool);
-      },
-    };
+    return new SlotLease(pool, slot, this.#leaseEnds);
   }
+
+  /** What a lease's end does to the executor; one object shared by all leases. */
+  readonly #leaseEnds: LeaseEnds = {
+    released: (pool, slot) => {
+      slot.inFlight -= 1;
+      slot.lastUsed = this.#now();
+      this.#dispatch(pool);
+    },
+    recycled: (pool, slot, reason) => {
+      slot.inFlight -= 1;
+      pool.lastExit = `instance ${slot.instance.id} recycled: ${reason}`;
+      this.#stopSlot(slot);
+      this.#scale(pool);
+    },
+  };
 
   /** Hands free capacity to queued callers, first come first served. */
   #dispatch(pool: RevisionPool): void {

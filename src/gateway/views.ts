@@ -1,6 +1,7 @@
 /** How functions look on the wire: OpenFaaS' FunctionStatus and Runlet's native view. */
 import type { FunctionView } from "../platform/platform.js";
 import type { CallRecord } from "../store/call-store.js";
+import type { TriggerView } from "../triggers/triggers.js";
 import { describeConfig } from "../spec/function-spec.js";
 import { formatSize } from "../spec/units.js";
 
@@ -30,7 +31,10 @@ export function openfaasStatus(
   };
 }
 
-export function nativeView(fn: FunctionView): Record<string, unknown> {
+export function nativeView(
+  fn: FunctionView,
+  triggers?: readonly TriggerView[],
+): Record<string, unknown> {
   return {
     name: fn.name,
     revision: fn.revision,
@@ -45,6 +49,7 @@ export function nativeView(fn: FunctionView): Record<string, unknown> {
     replicas: fn.replicas,
     availableReplicas: fn.availableReplicas,
     instances: fn.instances,
+    ...(triggers ? { triggers } : {}),
   };
 }
 

@@ -12,4 +12,5 @@ export {
   frameHeaderBytes,
   maxFrameBytes,
   streamWindowBytes,
+  writeFrameHeader,
 } from "../../runtimes/node/frames.mjs";

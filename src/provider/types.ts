@@ -53,10 +53,24 @@ export interface InvocationRequest {
   /** Path inside the function plus the query string. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  /** Undefined for a call without a body; an error from it fails the call with that error. */
-  readonly body: Readable | undefined;
+  /**
+   * Undefined for a call without a body; a Buffer when all of it is at hand; else a stream,
+   * and an error from it fails the call with that error.
+   */
+  readonly body: Readable | Buffer | undefined;
   /** Aborting cancels the call in the instance too (the handler's context.signal). */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
+}
+
+/**
+ * What cancelling a call needs of a signal: an AbortSignal has it, and so has the router's
+ * lighter CallController. Listeners are called at most once.
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 export interface InvocationResponse {

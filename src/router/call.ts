@@ -5,8 +5,9 @@
  * would get, never as exceptions.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Platform } from "../platform/platform.js";
+import { CallController } from "./call-controller.js";
 import {
   BodyTooLarge,
   classify,
@@ -67,7 +68,7 @@ export async function callFunction(
   if (call.body.length > maxBodyBytes) {
     return failed(classify(new BodyTooLarge(maxBodyBytes)));
   }
-  const controller = new AbortController();
+  const controller = new CallController();
   const onAbort = (): void => controller.abort(signal?.reason);
   if (signal?.aborted) {
     onAbort();
@@ -96,7 +97,8 @@ export async function callFunction(
         method,
         pathAndQuery: call.path.startsWith("/") ? call.path : `/${call.path}`,
         headers,
-        body: hasBody ? Readable.from(call.body.length > 0 ? [call.body] : []) : undefined,
+        // Whole already: head, body and end go to the instance in one buffer.
+        body: hasBody ? call.body : undefined,
         params: call.params,
         controller,
       },

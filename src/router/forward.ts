@@ -8,6 +8,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { Transform, type TransformCallback } from "node:stream";
 import type { Executor } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
+import { CallController } from "./call-controller.js";
+import type { CancelSignal } from "../provider/types.js";
 import { sendBody } from "./instance-call.js";
 import {
   BodyTooLarge,
@@ -43,13 +45,13 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     req.resume();
     return fail(res, callId, classify(new BodyTooLarge(maxBodyBytes)), started);
   }
-  const controller = new AbortController();
-  const onClientGone = (): void => {
+  const controller = new CallController();
+  // Left on the response: once the answer is out, "close" finds it finished and does nothing.
+  res.on("close", () => {
     if (!res.writableFinished) {
       controller.abort(new Error("caller disconnected"));
     }
-  };
-  res.on("close", onClientGone);
+  });
   const method = req.method ?? "GET";
   const hasBody = method !== "GET" && method !== "HEAD";
   try {
@@ -61,7 +63,11 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
         method,
         pathAndQuery: request.pathAndQuery,
         headers: upstreamHeaders(req),
-        body: hasBody ? req.pipe(limitBytes(maxBodyBytes)) : undefined,
+        body: !hasBody
+          ? undefined
+          : declaredLength <= maxWholeBodyBytes && hasLength(req)
+            ? (signal) => readWhole(req, signal)
+            : req.pipe(limitBytes(maxBodyBytes)),
         params: request.params,
         controller,
       },
@@ -80,8 +86,6 @@ export async function forward(executor: Executor, request: ForwardRequest): Prom
     );
   } catch (failure) {
     return fail(res, callId, failure as CallFailure, started);
-  } finally {
-    res.off("close", onClientGone);
   }
 }
 
@@ -122,6 +126,55 @@ function upstreamHeaders(req: IncomingMessage): IncomingHttpHeaders {
   headers["x-forwarded-for"] ??= req.socket.remoteAddress ?? "";
   headers["x-forwarded-host"] ??= req.headers.host ?? "";
   return headers;
+}
+
+/**
+ * Bodies with a declared length up to this size are read whole before they go to the
+ * instance: one buffer with the call's head instead of a stream through the limit.
+ */
+const maxWholeBodyBytes = 64 * 1024;
+
+/** Whether the request says how long its body is (the HTTP parser then holds it to that). */
+function hasLength(req: IncomingMessage): boolean {
+  return (
+    req.headers["content-length"] !== undefined && req.headers["transfer-encoding"] === undefined
+  );
+}
+
+/**
+ * All of a body whose length was declared and checked against the limit (the parser stops
+ * the body at that length). Cancellation (timeout, caller gone) stops the wait and lets the
+ * rest of the body drain.
+ */
+function readWhole(req: IncomingMessage, signal: CancelSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanUp();
+      resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks));
+    };
+    const onAbort = (): void => {
+      cleanUp();
+      req.resume();
+      reject(signal.reason);
+    };
+    const cleanUp = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      signal.removeEventListener("abort", onAbort);
+    };
+    if (signal.aborted) {
+      req.resume();
+      reject(signal.reason);
+      return;
+    }
+    req.on("data", onData);
+    req.once("end", onEnd);
+    signal.addEventListener("abort", onAbort);
+  });
 }
 
 /** Passes bytes through until `limit`, then fails the stream with BodyTooLarge. */

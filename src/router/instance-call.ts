@@ -6,7 +6,12 @@
 import type { ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
-import type { Instance, InvocationRequest, InvocationResponse } from "../provider/types.js";
+import type {
+  CancelSignal,
+  Instance,
+  InvocationRequest,
+  InvocationResponse,
+} from "../provider/types.js";
 
 export function callInstance(
   instance: Pick<Instance, "channel" | "dispatcher">,
@@ -26,9 +31,23 @@ async function callOverHttp(
     method: request.method as Dispatcher.HttpMethod,
     headers: request.headers,
     body: request.body,
-    signal: request.signal,
+    signal: abortSignalOf(request.signal),
   });
   return { status: response.statusCode, headers: response.headers, body: response.body };
+}
+
+/** A real AbortSignal that follows `signal`, for APIs that take only that. */
+export function abortSignalOf(signal: CancelSignal): AbortSignal {
+  if (signal instanceof AbortSignal) {
+    return signal;
+  }
+  const controller = new AbortController();
+  if (signal.aborted) {
+    controller.abort(signal.reason);
+  } else {
+    signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+  }
+  return controller.signal;
 }
 
 /**

@@ -9,8 +9,9 @@ import type { Readable } from "node:stream";
 import { UserError, isUserError } from "../errors.js";
 import { CrashLoopError, type Executor, type Lease } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
-import type { InvocationResponse } from "../provider/types.js";
+import type { CancelSignal, InvocationResponse } from "../provider/types.js";
 import { formatDuration, formatSize } from "../spec/units.js";
+import type { CallController } from "./call-controller.js";
 import { callInstance } from "./instance-call.js";
 
 export interface RunCallRequest {
@@ -21,11 +22,16 @@ export interface RunCallRequest {
   readonly pathAndQuery: string;
   /** Headers for the function, hop-by-hop ones already removed. */
   readonly headers: IncomingHttpHeaders;
-  readonly body: Readable | undefined;
+  /**
+   * Undefined for none; a Buffer when all of it is at hand (one write); a stream; or a
+   * function that reads all of a body known to be small, called once the call has an
+   * instance, so the timeout and cancellation apply while it reads.
+   */
+  readonly body: Readable | Buffer | undefined | ((signal: CancelSignal) => Promise<Buffer>);
   /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
   readonly params?: Record<string, string>;
   /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */
-  readonly controller: AbortController;
+  readonly controller: CallController;
 }
 
 /** Why a call did not get a normal answer from the function, as the caller is told. */
@@ -90,7 +96,7 @@ export async function runCall<T>(
   const timer = setTimeout(() => controller.abort(new FunctionTimeout(timeoutMs)), timeoutMs);
   let lease: Lease | undefined;
   try {
-    lease = await executor.acquire(target, controller.signal);
+    lease = executor.tryAcquire(target) ?? (await executor.acquire(target, controller.signal));
     const headers = request.headers;
     headers["x-call-id"] = request.callId;
     headers["x-runlet-deadline"] = String(Date.now() + timeoutMs);
@@ -101,7 +107,8 @@ export async function runCall<T>(
       path: request.pathAndQuery,
       method: request.method,
       headers,
-      body: request.body,
+      body:
+        typeof request.body === "function" ? await request.body(controller.signal) : request.body,
       signal: controller.signal,
     });
     const delivered = await deliver(response);

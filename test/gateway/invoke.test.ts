@@ -223,6 +223,106 @@ describe("invocation end to end", () => {
     expect(chunkedStatus).toBe(413);
   });
 
+  it("passes a body whole whether it arrived with the headers or in pieces after them", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy("echo", {
+      "index.js": `export default async function (event) { return { statusCode: 200, body: event.rawBody }; }`,
+    });
+    const post = (parts: Buffer[], headers: Record<string, string | number> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${runlet.url}/function/echo`, { method: "POST", headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+          );
+        });
+        req.on("error", reject);
+        req.flushHeaders();
+        // The rest of the body comes well after the headers, in separate writes.
+        const [first, ...rest] = parts;
+        req.write(first);
+        setTimeout(() => {
+          for (const part of rest) {
+            req.write(part);
+          }
+          req.end();
+        }, 200);
+      });
+    const a = Buffer.from("a".repeat(3000));
+    const b = Buffer.from("b".repeat(70_000));
+    expect(await post([a, b], { "content-length": a.length + b.length })).toEqual({
+      status: 200,
+      body: a.toString() + b.toString(),
+    });
+    expect(await post([a, a])).toEqual({ status: 200, body: a.toString() + a.toString() });
+    expect(await post([a, a], { "content-length": 2 * a.length })).toEqual({
+      status: 200,
+      body: a.toString() + a.toString(),
+    });
+    const small = await fetch(`${runlet.url}/function/echo`, { method: "POST", body: "tiny" });
+    expect(await small.text()).toBe("tiny");
+  });
+
+  it("answers 504 when a declared body never all arrives within the timeout", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy(
+      "stalled",
+      { "index.js": `export default async function (event) { return event.rawBody; }` },
+      { timeout: "1s" },
+    );
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        `${runlet.url}/function/stalled`,
+        { method: "POST", headers: { "content-length": 100 } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        },
+      );
+      req.on("error", (error) => {
+        if (!req.destroyed) {
+          reject(error);
+        }
+      });
+      req.write(Buffer.alloc(10, 97));
+    });
+    expect(status).toBe(504);
+  });
+
+  it("cancels the call in the instance when the caller disconnects", async () => {
+    const runlet = await startTestRunlet();
+    const handler = `
+let waiting = 0;
+const aborted = [];
+export default async function (event, context) {
+  if (event.path === "/state") {
+    return { waiting, aborted };
+  }
+  waiting += 1;
+  await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+  aborted.push(context.signal.reason.message);
+  return "late";
+}`;
+    await runlet.deploy("waits", { "index.js": handler });
+    const state = async (): Promise<{ waiting: number; aborted: string[] }> =>
+      (await (await fetch(`${runlet.url}/function/waits/state`)).json()) as {
+        waiting: number;
+        aborted: string[];
+      };
+    const controller = new AbortController();
+    const pending = fetch(`${runlet.url}/function/waits`, { signal: controller.signal });
+    await eventually(async () => (await state()).waiting === 1);
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    const { aborted } = await eventually(async () => {
+      const current = await state();
+      return current.aborted.length > 0 ? current : undefined;
+    });
+    expect(aborted).toEqual(["caller disconnected"]);
+  });
+
   it("answers 404 for an unknown function", async () => {
     const runlet = await startTestRunlet();
     const response = await fetch(`${runlet.url}/function/nope`);

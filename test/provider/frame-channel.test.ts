@@ -31,6 +31,10 @@ export default async function (event, context) {
       return "late";
     case "/aborted":
       return aborted;
+    case "/deadline-then-read":
+      // Reads the signal only after the call's deadline has passed.
+      await new Promise((resolve) => setTimeout(resolve, Number(event.query.ms)));
+      return { aborted: context.signal.aborted, reason: context.signal.reason?.message };
     case "/big":
       // 8 MiB in 64 KiB chunks, counting how far the producer got.
       return { statusCode: 200, body: (async function* () {
@@ -42,7 +46,7 @@ export default async function (event, context) {
       setTimeout(() => process.exit(7), 10);
       return new Promise(() => {});
     default:
-      return "ok";
+      return event.path.startsWith("/where/") ? { path: event.path, query: event.query } : "ok";
   }
 }
 `;
@@ -96,12 +100,16 @@ async function startRuntime(): Promise<Runtime> {
 function call(
   channel: FrameChannel,
   path: string,
-  options: { body?: string; signal?: AbortSignal } = {},
+  options: { body?: string; signal?: AbortSignal; headers?: Record<string, string> } = {},
 ): Promise<InvocationResponse> {
   return channel.invoke({
     method: options.body === undefined ? "GET" : "POST",
     path,
-    headers: { "x-call-id": `test-${path}`, "content-type": "application/json" },
+    headers: {
+      "x-call-id": `test-${path}`,
+      "content-type": "application/json",
+      ...options.headers,
+    },
     body: options.body === undefined ? undefined : Readable.from([Buffer.from(options.body)]),
     signal: options.signal ?? new AbortController().signal,
   });
@@ -157,6 +165,32 @@ describe("framed invocation channel", () => {
       return list.length > 0 ? list : undefined;
     });
     expect(aborted).toEqual(["caller went away in the test"]);
+  });
+
+  it("aborts the handler's context.signal at the call's deadline, read early or late", async () => {
+    const { channel } = await startRuntime();
+    const deadline = (ms: number): Record<string, string> => ({
+      "x-runlet-deadline": String(Date.now() + ms),
+    });
+    const waiting = call(channel, "/wait", { headers: deadline(300) });
+    expect(await text(await waiting)).toBe("late");
+    expect(JSON.parse(await text(await call(channel, "/aborted")))).toEqual(["function timeout"]);
+    const late = await call(channel, "/deadline-then-read?ms=400", { headers: deadline(100) });
+    expect(JSON.parse(await text(late))).toEqual({ aborted: true, reason: "function timeout" });
+    const early = await call(channel, "/deadline-then-read?ms=0", { headers: deadline(60_000) });
+    expect(JSON.parse(await text(early))).toEqual({ aborted: false });
+  });
+
+  it("gives the handler the path and query as URL parsing does", async () => {
+    const { channel } = await startRuntime();
+    const where = async (path: string): Promise<unknown> =>
+      JSON.parse(await text(await call(channel, path)));
+    expect(await where("/where/a.b//c")).toEqual({ path: "/where/a.b//c", query: {} });
+    expect(await where("/where/x/../y?a=1&a=2&b=%20")).toEqual({
+      path: "/where/y",
+      query: { a: ["1", "2"], b: " " },
+    });
+    expect(await where("/where/sp ace")).toEqual({ path: "/where/sp%20ace", query: {} });
   });
 
   it("holds a stream's producer at its window while nobody reads, without blocking other calls", async () => {

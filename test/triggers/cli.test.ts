@@ -52,6 +52,10 @@ describe("runlet trigger", () => {
       "hello bob",
     );
 
+    const described = await cli(["describe", "hello"]);
+    expect(described.stdout).toMatch(/Trigger:\s+hi: http POST \/hi\/\{who\}/);
+    expect(described.stdout).toMatch(/Trigger:\s+\S+: cron 0 3 \* \* \* \(Europe\/Berlin\)/);
+
     const list = await cli(["trigger", "list"]);
     expect(list.code).toBe(0);
     const rows = list.stdout

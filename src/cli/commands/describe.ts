@@ -3,7 +3,9 @@ import { z } from "zod";
 import { resolveTarget } from "../client-config.js";
 import { GatewayClient } from "../client.js";
 import { clientFlagsSchema, defineCommand } from "../command.js";
+import type { TriggerView } from "../../triggers/triggers.js";
 import { line } from "../io.js";
+import { describeTrigger } from "./trigger.js";
 
 interface FunctionDetail {
   name: string;
@@ -40,6 +42,7 @@ interface FunctionDetail {
     lastDecision?: { at: string | number; desired: number; current: number; reason: string };
     crashLoop?: { crashes: number; retryAt: string };
   }[];
+  triggers?: TriggerView[];
 }
 
 export const describeCommand = defineCommand({
@@ -78,6 +81,10 @@ export const describeCommand = defineCommand({
       ["Auth", c.auth],
       ["Env", Object.keys(fn.env).join(", ") || "-"],
       ["Secrets", fn.secrets.join(", ") || "-"],
+      ...(fn.triggers ?? []).map((t): [string, string] => [
+        "Trigger",
+        `${t.name}: ${t.kind} ${describeTrigger(t)}${t.function === fn.name ? "" : ` → ${t.function}`}`,
+      ]),
       ["Replicas", `${fn.availableReplicas} ready / ${fn.replicas}`],
       ["Updated", fn.updatedAt],
     ];

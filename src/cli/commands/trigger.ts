@@ -167,7 +167,7 @@ export const triggerRemoveCommand = defineCommand({
   },
 });
 
-function describeTrigger(trigger: TriggerView): string {
+export function describeTrigger(trigger: Pick<TriggerView, "spec">): string {
   const spec = trigger.spec;
   if ("http" in spec) {
     return spec.weight === undefined ? spec.http : `${spec.http} (weight ${spec.weight})`;

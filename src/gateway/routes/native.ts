@@ -38,10 +38,16 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
     return reply.code(stored.created ? 201 : 200).send(stored);
   });
 
-  app.get("/api/v1/functions", async () => platform.list().map(nativeView));
+  app.get("/api/v1/functions", async () => platform.list().map((fn) => nativeView(fn)));
 
   app.get<{ Params: { name: string } }>("/api/v1/functions/:name", async (request) =>
-    nativeView(platform.get(request.params.name)),
+    nativeView(
+      platform.get(request.params.name),
+      // Triggers calling this function, or one of its revisions ("hello@3").
+      platform.triggers
+        .list()
+        .filter((t) => t.function.replace(/@\d+$/, "") === request.params.name),
+    ),
   );
 
   app.put<{ Params: { name: string } }>("/api/v1/functions/:name", async (request, reply) => {

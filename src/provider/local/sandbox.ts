@@ -85,12 +85,19 @@ export interface SandboxLayout {
   readonly network: boolean;
 }
 
-/** The bwrap command line that runs the runtime server inside the sandbox. */
-export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
-  const interpreter = layout.interpreter;
+/**
+ * What every bwrap sandbox here starts with (instances and builds): new namespaces (the
+ * host's network only when asked), no capabilities, killed with its parent, and the host's
+ * programs, libraries, name resolution and certificates read-only.
+ */
+export function baseSandboxArgs(options: {
+  readonly network: boolean;
+  /** More files under /etc to show, when they exist. */
+  readonly etc?: readonly string[];
+}): string[] {
   const args = [
     "--unshare-all",
-    ...(layout.network ? ["--share-net"] : []),
+    ...(options.network ? ["--share-net"] : []),
     "--die-with-parent",
     "--new-session",
     "--cap-drop",
@@ -112,11 +119,19 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
     "/etc/ca-certificates",
     "/etc/localtime",
     "/etc/alternatives",
+    ...(options.etc ?? []),
   ]) {
     if (existsSync(file)) {
       args.push("--ro-bind", file, file);
     }
   }
+  return args;
+}
+
+/** The bwrap command line that runs the runtime server inside the sandbox. */
+export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
+  const interpreter = layout.interpreter;
+  const args = baseSandboxArgs({ network: layout.network });
   // An interpreter installed outside /usr (nvm, a tarball) must be visible at the same path.
   const prefix = dirname(dirname(interpreter));
   if (!interpreter.startsWith("/usr/") && !interpreter.startsWith("/bin/")) {
