@@ -6,6 +6,11 @@ import type { CommandDefinition } from "./command.js";
 import { commands } from "./commands/index.js";
 import { line, processIO, type CliIO } from "./io.js";
 
+/** Groups whose name alone does not say what they are for. */
+const groupDescriptions: Readonly<Record<string, string>> = {
+  import: "deploy Fission specs or Kubeless Functions (OpenFaaS: runlet deploy -f stack.yml)",
+};
+
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const program = new Command("runlet")
     .description("Runlet: deploy functions from source, get HTTP endpoints that scale from zero.")
@@ -26,7 +31,9 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     if (words.length === 2 && words[0]) {
       let group = groups.get(words[0]);
       if (!group) {
-        group = program.command(words[0]).description(`manage ${words[0]}s`);
+        group = program
+          .command(words[0])
+          .description(groupDescriptions[words[0]] ?? `manage ${words[0]}s`);
         group.exitOverride();
         groups.set(words[0], group);
       }

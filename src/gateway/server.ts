@@ -115,7 +115,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
-    if (publicPaths.has(path)) {
+    // A path that serves nothing is a 404 for everyone: asking for the admin token there
+    // would send someone who mistyped a function's URL looking for a token.
+    if (publicPaths.has(path) || request.is404) {
       return;
     }
     if (!isAdmin(request.headers, platform.adminToken)) {
@@ -145,7 +147,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     reply.code(404).send({
       error: {
         code: "RUNLET_NOT_FOUND",
-        message: `No route ${request.method} ${request.url}; the API is described at /api/v1/openapi.json`,
+        message: `No route ${request.method} ${request.url}; functions answer at /function/NAME, routes of HTTP triggers are listed by runlet trigger list, and the API is described at /api/v1/openapi.json`,
       },
     }),
   );

@@ -94,7 +94,7 @@ export function readFissionSpecs(dir: string): ImportResult {
     }
     if (text(record(record(environment.body.spec).builder).image)) {
       notices.push(
-        `${fn.name}: environment ${environment.name}'s builder is not run; dependencies need a build step`,
+        `${fn.name}: environment ${environment.name}'s builder is not run; Runlet installs the package's package.json or requirements.txt dependencies at deploy instead`,
       );
     }
     const packageRef = record(spec.package);

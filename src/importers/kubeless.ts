@@ -124,8 +124,8 @@ function convertFunction(
   }
   const deps = text(spec.deps);
   if (deps?.trim()) {
+    // Installed by the server's build at deploy, like any package.json / requirements.txt.
     files.set(runtime === "node" ? "package.json" : "requirements.txt", Buffer.from(deps));
-    notices.push(`${name}: its dependencies (spec.deps) need a build step to be installed`);
   }
 
   const container = record(

@@ -4,6 +4,7 @@
  * redeploy is a no-op.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { create } from "tar";
@@ -11,6 +12,17 @@ import { UserError } from "../errors.js";
 
 /** Never part of a function package. */
 const alwaysIgnored = new Set([".git", ".hg", ".svn", ".DS_Store", ".runlet"]);
+
+/**
+ * A tar link cache that never remembers a file: files with several hard links are packed as
+ * regular files (the server refuses hard-link entries, and a source folder may well contain
+ * them, e.g. an installed esbuild).
+ */
+class NoHardLinks extends Map<`${number}:${number}`, string> {
+  override set(): this {
+    return this;
+  }
+}
 
 export interface PackedSource {
   readonly archive: Buffer;
@@ -32,31 +44,50 @@ export async function packDirectory(dir: string, options: PackOptions = {}): Pro
       `Source directory ${dir} does not exist or is not a directory; pass --source DIR (the folder with your handler).`,
     );
   }
-  const files = await listFiles(dir, options.includeBuildOutput ?? false);
+  const listed = await listFiles(dir, options.includeBuildOutput ?? false);
+  // An empty folder is a valid source (an exec function whose command is on the PATH):
+  // pack the folder itself so the archive is not empty.
+  const files = listed.length > 0 ? listed : ["."];
   const chunks: Buffer[] = [];
   const stream = create(
-    { cwd: dir, gzip: { level: 6 }, portable: true, noMtime: true, noDirRecurse: true },
+    {
+      cwd: dir,
+      gzip: { level: 6 },
+      portable: true,
+      noMtime: true,
+      noDirRecurse: true,
+      linkCache: new NoHardLinks(),
+    },
     files,
   );
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     chunks.push(chunk);
   }
   const archive = Buffer.concat(chunks);
-  return { archive, digest: digestOf(archive), files: files.length };
+  return { archive, digest: digestOf(archive), files: listed.length };
 }
 
 export function digestOf(bytes: Buffer): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
-/** Every regular file and symlink under `root`, relative and sorted (POSIX separators). */
+/**
+ * Every regular file and symlink under `root`, relative and sorted (POSIX separators). Next
+ * to a package.json, the top-level node_modules is left out: the server installs the
+ * declared dependencies itself, and a local install (dev tools, a platform's binaries) would
+ * only make the upload large.
+ */
 async function listFiles(root: string, includeBuildOutput: boolean): Promise<string[]> {
   const found: string[] = [];
+  const skipNodeModules = !includeBuildOutput && existsSync(join(root, "package.json"));
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const keep = includeBuildOutput && dir === root && entry.name === ".runlet";
       if (alwaysIgnored.has(entry.name) && !keep) {
+        continue;
+      }
+      if (skipNodeModules && dir === root && entry.name === "node_modules") {
         continue;
       }
       const path = join(dir, entry.name);

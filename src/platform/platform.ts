@@ -336,7 +336,10 @@ export class Platform {
       );
     }
     if (!this.secrets.remove(name)) {
-      throw new UserError("RUNLET_SECRET_NOT_FOUND", `Secret ${name} does not exist.`);
+      throw new UserError(
+        "RUNLET_SECRET_NOT_FOUND",
+        `Secret ${name} does not exist; see the secrets with: runlet secret list`,
+      );
     }
   }
 

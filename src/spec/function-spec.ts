@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { nameProblem } from "./names.js";
+import { didYouMean, suggestRuntime } from "./suggest.js";
 import { triggerSpecSchema } from "./trigger-spec.js";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js";
 
@@ -71,7 +72,7 @@ export const scaleSchema = z.strictObject({
 export const functionSpecSchema = z.strictObject({
   runtime: z.enum(runtimes, {
     error: (issue) =>
-      `unknown runtime ${JSON.stringify(issue.input)}; known runtimes: ${runtimes.join(", ")}`,
+      `unknown runtime ${JSON.stringify(issue.input)}${didYouMean(suggestRuntime(issue.input, runtimes))}; known runtimes: ${runtimes.join(", ")}`,
   }),
   /** File inside the package, optionally with an export: "index.js" or "handler.mjs:main". */
   handler: z.string().min(1).optional(),

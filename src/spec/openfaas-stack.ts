@@ -140,7 +140,7 @@ export function convertOpenFaasStack(value: unknown, path: string): OpenFaasStac
         message:
           fn.lang === "dockerfile"
             ? `lang dockerfile builds a container image, and Runlet runs source code; use one of the known langs: ${Object.keys(openfaasLangs).join(", ")}`
-            : `unknown lang ${JSON.stringify(fn.lang)}; known langs: ${Object.keys(openfaasLangs).join(", ")}`,
+            : `unknown lang ${JSON.stringify(fn.lang)}; known langs: ${Object.keys(openfaasLangs).join(", ")}${otherRuntimeHint(fn.lang)}`,
       });
       continue;
     }
@@ -251,4 +251,15 @@ function readEnvironmentFile(path: string): Record<string, string> | string {
     return `environment file ${path} must have a top-level "environment:" map of names to values`;
   }
   return parsed.data.environment;
+}
+
+/** For langs with no OpenFaaS handler shape here, the Runlet runtime their code can move to. */
+function otherRuntimeHint(lang: string): string {
+  if (/^go/.test(lang)) {
+    return ". Go code runs as runtime go in runlet.yaml: a net/http server on $PORT (start from runlet new NAME --runtime go)";
+  }
+  if (/^(typescript|node.*-ts)/.test(lang)) {
+    return ". TypeScript runs as runtime typescript in runlet.yaml (start from runlet new NAME --runtime typescript)";
+  }
+  return "";
 }

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { UserError } from "../errors.js";
 import { execFieldProblems, functionSpecSchema, type FunctionSpec } from "./function-spec.js";
 import { nameProblem } from "./names.js";
+import { closest, didYouMean } from "./suggest.js";
 import { convertOpenFaasStack, isOpenFaasStack } from "./openfaas-stack.js";
 
 export const stackFunctionSchema = functionSpecSchema
@@ -38,8 +39,25 @@ export const stackFileSchema = z.strictObject({
       }
     }),
     stackFunctionSchema,
+    {
+      error: (issue) =>
+        issue.input === undefined
+          ? "required: list your functions under it, e.g. functions: { hello: { runtime: node } }"
+          : undefined,
+    },
   ),
 });
+
+/** The keys a mapping at `path` may have, for "did you mean" on an unknown one. */
+function keysAt(path: readonly PropertyKey[]): readonly string[] {
+  if (path.length === 0) {
+    return Object.keys(stackFileSchema.shape);
+  }
+  if (path.length === 2 && path[0] === "functions") {
+    return Object.keys(stackFunctionSchema.shape);
+  }
+  return [];
+}
 
 export interface StackFunction {
   readonly name: string;
@@ -124,7 +142,10 @@ export function parseStackFile(text: string, path: string): StackFile {
         message:
           issue.code === "invalid_key"
             ? (issue.issues[0]?.message ?? issue.message)
-            : issue.message,
+            : issue.message +
+              (keys.length === 1 && keys[0] !== undefined
+                ? didYouMean(closest(keys[0], keysAt(issue.path)))
+                : ""),
       });
     }
   }

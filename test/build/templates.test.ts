@@ -1,3 +1,5 @@
+import { link, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { adminToken, startTestRunlet, tempDir } from "../helpers/runlet.js";
@@ -10,7 +12,16 @@ describe("the TypeScript template", () => {
     const created = await runCli(["new", "greeter", "--runtime", "typescript"], { cwd, env });
     expect(created.code).toBe(0);
     expect(created.stdout).toContain("handler index.ts, test index.test.ts");
+    // What `npm install` for the template's test leaves behind: tools, and hard links
+    // (esbuild's binary). None of it is uploaded.
+    await mkdir(join(cwd, "greeter", "node_modules", "esbuild", "bin"), { recursive: true });
+    await writeFile(join(cwd, "greeter", "node_modules", "tool.js"), "tool\n");
+    await link(
+      join(cwd, "greeter", "node_modules", "tool.js"),
+      join(cwd, "greeter", "node_modules", "esbuild", "bin", "esbuild"),
+    );
     const deployed = await runCli(["deploy"], { cwd, env });
+    expect(deployed.stderr).toMatch(/greeter: packed \S+ \(4 files, /);
     expect(deployed.stderr).toContain("greeter: ✔ esbuild");
     expect(deployed.code).toBe(0);
     const response = await fetch(`${runlet.url}/function/greeter?name=Ada`);

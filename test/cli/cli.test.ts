@@ -25,7 +25,7 @@ describe("runlet CLI (in-process)", () => {
     );
 
     const deployed = await cli(["deploy"]);
-    expect(deployed.stderr).toContain("hello: packed");
+    expect(deployed.stderr).toMatch(/hello: packed \S+ \(3 files, /);
     expect(deployed.code).toBe(0);
     expect(deployed.stdout).toMatch(
       /✔ hello deployed \(revision 1\) → http:\/\/127\.0\.0\.1:\d+\/function\/hello/,
@@ -53,7 +53,11 @@ describe("runlet CLI (in-process)", () => {
     expect(logs.stdout).toMatch(/greeting Ada \(call [0-9a-f-]+\)\n.*greeting Bob/);
 
     expect((await cli(["deploy"])).stdout).toContain("hello unchanged (revision 1)");
-    expect((await cli(["remove", "hello"])).stdout).toContain("removed hello");
+    // A missing name is reported, and does not stop the others from being removed.
+    const removed = await cli(["remove", "nosuch", "hello"]);
+    expect(removed.stdout).toContain("removed hello");
+    expect(removed.stderr).toContain("Error: Function nosuch does not exist");
+    expect(removed.code).toBe(1);
     const gone = await cli(["invoke", "hello"]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain("HTTP 404");
@@ -80,6 +84,7 @@ describe("runlet CLI (in-process)", () => {
       "64Mi",
     ]);
     expect(deployed.code).toBe(0);
+    expect(deployed.stderr).toMatch(/greeter: packed \S+ \(1 file, /);
     expect((await cli(["invoke", "greeter"])).stdout).toBe("hi");
     const fn = runlet.platform.get("greeter");
     expect(fn.config.timeoutMs).toBe(5000);
@@ -141,6 +146,16 @@ describe("runlet CLI (in-process)", () => {
     );
     const unknownRuntime = await cli(["new", "x", "--runtime", "cobol"]);
     expect(unknownRuntime.stderr).toContain("No template for runtime cobol; templates: node");
+    const typo = await cli(["new", "x", "--runtime", "pyhton"]);
+    expect(typo.stderr).toContain("No template for runtime pyhton (did you mean python?);");
+    const alias = await cli(["deploy", "x", "--runtime", "nodejs", "--source", "."]);
+    expect(alias.stderr).toContain('unknown runtime "nodejs" (did you mean node?); known runtimes');
+    const importHelp = await cli(["import", "--help"]);
+    expect(importHelp.stdout.replace(/\s+/g, " ")).toContain(
+      "deploy Fission specs or Kubeless Functions (OpenFaaS: runlet deploy -f stack.yml)",
+    );
+    const noCalls = await cli(["calls", "nothing-yet"]);
+    expect(noCalls.stdout).toContain("Make one with: runlet invoke nothing-yet --async");
     const syntax = await cli(["deploy", "broken", "--runtime", "node", "--source", "./src"]);
     expect(syntax.code).toBe(1);
   });
@@ -157,6 +172,26 @@ describe("runlet CLI (in-process)", () => {
     expect(result.stderr).toContain("The function failed to load: index.js:2: SyntaxError");
   });
 
+  it("says which functions of a stack file were deployed when one of them fails", async () => {
+    const { cwd, cli } = await setup();
+    for (const name of ["first", "second", "third"]) {
+      await mkdir(join(cwd, name));
+    }
+    await writeFile(join(cwd, "first", "index.js"), "export default async () => 'first';\n");
+    await writeFile(join(cwd, "third", "index.js"), "export default async () => 'third';\n");
+    await writeFile(
+      join(cwd, "runlet.yaml"),
+      "version: 1\nfunctions:\n  first:\n    runtime: node\n  second:\n    runtime: node\n  third:\n    runtime: node\n",
+    );
+
+    const result = await cli(["deploy"]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("second was not deployed: Handler file index.js is not in");
+    expect(result.stderr).toContain("(deployed: first; not attempted: third.");
+    expect((await cli(["invoke", "first"])).stdout).toBe("first");
+  });
+
   it("manages secrets without ever printing values", async () => {
     const { cli } = await setup();
     expect((await cli(["secret", "create", "api-key", "--from-literal", "v1"])).stdout).toContain(
@@ -171,7 +206,9 @@ describe("runlet CLI (in-process)", () => {
     expect((await cli(["secret", "remove", "api-key"])).stdout).toContain("removed");
     const missing = await cli(["secret", "remove", "api-key"]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("does not exist");
+    expect(missing.stderr).toContain(
+      "Secret api-key does not exist; see the secrets with: runlet secret list",
+    );
   });
 
   it("logs in, saves the gateway and token privately, and logs out", async () => {

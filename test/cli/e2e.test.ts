@@ -13,6 +13,7 @@ describe("the runlet binary", () => {
     const server = await startServer(["--port", "0"], env);
     const token = /admin token[^\n]*\n\s+(\S+)/.exec(server.output())?.[1];
     expect(token).toBeTruthy();
+    expect(server.output()).toContain("Try it:  runlet new hello --runtime node");
     const tokenFile = join(home, ".runlet", "admin-token");
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
 
@@ -57,9 +58,31 @@ describe("the runlet binary", () => {
     const restarted = await startServer(["--port", "0"], env);
     expect(restarted.output()).toContain("functions  1 deployed");
     expect(restarted.output()).not.toContain("admin token");
+    expect(restarted.output()).not.toContain("Try it"); // only shown while nothing is deployed
     expect(await (await fetch(`${restarted.url}/function/slow`)).text()).toBe("done");
     restarted.child.kill("SIGINT");
     expect(await restarted.exited).toBe(0);
+  });
+
+  it("on another port and data dir, prints the variables that let other shells use it", async () => {
+    const home = await tempDir("runlet-home-");
+    const dataDir = join(await tempDir("runlet-state-"), "state");
+    const server = await startServer(["--port", "0", "--data-dir", dataDir], { HOME: home });
+    const exported = /clients\s+export (.+?)\s{3}/.exec(server.output())?.[1];
+    expect(exported).toBe(`RUNLET_GATEWAY=${server.url} RUNLET_DATA_DIR=${dataDir}`);
+
+    // A shell with only those variables (and another HOME) reaches the gateway with its token.
+    const clientEnv = Object.fromEntries(
+      (exported ?? "").split(" ").map((pair) => pair.split("=", 2) as [string, string]),
+    );
+    const listed = await runBinary(["list"], {
+      cwd: home,
+      env: { ...clientEnv, HOME: await tempDir("runlet-other-home-") },
+    });
+    expect(listed.stderr).toBe("");
+    expect(listed.code).toBe(0);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
   });
 
   it("says which port is in use and how to pick another", async () => {

@@ -156,7 +156,7 @@ functions:
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("stack.yml has 5 problems");
     expect(result.stderr).toContain(
-      'stack.yml:6: functions.api.lang: unknown lang "golang-http"; known langs: node, node12, node14, node16, node17, node18, node20, node22, python3, python3-http, python3-http-debian',
+      'stack.yml:6: functions.api.lang: unknown lang "golang-http"; known langs: node, node12, node14, node16, node17, node18, node20, node22, python3, python3-http, python3-http-debian. Go code runs as runtime go in runlet.yaml: a net/http server on $PORT (start from runlet new NAME --runtime go)',
     );
     expect(result.stderr).toContain(
       "stack.yml:9: functions.img.lang: lang dockerfile builds a container image",

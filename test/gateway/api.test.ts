@@ -25,6 +25,14 @@ describe("control API auth", () => {
       (await fetch(`${runlet.url}/system/functions`, { headers: { authorization: "Bearer nope" } }))
         .status,
     ).toBe(401);
+    // A path that serves nothing is a 404 that says where functions are, token or not.
+    for (const path of ["/hello", "/api/v1/nothing-here"]) {
+      const missing = await fetch(`${runlet.url}${path}`);
+      expect(missing.status, path).toBe(404);
+      expect(((await missing.json()) as { error: { message: string } }).error.message).toContain(
+        `No route GET ${path}; functions answer at /function/NAME`,
+      );
+    }
     expect(
       (
         await fetch(`${runlet.url}/system/functions`, {

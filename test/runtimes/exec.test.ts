@@ -281,6 +281,21 @@ describe("exec runtime, stdio mode", () => {
     });
     expect(described.stdout).toMatch(/Command:\s+\.\/bin\/shout \(stdio mode\)/);
   });
+
+  it("deploys a command from the PATH with an empty source folder, as docs/exec.md shows", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const cwd = await tempDir("runlet-cli-");
+    await mkdir(join(cwd, "upper"));
+    const env = { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken };
+    const deploy = await runCli(
+      ["deploy", "upper", "--runtime", "exec", "--source", "./upper", "--command", "tr a-z A-Z"],
+      { cwd, env },
+    );
+    expect(deploy.stderr).toContain("upper: packed");
+    expect(deploy.code).toBe(0);
+    const invoked = await runCli(["invoke", "upper"], { cwd, env, stdin: "hello\n" });
+    expect(invoked.stdout).toBe("HELLO\n");
+  });
 });
 
 const echoSpec = { runtime: "exec", command: "cat" };
@@ -466,6 +481,8 @@ describe("exec runtime, spec and CLI", () => {
     const cli = (argv: string[]) => runCli(argv, { cwd, env });
     const created = await cli(["new", "greeter", "--runtime", "exec"]);
     expect(created.code).toBe(0);
+    // The program reads the body, so the suggested call sends one.
+    expect(created.stdout).toContain("Next: runlet deploy && runlet invoke greeter --data Ada\n");
     expect(await readStack(cwd)).toBe(
       "version: 1\nfunctions:\n  greeter:\n    runtime: exec\n    source: ./greeter\n    command: sh handler.sh\n    mode: stdio\n",
     );
@@ -486,6 +503,7 @@ describe("exec runtime, spec and CLI", () => {
     expect(deploy.code).toBe(0);
     const greeting = await fetch(`${runlet.url}/function/greeter`, { method: "POST", body: "Ada" });
     expect(await greeting.text()).toBe("Hello, Ada!\n");
+    expect((await cli(["invoke", "greeter", "--data", "Ada"])).stdout).toBe("Hello, Ada!\n");
     const web = await fetch(`${runlet.url}/function/web/hi`);
     expect(await web.text()).toBe("web says /hi");
   });

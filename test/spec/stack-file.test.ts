@@ -16,6 +16,19 @@ function problemsOf(text: string): string {
 }
 
 describe("stack file", () => {
+  it("says what a misspelled key was meant to be, and that functions: is required", () => {
+    const message = problemsOf("version: 1\nfunction:\n  hello:\n    runtime: node\n");
+    expect(message).toContain("runlet.yaml:1: functions: required: list your functions under it");
+    expect(message).toContain(
+      'runlet.yaml:2: Unrecognized key: "function" (did you mean functions?)',
+    );
+    expect(
+      problemsOf("version: 1\nfunctions:\n  hello:\n    runtime: node\n    timout: 5s\n"),
+    ).toContain(
+      'runlet.yaml:5: functions.hello: Unrecognized key: "timout" (did you mean timeout?)',
+    );
+  });
+
   it("reads functions with sources relative to the file", () => {
     const stack = parseStackFile(
       "version: 1\nfunctions:\n  hello:\n    runtime: node\n    source: ./src/hello\n    env: { A: b }\n    scale: { min: 1 }\n",

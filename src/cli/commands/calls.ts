@@ -73,7 +73,7 @@ export const callsListCommand = defineCommand({
         .join(" ");
       line(
         io.stdout,
-        `No async calls${which ? ` ${which}` : ""}. Make one with: runlet invoke NAME --async`,
+        `No async calls${which ? ` ${which}` : ""}. Make one with: runlet invoke ${name ?? "NAME"} --async`,
       );
       return;
     }

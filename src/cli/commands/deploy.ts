@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { UserError } from "../../errors.js";
+import { UserError, isUserError } from "../../errors.js";
 import { packDirectory } from "../../packaging/pack.js";
 import {
   assertExecFields,
@@ -36,55 +36,91 @@ export async function deployFunctions(
   progress: (text: string) => void,
 ): Promise<DeployedFunction[]> {
   const results: DeployedFunction[] = [];
-  for (const given of functions) {
-    const fn = { ...given, spec: withRunletHandler(given.spec) };
-    assertValidName(fn.name);
-    const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(
-      /:[^:/]*$/,
-      "",
-    );
-    if (existsSync(fn.source) && !existsSync(join(fn.source, handlerFile))) {
-      throw new UserError(
-        "RUNLET_HANDLER_NOT_FOUND",
-        `Handler file ${handlerFile} is not in ${fn.source}; set --handler (or handler: in runlet.yaml) to the file that exports your function.`,
-      );
+  for (const [index, given] of functions.entries()) {
+    try {
+      results.push(await deployOne(client, given, progress));
+    } catch (error) {
+      throw functions.length > 1 ? partialDeployError(error, functions, index, results) : error;
     }
-    const packed = await packDirectory(fn.source);
-    progress(
-      `${fn.name}: packed ${fn.source} (${packed.files} files, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`,
-    );
-    const head = await client.raw("HEAD", `/api/v1/packages/${packed.digest}`);
-    head.body.resume();
-    if (head.status !== 200) {
-      const upload = await client.raw("POST", "/api/v1/packages", {
-        body: packed.archive,
-        headers: { "content-type": "application/gzip", "x-runlet-digest": packed.digest },
-      });
-      const text = (await readAll(upload.body)).toString("utf8");
-      if (upload.status >= 300) {
-        throw apiError(upload.status, text);
-      }
-      progress(`${fn.name}: uploaded`);
-    }
-    // The gateway streams the build (dependencies, compilation) and ends with the result.
-    const response = await client.raw("PUT", `/api/v1/functions/${fn.name}`, {
-      body: JSON.stringify({ ...fn.spec, package: packed.digest }),
-      headers: { "content-type": "application/json", accept: "application/x-ndjson" },
-    });
-    if (response.status >= 300) {
-      throw apiError(response.status, (await readAll(response.body)).toString("utf8"));
-    }
-    const result = String(response.headers["content-type"]).includes("application/x-ndjson")
-      ? await readDeployStream(response.body, (text) => progress(`${fn.name}: ${text}`))
-      : (JSON.parse((await readAll(response.body)).toString("utf8")) as StreamedDeployResult);
-    results.push({
-      name: fn.name,
-      revision: result.revision,
-      outcome: result.outcome,
-      url: `${client.target.gateway}/function/${fn.name}`,
-    });
   }
   return results;
+}
+
+/**
+ * A failure in a multi-function deploy, saying which function failed and which of the
+ * others were deployed, so the user knows what is live now.
+ */
+function partialDeployError(
+  error: unknown,
+  functions: readonly StackFunction[],
+  failed: number,
+  deployed: readonly DeployedFunction[],
+): unknown {
+  if (!isUserError(error)) {
+    return error;
+  }
+  const names = (list: readonly { name: string }[]) => list.map((fn) => fn.name).join(", ");
+  const rest = functions.slice(failed + 1);
+  const summary = [
+    deployed.length > 0 ? `deployed: ${names(deployed)}` : "",
+    rest.length > 0 ? `not attempted: ${names(rest)}` : "",
+  ].filter((part) => part !== "");
+  return new UserError(
+    error.code,
+    `${functions[failed]?.name ?? "?"} was not deployed: ${error.message}` +
+      (summary.length > 0 ? `\n(${summary.join("; ")}. Fix it and run the deploy again.)` : ""),
+    { status: error.status, details: error.details, cause: error },
+  );
+}
+
+async function deployOne(
+  client: GatewayClient,
+  given: StackFunction,
+  progress: (text: string) => void,
+): Promise<DeployedFunction> {
+  const fn = { ...given, spec: withRunletHandler(given.spec) };
+  assertValidName(fn.name);
+  const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(/:[^:/]*$/, "");
+  if (existsSync(fn.source) && !existsSync(join(fn.source, handlerFile))) {
+    throw new UserError(
+      "RUNLET_HANDLER_NOT_FOUND",
+      `Handler file ${handlerFile} is not in ${fn.source}; set --handler (or handler: in runlet.yaml) to the file that exports your function.`,
+    );
+  }
+  const packed = await packDirectory(fn.source);
+  progress(
+    `${fn.name}: packed ${fn.source} (${packed.files} ${packed.files === 1 ? "file" : "files"}, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`,
+  );
+  const head = await client.raw("HEAD", `/api/v1/packages/${packed.digest}`);
+  head.body.resume();
+  if (head.status !== 200) {
+    const upload = await client.raw("POST", "/api/v1/packages", {
+      body: packed.archive,
+      headers: { "content-type": "application/gzip", "x-runlet-digest": packed.digest },
+    });
+    const text = (await readAll(upload.body)).toString("utf8");
+    if (upload.status >= 300) {
+      throw apiError(upload.status, text);
+    }
+    progress(`${fn.name}: uploaded`);
+  }
+  // The gateway streams the build (dependencies, compilation) and ends with the result.
+  const response = await client.raw("PUT", `/api/v1/functions/${fn.name}`, {
+    body: JSON.stringify({ ...fn.spec, package: packed.digest }),
+    headers: { "content-type": "application/json", accept: "application/x-ndjson" },
+  });
+  if (response.status >= 300) {
+    throw apiError(response.status, (await readAll(response.body)).toString("utf8"));
+  }
+  const result = String(response.headers["content-type"]).includes("application/x-ndjson")
+    ? await readDeployStream(response.body, (text) => progress(`${fn.name}: ${text}`))
+    : (JSON.parse((await readAll(response.body)).toString("utf8")) as StreamedDeployResult);
+  return {
+    name: fn.name,
+    revision: result.revision,
+    outcome: result.outcome,
+    url: `${client.target.gateway}/function/${fn.name}`,
+  };
 }
 
 export const deployCommand = defineCommand({
@@ -96,7 +132,10 @@ export const deployCommand = defineCommand({
   json: true,
   options: [
     { flags: "-f, --file <path>", description: "stack file", defaultValue: "runlet.yaml" },
-    { flags: "--runtime <runtime>", description: "runtime of the function (node, exec)" },
+    {
+      flags: "--runtime <runtime>",
+      description: "runtime of the function: node, typescript, python, exec or go",
+    },
     { flags: "--source <dir>", description: "folder with the function's code" },
     {
       flags: "--handler <file>",

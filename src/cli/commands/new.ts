@@ -12,6 +12,7 @@ import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { runtimes } from "../../spec/function-spec.js";
 import { assertValidName } from "../../spec/names.js";
+import { didYouMean, suggestRuntime } from "../../spec/suggest.js";
 import { defineCommand } from "../command.js";
 import { line } from "../io.js";
 
@@ -27,6 +28,8 @@ const templateSchema = z.strictObject({
   testFile: z.string(),
   /** How to run the template's test, shown after creation. */
   testCommand: z.string(),
+  /** What to pass to `runlet invoke` so the function greets someone: how it reads its input. */
+  invokeArgs: z.string().default("--query name=Ada"),
 });
 export type Template = z.infer<typeof templateSchema> & { readonly runtime: string };
 
@@ -64,9 +67,10 @@ export async function createFunction(
   const templates = await listTemplates();
   const template = templates.find((t) => t.runtime === runtime);
   if (!template) {
+    const names = templates.map((t) => t.runtime);
     throw new UserError(
       "RUNLET_UNSUPPORTED_RUNTIME",
-      `No template for runtime ${runtime}; templates: ${templates.map((t) => t.runtime).join(", ")} (see runlet new --list)`,
+      `No template for runtime ${runtime}${didYouMean(suggestRuntime(runtime, names))}; templates: ${names.join(", ")} (see runlet new --list)`,
     );
   }
   const dir = resolve(cwd, name);
@@ -155,6 +159,6 @@ export const newCommand = defineCommand({
     );
     line(io.stdout, `✔ added ${name} to ${result.stackFile}`);
     line(io.stdout, `Test it: cd ${name} && ${template.testCommand}`);
-    line(io.stdout, `Next: runlet deploy && runlet invoke ${name} --query name=Ada`);
+    line(io.stdout, `Next: runlet deploy && runlet invoke ${name} ${template.invokeArgs}`);
   },
 });

@@ -6,7 +6,7 @@ import { UserError } from "../../errors.js";
 import { startRunlet } from "../../platform/start.js";
 import { parseDuration } from "../../spec/units.js";
 import { VERSION } from "../../version.js";
-import { defaultDataDir } from "../client-config.js";
+import { defaultDataDir, defaultGateway } from "../client-config.js";
 import { defineCommand } from "../command.js";
 import { line } from "../io.js";
 
@@ -71,6 +71,15 @@ export const upCommand = defineCommand({
     line(io.stdout, `  data dir   ${dataDir}`);
     line(io.stdout, `  functions  ${functions} deployed`);
     line(io.stdout, `  instances  ${runlet.platform.provider.isolation}`);
+    const natsUrl = options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined);
+    if (natsUrl) {
+      line(io.stdout, `  nats       ${natsUrl} (for NATS triggers)`);
+    }
+    const clientEnv = clientEnvironment(runlet.url, dataDir, io.env);
+    if (clientEnv) {
+      // Without these, `runlet` in another shell looks at :8080 and ~/.runlet.
+      line(io.stdout, `  clients    export ${clientEnv}   (in other shells, for runlet commands)`);
+    }
     for (const notice of runlet.platform.provider.notices) {
       line(io.stderr, `Note: ${notice}`);
     }
@@ -81,10 +90,12 @@ export const upCommand = defineCommand({
       );
       line(io.stdout, `    ${runlet.platform.adminToken}`);
     }
-    line(
-      io.stdout,
-      "Try it:  runlet new hello --runtime node && runlet deploy && runlet invoke hello",
-    );
+    if (functions === 0) {
+      line(
+        io.stdout,
+        "Try it:  runlet new hello --runtime node && runlet deploy && runlet invoke hello",
+      );
+    }
     line(io.stdout, "Press Ctrl-C to stop.");
     const signal = await io.stopSignal();
     line(io.stdout, `${signal}: draining in-flight calls and stopping instances…`);
@@ -93,6 +104,29 @@ export const upCommand = defineCommand({
     return 0;
   },
 });
+
+/**
+ * The variables a client in another shell needs to find this platform and its token when
+ * it does not listen where the CLI looks by default, or keeps its token elsewhere.
+ */
+function clientEnvironment(
+  url: string,
+  dataDir: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const vars: string[] = [];
+  if (url.replace(/\/+$/, "") !== defaultGateway) {
+    vars.push(`RUNLET_GATEWAY=${url}`);
+  }
+  if (dataDir !== resolve(defaultDataDir({ HOME: env["HOME"] }))) {
+    vars.push(`RUNLET_DATA_DIR=${shellQuote(dataDir)}`);
+  }
+  return vars.length > 0 ? vars.join(" ") : undefined;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+}
 
 /** Async call settings from the environment (docs/async.md). */
 function callQueueOptions(env: Record<string, string | undefined>): CallQueueOptions {
