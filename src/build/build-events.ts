@@ -11,7 +11,8 @@ export type BuildEvent =
   | {
       readonly type: "step";
       readonly step: string;
-      readonly status: "done" | "cached" | "failed";
+      /** "running": a heartbeat every few seconds, so a quiet tool (go build) shows progress. */
+      readonly status: "running" | "done" | "cached" | "failed";
       readonly durationMs: number;
       readonly detail?: string;
     }
@@ -20,15 +21,21 @@ export type BuildEvent =
 
 export type BuildEventSink = (event: BuildEvent) => void;
 
+const defaultHeartbeatMs = 5000;
+
 /** Runs `work` as a named step: start and done/failed events around it, with its duration. */
 export async function step<T>(
   emit: BuildEventSink,
   name: string,
   detail: string | undefined,
   work: () => Promise<T>,
+  heartbeatMs = defaultHeartbeatMs,
 ): Promise<T> {
   const started = Date.now();
   emit({ type: "step", step: name, status: "start", ...(detail ? { detail } : {}) });
+  const heartbeat = setInterval(() => {
+    emit({ type: "step", step: name, status: "running", durationMs: Date.now() - started });
+  }, heartbeatMs);
   try {
     const result = await work();
     emit({ type: "step", step: name, status: "done", durationMs: Date.now() - started });
@@ -36,5 +43,7 @@ export async function step<T>(
   } catch (error) {
     emit({ type: "step", step: name, status: "failed", durationMs: Date.now() - started });
     throw error;
+  } finally {
+    clearInterval(heartbeat);
   }
 }

@@ -57,7 +57,16 @@ export function runTool(run: ToolRun, sandboxed: boolean): Promise<ToolResult> {
       detached: true,
     });
     const tail: string[] = [];
-    const onLine = (whole: string): void => {
+    // Tools name files in their caches ("A complete log of this run can be found in
+    // /cache/npm/_logs/…"); those paths mean nothing outside the sandbox, so show the host's.
+    const caches = sandboxed
+      ? run.mounts.filter((m) => m.writable && m.inside.startsWith("/cache/"))
+      : [];
+    const onLine = (raw: string): void => {
+      let whole = raw;
+      for (const cache of caches) {
+        whole = whole.replaceAll(`${cache.inside}/`, `${cache.host}/`);
+      }
       const text =
         whole.length > maxLineChars ? `${whole.slice(0, maxLineChars)}… (line cut)` : whole;
       tail.push(text);

@@ -84,6 +84,8 @@ export function formatBuildEvent(event: BuildEvent): string {
           return event.detail?.startsWith(event.step)
             ? `▸ ${event.detail}`
             : `▸ ${event.step}${event.detail ? `: ${event.detail}` : ""}`;
+        case "running":
+          return `… ${event.step} still running (${formatMs(event.durationMs)})`;
         case "done":
           return `✔ ${event.step} (${formatMs(event.durationMs)})`;
         case "cached":

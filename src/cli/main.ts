@@ -35,6 +35,12 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
           .command(words[0])
           .description(groupDescriptions[words[0]] ?? `manage ${words[0]}s`);
         group.exitOverride();
+        // `runlet secret` alone is a mistake: show what it takes, and fail.
+        const shown = group;
+        group.action(() => {
+          shown.outputHelp({ error: true });
+          exitCode = 1;
+        });
         groups.set(words[0], group);
       }
       parent = group;

@@ -55,6 +55,9 @@ describe("runlet invoke --async and runlet calls", () => {
     expect(detail.stdout).toMatch(/Attempts: +2 \(2 failed\)/);
     expect(detail.stdout).toContain("down for maintenance");
     expect((await cli(["calls", "--status", "succeeded", "--json"])).stdout).toContain(id);
+    const none = await cli(["calls", "job", "--status", "running"]);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toContain("No async calls to job in state running.");
   });
 
   it("explains mistakes with exit code 1", async () => {

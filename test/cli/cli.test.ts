@@ -155,7 +155,11 @@ describe("runlet CLI (in-process)", () => {
       "deploy Fission specs or Kubeless Functions (OpenFaaS: runlet deploy -f stack.yml)",
     );
     const noCalls = await cli(["calls", "nothing-yet"]);
-    expect(noCalls.stdout).toContain("Make one with: runlet invoke nothing-yet --async");
+    expect(noCalls.code).toBe(1);
+    expect(noCalls.stderr).toContain("Function nothing-yet does not exist");
+    const bareGroup = await cli(["secret"]);
+    expect(bareGroup.code).toBe(1);
+    expect(bareGroup.stderr).toContain("Usage: runlet secret");
     const syntax = await cli(["deploy", "broken", "--runtime", "node", "--source", "./src"]);
     expect(syntax.code).toBe(1);
   });

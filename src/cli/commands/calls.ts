@@ -68,6 +68,12 @@ export const callsListCommand = defineCommand({
       return;
     }
     if (calls.length === 0) {
+      if (name !== undefined) {
+        // A typo should not read as "no calls yet": fails with RUNLET_FUNCTION_NOT_FOUND.
+        // (Calls of a removed function are kept until their retention ends, so only ask when
+        // there are none.)
+        await client.json("GET", `/api/v1/functions/${encodeURIComponent(name)}`);
+      }
       const which = [name && `to ${name}`, options.status && `in state ${options.status}`]
         .filter(Boolean)
         .join(" ");
