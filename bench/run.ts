@@ -149,7 +149,7 @@ if (only.has("density")) {
   const data = await runDensity({
     functions: quick ? 100 : 500,
     warm: quick ? 20 : 50,
-    steps: quick ? [20, 50, 100] : [50, 100, 200, 400, 600, 800],
+    steps: quick ? [20, 50, 100] : [50, 100, 200, 400, 800, 1200, 1600, 2000, 2500, 3000],
     callsPerStep: quick ? 1000 : 4000,
     log,
   });

@@ -95,6 +95,6 @@ export function densitySection(section: Section<DensityResult> | undefined): str
     "",
     "![density latency](../bench/charts/density-latency.svg)",
     "",
-    `Held ${data.heldWarm} warm instances with the median latency within twice the first step's; the ramp stopped because it ${data.stoppedBecause}. One more warm instance costs about ${fmt(perInstancePss)} MiB PSS (${fmt(perInstanceRss)} MiB RSS) here. Memory, not CPU, is the limit for idle instances: an idle runtime server has no timers and uses no CPU, so ${fmt(last?.availableGiB ?? NaN)} GiB left at the last step is room for about ${fmt(((last?.availableGiB ?? 0) * 1024) / perInstancePss)} more.`,
+    `Held ${data.heldWarm} warm instances with the median latency within twice the first step's; the ramp stopped because it ${data.stoppedBecause}. One more warm instance costs about ${fmt(perInstancePss)} MiB PSS (${fmt(perInstanceRss)} MiB RSS) here. An idle runtime server has no timers and uses no CPU, so what bounds the count is the machine's memory (${fmt(last?.availableGiB ?? NaN)} GiB left at the last step, room for about ${fmt(((last?.availableGiB ?? 0) * 1024) / perInstancePss)} more at this cost) and the kernel's pid limit, which every process and thread of an instance counts against (a Node runtime server runs about a dozen threads; \`sysctl kernel.pid_max\` raises the limit).`,
   ].join("\n");
 }

@@ -129,6 +129,14 @@ async function runtimeProcesses(root: number): Promise<number[]> {
   return pids;
 }
 
+/** Threads (each holds a pid) on the machine, from /proc/loadavg, and the kernel's pid limit. */
+async function threadUse(): Promise<{ threads: number; pidMax: number }> {
+  const loadavg = await readFile("/proc/loadavg", "utf8");
+  const threads = Number(loadavg.split(" ")[3]?.split("/")[1] ?? 0);
+  const pidMax = Number((await readFile("/proc/sys/kernel/pid_max", "utf8")).trim());
+  return { threads, pidMax };
+}
+
 async function memAvailableGiB(): Promise<number> {
   const info = await readFile("/proc/meminfo", "utf8");
   return Number(/^MemAvailable:\s+(\d+) kB/m.exec(info)?.[1] ?? 0) / 2 ** 20;
@@ -236,13 +244,31 @@ export async function runDensity(options: DensityOptions): Promise<DensityResult
     let stoppedBecause = "reached its last step";
     let heldWarm = 0;
     let next = options.functions;
-    for (const target of options.steps) {
+    ramp: for (const target of options.steps) {
       while (names.length < target) {
+        // Every process and thread takes a pid: past the kernel's limit nothing on the
+        // machine can start one, so the ramp stops well before it.
+        const { threads, pidMax } = await threadUse();
+        if (threads > 0.8 * pidMax) {
+          stoppedBecause = `came near the kernel's pid limit: ${threads} threads on the machine at ${names.length} warm instances (kernel.pid_max ${pidMax})`;
+          break ramp;
+        }
+        const available = await memAvailableGiB();
+        if (available < 2) {
+          stoppedBecause = `had less than 2 GiB of memory left (${available.toFixed(1)} GiB) at ${names.length} warm instances`;
+          break ramp;
+        }
         const batch = Array.from({ length: Math.min(4, target - names.length) }, () => {
           next += 1;
           return `warm-${next}`;
         });
-        await Promise.all(batch.map((name) => deploy(name, "1h")));
+        const failed = (await Promise.allSettled(batch.map((name) => deploy(name, "1h")))).find(
+          (outcome) => outcome.status === "rejected",
+        );
+        if (failed) {
+          stoppedBecause = `could not start more than about ${names.length} warm instances: ${String(failed.reason).slice(0, 300)}`;
+          break ramp;
+        }
         names.push(...batch);
         if (names.length % 100 === 0) {
           options.log(`density: ${names.length} warm`);
