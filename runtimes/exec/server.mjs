@@ -8,44 +8,13 @@
 // - http: one long-running program per instance, started at specialize with PORT set; calls
 //   are proxied to it, and the instance exits when the program does.
 import { spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, fstatSync, statSync, writeSync } from "node:fs";
+import { accessSync, constants, statSync, writeSync } from "node:fs";
 import { Agent, createServer, request as httpRequest } from "node:http";
 import { connect, createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
-import { listenRuntime } from "../node/frame-server.mjs";
+import { control, exitWithSupervisor, listenRuntime } from "../node/supervisor.mjs";
 
-const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
-
-// Under a supervisor, stdin is a pipe from it that is never written: its end means the
-// supervisor is gone, so the instance (and every program it started) must go too.
-function isPipe(fd) {
-  try {
-    const stat = fstatSync(fd);
-    return stat.isFIFO() || stat.isSocket();
-  } catch {
-    return false;
-  }
-}
-if (controlFd !== undefined && isPipe(0)) {
-  process.stdin.on("end", () => process.exit(0));
-  process.stdin.on("error", () => process.exit(0));
-  process.stdin.resume();
-}
-
-/** One JSON line to the supervisor (fd 3), or stdout/stderr when running without one (in a pod). */
-function control(message) {
-  if (controlFd === undefined) {
-    if (message.event === "log") {
-      (message.stream === "stderr" ? process.stderr : process.stdout).write(message.text + "\n");
-    }
-    return;
-  }
-  try {
-    writeSync(controlFd, JSON.stringify(message) + "\n");
-  } catch {
-    // The supervisor is gone; nothing useful is left to tell it.
-  }
-}
+exitWithSupervisor();
 
 function log(stream, text, callId) {
   control({ event: "log", stream, callId, text });

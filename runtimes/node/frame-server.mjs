@@ -286,35 +286,3 @@ function serveConnection(socket, serveCall) {
 export function createFrameServer(serveCall) {
   return createServer({ noDelay: true }, (socket) => serveConnection(socket, serveCall));
 }
-
-function listen(target, options) {
-  return new Promise((resolveListen, reject) => {
-    target.once("error", reject);
-    target.listen(options, () => {
-      target.off("error", reject);
-      resolveListen();
-    });
-  });
-}
-
-/**
- * Starts a runtime's servers where the platform says (docs/runtime-protocol.md): HTTP on
- * RUNLET_SOCKET (or PORT in a pod) and, when RUNLET_FRAME_SOCKET is set, the frame server
- * for `serveCall` beside it. Exits the process when either cannot listen.
- */
-export async function listenRuntime(httpServer, serveCall) {
-  const socketPath = process.env.RUNLET_SOCKET;
-  const frameSocketPath = process.env.RUNLET_FRAME_SOCKET;
-  const port = Number(process.env.PORT ?? 8888);
-  const frameServer = frameSocketPath ? createFrameServer(serveCall) : undefined;
-  try {
-    await Promise.all([
-      listen(httpServer, socketPath ? { path: socketPath } : { port, host: "0.0.0.0" }),
-      frameServer ? listen(frameServer, { path: frameSocketPath }) : undefined,
-    ]);
-  } catch (error) {
-    process.stderr.write(`cannot listen: ${error?.stack ?? error}\n`);
-    process.exit(1);
-  }
-  return { frameSocketPath };
-}

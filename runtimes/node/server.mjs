@@ -3,50 +3,16 @@
 // then serves invocations. Protocol: docs/runtime-protocol.md.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { spawnSync } from "node:child_process";
-import { existsSync, fstatSync, readFileSync, writeSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { adaptHandler, compatShapes, finishedAnswer } from "./compat.mjs";
-import { listenRuntime } from "./frame-server.mjs";
+import { control, exitWithSupervisor, listenRuntime } from "./supervisor.mjs";
 
-const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
-
-// Under a supervisor, stdin is a pipe from it that is never written: its end means the
-// supervisor is gone (even if it was killed), so the instance must not outlive it. Only a
-// pipe counts: a supervisor that gives no stdin (/dev/null) does not use this signal.
-function isPipe(fd) {
-  try {
-    const stat = fstatSync(fd);
-    // Node's child_process gives stdio pipes as socket pairs.
-    return stat.isFIFO() || stat.isSocket();
-  } catch {
-    return false;
-  }
-}
-if (controlFd !== undefined && isPipe(0)) {
-  process.stdin.on("end", () => process.exit(0));
-  process.stdin.on("error", () => process.exit(0));
-  process.stdin.resume();
-}
+exitWithSupervisor();
 const callContext = new AsyncLocalStorage();
-
-/** One JSON line to the supervisor (fd 3), or stdout when running without one (in a pod). */
-function control(message) {
-  const line = JSON.stringify(message) + "\n";
-  if (controlFd === undefined) {
-    if (message.event === "log") {
-      (message.stream === "stderr" ? process.stderr : process.stdout).write(message.text + "\n");
-    }
-    return;
-  }
-  try {
-    writeSync(controlFd, line);
-  } catch {
-    // The supervisor is gone; nothing useful is left to tell it.
-  }
-}
 
 // console.* goes to the function's logs, tagged with the call that printed it.
 for (const [method, stream] of [

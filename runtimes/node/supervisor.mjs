@@ -1,0 +1,77 @@
+// What every Node-based runtime server (node, exec) does as a process under the platform's
+// supervisor (docs/runtime-protocol.md): exit when the supervisor goes, tell it things on the
+// control fd, and listen where it says. Dependency-free.
+import { fstatSync, writeSync } from "node:fs";
+import { createFrameServer } from "./frame-server.mjs";
+
+const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
+
+function isPipe(fd) {
+  try {
+    const stat = fstatSync(fd);
+    // Node's child_process gives stdio pipes as socket pairs.
+    return stat.isFIFO() || stat.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Under a supervisor, stdin is a pipe from it that is never written: its end means the
+ * supervisor is gone (even if it was killed), so the instance must not outlive it. Only a
+ * pipe counts: a supervisor that gives no stdin (/dev/null) does not use this signal.
+ */
+export function exitWithSupervisor() {
+  if (controlFd !== undefined && isPipe(0)) {
+    process.stdin.on("end", () => process.exit(0));
+    process.stdin.on("error", () => process.exit(0));
+    process.stdin.resume();
+  }
+}
+
+/** One JSON line to the supervisor (fd 3), or stdout/stderr when running without one (in a pod). */
+export function control(message) {
+  if (controlFd === undefined) {
+    if (message.event === "log") {
+      (message.stream === "stderr" ? process.stderr : process.stdout).write(message.text + "\n");
+    }
+    return;
+  }
+  try {
+    writeSync(controlFd, JSON.stringify(message) + "\n");
+  } catch {
+    // The supervisor is gone; nothing useful is left to tell it.
+  }
+}
+
+function listen(target, options) {
+  return new Promise((resolveListen, reject) => {
+    target.once("error", reject);
+    target.listen(options, () => {
+      target.off("error", reject);
+      resolveListen();
+    });
+  });
+}
+
+/**
+ * Starts a runtime's servers where the platform says (docs/runtime-protocol.md): HTTP on
+ * RUNLET_SOCKET (or PORT in a pod) and, when RUNLET_FRAME_SOCKET is set, the frame server
+ * for `serveCall` beside it. Exits the process when either cannot listen.
+ */
+export async function listenRuntime(httpServer, serveCall) {
+  const socketPath = process.env.RUNLET_SOCKET;
+  const frameSocketPath = process.env.RUNLET_FRAME_SOCKET;
+  const port = Number(process.env.PORT ?? 8888);
+  const frameServer = frameSocketPath ? createFrameServer(serveCall) : undefined;
+  try {
+    await Promise.all([
+      listen(httpServer, socketPath ? { path: socketPath } : { port, host: "0.0.0.0" }),
+      frameServer ? listen(frameServer, { path: frameSocketPath }) : undefined,
+    ]);
+  } catch (error) {
+    process.stderr.write(`cannot listen: ${error?.stack ?? error}\n`);
+    process.exit(1);
+  }
+  return { frameSocketPath };
+}
