@@ -224,9 +224,16 @@ export class LocalProvider implements Provider {
 
   async close(): Promise<void> {
     if (this.#runDir) {
-      await rm(this.#runDir, { recursive: true, force: true });
+      // An instance still exiting may remove its own directory (or its runtime write a
+      // last file) while this runs: retry ENOTEMPTY instead of failing the shutdown.
+      await rm(this.#runDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     }
-    await rm(this.#options.workDir, { recursive: true, force: true });
+    await rm(this.#options.workDir, {
+      recursive: true,
+      force: true,
+      maxRetries: 5,
+      retryDelay: 50,
+    });
     await this.#cgroups?.close();
   }
 }
