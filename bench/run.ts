@@ -128,7 +128,8 @@ if (only.has("cold")) {
   const data = await runColdStart({
     runtimes: ["node", "python"],
     poolSize,
-    calls: 100,
+    // The issue asks for 100 cold calls; --quick (under 3 minutes in all) takes fewer.
+    calls: quick ? 25 : 100,
     warmCalls: quick ? 100 : 300,
     bursts: quick ? 2 : 5,
     burstSize: 200,

@@ -638,7 +638,7 @@ export function renderReport(results: Results): string {
     "# Benchmarks",
     "",
     "Written by `npm run bench` (bench/run.ts); do not edit by hand. `npm run bench` runs everything",
-    "(about 8 minutes here), `npm run bench -- --quick` runs shorter and fewer repeats (under 3 minutes),",
+    "(about 14 minutes here), `npm run bench -- --quick` runs shorter and fewer repeats (under 3 minutes),",
     "`npm run bench -- --only warm,echo,cold,instance,density,async` runs some sections and keeps the others from",
     "bench/results/latest.json (`--render` only rewrites this page and the charts from it). The",
     "measurements behind every figure are in that file; the charts are in bench/charts/.",
