@@ -45,6 +45,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = createMetrics(platform);
   const onInternalError = options.onInternalError ?? ((error: unknown) => console.error(error));
   let inFlight = 0;
+  const countInFlight = (res: ServerResponse): void => {
+    inFlight += 1;
+    res.once("close", () => {
+      inFlight -= 1;
+    });
+  };
+  /** A direct-path call that fails unexpectedly is our bug: report it, answer 500 if still possible. */
+  const settle = (res: ServerResponse, work: Promise<void>): void => {
+    work.catch((error: unknown) => {
+      onInternalError(error);
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }));
+      }
+    });
+  };
   let server: Server | undefined;
   const app: FastifyInstance = Fastify({
     logger: false,
@@ -55,49 +71,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       server = createServer(
         { keepAliveTimeout: 65_000 },
         (req: IncomingMessage, res: ServerResponse) => {
+          // Calls take a direct path; only the rest goes through Fastify.
           if (isInvocation(req.url ?? "")) {
-            inFlight += 1;
-            res.once("close", () => {
-              inFlight -= 1;
-            });
-            handleInvocation(platform, metrics, req, res).catch((error: unknown) => {
-              onInternalError(error);
-              if (!res.headersSent) {
-                res.writeHead(500, { "content-type": "application/json" });
-                res.end(
-                  JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
-                );
-              }
-            });
+            countInFlight(res);
+            settle(res, handleInvocation(platform, metrics, req, res));
             return;
           }
           if (isAsyncInvocation(req.url ?? "")) {
-            handleAsyncInvocation(platform, metrics, req, res).catch((error: unknown) => {
-              onInternalError(error);
-              if (!res.headersSent) {
-                res.writeHead(500, { "content-type": "application/json" });
-                res.end(
-                  JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
-                );
-              }
-            });
+            // Answered once stored; the call itself runs later, outside this request.
+            settle(res, handleAsyncInvocation(platform, metrics, req, res));
             return;
           }
           const route = findRoute(platform, req);
           if (route) {
-            inFlight += 1;
-            res.once("close", () => {
-              inFlight -= 1;
-            });
-            handleRoute(platform, metrics, req, res, route).catch((error: unknown) => {
-              onInternalError(error);
-              if (!res.headersSent) {
-                res.writeHead(500, { "content-type": "application/json" });
-                res.end(
-                  JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
-                );
-              }
-            });
+            countInFlight(res);
+            settle(res, handleRoute(platform, metrics, req, res, route));
             return;
           }
           fastifyHandler(req, res);
