@@ -3,11 +3,11 @@
  * live, how to run a tool (sandboxed or not), and where to report.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat, utimes } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import type { KeyedLock } from "../platform/keyed-lock.js";
-import type { BuildEventSink } from "./build-events.js";
+import { step, type BuildEventSink } from "./build-events.js";
 import { runTool, type Mount, type ToolResult } from "./tool-run.js";
 import type { BuildTools } from "./tools.js";
 
@@ -199,4 +199,59 @@ async function isDir(path: string): Promise<boolean> {
     (info) => info.isDirectory(),
     () => false,
   );
+}
+
+/** A dependency set installed by a tool (npm, pip) into a layer shared by every build of it. */
+export interface InstallLayer {
+  /** The layer's identity: its inputs and the tool's version, hashed. */
+  readonly key: string;
+  /** Step name in the build log, e.g. "npm ci". */
+  readonly step: string;
+  readonly detail: string;
+  /** Why nothing ran when the layer already exists. */
+  readonly cachedDetail: string;
+  /** Files of the package the tool reads, copied into the layer first. */
+  readonly inputs: readonly string[];
+  /** The tool's cache under the build caches, e.g. "npm". */
+  readonly cache: string;
+  /** The tool to run, given the layer and cache directories as the tool sees them. */
+  readonly tool: (
+    layerDir: string,
+    cacheDir: string,
+  ) => Pick<ToolInvocation, "command" | "args" | "env" | "toolDirs">;
+}
+
+/** Installs `layer` unless it exists (then says it was reused); returns its directory. */
+export async function installLayer(ctx: BuildContext, layer: InstallLayer): Promise<string> {
+  const started = Date.now();
+  let ran = false;
+  const { dir } = await dependencyLayer(ctx, layer.key, async (staging) => {
+    ran = true;
+    await step(ctx.emit, layer.step, layer.detail, async () => {
+      for (const file of layer.inputs) {
+        await copyFile(join(ctx.outDir, file), join(staging, file));
+      }
+      const cache = ctx.cacheDir(layer.cache);
+      const cacheInside = `/cache/${layer.cache}`;
+      await runStepTool(ctx, {
+        step: layer.step,
+        cwd: seen(ctx, staging, insideLayer),
+        mounts: [
+          { host: staging, inside: insideLayer, writable: true },
+          { host: cache, inside: cacheInside, writable: true },
+        ],
+        ...layer.tool(staging, seen(ctx, cache, cacheInside)),
+      });
+    });
+  });
+  if (!ran) {
+    ctx.emit({
+      type: "step",
+      step: layer.step,
+      status: "cached",
+      durationMs: Date.now() - started,
+      detail: layer.cachedDetail,
+    });
+  }
+  return dir;
 }

@@ -4,18 +4,11 @@
  * lockfile and tool versions, then linked into the package as node_modules.
  */
 import { createHash } from "node:crypto";
-import { copyFile, readFile, rm, stat } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors.js";
 import { linkTree } from "../provider/local/sandbox.js";
-import {
-  dependencyLayer,
-  insideLayer,
-  runStepTool,
-  seen,
-  toolEnv,
-  type BuildContext,
-} from "./build-context.js";
+import { installLayer, toolEnv, type BuildContext } from "./build-context.js";
 
 const lockfiles = ["package-lock.json", "npm-shrinkwrap.json"];
 
@@ -47,7 +40,6 @@ export async function installNodeDependencies(ctx: BuildContext): Promise<void> 
   const verb = lockfile ? "ci" : "install";
   const stepName = `npm ${verb}`;
   const key = `npm-${hash.digest("hex")}`;
-  const started = Date.now();
   const args = [
     node.npmCli,
     verb,
@@ -57,59 +49,26 @@ export async function installNodeDependencies(ctx: BuildContext): Promise<void> 
     "--foreground-scripts",
     ...(lockfile ? [] : ["--no-package-lock"]),
   ];
-  let ran = false;
-  const layer = await dependencyLayer(ctx, key, async (dir) => {
-    ran = true;
-    ctx.emit({
-      type: "step",
-      step: stepName,
-      status: "start",
-      detail: `npm ${args.slice(1).join(" ")} (${present.join(", ")})`,
-    });
-    for (const file of present) {
-      await copyFile(join(ctx.outDir, file), join(dir, file));
-    }
-    const cache = ctx.cacheDir("npm");
-    try {
-      await runStepTool(ctx, {
-        step: stepName,
-        command: node.node,
-        args,
-        cwd: seen(ctx, dir, insideLayer),
-        env: toolEnv(ctx, [dirname(node.node)], {
-          npm_config_cache: seen(ctx, cache, "/cache/npm"),
-          npm_config_update_notifier: "false",
-          npm_config_progress: "false",
-          NODE_ENV: "production",
-        }),
-        mounts: [
-          { host: dir, inside: insideLayer, writable: true },
-          { host: cache, inside: "/cache/npm", writable: true },
-        ],
-        toolDirs: [dirname(dirname(node.node))],
-      });
-    } catch (error) {
-      ctx.emit({
-        type: "step",
-        step: stepName,
-        status: "failed",
-        durationMs: Date.now() - started,
-      });
-      throw error;
-    }
+  const layerDir = await installLayer(ctx, {
+    key,
+    step: stepName,
+    detail: `npm ${args.slice(1).join(" ")} (${present.join(", ")})`,
+    cachedDetail: `dependencies unchanged (${present.join(", ")}): reusing the installed node_modules`,
+    inputs: present,
+    cache: "npm",
+    tool: (_layerDir, cacheDir) => ({
+      command: node.node,
+      args,
+      env: toolEnv(ctx, [dirname(node.node)], {
+        npm_config_cache: cacheDir,
+        npm_config_update_notifier: "false",
+        npm_config_progress: "false",
+        NODE_ENV: "production",
+      }),
+      toolDirs: [dirname(dirname(node.node))],
+    }),
   });
-  if (ran) {
-    ctx.emit({ type: "step", step: stepName, status: "done", durationMs: Date.now() - started });
-  } else {
-    ctx.emit({
-      type: "step",
-      step: stepName,
-      status: "cached",
-      durationMs: Date.now() - started,
-      detail: `dependencies unchanged (${present.join(", ")}): reusing the installed node_modules`,
-    });
-  }
-  const installed = join(layer.dir, "node_modules");
+  const installed = join(layerDir, "node_modules");
   if (!(await stat(installed).catch(() => undefined))) {
     return;
   }
