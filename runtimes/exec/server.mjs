@@ -9,10 +9,16 @@
 //   are proxied to it, and the instance exits when the program does.
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, statSync, writeSync } from "node:fs";
-import { Agent, createServer, request as httpRequest } from "node:http";
+import { Agent, request as httpRequest } from "node:http";
 import { connect, createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
-import { control, exitWithSupervisor, listenRuntime } from "../node/supervisor.mjs";
+import {
+  control,
+  createRuntimeServer,
+  exitWithSupervisor,
+  listenRuntime,
+  sendJson,
+} from "../node/supervisor.mjs";
 
 exitWithSupervisor();
 
@@ -59,27 +65,10 @@ class LoadError extends Error {
   }
 }
 
-const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-  // Only requests without X-Call-Id (the supervisor's) may reach the control paths, so a
-  // function can serve its own /healthz.
-  if (!req.headers["x-call-id"]) {
-    if (req.url === "/healthz") {
-      return sendJson(res, 200, { status: "ok", specialized: loaded !== undefined });
-    }
-    if (req.url === "/v2/specialize" && req.method === "POST") {
-      return void readBody(req).then((body) => specialize(res, body));
-    }
-  }
-  serveCall(
-    {
-      method: req.method,
-      url: req.url,
-      headers: req.headers,
-      readBody: () => readBody(req),
-      bodyStream: req,
-    },
-    res,
-  );
+const server = createRuntimeServer({
+  isSpecialized: () => loaded !== undefined,
+  specialize,
+  serveCall,
 });
 
 /**
@@ -695,15 +684,6 @@ function onLines(stream, onLine) {
   });
 }
 
-function readBody(req) {
-  return new Promise((resolveBody, reject) => {
-    const chunks = [];
-    req.on("data", (chunk) => chunks.push(chunk));
-    req.on("end", () => resolveBody(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
 /** Waits until `res` takes more, or is closed (then no "drain" would ever come). */
 function drainedOrClosed(res) {
   return new Promise((resume) => {
@@ -720,15 +700,6 @@ function drainedOrClosed(res) {
 function send(res, status, headers, bytes) {
   res.writeHead(status, { ...headers, "content-length": bytes.length });
   res.end(bytes);
-}
-
-function sendJson(res, status, value, extraHeaders = {}) {
-  send(
-    res,
-    status,
-    { "content-type": "application/json", ...extraHeaders },
-    Buffer.from(JSON.stringify(value)),
-  );
 }
 
 // ---------------------------------------------------------------------------------------

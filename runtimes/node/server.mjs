@@ -4,12 +4,17 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { adaptHandler, compatShapes, finishedAnswer } from "./compat.mjs";
-import { control, exitWithSupervisor, listenRuntime } from "./supervisor.mjs";
+import {
+  control,
+  createRuntimeServer,
+  exitWithSupervisor,
+  listenRuntime,
+  sendJson,
+} from "./supervisor.mjs";
 
 exitWithSupervisor();
 const callContext = new AsyncLocalStorage();
@@ -39,21 +44,10 @@ class LoadError extends Error {
   }
 }
 
-const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-  // Requests from the gateway carry X-Call-Id; only the supervisor's own requests may reach
-  // the control paths, so a function can still serve its own /healthz.
-  if (!req.headers["x-call-id"]) {
-    if (req.url === "/healthz") {
-      return sendJson(res, 200, { status: "ok", specialized: loaded !== undefined });
-    }
-    if (req.url === "/v2/specialize" && req.method === "POST") {
-      return void readBody(req).then((body) => specialize(res, body));
-    }
-  }
-  serveCall(
-    { method: req.method, url: req.url, headers: req.headers, readBody: () => readBody(req) },
-    res,
-  );
+const server = createRuntimeServer({
+  isSpecialized: () => loaded !== undefined,
+  specialize,
+  serveCall,
 });
 
 /**
@@ -362,15 +356,6 @@ function decodeBody(raw, contentType = "") {
   return raw;
 }
 
-function readBody(req) {
-  return new Promise((resolveBody, reject) => {
-    const chunks = [];
-    req.on("data", (chunk) => chunks.push(chunk));
-    req.on("end", () => resolveBody(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
 function isStream(value) {
   return (
     value !== null &&
@@ -469,16 +454,6 @@ function send(res, status, headers, defaultType, bytes) {
   headers["content-type"] ??= defaultType;
   headers["content-length"] = bytes.length;
   res.writeHead(status, headers);
-  res.end(bytes);
-}
-
-function sendJson(res, status, value, extraHeaders = {}) {
-  const bytes = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": bytes.length,
-    ...extraHeaders,
-  });
   res.end(bytes);
 }
 

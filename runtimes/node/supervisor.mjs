@@ -2,6 +2,7 @@
 // supervisor (docs/runtime-protocol.md): exit when the supervisor goes, tell it things on the
 // control fd, and listen where it says. Dependency-free.
 import { fstatSync, writeSync } from "node:fs";
+import { createServer } from "node:http";
 import { createFrameServer } from "./frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
@@ -74,4 +75,51 @@ export async function listenRuntime(httpServer, serveCall) {
     process.exit(1);
   }
   return { frameSocketPath };
+}
+
+export function readBody(req) {
+  return new Promise((resolveBody, reject) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => resolveBody(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+export function sendJson(res, status, value, extraHeaders = {}) {
+  const bytes = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": bytes.length,
+    ...extraHeaders,
+  });
+  res.end(bytes);
+}
+
+/**
+ * The runtime's HTTP server: control paths for the supervisor (`/healthz`,
+ * `POST /v2/specialize`) and invocations. Only requests without X-Call-Id (the supervisor's)
+ * may reach the control paths, so a function can serve its own /healthz.
+ */
+export function createRuntimeServer({ isSpecialized, specialize, serveCall }) {
+  return createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    if (!req.headers["x-call-id"]) {
+      if (req.url === "/healthz") {
+        return sendJson(res, 200, { status: "ok", specialized: isSpecialized() });
+      }
+      if (req.url === "/v2/specialize" && req.method === "POST") {
+        return void readBody(req).then((body) => specialize(res, body));
+      }
+    }
+    serveCall(
+      {
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        readBody: () => readBody(req),
+        bodyStream: req,
+      },
+      res,
+    );
+  });
 }
