@@ -3,9 +3,9 @@
  * (no framework routing on the path every call takes).
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import type { Platform } from "../platform/platform.js";
+import type { Exchange } from "../router/exchange.js";
 import { forward } from "../router/forward.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -19,25 +19,24 @@ export function isInvocation(url: string): boolean {
 export async function handleInvocation(
   platform: Platform,
   metrics: GatewayMetrics,
-  req: IncomingMessage,
-  res: ServerResponse,
+  exchange: Exchange,
 ): Promise<void> {
-  const match = functionPath.exec(req.url ?? "");
-  const callId = callIdOf(req.headers["x-call-id"]) ?? randomUUID();
+  const match = functionPath.exec(exchange.url);
+  const callId = callIdOf(exchange.headers["x-call-id"]) ?? randomUUID();
   // OpenFaaS clients may address NAME.NAMESPACE; there is one namespace here.
   const name = decodeURIComponent(match?.[1] ?? "").replace(/\.(default|openfaas-fn)$/, "");
   const target = name ? platform.findTarget(name) : undefined;
   if (!target) {
-    req.resume();
+    exchange.discardBody();
     return sendError(
-      res,
+      exchange,
       404,
       callId,
       "RUNLET_FUNCTION_NOT_FOUND",
       `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`,
     );
   }
-  await invokeTarget(platform, metrics, req, res, {
+  await invokeTarget(platform, metrics, exchange, {
     name,
     target,
     callId,
@@ -60,27 +59,27 @@ export interface InvokeTarget {
 export async function invokeTarget(
   platform: Platform,
   metrics: GatewayMetrics,
-  req: IncomingMessage,
-  res: ServerResponse,
+  exchange: Exchange,
   call: InvokeTarget,
 ): Promise<void> {
   const { name, target, callId } = call;
-  if (target.config.auth === "required" && !isAdmin(req.headers, platform.adminToken)) {
-    req.resume();
-    const body = JSON.stringify(unauthorizedBody);
-    res.writeHead(401, {
-      "content-type": "application/json",
-      "www-authenticate": 'Bearer realm="runlet"',
-      "x-call-id": callId,
-    });
-    res.end(body);
+  if (target.config.auth === "required" && !isAdmin(exchange.headers, platform.adminToken)) {
+    exchange.discardBody();
+    exchange.send(
+      401,
+      {
+        "content-type": "application/json",
+        "www-authenticate": 'Bearer realm="runlet"',
+        "x-call-id": callId,
+      },
+      JSON.stringify(unauthorizedBody),
+    );
     return;
   }
   metrics.invocationsStarted.inc({ function_name: name });
   const started = performance.now();
   const { status } = await forward(platform.executor, {
-    req,
-    res,
+    exchange,
     target,
     callId,
     pathAndQuery: call.pathAndQuery,
@@ -98,17 +97,15 @@ export function callIdOf(value: string | string[] | undefined): string | undefin
 }
 
 export function sendError(
-  res: ServerResponse,
+  exchange: Exchange,
   status: number,
   callId: string,
   code: string,
   message: string,
 ): void {
-  const body = JSON.stringify({ error: { code, message } });
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-    "x-call-id": callId,
-  });
-  res.end(body);
+  exchange.send(
+    status,
+    { "content-type": "application/json", "x-call-id": callId },
+    JSON.stringify({ error: { code, message } }),
+  );
 }

@@ -4,8 +4,9 @@
  * streaming path as `/function/NAME`, with the route's parameters as X-Runlet-Params.
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Platform } from "../platform/platform.js";
+import type { Exchange } from "../router/exchange.js";
 import { parseTarget } from "../spec/trigger-spec.js";
 import { isPlatformPath, type RouteMatch } from "../triggers/route-table.js";
 import { callIdOf, invokeTarget, sendError } from "./invoke.js";
@@ -24,20 +25,19 @@ export function findRoute(platform: Platform, req: IncomingMessage): RouteMatch 
 export async function handleRoute(
   platform: Platform,
   metrics: GatewayMetrics,
-  req: IncomingMessage,
-  res: ServerResponse,
+  exchange: Exchange,
   route: RouteMatch,
 ): Promise<void> {
-  const callId = callIdOf(req.headers["x-call-id"]) ?? randomUUID();
+  const callId = callIdOf(exchange.headers["x-call-id"]) ?? randomUUID();
   const { functionName, revision } = parseTarget(route.target);
   const target =
     revision === undefined
       ? platform.findTarget(functionName)
       : platform.findRevisionTarget(functionName, revision);
   if (!target) {
-    req.resume();
+    exchange.discardBody();
     sendError(
-      res,
+      exchange,
       404,
       callId,
       "RUNLET_FUNCTION_NOT_FOUND",
@@ -45,12 +45,12 @@ export async function handleRoute(
     );
     return;
   }
-  await invokeTarget(platform, metrics, req, res, {
+  await invokeTarget(platform, metrics, exchange, {
     name: functionName,
     target,
     callId,
     // The function sees the path as the client sent it; the route's captures come as params.
-    pathAndQuery: req.url ?? "/",
+    pathAndQuery: exchange.url,
     params: route.params,
   });
 }

@@ -3,13 +3,16 @@
  * everything else goes through Fastify (control API, OpenFaaS routes, metrics, health).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { UserError, errorBody, isUserError } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
+import type { Exchange } from "../router/exchange.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
 import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
+import { LeanFront } from "./front/lean-front.js";
 import { handleInvocation, isInvocation } from "./invoke.js";
+import { NodeExchange } from "./node-exchange.js";
 import { findRoute, handleRoute } from "./route-invoke.js";
 import { createMetrics } from "./metrics.js";
 import { openapiDocument } from "./openapi.js";
@@ -39,6 +42,7 @@ export interface Gateway {
 }
 
 const publicPaths = new Set(["/healthz", "/metrics", "/api/v1/openapi.json", "/"]);
+const keepAliveTimeoutMs = 65_000;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { platform } = options;
@@ -52,15 +56,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   };
   /** A direct-path call that fails unexpectedly is our bug: report it, answer 500 if still possible. */
-  const settle = (res: ServerResponse, work: Promise<void>): void => {
+  const settle = (exchange: Exchange, work: Promise<void>): void => {
     work.catch((error: unknown) => {
       onInternalError(error);
-      if (!res.headersSent) {
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }));
+      if (!exchange.headersSent) {
+        exchange.send(
+          500,
+          { "content-type": "application/json" },
+          JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
+        );
+      } else {
+        exchange.abort();
       }
     });
   };
+  let handOff: (socket: Socket) => void = () => {};
+  // Function calls of the plain shape are read by the lean front; node:http reads the rest.
+  const front = new LeanFront({
+    serves: isInvocation,
+    handle: (exchange) => settle(exchange, handleInvocation(platform, metrics, exchange)),
+    handOff: (socket) => handOff(socket),
+    keepAliveTimeoutMs,
+    requestReadTimeoutMs: 60_000,
+  });
   let server: Server | undefined;
   const app: FastifyInstance = Fastify({
     logger: false,
@@ -68,30 +86,43 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Close idle keep-alive connections on shutdown so close() does not wait on them.
     forceCloseConnections: "idle",
     serverFactory: (fastifyHandler) => {
-      server = createServer(
-        { keepAliveTimeout: 65_000 },
+      const httpServer = createServer(
+        { keepAliveTimeout: keepAliveTimeoutMs },
         (req: IncomingMessage, res: ServerResponse) => {
           // Calls take a direct path; only the rest goes through Fastify.
           if (isInvocation(req.url ?? "")) {
             countInFlight(res);
-            settle(res, handleInvocation(platform, metrics, req, res));
+            const exchange = new NodeExchange(req, res);
+            settle(exchange, handleInvocation(platform, metrics, exchange));
             return;
           }
           if (isAsyncInvocation(req.url ?? "")) {
             // Answered once stored; the call itself runs later, outside this request.
-            settle(res, handleAsyncInvocation(platform, metrics, req, res));
+            const exchange = new NodeExchange(req, res);
+            settle(exchange, handleAsyncInvocation(platform, metrics, req, res));
             return;
           }
           const route = findRoute(platform, req);
           if (route) {
             countInFlight(res);
-            settle(res, handleRoute(platform, metrics, req, res, route));
+            const exchange = new NodeExchange(req, res);
+            settle(exchange, handleRoute(platform, metrics, exchange, route));
             return;
           }
           fastifyHandler(req, res);
         },
       );
-      return server;
+      // Every accepted connection goes to the lean front first; it hands on what it does not serve.
+      const httpListeners = httpServer.listeners("connection") as ((socket: Socket) => void)[];
+      httpServer.removeAllListeners("connection");
+      httpServer.on("connection", (socket: Socket) => front.accept(socket));
+      handOff = (socket) => {
+        for (const listener of httpListeners) {
+          listener.call(httpServer, socket);
+        }
+      };
+      server = httpServer;
+      return httpServer;
     },
   });
 
@@ -183,12 +214,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     server: httpServer,
     async close(graceMs = 10_000) {
       const closing = app.close();
+      front.close();
       const deadline = Date.now() + graceMs;
-      while (inFlight > 0 && Date.now() < deadline) {
+      while (inFlight + front.inFlight > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       await platform.close(Math.max(0, deadline - Date.now()));
       httpServer.closeAllConnections();
+      front.destroyAll();
       await closing;
     },
   };

@@ -365,3 +365,40 @@ export default async function (event, context) {
     expect(lines).toContainEqual(expect.objectContaining({ callId, text: "echo called GET /x" }));
   });
 });
+
+describe("calls on one kept-alive connection", () => {
+  it("answers pipelined calls in order, then the API once node:http has the connection", async () => {
+    const runlet = await startTestRunlet();
+    expect((await runlet.deploy("hello", { "index.js": echo })).status).toBe(201);
+    const { connect } = await import("node:net");
+    const url = new URL(runlet.url);
+    const socket = connect(Number(url.port), url.hostname);
+    let text = "";
+    const done = new Promise<void>((resolve, reject) => {
+      socket.on("error", reject);
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes('"status":"ok"') && text.includes("/third")) {
+          resolve();
+        }
+      });
+    });
+    socket.write(
+      "GET /function/hello/first HTTP/1.1\r\nHost: t\r\n\r\n" +
+        "POST /function/hello/second HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi" +
+        "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" +
+        "GET /function/hello/third HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    await done;
+    socket.destroy();
+    const positions = [
+      '"path":"/first"',
+      '"path":"/second"',
+      '"status":"ok"',
+      '"path":"/third"',
+    ].map((needle) => text.indexOf(needle));
+    expect(positions.every((p) => p !== -1)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(text).toContain('"body":"hi"');
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * A node:http request and response as the router's Exchange: every call node:http reads (HTTP
+ * trigger routes, and `/function/…` calls outside the lean front's shape: chunked or large
+ * bodies, HEAD, HTTP/1.0, upgrades) takes this way.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
+import type { Exchange, OutgoingHeaders } from "../router/exchange.js";
+import { sendBody } from "../router/instance-call.js";
+import type { CancelSignal } from "../provider/types.js";
+import { BodyTooLarge, type RunCallRequest } from "../router/run-call.js";
+
+/**
+ * Bodies with a declared length up to this size are read whole before they go to the
+ * instance: one buffer with the call's head instead of a stream through the limit.
+ */
+const maxWholeBodyBytes = 64 * 1024;
+
+export class NodeExchange implements Exchange {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly declaredLength: number;
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.#req = req;
+    this.#res = res;
+    this.declaredLength = Number(req.headers["content-length"] ?? 0);
+  }
+
+  get method(): string {
+    return this.#req.method ?? "GET";
+  }
+
+  get url(): string {
+    return this.#req.url ?? "/";
+  }
+
+  get headers(): IncomingMessage["headers"] {
+    return this.#req.headers;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#req.socket.remoteAddress;
+  }
+
+  get headersSent(): boolean {
+    return this.#res.headersSent;
+  }
+
+  body(limit: number): RunCallRequest["body"] {
+    const req = this.#req;
+    // The parser holds a body with a declared length to that length.
+    const hasLength =
+      req.headers["content-length"] !== undefined && req.headers["transfer-encoding"] === undefined;
+    return this.declaredLength <= maxWholeBodyBytes && hasLength
+      ? (signal) => readWhole(req, signal)
+      : req.pipe(limitBytes(limit));
+  }
+
+  discardBody(): void {
+    this.#req.resume();
+  }
+
+  send(status: number, headers: OutgoingHeaders, body: Buffer | string): void {
+    this.#res.writeHead(status, headers);
+    this.#res.end(body);
+  }
+
+  stream(status: number, headers: OutgoingHeaders, body: Readable): Promise<void> {
+    this.#res.writeHead(status, headers);
+    return sendBody(body, this.#res);
+  }
+
+  abort(error?: Error): void {
+    this.#res.destroy(error);
+  }
+
+  onAbandon(listener: () => void): void {
+    const res = this.#res;
+    // Left on the response: once the answer is out, "close" finds it finished and does nothing.
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        listener();
+      }
+    });
+  }
+}
+
+/**
+ * All of a body whose length was declared and checked against the limit (the parser stops
+ * the body at that length). Cancellation (timeout, caller gone) stops the wait and lets the
+ * rest of the body drain.
+ */
+function readWhole(req: IncomingMessage, signal: CancelSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanUp();
+      resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks));
+    };
+    const onAbort = (): void => {
+      cleanUp();
+      req.resume();
+      reject(signal.reason);
+    };
+    const cleanUp = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      signal.removeEventListener("abort", onAbort);
+    };
+    if (signal.aborted) {
+      req.resume();
+      reject(signal.reason);
+      return;
+    }
+    req.on("data", onData);
+    req.once("end", onEnd);
+    signal.addEventListener("abort", onAbort);
+  });
+}
+
+/** Passes bytes through until `limit`, then fails the stream with BodyTooLarge. */
+function limitBytes(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      seen += chunk.length;
+      if (seen > limit) {
+        callback(new BodyTooLarge(limit));
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * One HTTP call as the router sees it, whichever server read it: node:http (every path) or the
+ * gateway's lean front (the common shape of `/function/…` calls, src/gateway/front). The router
+ * reads the request and writes the answer only through this.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import type { RunCallRequest } from "./run-call.js";
+
+export type OutgoingHeaders = Record<string, string | string[] | number>;
+
+export interface Exchange {
+  readonly method: string;
+  /** Path and query as the client sent them. */
+  readonly url: string;
+  /** Request headers, names in lower case. */
+  readonly headers: IncomingHttpHeaders;
+  readonly remoteAddress: string | undefined;
+  /** The body length the request declared (0 when it declared none). */
+  readonly declaredLength: number;
+  /** The request body as runCall takes it, failing with BodyTooLarge past `limit` bytes. */
+  body(limit: number): RunCallRequest["body"];
+  /** Lets a body nobody will read go (the call was answered without it). */
+  discardBody(): void;
+  /** Whether the status line is out (a failure after that can only cut the connection). */
+  readonly headersSent: boolean;
+  /** Sends the whole answer. */
+  send(status: number, headers: OutgoingHeaders, body: Buffer | string): void;
+  /** Sends the head, then `body`; resolves once all of it is handed to the connection. */
+  stream(status: number, headers: OutgoingHeaders, body: Readable): Promise<void>;
+  /** Cuts the connection: the only signal left once the head is out. */
+  abort(error?: Error): void;
+  /** Calls `listener` once if the caller goes before the whole answer is out. */
+  onAbandon(listener: () => void): void;
+}

@@ -1,0 +1,200 @@
+import { createServer, type Server } from "node:http";
+import { connect, type AddressInfo, type Socket } from "node:net";
+import { Readable } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { LeanFront, type LeanFrontOptions } from "../../src/gateway/front/lean-front.js";
+import { CallController } from "../../src/router/call-controller.js";
+import type { Exchange } from "../../src/router/exchange.js";
+
+interface Front {
+  readonly port: number;
+  readonly front: LeanFront;
+  readonly abandoned: string[];
+}
+
+const servers: { server: Server; front: LeanFront }[] = [];
+afterEach(async () => {
+  for (const { server, front } of servers.splice(0)) {
+    front.close();
+    front.destroyAll();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** A node:http server whose connections go through a LeanFront, wired as the gateway wires it. */
+async function startFront(
+  answer: (exchange: Exchange) => void,
+  options: Partial<LeanFrontOptions> = {},
+): Promise<Front> {
+  const abandoned: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.end(`node:${req.method} ${req.url}`));
+  });
+  const httpListeners = server.listeners("connection") as ((socket: Socket) => void)[];
+  server.removeAllListeners("connection");
+  const front = new LeanFront({
+    serves: (url) => url.startsWith("/function/"),
+    handle: (exchange) => {
+      exchange.onAbandon(() => abandoned.push(exchange.url));
+      answer(exchange);
+    },
+    handOff: (socket) => {
+      for (const listener of httpListeners) {
+        listener.call(server, socket);
+      }
+    },
+    keepAliveTimeoutMs: 65_000,
+    requestReadTimeoutMs: 60_000,
+    ...options,
+  });
+  server.on("connection", (socket: Socket) => front.accept(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push({ server, front });
+  return { port: (server.address() as AddressInfo).port, front, abandoned };
+}
+
+const echo = (exchange: Exchange): void => {
+  void (async () => {
+    const body = exchange.body(1 << 20);
+    // A body not all in when the call starts comes through a reader, as the router calls it.
+    const bytes = typeof body === "function" ? await body(new CallController()) : body;
+    const text = Buffer.isBuffer(bytes) ? bytes.toString() : "";
+    exchange.send(
+      200,
+      { "content-type": "text/plain" },
+      `lean:${exchange.method} ${exchange.url} ${text}`,
+    );
+  })();
+};
+
+/** Sends `data` and collects what comes back until `done(text)` or the connection closes. */
+async function exchangeRaw(
+  port: number,
+  data: string | string[],
+  done: (text: string) => boolean = () => false,
+): Promise<{ text: string; closed: boolean }> {
+  const socket = connect(port, "127.0.0.1");
+  let text = "";
+  return new Promise((resolve, reject) => {
+    socket.on("error", reject);
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString("latin1");
+      if (done(text)) {
+        socket.destroy();
+        resolve({ text, closed: false });
+      }
+    });
+    socket.on("close", () => resolve({ text, closed: true }));
+    socket.on("connect", async () => {
+      for (const part of Array.isArray(data) ? data : [data]) {
+        socket.write(part);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+  });
+}
+
+const count = (text: string, needle: string): number => text.split(needle).length - 1;
+
+describe("the gateway's lean front", () => {
+  it("answers pipelined calls in order and hands the connection to node:http at the first other request", async () => {
+    const { port } = await startFront(echo);
+    const requests =
+      "GET /function/a HTTP/1.1\r\nHost: h\r\n\r\n" +
+      "POST /function/b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello" +
+      "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n" +
+      // After the hand-off node:http reads everything, calls included.
+      "GET /function/c HTTP/1.1\r\nHost: h\r\n\r\n";
+    const { text } = await exchangeRaw(port, requests, (t) => t.includes("node:GET /function/c"));
+    const order = [
+      "lean:GET /function/a ",
+      "lean:POST /function/b hello",
+      "node:GET /healthz",
+      "node:GET /function/c",
+    ];
+    const positions = order.map((needle) => text.indexOf(needle));
+    expect(positions.every((p) => p !== -1)).toBe(true);
+    expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+    expect(count(text, "HTTP/1.1 200 OK")).toBe(4);
+  });
+
+  it("reads a request that arrives a few bytes at a time", async () => {
+    const { port } = await startFront(echo);
+    const request = "POST /function/slow HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+    const parts = request.match(/.{1,4}/gs) ?? [];
+    const { text } = await exchangeRaw(port, parts, (t) => t.includes("abc"));
+    expect(text).toContain("lean:POST /function/slow abc");
+  });
+
+  it("gives node:http what is not the plain shape: a chunked body, HEAD, a malformed head", async () => {
+    const { port } = await startFront(echo);
+    const chunked = await exchangeRaw(
+      port,
+      "POST /function/a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      (t) => t.includes("node:POST"),
+    );
+    expect(chunked.text).toContain("node:POST /function/a");
+    const head = await exchangeRaw(port, "HEAD /function/a HTTP/1.1\r\nHost: h\r\n\r\n", (t) =>
+      t.includes("\r\n\r\n"),
+    );
+    expect(head.text).toMatch(/^HTTP\/1.1 200 OK/);
+    const folded = await exchangeRaw(
+      port,
+      "GET /function/a HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n",
+    );
+    expect(folded.text).toMatch(/^HTTP\/1.1 400 Bad Request/);
+  });
+
+  it("closes after the answer when the client asks", async () => {
+    const { port } = await startFront(echo);
+    const { text, closed } = await exchangeRaw(
+      port,
+      "GET /function/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /function/never HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    expect(closed).toBe(true);
+    expect(text).toContain("Connection: close");
+    expect(text).toContain("lean:GET /function/a");
+    expect(text).not.toContain("never");
+  });
+
+  it("answers 408 to a request that never finishes, and closes idle connections", async () => {
+    const { port } = await startFront(echo, { requestReadTimeoutMs: 200, keepAliveTimeoutMs: 200 });
+    const partial = await exchangeRaw(port, "GET /function/a HTTP/1.1\r\nHost: h\r\n");
+    expect(partial.closed).toBe(true);
+    expect(partial.text).toMatch(/^HTTP\/1.1 408 Request Timeout/);
+    const idle = await exchangeRaw(port, "GET /function/a HTTP/1.1\r\nHost: h\r\n\r\n");
+    expect(idle.closed).toBe(true);
+    expect(idle.text).toContain("lean:GET /function/a");
+  });
+
+  it("tells the call when its caller goes, and counts calls in flight", async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const front = await startFront(() => started());
+    const socket = connect(front.port, "127.0.0.1");
+    socket.write("GET /function/hang HTTP/1.1\r\nHost: h\r\n\r\n");
+    await running;
+    expect(front.front.inFlight).toBe(1);
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(front.abandoned).toEqual(["/function/hang"]);
+    expect(front.front.inFlight).toBe(0);
+  });
+
+  it("streams an answer with chunked framing an HTTP client reads back whole", async () => {
+    const { port } = await startFront((exchange) => {
+      void exchange.stream(
+        200,
+        { "content-type": "text/plain" },
+        Readable.from([Buffer.from("one "), Buffer.from("two "), Buffer.from("three")]),
+      );
+    });
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`http://127.0.0.1:${port}/function/stream`);
+      expect(response.headers.get("transfer-encoding")).toBe("chunked");
+      expect(await response.text()).toBe("one two three");
+    }
+  });
+});
