@@ -76,7 +76,7 @@ export async function invokeTarget(
     );
     return;
   }
-  metrics.invocationsStarted.inc({ function_name: name });
+  metrics.calls.started(name);
   const started = performance.now();
   const { status } = await forward(platform.executor, {
     exchange,
@@ -85,9 +85,7 @@ export async function invokeTarget(
     pathAndQuery: call.pathAndQuery,
     params: call.params,
   });
-  const labels = { function_name: name, code: String(status) };
-  metrics.invocations.inc(labels);
-  metrics.duration.observe(labels, (performance.now() - started) / 1000);
+  metrics.calls.finished(name, status, (performance.now() - started) / 1000);
 }
 
 /** The caller's X-Call-Id when it is a sane id, for de-duplication across retries. */

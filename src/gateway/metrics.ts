@@ -3,40 +3,23 @@
  * work. One registry per platform (tests run several in one process).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { CallMetrics } from "./call-metrics.js";
 import type { CallAttemptEvent } from "../calls/call-queue.js";
 import type { ColdStartEvent } from "../executor/executor.js";
 import type { Platform } from "../platform/platform.js";
 
 export interface GatewayMetrics {
   readonly registry: Registry;
-  readonly invocations: Counter<"function_name" | "code">;
-  readonly invocationsStarted: Counter<"function_name">;
-  readonly duration: Histogram<"function_name" | "code">;
+  /** Calls started, by status code, and their duration (the OpenFaaS gateway's metrics). */
+  readonly calls: CallMetrics;
   readonly asyncAccepted: Counter<"function_name">;
 }
 
 export function createMetrics(platform: Platform): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "runlet_process_" });
-  const invocations = new Counter({
-    name: "gateway_function_invocation_total",
-    help: "Function invocations by function and HTTP status code",
-    labelNames: ["function_name", "code"] as const,
-    registers: [registry],
-  });
-  const invocationsStarted = new Counter({
-    name: "gateway_function_invocation_started",
-    help: "Function invocations started",
-    labelNames: ["function_name"] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: "gateway_functions_seconds",
-    help: "Function invocation time in seconds, as seen by the gateway",
-    labelNames: ["function_name", "code"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
-  });
+  const calls = new CallMetrics();
+  calls.register(registry);
   const gauge = (
     name: string,
     help: string,
@@ -116,5 +99,5 @@ export function createMetrics(platform: Platform): GatewayMetrics {
       }
     },
   });
-  return { registry, invocations, invocationsStarted, duration, asyncAccepted };
+  return { registry, calls, asyncAccepted };
 }

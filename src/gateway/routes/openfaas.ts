@@ -99,7 +99,7 @@ export function registerOpenfaasRoutes(
   }));
 
   app.get("/system/functions", async () => {
-    const counts = await invocationCounts(metrics);
+    const counts = metrics.calls.counts();
     return platform.list().map((fn) => openfaasStatus(fn, counts.get(fn.name) ?? 0));
   });
 
@@ -201,15 +201,4 @@ export function registerOpenfaasRoutes(
       }),
     });
   });
-}
-
-/** Invocation counts per function from the gateway's own counter (OpenFaaS reads Prometheus). */
-async function invocationCounts(metrics: GatewayMetrics): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  const metric = await metrics.invocations.get();
-  for (const value of metric.values) {
-    const name = String(value.labels.function_name);
-    counts.set(name, (counts.get(name) ?? 0) + value.value);
-  }
-  return counts;
 }
