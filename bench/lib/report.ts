@@ -184,7 +184,9 @@ function summary(results: Results): string {
   ]);
   const peerRows: string[][] = [];
   const runlet = warm?.targets.find((t) => t.id === "runlet");
-  for (const peer of warm?.targets.filter((t) => t.id !== "runlet" && t.id !== "raw") ?? []) {
+  // The byte pipe is a reference for the cost of a hop, not a platform users would pick.
+  const peers = warm?.targets.filter((t) => !["runlet", "raw", "pipe"].includes(t.id)) ?? [];
+  for (const peer of peers) {
     peerRows.push([
       peer.label,
       ...peer.levels.map((level) => {
@@ -221,6 +223,7 @@ function summary(results: Results): string {
         ].join("\n")
       : "Not measured yet.",
   ];
+  const pipe = at50("pipe");
   const gwCpu = gw?.cpuUs;
   const rawCpu = floor?.cpuUs;
   if (beaten.length > 0 || (gw && gw.ratioToFloor.median < targetsOfIssue.gatewayShare)) {
@@ -229,11 +232,15 @@ function summary(results: Results): string {
       "**What limits Runlet here, and what it would take to win.** The peers run the handler inside the",
       "process that takes the connection: one process, one event loop, no second hop. Runlet's gateway",
       "is a separate process from the instance (the price of isolating functions from the platform and",
-      "from each other), so every call is parsed by the gateway, forwarded as frames on a Unix socket",
+      "from each other), so every call is read by the gateway, forwarded as frames on a Unix socket",
       "(docs/runtime-protocol.md), decoded again by the instance, and the answer makes the same trip back.",
       gwCpu && rawCpu
-        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server: the gateway process is the bottleneck, at one core it cannot pass ${fmt(1e6 / gwCpu.front.median)} calls/s. Reaching ${targetsOfIssue.gatewayShare * 100} % of the floor needs the gateway's cost per call cut to about ${fmt((gwCpu.front.median * (gw?.ratioToFloor.median ?? 0)) / targetsOfIssue.gatewayShare)} µs or less. That is about the floor of any proxy in Node here: the gateway does all the raw server does (about 14 µs: parse the request, write the answer, two syscalls), plus its end of the frame channel (5–9 µs measured alone) and the routing itself (metrics, header copies, the call's deadline). The per-call AbortController, the closures per call and one write per call to the instance are already gone; what is left is about a microsecond each (prom-client's label hashing, header copies, a timer per call). Winning outright would take the gateway out of the per-call path: hand the client's connection to the instance after the first request (passing the socket over the Unix socket), so a warm call costs about one raw server. Per-call auth, metrics and timeouts would then run beside the function code, inside its sandbox: a trade against the isolation that a separate gateway gives, not taken so far.`
+        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server; the load generator, the gateway and the instances share the machine's ${results.sections.warm?.machine.cores ?? 2} cores.`
         : "",
+      pipe && gw
+        ? `How much of that is the hop itself: a Node process that only copies bytes between the client and the raw server, with no HTTP parsing, routing or bookkeeping at all (bench/fixtures/byte-pipe.mjs), reached ${pctSpread(pipe.ratioToFloor)} of the floor in this run, at ${fmt(pipe.cpuUs.front.median)} µs of CPU per request for the copying alone. No gateway in Node can do less per call than that: the target of ${targetsOfIssue.gatewayShare * 100} % is ${pipe.ratioToFloor.median >= targetsOfIssue.gatewayShare ? "below" : "above"} what the bare hop itself reaches on this machine. Runlet reached ${pct(gw.ratioToFloor.median / pipe.ratioToFloor.median)} of what the bare hop reaches, while also reading each request, routing it, holding its deadline, counting it and framing it for the instance.`
+        : "",
+      "What is already off the per-call path: node:http for plain-shaped calls (the gateway's lean front reads and answers them itself, src/gateway/front), prom-client's label hashing (per-call metrics are plain numbers until scraped), the per-call AbortController, closures per call, and one socket write per call to the instance (calls that arrive together share one). Winning outright would take the gateway out of the per-call path: hand the client's connection to the instance after the first request (passing the socket over the Unix socket), so a warm call costs about one raw server. Per-call auth, metrics and timeouts would then run beside the function code, inside its sandbox, and a client's later requests on that connection, even to other functions, would reach that sandbox: a trade against isolation that is not taken.",
     );
   }
   return parts.join("\n");

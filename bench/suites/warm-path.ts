@@ -153,6 +153,45 @@ async function startFunctionsFramework(): Promise<Target> {
   };
 }
 
+/**
+ * Not a peer: the raw server behind a Node process that only copies bytes. It measures what one
+ * proxy hop costs on this machine before any parsing or routing, the ceiling for any gateway
+ * written in Node (Runlet's included) in front of a separate process.
+ */
+async function startBytePipe(): Promise<Target> {
+  const [port, upstreamPort] = [await freePort(), await freePort()];
+  const upstream = await spawnServer({
+    name: "raw node:http upstream",
+    command: process.execPath,
+    args: [`${fixtures}raw-hello.mjs`],
+    env: { PORT: String(upstreamPort) },
+    probeUrl: `http://127.0.0.1:${upstreamPort}/`,
+  });
+  const pipe = await spawnServer({
+    name: "byte pipe",
+    command: process.execPath,
+    args: [`${fixtures}byte-pipe.mjs`],
+    env: { PORT: String(port), UPSTREAM_PORT: String(upstreamPort) },
+    probeUrl: `http://127.0.0.1:${port}/`,
+  });
+  const both: ServerProcess = {
+    ...pipe,
+    stop: async () => {
+      await pipe.stop();
+      await upstream.stop();
+    },
+  };
+  return {
+    id: "pipe",
+    label: "Node byte pipe + raw (hop ceiling)",
+    note: "bench/fixtures/byte-pipe.mjs in front of raw-hello.mjs: a connection per client, bytes copied both ways, no parsing; a reference, not a peer",
+    server: both,
+    url: both.url,
+    pid: pipe.child.pid ?? 0,
+    extraPids: [upstream.child.pid ?? 0],
+  };
+}
+
 /** of-watchdog in http mode forking the raw handler; or, if it cannot be built, the Go stand-in. */
 async function startWatchdog(
   log: (line: string) => void,
@@ -242,7 +281,7 @@ export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathRes
       url: `${options.runlet.url}/function/hello`,
       pid: options.runlet.child.pid ?? 0,
     });
-    for (const start of [startKnative, startFunctionsFramework]) {
+    for (const start of [startBytePipe, startKnative, startFunctionsFramework]) {
       try {
         targets.push(await start());
       } catch (error) {
