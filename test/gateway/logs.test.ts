@@ -36,6 +36,35 @@ describe("logs", () => {
     expect(lines[0]?.stream).toBe("stdout");
   });
 
+  it("tags each line with the call that printed it, also when calls overlap", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy("tagged", {
+      "index.js": `export default async (event, context) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        console.log("from " + context.callId);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        console.error("again " + context.callId);
+        return "ok";
+      }`,
+    });
+    // One call alone first, then eight at once.
+    await (await fetch(`${runlet.url}/function/tagged`)).text();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => (await fetch(`${runlet.url}/function/tagged`)).text()),
+    );
+    let lines: { text: string; callId?: string }[] = [];
+    for (let i = 0; i < 50 && lines.length < 18; i++) {
+      runlet.platform.logs.flush();
+      lines = runlet.platform.logs.query({ functionName: "tagged" });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(lines).toHaveLength(18);
+    for (const line of lines) {
+      expect(line.callId).toBeDefined();
+      expect(line.text.endsWith(` ${line.callId}`)).toBe(true);
+    }
+  });
+
   it("keeps a bounded number of lines per function", async () => {
     const runlet = await startTestRunlet();
     const { logs } = runlet.platform;
