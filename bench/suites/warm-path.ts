@@ -155,8 +155,8 @@ async function startFunctionsFramework(): Promise<Target> {
 
 /**
  * Not a peer: the raw server behind a Node process that only copies bytes. It measures what one
- * proxy hop costs on this machine before any parsing or routing, the ceiling for any gateway
- * written in Node (Runlet's included) in front of a separate process.
+ * proxy hop done the obvious way (a connection per client, no parsing) costs on this machine,
+ * to set against what Runlet's gateway costs doing all of its work.
  */
 async function startBytePipe(): Promise<Target> {
   const [port, upstreamPort] = [await freePort(), await freePort()];
@@ -183,7 +183,7 @@ async function startBytePipe(): Promise<Target> {
   };
   return {
     id: "pipe",
-    label: "Node byte pipe + raw (hop ceiling)",
+    label: "Node byte pipe + raw (one bare hop)",
     note: "bench/fixtures/byte-pipe.mjs in front of raw-hello.mjs: a connection per client, bytes copied both ways, no parsing; a reference, not a peer",
     server: both,
     url: both.url,
