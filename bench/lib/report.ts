@@ -234,16 +234,26 @@ function summary(results: Results): string {
       "is a separate process from the instance (the price of isolating functions from the platform and",
       "from each other), so every call is read by the gateway, forwarded as frames on a Unix socket",
       "(docs/runtime-protocol.md), decoded again by the instance, and the answer makes the same trip back.",
-      gwCpu && rawCpu
-        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server; the load generator, the gateway and the instances share the machine's ${results.sections.warm?.machine.cores ?? 2} cores.`
+      gw && gwCpu && rawCpu
+        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server. The load generator (${fmt(generatorUs(gw))} µs per request), the gateway and the instances share the machine's ${results.sections.warm?.machine.cores ?? 2} cores, so throughput follows their sum: at this run's efficiency, ${targetsOfIssue.gatewayShare * 100} % of the floor needs the gateway and the instance together under about ${fmt(((generatorUs(gw) + gwCpu.total.median) * gw.ratioToFloor.median) / targetsOfIssue.gatewayShare - generatorUs(gw))} µs per call, against ${fmt(gwCpu.total.median)} µs now.`
         : "",
+      "",
       pipe && gw
         ? `What one hop costs by itself: a Node process that only copies bytes between each client and its own connection to the raw server, with no HTTP parsing, routing or bookkeeping (bench/fixtures/byte-pipe.mjs), reached ${pctSpread(pipe.ratioToFloor)} of the floor in this run, at ${fmt(pipe.cpuUs.front.median)} µs of CPU per request for the copying alone. That is the obvious way to put a process in front of a handler; Runlet reached ${pctSpread(gw.ratioToFloor)}, ${gw.ratioToFloor.median >= pipe.ratioToFloor.median ? "more" : "less"} than the bare pipe, while also reading each request, routing it, holding its deadline and counting it: its calls share a few framed connections to the instance and one write per event-loop turn, where the pipe spends a connection and two more syscalls on every request.`
         : "",
+      "",
       "What is already off the per-call path: node:http for plain-shaped calls (the gateway's lean front reads and answers them itself, src/gateway/front), prom-client's label hashing (per-call metrics are plain numbers until scraped), the per-call AbortController, closures per call, and one socket write per call to the instance (calls that arrive together share one). Winning outright would take the gateway out of the per-call path: hand the client's connection to the instance after the first request (passing the socket over the Unix socket), so a warm call costs about one raw server. Per-call auth, metrics and timeouts would then run beside the function code, inside its sandbox, and a client's later requests on that connection, even to other functions, would reach that sandbox: a trade against isolation that is not taken.",
     );
   }
   return parts.join("\n");
+}
+
+/** The load generator's CPU per answered request, µs. */
+function generatorUs(level: {
+  readonly generatorCpu: { median: number };
+  readonly rps: { median: number };
+}): number {
+  return (level.generatorCpu.median * 1e6) / level.rps.median;
 }
 
 function machineSection(results: Results): string {

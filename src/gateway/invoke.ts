@@ -1,6 +1,7 @@
 /**
- * The invocation hot path, `ANY /function/NAME[/sub/path]`, served straight from node:http
- * (no framework routing on the path every call takes).
+ * The invocation hot path, `ANY /function/NAME[/sub/path]`: whichever server read the request
+ * (the lean front for plain-shaped calls, node:http for the rest), no framework routing on the
+ * path every call takes.
  */
 import { randomUUID } from "node:crypto";
 import type { RevisionTarget } from "../executor/revision-target.js";

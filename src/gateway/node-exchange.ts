@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
-import type { Exchange, OutgoingHeaders } from "../router/exchange.js";
+import { InvalidResponse, type Exchange, type OutgoingHeaders } from "../router/exchange.js";
 import { sendBody } from "../router/instance-call.js";
 import type { CancelSignal } from "../provider/types.js";
 import { BodyTooLarge, type RunCallRequest } from "../router/run-call.js";
@@ -62,13 +62,28 @@ export class NodeExchange implements Exchange {
   }
 
   send(status: number, headers: OutgoingHeaders, body: Buffer | string): void {
-    this.#res.writeHead(status, headers);
+    this.#writeHead(status, headers);
     this.#res.end(body);
   }
 
   stream(status: number, headers: OutgoingHeaders, body: Readable): Promise<void> {
-    this.#res.writeHead(status, headers);
+    this.#writeHead(status, headers);
     return sendBody(body, this.#res);
+  }
+
+  #writeHead(status: number, headers: OutgoingHeaders): void {
+    try {
+      this.#res.writeHead(status, headers);
+    } catch (error) {
+      // node:http refuses what it cannot send (ERR_INVALID_CHAR, ERR_HTTP_INVALID_STATUS_CODE…)
+      // before writing anything; the lean front refuses the same.
+      if (this.#res.headersSent) {
+        throw error;
+      }
+      throw new InvalidResponse(
+        `the function's answer cannot be sent: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   abort(error?: Error): void {

@@ -9,6 +9,12 @@ import type { RunCallRequest } from "./run-call.js";
 
 export type OutgoingHeaders = Record<string, string | string[] | number>;
 
+/**
+ * The function's answer cannot be sent as given (a status out of range, a header name or value
+ * a client could read as something else): the caller gets a 502 naming it instead.
+ */
+export class InvalidResponse extends Error {}
+
 export interface Exchange {
   readonly method: string;
   /** Path and query as the client sent them. */
@@ -24,9 +30,12 @@ export interface Exchange {
   discardBody(): void;
   /** Whether the status line is out (a failure after that can only cut the connection). */
   readonly headersSent: boolean;
-  /** Sends the whole answer. */
+  /** Sends the whole answer; throws InvalidResponse, sending nothing, if it cannot. */
   send(status: number, headers: OutgoingHeaders, body: Buffer | string): void;
-  /** Sends the head, then `body`; resolves once all of it is handed to the connection. */
+  /**
+   * Sends the head, then `body`; resolves once all of it is handed to the connection. Throws
+   * InvalidResponse, sending nothing, if the head cannot be sent.
+   */
   stream(status: number, headers: OutgoingHeaders, body: Readable): Promise<void>;
   /** Cuts the connection: the only signal left once the head is out. */
   abort(error?: Error): void;

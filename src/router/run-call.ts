@@ -12,6 +12,7 @@ import type { RevisionTarget } from "../executor/revision-target.js";
 import type { CancelSignal, InvocationResponse } from "../provider/types.js";
 import { formatDuration, formatSize } from "../spec/units.js";
 import type { CallController } from "./call-controller.js";
+import { InvalidResponse } from "./exchange.js";
 import { callInstance } from "./instance-call.js";
 
 export interface RunCallRequest {
@@ -165,6 +166,8 @@ export function classify(error: unknown): CallFailure {
     }
   } else if (error instanceof InstanceFailure) {
     code = "RUNLET_INSTANCE_FAILED";
+  } else if (error instanceof InvalidResponse) {
+    code = "RUNLET_INVALID_RESPONSE";
   } else if (error instanceof CrashLoopError) {
     code = "RUNLET_CRASH_LOOP";
   } else {

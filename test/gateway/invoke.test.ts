@@ -366,6 +366,29 @@ export default async function (event, context) {
   });
 });
 
+describe("answers that cannot be sent as given", () => {
+  it("turns a header a client could misread into a 502 naming it, on either server's path", async () => {
+    const runlet = await startTestRunlet();
+    await runlet.deploy("sneaky", {
+      "index.js": `export default async () => ({ statusCode: 200, headers: { "x-a": "1\\r\\nx-injected: yes" }, body: "hi" })`,
+    });
+    // The lean front reads a plain GET; a HEAD goes through node:http.
+    for (const method of ["GET", "HEAD"]) {
+      const response = await fetch(`${runlet.url}/function/sneaky`, { method });
+      expect(response.status).toBe(502);
+      expect(response.headers.get("x-injected")).toBeNull();
+      if (method === "GET") {
+        const body = (await response.json()) as { error: { code: string; message: string } };
+        expect(body.error.code).toBe("RUNLET_INVALID_RESPONSE");
+        expect(body.error.message).toMatch(/x-a/i);
+      }
+    }
+    // The instance and the connection are fine afterwards.
+    await runlet.deploy("fine", { "index.js": `export default async () => "ok"` });
+    expect(await (await fetch(`${runlet.url}/function/fine`)).text()).toBe("ok");
+  });
+});
+
 describe("calls on one kept-alive connection", () => {
   it("answers pipelined calls in order, then the API once node:http has the connection", async () => {
     const runlet = await startTestRunlet();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseRequestHead } from "../../src/gateway/front/request-head.js";
-import { InvalidResponse, responseHead } from "../../src/gateway/front/response-head.js";
+import { responseHead } from "../../src/gateway/front/response-head.js";
+import { InvalidResponse } from "../../src/router/exchange.js";
 
 const head = (...lines: string[]): string => lines.join("\r\n");
 

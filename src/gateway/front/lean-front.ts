@@ -10,10 +10,10 @@
  */
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
-import type { Exchange, OutgoingHeaders } from "../../router/exchange.js";
+import { InvalidResponse, type Exchange, type OutgoingHeaders } from "../../router/exchange.js";
 import type { RunCallRequest } from "../../router/run-call.js";
 import { maxBodyBytes, maxHeadBytes, parseRequestHead, type RequestHead } from "./request-head.js";
-import { InvalidResponse, responseHead, type Framing } from "./response-head.js";
+import { responseHead, type Framing } from "./response-head.js";
 
 export interface LeanFrontOptions {
   /** Whether the front serves a request for this URL (else node:http does). */
@@ -105,6 +105,7 @@ class LeanConnection {
   #ending = false;
   /** Inside #next's loop: an answer given synchronously lets the loop go on. */
   #dispatching = false;
+  #waitingForDrain = false;
   readonly keepAliveSeconds: number;
   readonly #onData = (chunk: Buffer): void => this.#read(chunk);
   readonly #onEnd = (): void => this.#clientEnded();
@@ -158,7 +159,7 @@ class LeanConnection {
       this.socket.end();
       return;
     }
-    if (this.socket.isPaused()) {
+    if (this.socket.isPaused() && !this.#waitingForDrain) {
       this.socket.resume();
     }
     if (!this.#dispatching) {
@@ -199,11 +200,15 @@ class LeanConnection {
   #startOne(pending: Buffer): boolean {
     if (this.socket.writableNeedDrain) {
       // A client that sends and does not read: wait until it reads its answers.
-      this.socket.pause();
-      this.socket.once("drain", () => {
-        this.socket.resume();
-        this.#next();
-      });
+      if (!this.#waitingForDrain) {
+        this.#waitingForDrain = true;
+        this.socket.pause();
+        this.socket.once("drain", () => {
+          this.#waitingForDrain = false;
+          this.socket.resume();
+          this.#next();
+        });
+      }
       return false;
     }
     const end = pending.indexOf(headEnd);

@@ -4,10 +4,7 @@
  * value a client could read as something else is refused, never sent.
  */
 import { STATUS_CODES } from "node:http";
-import type { OutgoingHeaders } from "../../router/exchange.js";
-
-/** The answer cannot be sent as given (the router turns this into a 502). */
-export class InvalidResponse extends Error {}
+import { InvalidResponse, type OutgoingHeaders } from "../../router/exchange.js";
 
 /** How the body after the head is delimited. */
 export type Framing =
