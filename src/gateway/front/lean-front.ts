@@ -213,8 +213,10 @@ class LeanConnection {
     }
     const end = pending.indexOf(headEnd);
     if (end === -1) {
-      if (pending.length > maxHeadBytes) {
-        this.#handOff(); // node:http answers 431
+      if (pending.length > maxHeadBytes || hasBareLineFeed(pending)) {
+        // Too long (node:http answers 431), or lines not ended by CRLF, which this front
+        // would never see end: node:http decides what they mean.
+        this.#handOff();
       } else {
         this.#readingSince ??= Date.now();
       }
@@ -519,3 +521,13 @@ class LeanExchange implements Exchange {
 }
 
 function ignore(): void {}
+
+/** Whether `bytes` hold a line feed without a carriage return before it. */
+function hasBareLineFeed(bytes: Buffer): boolean {
+  for (let at = bytes.indexOf(0x0a); at !== -1; at = bytes.indexOf(0x0a, at + 1)) {
+    if (at === 0 || bytes[at - 1] !== 0x0d) {
+      return true;
+    }
+  }
+  return false;
+}
