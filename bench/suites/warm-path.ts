@@ -153,6 +153,38 @@ async function startFunctionsFramework(): Promise<Target> {
   };
 }
 
+/** The raw handler on its own port, for a proxy target to sit in front of. */
+function startRawUpstream(upstreamPort: number): Promise<ServerProcess> {
+  return spawnServer({
+    name: "raw node:http upstream",
+    command: process.execPath,
+    args: [`${fixtures}raw-hello.mjs`],
+    env: { PORT: String(upstreamPort) },
+    probeUrl: `http://127.0.0.1:${upstreamPort}/`,
+  });
+}
+
+/** A target made of a proxy and the raw upstream behind it: stopped together, CPU of both. */
+function proxyTarget(
+  proxy: ServerProcess,
+  upstream: ServerProcess,
+  target: Pick<Target, "id" | "label" | "note">,
+): Target {
+  return {
+    ...target,
+    server: {
+      ...proxy,
+      stop: async () => {
+        await proxy.stop();
+        await upstream.stop();
+      },
+    },
+    url: proxy.url,
+    pid: proxy.child.pid ?? 0,
+    extraPids: [upstream.child.pid ?? 0],
+  };
+}
+
 /**
  * Not a peer: the raw server behind a Node process that only copies bytes. It measures what one
  * proxy hop done the obvious way (a connection per client, no parsing) costs on this machine,
@@ -160,13 +192,7 @@ async function startFunctionsFramework(): Promise<Target> {
  */
 async function startBytePipe(): Promise<Target> {
   const [port, upstreamPort] = [await freePort(), await freePort()];
-  const upstream = await spawnServer({
-    name: "raw node:http upstream",
-    command: process.execPath,
-    args: [`${fixtures}raw-hello.mjs`],
-    env: { PORT: String(upstreamPort) },
-    probeUrl: `http://127.0.0.1:${upstreamPort}/`,
-  });
+  const upstream = await startRawUpstream(upstreamPort);
   const pipe = await spawnServer({
     name: "byte pipe",
     command: process.execPath,
@@ -174,22 +200,11 @@ async function startBytePipe(): Promise<Target> {
     env: { PORT: String(port), UPSTREAM_PORT: String(upstreamPort) },
     probeUrl: `http://127.0.0.1:${port}/`,
   });
-  const both: ServerProcess = {
-    ...pipe,
-    stop: async () => {
-      await pipe.stop();
-      await upstream.stop();
-    },
-  };
-  return {
+  return proxyTarget(pipe, upstream, {
     id: "pipe",
     label: "Node byte pipe + raw (one bare hop)",
     note: "bench/fixtures/byte-pipe.mjs in front of raw-hello.mjs: a connection per client, bytes copied both ways, no parsing; a reference, not a peer",
-    server: both,
-    url: both.url,
-    pid: pipe.child.pid ?? 0,
-    extraPids: [upstream.child.pid ?? 0],
-  };
+  });
 }
 
 /** of-watchdog in http mode forking the raw handler; or, if it cannot be built, the Go stand-in. */
@@ -234,13 +249,7 @@ async function startWatchdog(
     return undefined;
   }
   // The stand-in does not fork its upstream, so start the raw handler beside it.
-  const upstream = await spawnServer({
-    name: "raw node:http upstream",
-    command: process.execPath,
-    args: [`${fixtures}raw-hello.mjs`],
-    env: { PORT: String(upstreamPort) },
-    probeUrl: `http://127.0.0.1:${upstreamPort}/`,
-  });
+  const upstream = await startRawUpstream(upstreamPort);
   const server = await spawnServer({
     name: "go reverse proxy",
     command: proxy.path,
@@ -248,22 +257,11 @@ async function startWatchdog(
     env: { port: String(port), upstream_url: `http://127.0.0.1:${upstreamPort}` },
     probeUrl: `http://127.0.0.1:${port}/`,
   });
-  const both: ServerProcess = {
-    ...server,
-    stop: async () => {
-      await server.stop();
-      await upstream.stop();
-    },
-  };
-  return {
+  return proxyTarget(server, upstream, {
     id: "goproxy",
     label: "Go reverse proxy (of-watchdog stand-in)",
     note: "bench/fixtures/go-proxy: net/http/httputil in front of raw-hello.mjs, the mechanism of of-watchdog's http mode; not of-watchdog itself",
-    server: both,
-    url: both.url,
-    pid: server.child.pid ?? 0,
-    extraPids: [upstream.child.pid ?? 0],
-  };
+  });
 }
 
 export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathResult> {
