@@ -161,6 +161,14 @@ const stableUptimeMs = 10_000;
 /** Autoscaler target: a share of the hard per-instance concurrency, as Knative's 70%. */
 const targetUtilization = 0.7;
 
+/**
+ * Refills a warm pool once the calls just handed an instance are on their way: the next timer
+ * turn, after this turn's writes to the instance have gone out.
+ */
+function refillAfterDispatch(pool: WarmPool | undefined): void {
+  setTimeout(() => pool?.fill(), 0);
+}
+
 export class Executor {
   readonly #provider: Provider;
   readonly #options: ExecutorOptions;
@@ -484,11 +492,16 @@ export class Executor {
     const started = performance.now();
     let instance: Instance | undefined;
     let fromPool = false;
+    // Pooled instances share the network; a function without network needs its own start.
+    const runtime = instanceRuntimeOf(target.config.runtime);
+    const warmPool = target.config.network ? this.#warmPool(runtime) : undefined;
     try {
-      // Pooled instances share the network; a function without network needs its own start.
-      const runtime = instanceRuntimeOf(target.config.runtime);
-      instance = target.config.network ? this.#warmPool(runtime).take() : undefined;
+      instance = warmPool?.take();
       fromPool = instance !== undefined;
+      if (!fromPool) {
+        // Nothing to wait for: the pool refills beside this start.
+        warmPool?.fill();
+      }
       instance ??= await this.#provider.start({
         runtime,
         onLog: this.#options.onLog,
@@ -510,6 +523,9 @@ export class Executor {
         mode: target.config.mode,
       });
     } catch (error) {
+      if (fromPool) {
+        refillAfterDispatch(warmPool);
+      }
       pool.starting -= 1;
       pool.lastError = errorMessage(error);
       this.#noteCrash(pool);
@@ -569,6 +585,9 @@ export class Executor {
       }
     });
     this.#dispatch(pool);
+    if (fromPool) {
+      refillAfterDispatch(warmPool);
+    }
   }
 
   /** Counts a crash; from the second in a row, restarts wait 250 ms × 2ⁿ (up to 30 s). */

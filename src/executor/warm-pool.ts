@@ -41,13 +41,16 @@ export class WarmPool {
     return this.#options.size;
   }
 
-  /** A ready generic instance, or undefined when the pool is empty; starts a refill. */
+  /**
+   * A ready generic instance, or undefined when the pool is empty. The caller calls fill() once
+   * it has specialized what it took: starting a process costs a core for tens of milliseconds,
+   * which a cold start in progress on a small machine would otherwise share.
+   */
   take(): Instance | undefined {
     let instance = this.#idle.shift();
     while (instance?.exitInfo) {
       instance = this.#idle.shift();
     }
-    this.fill();
     return instance;
   }
 
