@@ -1,7 +1,8 @@
 /**
  * Generic instances started ahead of need, per runtime (DESIGN.md "executor"). A cold start
  * takes one and specializes it instead of spawning a process; the pool refills in the
- * background, one start at a time so a refill never competes with a burst for the CPU.
+ * background once that cold start is done (the executor calls fill()), one start at a time so a
+ * refill never competes with a cold start or a burst for the CPU.
  */
 import type { Instance, LogLine, Provider } from "../provider/types.js";
 import type { InstanceRuntime } from "../spec/function-spec.js";
