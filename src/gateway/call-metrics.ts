@@ -85,48 +85,35 @@ export class CallMetrics {
 
   /** Adds the three metrics to `registry`. */
   register(registry: Registry): void {
-    const started: ScrapedMetric = {
-      name: "gateway_function_invocation_started",
-      help: "Function invocations started",
-      type: "counter",
-      get: async () => ({
-        name: started.name,
-        help: started.help,
-        type: started.type,
-        aggregator: "sum",
-        values: [...this.#functions].map(([name, record]) => ({
-          labels: { function_name: name },
-          value: record.started,
-        })),
-      }),
-    };
-    const invocations: ScrapedMetric = {
-      name: "gateway_function_invocation_total",
-      help: "Function invocations by function and HTTP status code",
-      type: "counter",
-      get: async () => ({
-        name: invocations.name,
-        help: invocations.help,
-        type: invocations.type,
-        aggregator: "sum",
-        values: this.#byCode().map(({ labels, record }) => ({ labels, value: record.count })),
-      }),
-    };
-    const duration: ScrapedMetric = {
-      name: "gateway_functions_seconds",
-      help: "Function invocation time in seconds, as seen by the gateway",
-      type: "histogram",
-      get: async () => ({
-        name: duration.name,
-        help: duration.help,
-        type: duration.type,
-        aggregator: "sum",
-        values: this.#byCode().flatMap(({ labels, record }) =>
-          histogramValues(duration.name, labels, record),
-        ),
-      }),
-    };
-    for (const metric of [started, invocations, duration]) {
+    const durationName = "gateway_functions_seconds";
+    const metrics = [
+      scraped(
+        "gateway_function_invocation_started",
+        "Function invocations started",
+        "counter",
+        () =>
+          [...this.#functions].map(([name, record]) => ({
+            labels: { function_name: name },
+            value: record.started,
+          })),
+      ),
+      scraped(
+        "gateway_function_invocation_total",
+        "Function invocations by function and HTTP status code",
+        "counter",
+        () => this.#byCode().map(({ labels, record }) => ({ labels, value: record.count })),
+      ),
+      scraped(
+        durationName,
+        "Function invocation time in seconds, as seen by the gateway",
+        "histogram",
+        () =>
+          this.#byCode().flatMap(({ labels, record }) =>
+            histogramValues(durationName, labels, record),
+          ),
+      ),
+    ];
+    for (const metric of metrics) {
       // The registry reads name, type and get() (registry.js); prom-client has no type for a
       // metric that is not one of its own classes.
       registry.registerMetric(metric as unknown as Parameters<Registry["registerMetric"]>[0]);
@@ -151,6 +138,21 @@ export class CallMetrics {
     }
     return out;
   }
+}
+
+/** A metric whose samples `values` computes at each scrape. */
+function scraped(
+  name: string,
+  help: string,
+  type: ScrapedMetric["type"],
+  values: () => ScrapedValue[],
+): ScrapedMetric {
+  return {
+    name,
+    help,
+    type,
+    get: async () => ({ name, help, type, aggregator: "sum", values: values() }),
+  };
 }
 
 function histogramValues(

@@ -1,6 +1,8 @@
 /**
- * The gateway: one HTTP server. Invocations (`/function/…`) take a direct path to the router;
- * everything else goes through Fastify (control API, OpenFaaS routes, metrics, health).
+ * The gateway: one listening socket. The lean front (front/) answers plain-shaped function
+ * calls itself and hands every other connection to node:http, where invocations (`/function/…`)
+ * take a direct path to the router and everything else goes through Fastify (control API,
+ * OpenFaaS routes, metrics, health).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
