@@ -15,6 +15,7 @@ import {
   streamWindowBytes,
   writeFrameHeader,
 } from "./frames.js";
+import { StreamTable, maxStreams } from "./stream-table.js";
 
 const emptyBody = Buffer.alloc(0);
 /** A body at hand up to this size goes out in the same buffer as its head; larger, in parts. */
@@ -86,7 +87,7 @@ class ResponseBody extends Readable {
 
 class FrameConnection {
   readonly #socket: Socket;
-  readonly #calls = new Map<number, Call>();
+  readonly #calls = new StreamTable<Call>();
   readonly #decoder: FrameDecoder;
   /** Request bodies paused until the socket drains. */
   readonly #pausedBodies = new Set<Readable>();
@@ -97,7 +98,6 @@ class FrameConnection {
   #outgoingBytes = 0;
   #flushScheduled = false;
   readonly #onClose: (connection: FrameConnection) => void;
-  #nextId = 1;
   #closed = false;
   #error: Error | undefined;
   readonly connected: Promise<void>;
@@ -157,10 +157,13 @@ class FrameConnection {
         reject(this.#closedError());
         return;
       }
-      const id = this.#nextId;
-      this.#nextId = id >= 0xffff_ffff ? 1 : id + 1;
+      const id = this.#calls.nextId();
+      if (id === undefined) {
+        reject(new Error(`more than ${maxStreams} calls in flight on one connection`));
+        return;
+      }
       const call = new Call(id, request, resolve, reject);
-      this.#calls.set(id, call);
+      this.#calls.add(call);
       const head = JSON.stringify({
         method: request.method,
         path: request.path,
@@ -389,7 +392,7 @@ class FrameConnection {
     this.#closed = true;
     this.#onClose(this);
     const error = this.#closedError();
-    for (const call of [...this.#calls.values()]) {
+    for (const call of this.#calls.values()) {
       this.#fail(call, error);
     }
     this.#pausedBodies.clear();
