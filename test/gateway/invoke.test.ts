@@ -323,13 +323,20 @@ export default async function (event, context) {
     expect(aborted).toEqual(["caller disconnected"]);
   });
 
-  it("answers 404 for an unknown function", async () => {
+  it("answers 404 for an unknown function, and serves it once it is deployed", async () => {
     const runlet = await startTestRunlet();
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const response = await fetch(`${runlet.url}/function/nope`);
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+        "RUNLET_FUNCTION_NOT_FOUND",
+      );
+    }
+    // The unknown name was remembered; the deploy must make it callable at once.
+    await runlet.deploy("nope", { "index.js": `export default async () => "here now"` });
     const response = await fetch(`${runlet.url}/function/nope`);
-    expect(response.status).toBe(404);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
-      "RUNLET_FUNCTION_NOT_FOUND",
-    );
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("here now");
   });
 
   it("requires the admin token to invoke a function with auth: required", async () => {
