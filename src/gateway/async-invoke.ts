@@ -9,6 +9,7 @@ import type { Platform } from "../platform/platform.js";
 import { hopByHop } from "../router/run-call.js";
 import { formatSize } from "../spec/units.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
+import { badNameMessage, functionNameOf } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 const asyncPath = /^\/async-function\/([^/?]+)(\/[^?]*)?(\?.*)?$/;
@@ -28,7 +29,10 @@ export async function handleAsyncInvocation(
 ): Promise<void> {
   try {
     const match = asyncPath.exec(req.url ?? "");
-    const name = decodeURIComponent(match?.[1] ?? "").replace(/\.(default|openfaas-fn)$/, "");
+    const name = functionNameOf(match?.[1] ?? "");
+    if (name === undefined) {
+      throw new UserError("RUNLET_INVALID_REQUEST", badNameMessage);
+    }
     const target = name ? platform.findTarget(name) : undefined;
     if (!target) {
       throw new UserError(

@@ -3,12 +3,12 @@
  * (the lean front for plain-shaped calls, node:http for the rest), no framework routing on the
  * path every call takes.
  */
-import { randomUUID } from "node:crypto";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
 import { forward } from "../router/forward.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
+import { newCallId } from "./call-id.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 const functionPath = /^\/function\/([^/?]+)(\/[^?]*)?(\?.*)?$/;
@@ -17,27 +17,36 @@ export function isInvocation(url: string): boolean {
   return url.startsWith("/function/");
 }
 
-export async function handleInvocation(
+/**
+ * Not async, like the functions below: a call passes through each of them once, and every async
+ * layer would cost the call a promise and a microtask turn of its own.
+ */
+export function handleInvocation(
   platform: Platform,
   metrics: GatewayMetrics,
   exchange: Exchange,
-): Promise<void> {
+): Promise<void> | undefined {
   const match = functionPath.exec(exchange.url);
-  const callId = callIdOf(exchange.headers["x-call-id"]) ?? randomUUID();
-  // OpenFaaS clients may address NAME.NAMESPACE; there is one namespace here.
-  const name = decodeURIComponent(match?.[1] ?? "").replace(/\.(default|openfaas-fn)$/, "");
+  const callId = callIdOf(exchange.headers["x-call-id"]) ?? newCallId();
+  const name = functionNameOf(match?.[1] ?? "");
+  if (name === undefined) {
+    exchange.discardBody();
+    sendError(exchange, 400, callId, "RUNLET_INVALID_REQUEST", badNameMessage);
+    return undefined;
+  }
   const target = name ? platform.findTarget(name) : undefined;
   if (!target) {
     exchange.discardBody();
-    return sendError(
+    sendError(
       exchange,
       404,
       callId,
       "RUNLET_FUNCTION_NOT_FOUND",
       `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`,
     );
+    return undefined;
   }
-  await invokeTarget(platform, metrics, exchange, {
+  return invokeTarget(platform, metrics, exchange, {
     name,
     target,
     callId,
@@ -57,12 +66,12 @@ export interface InvokeTarget {
 }
 
 /** Checks the caller may invoke, forwards the call, and records it: every HTTP way in ends here. */
-export async function invokeTarget(
+export function invokeTarget(
   platform: Platform,
   metrics: GatewayMetrics,
   exchange: Exchange,
   call: InvokeTarget,
-): Promise<void> {
+): Promise<void> | undefined {
   const { name, target, callId } = call;
   if (target.config.auth === "required" && !isAdmin(exchange.headers, platform.adminToken)) {
     exchange.discardBody();
@@ -75,18 +84,34 @@ export async function invokeTarget(
       },
       JSON.stringify(unauthorizedBody),
     );
-    return;
+    return undefined;
   }
   metrics.calls.started(name);
   const started = performance.now();
-  const { status } = await forward(platform.executor, {
+  return forward(platform.executor, {
     exchange,
     target,
     callId,
     pathAndQuery: call.pathAndQuery,
     params: call.params,
+    onAnswered: (status) =>
+      metrics.calls.finished(name, status, (performance.now() - started) / 1000),
   });
-  metrics.calls.finished(name, status, (performance.now() - started) / 1000);
+}
+
+export const badNameMessage =
+  "The function name in the path is not valid percent-encoding; call /function/NAME with the name as deployed.";
+
+/** The function a path segment names; undefined when its percent-encoding is broken. */
+export function functionNameOf(segment: string): string | undefined {
+  let name: string;
+  try {
+    name = segment.includes("%") ? decodeURIComponent(segment) : segment;
+  } catch {
+    return undefined;
+  }
+  // OpenFaaS clients may address NAME.NAMESPACE; there is one namespace here.
+  return name.replace(/\.(default|openfaas-fn)$/, "");
 }
 
 /** The caller's X-Call-Id when it is a sane id, for de-duplication across retries. */

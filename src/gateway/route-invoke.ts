@@ -3,12 +3,12 @@
  * picks the function (or a revision, for a weighted canary route), and the call takes the same
  * streaming path as `/function/NAME`, with the route's parameters as X-Runlet-Params.
  */
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
 import { parseTarget } from "../spec/trigger-spec.js";
 import { isPlatformPath, type RouteMatch } from "../triggers/route-table.js";
+import { newCallId } from "./call-id.js";
 import { callIdOf, invokeTarget, sendError } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
 
@@ -28,7 +28,7 @@ export async function handleRoute(
   exchange: Exchange,
   route: RouteMatch,
 ): Promise<void> {
-  const callId = callIdOf(exchange.headers["x-call-id"]) ?? randomUUID();
+  const callId = callIdOf(exchange.headers["x-call-id"]) ?? newCallId();
   const { functionName, revision } = parseTarget(route.target);
   const target =
     revision === undefined

@@ -57,9 +57,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       inFlight -= 1;
     });
   };
-  /** A direct-path call that fails unexpectedly is our bug: report it, answer 500 if still possible. */
-  const settle = (exchange: Exchange, work: Promise<void>): void => {
-    work.catch((error: unknown) => {
+  /**
+   * Runs a direct-path call. One that fails unexpectedly (a throw or a rejection) is our bug:
+   * report it, answer 500 if still possible.
+   */
+  const settle = (exchange: Exchange, work: () => Promise<void> | undefined): void => {
+    const fail = (error: unknown): void => {
       onInternalError(error);
       if (!exchange.headersSent) {
         exchange.send(
@@ -70,13 +73,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       } else {
         exchange.abort();
       }
-    });
+    };
+    try {
+      work()?.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
   };
   let handOff: (socket: Socket) => void = () => {};
   // Function calls of the plain shape are read by the lean front; node:http reads the rest.
   const front = new LeanFront({
     serves: isInvocation,
-    handle: (exchange) => settle(exchange, handleInvocation(platform, metrics, exchange)),
+    handle: (exchange) => settle(exchange, () => handleInvocation(platform, metrics, exchange)),
     handOff: (socket) => handOff(socket),
     keepAliveTimeoutMs,
     requestReadTimeoutMs: 60_000,
@@ -95,20 +103,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           if (isInvocation(req.url ?? "")) {
             countInFlight(res);
             const exchange = new NodeExchange(req, res);
-            settle(exchange, handleInvocation(platform, metrics, exchange));
+            settle(exchange, () => handleInvocation(platform, metrics, exchange));
             return;
           }
           if (isAsyncInvocation(req.url ?? "")) {
             // Answered once stored; the call itself runs later, outside this request.
             const exchange = new NodeExchange(req, res);
-            settle(exchange, handleAsyncInvocation(platform, metrics, req, res));
+            settle(exchange, () => handleAsyncInvocation(platform, metrics, req, res));
             return;
           }
           const route = findRoute(platform, req);
           if (route) {
             countInFlight(res);
             const exchange = new NodeExchange(req, res);
-            settle(exchange, handleRoute(platform, metrics, exchange, route));
+            settle(exchange, () => handleRoute(platform, metrics, exchange, route));
             return;
           }
           fastifyHandler(req, res);

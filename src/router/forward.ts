@@ -26,66 +26,62 @@ export interface ForwardRequest {
   readonly pathAndQuery: string;
   /** Route parameters from an HTTP trigger. */
   readonly params?: Record<string, string>;
+  /** Told the status the caller got (for metrics), once the answer is out or has failed. */
+  readonly onAnswered?: (status: number) => void;
 }
 
-/** What happened, for metrics and logs. */
-export interface ForwardResult {
-  readonly status: number;
-}
-
-export async function forward(executor: Executor, request: ForwardRequest): Promise<ForwardResult> {
-  const { exchange, target, callId } = request;
+/**
+ * Runs the call and answers the caller; settles once the answer is out. Not async: the call
+ * path goes through it once, and an async layer would cost every call a promise and a turn.
+ */
+export function forward(executor: Executor, request: ForwardRequest): Promise<void> {
+  const { exchange, target, callId, onAnswered } = request;
   const { maxBodyBytes } = target.config;
   const started = performance.now();
   if (exchange.declaredLength > maxBodyBytes) {
     exchange.discardBody();
-    return fail(exchange, callId, classify(new BodyTooLarge(maxBodyBytes)), started);
+    onAnswered?.(fail(exchange, callId, classify(new BodyTooLarge(maxBodyBytes)), started));
+    return Promise.resolve();
   }
   const controller = new CallController();
   exchange.onAbandon(() => controller.abort(new Error("caller disconnected")));
   const method = exchange.method;
   const hasBody = method !== "GET" && method !== "HEAD";
-  try {
-    return await runCall(
-      executor,
-      {
-        target,
-        callId,
-        method,
-        pathAndQuery: request.pathAndQuery,
-        headers: upstreamHeaders(exchange),
-        body: hasBody ? exchange.body(maxBodyBytes) : undefined,
-        params: request.params,
-        controller,
-      },
-      async (response) => {
-        const headers: OutgoingHeaders = responseHeaders(response.headers);
-        headers["x-call-id"] = callId;
-        headers["x-duration-seconds"] = ((performance.now() - started) / 1000).toFixed(6);
-        if (Buffer.isBuffer(response.body)) {
-          exchange.send(response.status, headers, response.body);
-        } else {
-          await exchange.stream(response.status, headers, response.body);
-        }
-        return { status: response.status };
-      },
-    );
-  } catch (failure) {
-    return fail(exchange, callId, failure as CallFailure, started);
-  }
+  return runCall(
+    executor,
+    {
+      target,
+      callId,
+      method,
+      pathAndQuery: request.pathAndQuery,
+      headers: upstreamHeaders(exchange),
+      body: hasBody ? exchange.body(maxBodyBytes) : undefined,
+      params: request.params,
+      controller,
+    },
+    (response) => {
+      const headers: OutgoingHeaders = responseHeaders(response.headers);
+      headers["x-call-id"] = callId;
+      headers["x-duration-seconds"] = ((performance.now() - started) / 1000).toFixed(6);
+      if (Buffer.isBuffer(response.body)) {
+        exchange.send(response.status, headers, response.body);
+        return response.status;
+      }
+      return exchange.stream(response.status, headers, response.body).then(() => response.status);
+    },
+  ).then(
+    (status) => onAnswered?.(status),
+    (failure: unknown) => onAnswered?.(fail(exchange, callId, failure as CallFailure, started)),
+  );
 }
 
-function fail(
-  exchange: Exchange,
-  callId: string,
-  failure: CallFailure,
-  started: number,
-): ForwardResult {
+/** Answers with the failure, or cuts the connection if the answer has started; its status. */
+function fail(exchange: Exchange, callId: string, failure: CallFailure, started: number): number {
   const { status } = failure;
   if (exchange.headersSent) {
     // Mid-stream: the status is out; cutting the connection is the only signal left.
     exchange.abort(failure.original instanceof Error ? failure.original : undefined);
-    return { status };
+    return status;
   }
   const headers: OutgoingHeaders = {
     "content-type": "application/json",
@@ -96,7 +92,7 @@ function fail(
     headers["retry-after"] = "1";
   }
   exchange.send(status, headers, JSON.stringify(failure.toJSON()));
-  return { status };
+  return status;
 }
 
 function upstreamHeaders(exchange: Exchange): IncomingHttpHeaders {

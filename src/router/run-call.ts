@@ -90,7 +90,7 @@ class InstanceFailure extends Error {}
 export async function runCall<T>(
   executor: Executor,
   request: RunCallRequest,
-  deliver: (response: InvocationResponse) => Promise<T>,
+  deliver: (response: InvocationResponse) => T | Promise<T>,
 ): Promise<T> {
   const { target, controller } = request;
   const { timeoutMs } = target.config;
@@ -112,7 +112,9 @@ export async function runCall<T>(
         typeof request.body === "function" ? await request.body(controller.signal) : request.body,
       signal: controller.signal,
     });
-    const delivered = await deliver(response);
+    // A buffered answer is delivered at once: no promise, no extra turn.
+    const delivering = deliver(response);
+    const delivered = delivering instanceof Promise ? await delivering : delivering;
     lease.release();
     return delivered;
   } catch (caught) {

@@ -339,6 +339,17 @@ export default async function (event, context) {
     expect(await response.text()).toBe("here now");
   });
 
+  it("answers 400, not 500, to a function name with broken percent-encoding", async () => {
+    const runlet = await startTestRunlet();
+    for (const path of ["/function/%E0%A4%A", "/async-function/%E0%A4%A"]) {
+      const response = await fetch(`${runlet.url}${path}`, { method: "POST" });
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe("RUNLET_INVALID_REQUEST");
+      expect(error.message).toContain("percent-encoding");
+    }
+  });
+
   it("requires the admin token to invoke a function with auth: required", async () => {
     const runlet = await startTestRunlet();
     await runlet.deploy(

@@ -145,6 +145,12 @@ describe("the gateway's lean front", () => {
       "GET /function/a HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n",
     );
     expect(folded.text).toMatch(/^HTTP\/1.1 400 Bad Request/);
+    const prototypeName = await exchangeRaw(
+      port,
+      "GET /function/a HTTP/1.1\r\nHost: h\r\nconstructor: x\r\n\r\n",
+      (t) => t.includes("node:GET"),
+    );
+    expect(prototypeName.text).toContain("node:GET /function/a");
   });
 
   // Requests that smuggle or confuse: none may be answered by the front, and node:http refuses

@@ -53,8 +53,10 @@ export function parseRequestHead(text: string): RequestHead | undefined {
   if (!methods.has(method) || !isOriginForm(url)) {
     return undefined;
   }
-  // No prototype: a header named like an Object method must not look present already.
-  const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
+  // A plain object, not Object.create(null): a dictionary-mode object is slower to copy and to
+  // serialize on every call. A header named like an Object.prototype member (constructor,
+  // __proto__) then looks present already, so its request goes to node:http as a "repeat".
+  const headers: IncomingHttpHeaders = {};
   let count = 0;
   let contentLength = 0;
   let keepAlive = true;
