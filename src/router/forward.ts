@@ -13,7 +13,7 @@ import {
   BodyTooLarge,
   classify,
   hopByHop,
-  responseHeaders,
+  forwardedHeaders,
   runCall,
   type CallFailure,
 } from "./run-call.js";
@@ -60,7 +60,7 @@ export function forward(executor: Executor, request: ForwardRequest): Promise<vo
       controller,
     },
     (response) => {
-      const headers: OutgoingHeaders = responseHeaders(response.headers);
+      const headers: OutgoingHeaders = forwardedHeaders(response.headers);
       headers["x-call-id"] = callId;
       headers["x-duration-seconds"] = ((performance.now() - started) / 1000).toFixed(6);
       if (Buffer.isBuffer(response.body)) {

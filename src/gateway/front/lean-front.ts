@@ -31,6 +31,8 @@ export interface LeanFrontOptions {
 const headEnd = Buffer.from("\r\n\r\n");
 const noBody = Buffer.alloc(0);
 const chunkedEnd = Buffer.from("0\r\n\r\n");
+/** How often idle and slow connections are looked for. */
+const sweepIntervalMs = 1000;
 /** Bodies up to this size go out in one buffer with the head. */
 const maxCopiedBodyBytes = 16 * 1024;
 
@@ -41,11 +43,20 @@ export class LeanFront {
   #closing = false;
   /** Calls started and not yet answered. */
   inFlight = 0;
+  /**
+   * The time as of the last sweep or accepted connection: what connections stamp their
+   * activity with. Timeouts here are checked once a second, so a clock that ticks once a
+   * second serves them, without a system call on every read and answer.
+   */
+  coarseNow = Date.now();
 
   constructor(options: LeanFrontOptions) {
     this.#options = options;
     // One timer for all connections: a timer per request would cost more than the parse.
-    this.#sweep = setInterval(() => this.#sweepTimeouts(), 1000);
+    this.#sweep = setInterval(() => {
+      this.coarseNow = Date.now();
+      this.#sweepTimeouts();
+    }, sweepIntervalMs);
     this.#sweep.unref();
   }
 
@@ -55,6 +66,7 @@ export class LeanFront {
       socket.destroy();
       return;
     }
+    this.coarseNow = Date.now();
     this.#connections.add(new LeanConnection(this, this.#options, socket));
   }
 
@@ -83,7 +95,7 @@ export class LeanFront {
   }
 
   #sweepTimeouts(): void {
-    const now = Date.now();
+    const now = this.coarseNow;
     for (const connection of this.#connections) {
       connection.checkTimeouts(now);
     }
@@ -97,8 +109,8 @@ class LeanConnection {
   /** Bytes read and not yet taken by a request. */
   #pending: Buffer | undefined;
   #exchange: LeanExchange | undefined;
-  /** When the client last sent or was last answered. */
-  #lastActive = Date.now();
+  /** When the client last sent or was last answered (LeanFront.coarseNow). */
+  #lastActive: number;
   /** When the request being read started arriving. */
   #readingSince: number | undefined;
   /** The client will send nothing more (half-closed), or the platform is closing. */
@@ -115,6 +127,7 @@ class LeanConnection {
     this.#front = front;
     this.#options = options;
     this.socket = socket;
+    this.#lastActive = front.coarseNow;
     // Announced as node:http announces its keepAliveTimeout.
     this.keepAliveSeconds = Math.floor(options.keepAliveTimeoutMs / 1000);
     socket.on("data", this.#onData);
@@ -139,10 +152,11 @@ class LeanConnection {
       return; // the function's timeout bounds a call
     }
     if (this.#readingSince !== undefined) {
-      if (now - this.#readingSince > this.#options.requestReadTimeoutMs) {
+      // Stamps lag the clock by up to a sweep: allow one, so a timeout never comes early.
+      if (now - this.#readingSince > this.#options.requestReadTimeoutMs + sweepIntervalMs) {
         this.#refuse(408, "The request was not received in time.");
       }
-    } else if (now - this.#lastActive > this.#options.keepAliveTimeoutMs) {
+    } else if (now - this.#lastActive > this.#options.keepAliveTimeoutMs + sweepIntervalMs) {
       this.socket.destroy();
     }
   }
@@ -154,7 +168,7 @@ class LeanConnection {
     }
     this.#exchange = undefined;
     this.#front.inFlight -= 1;
-    this.#lastActive = Date.now();
+    this.#lastActive = this.#front.coarseNow;
     if (!reusable || this.#ending || this.#front.closing) {
       this.socket.end();
       return;
@@ -169,7 +183,7 @@ class LeanConnection {
 
   #read(chunk: Buffer): void {
     this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
-    this.#lastActive = Date.now();
+    this.#lastActive = this.#front.coarseNow;
     const exchange = this.#exchange;
     if (exchange?.awaitedBodyBytes !== undefined) {
       this.#deliverBody(exchange, exchange.awaitedBodyBytes);
@@ -218,7 +232,7 @@ class LeanConnection {
         // would never see end: node:http decides what they mean.
         this.#handOff();
       } else {
-        this.#readingSince ??= Date.now();
+        this.#readingSince ??= this.#front.coarseNow;
       }
       return false;
     }
