@@ -42,6 +42,16 @@ function goVersion(): string {
   }
 }
 
+function wrkVersion(): string {
+  try {
+    // wrk -v prints "wrk 4.1.0 [epoll] Copyright …" and exits non-zero.
+    const output = execFileSync("sh", ["-c", "wrk -v 2>&1 || true"], { encoding: "utf8" });
+    return /wrk (\S+)/.exec(output)?.[1] ?? "not installed";
+  } catch {
+    return "not installed";
+  }
+}
+
 export function machineInfo(extraVersions: Readonly<Record<string, string>> = {}): MachineInfo {
   const cpuList = cpus();
   return {
@@ -57,6 +67,7 @@ export function machineInfo(extraVersions: Readonly<Record<string, string>> = {}
       "faas-js-runtime (Knative Functions)": packageVersion("faas-js-runtime"),
       "@google-cloud/functions-framework": packageVersion("@google-cloud/functions-framework"),
       autocannon: packageVersion("autocannon"),
+      wrk: wrkVersion(),
       Go: goVersion(),
       ...extraVersions,
     },

@@ -235,7 +235,7 @@ function summary(results: Results): string {
       "from each other), so every call is read by the gateway, forwarded as frames on a Unix socket",
       "(docs/runtime-protocol.md), decoded again by the instance, and the answer makes the same trip back.",
       gw && gwCpu && rawCpu
-        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server. The load generator (${fmt(generatorUs(gw))} µs per request), the gateway and the instances share the machine's ${results.sections.warm?.machine.cores ?? 2} cores, so throughput follows their sum: at this run's efficiency, ${targetsOfIssue.gatewayShare * 100} % of the floor needs the gateway and the instance together under about ${fmt(((generatorUs(gw) + gwCpu.total.median) * gw.ratioToFloor.median) / targetsOfIssue.gatewayShare - generatorUs(gw))} µs per call, against ${fmt(gwCpu.total.median)} µs now.`
+        ? `At 50 connections Runlet spent ${fmt(gwCpu.front.median)} µs of gateway CPU and ${fmt(gwCpu.behind.median)} µs of instance CPU per call, against ${fmt(rawCpu.total.median)} µs for the whole raw server; the load generator took ${fmt(generatorUs(gw))} µs per request. The raw server and the gateway are each one event loop, so at saturation each is bounded by one core, while the instance and the generator share the other: the gateway's share of the floor tends to the raw server's CPU per request over the gateway's (${pct(rawCpu.total.median / gwCpu.front.median)} here). ${targetsOfIssue.gatewayShare * 100} % needs the gateway under about ${fmt(rawCpu.total.median / targetsOfIssue.gatewayShare)} µs per call.`
         : "",
       "",
       pipe && gw
@@ -308,10 +308,15 @@ const method = `## How it is measured
   this 2-core machine it does share the CPU with it: no process is pinned, the kernel schedules
   load generator, gateway and instance across both cores, and servers not under test sit idle. The
   load generator's own CPU use is in bench/results/latest.json (\`generatorCpu\`, share of one core).
-- **Load.** autocannon's programmatic API, closed loop: N keep-alive connections, each sends its
-  next request when the previous answer arrives (pipelining 1). Latency is computed from every
-  response time (autocannon's own histogram rounds to whole milliseconds). Requests/s counts 2xx
-  answers only.
+- **Load.** Closed loop: N keep-alive connections, each sends its next request when the previous
+  answer arrives (pipelining 1). Requests/s counts 2xx answers only. The warm path uses wrk (one
+  thread; percentiles from its microsecond histogram): it is C and spends about a quarter of
+  autocannon's CPU per request, and on 2 cores whatever the generator spends is taken from the
+  servers under test (with autocannon the floor was bounded by the generator, which used a whole
+  core, not by the server). At 50 connections the floor and Runlet are also run under autocannon,
+  and that ratio is shown beside wrk's. The echo rerun, cold starts and async use autocannon's
+  programmatic API, with latency computed from every response time (autocannon's own histogram
+  rounds to whole milliseconds).
 - **Repeats.** Each figure is the median of repeated runs, shown as \`median [min–max]\` over the
   runs. Warm-path runs go round-robin (repeat → connection count → target), so drift on the shared
   machine hits every target alike, and each ratio is taken between runs of the same repeat, then
@@ -357,12 +362,18 @@ function warmSection(section: Section<WarmPathResult> | undefined): string {
         ?.levels.find((l) => l.connections === 50);
       return raw && raw.generatorCpu.median >= 0.85
         ? [
-            `At 50 connections the load generator used ${pct(raw.generatorCpu.median)} of a core against the raw server, so the floor is bounded by autocannon, not by the server (${fmt(raw.cpuUs.total.median)} µs of server CPU per request): the real floor is higher, and these shares flatter every target.`,
+            `At 50 connections the load generator used ${pct(raw.generatorCpu.median)} of a core against the raw server, so the floor is bounded by the load generator, not by the server (${fmt(raw.cpuUs.total.median)} µs of server CPU per request): the real floor is higher, and these shares flatter every target.`,
             "",
           ]
         : [];
     })(),
     table(header, ratio),
+    ...(data.autocannonCheck
+      ? [
+          "",
+          `The same floor and gateway at ${data.autocannonCheck.connections} connections with autocannon as the generator (same repeats): ${fmtSpread(data.autocannonCheck.runletRps)} vs ${fmtSpread(data.autocannonCheck.rawRps)} req/s, ${pctSpread(data.autocannonCheck.ratio)} of the floor; autocannon itself used ${pct(data.autocannonCheck.generatorCpu.median)} of a core against the raw server. Its CPU comes out of the two cores the gateway and the instance share, which is why the share is lower with it.`,
+        ]
+      : []),
     "",
     "### Latency p50 / p99 in ms (median of runs)",
     "",

@@ -2,7 +2,9 @@
  * Warm path, one hop (issue 6): hello world served by a bare node:http server (the floor),
  * through Runlet's gateway, and by the peers' Node runtimes, under closed-loop load at several
  * connection counts. Repeats go round-robin over targets so drift hits every target alike, and
- * ratios are taken within each repeat.
+ * ratios are taken within each repeat. Load comes from wrk (lib/wrk.ts says why); at 50
+ * connections the floor and Runlet are also run under autocannon, the generator earlier runs
+ * used, so the two can be compared.
  */
 import { fileURLToPath } from "node:url";
 import {
@@ -12,6 +14,7 @@ import {
   ofWatchdogVersion,
 } from "../lib/go-tools.js";
 import { runLoad, type LoadResult } from "../lib/load.js";
+import { runWrk } from "../lib/wrk.js";
 import type { RunletProcess } from "../lib/runlet-api.js";
 import { freePort, processTreeCpu, spawnServer, type ServerProcess } from "../lib/servers.js";
 import { spread, type Spread } from "../lib/stats.js";
@@ -51,8 +54,20 @@ export interface LevelResult {
   readonly cpuUs: { readonly total: Spread; readonly front: Spread; readonly behind: Spread };
 }
 
+/** The floor and Runlet at 50 connections with autocannon as the generator, same repeats. */
+export interface GeneratorCheck {
+  readonly connections: number;
+  readonly rawRps: Spread;
+  readonly runletRps: Spread;
+  readonly ratio: Spread;
+  /** autocannon's CPU against the raw server, share of one core. */
+  readonly generatorCpu: Spread;
+}
+
 export interface WarmPathResult {
   readonly targets: readonly TargetResult[];
+  /** Absent in results from before wrk was the generator. */
+  readonly autocannonCheck?: GeneratorCheck;
   readonly skipped: readonly { readonly label: string; readonly reason: string }[];
   readonly settings: {
     readonly durationS: number;
@@ -296,7 +311,7 @@ export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathRes
 
     for (const target of targets) {
       log(`  warm-up ${target.label}`);
-      const warm = await runLoad({ url: target.url, connections: 50, durationS: options.warmupS });
+      const warm = await runWrk({ url: target.url, connections: 50, durationS: options.warmupS });
       if (warm.ok === 0) {
         throw new Error(`${target.label} answered no request with a 2xx during warm-up`);
       }
@@ -308,7 +323,7 @@ export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathRes
       for (const connections of options.connections) {
         for (const target of targets) {
           const cpuBefore = cpuOf(target);
-          const result = await runLoad({
+          const result = await runWrk({
             url: target.url,
             connections,
             durationS: options.durationS,
@@ -331,7 +346,35 @@ export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathRes
       }
     }
 
+    const checkConnections = 50;
+    const check = { raw: [] as LoadResult[], runlet: [] as LoadResult[] };
+    for (let rep = 1; rep <= options.repeats; rep += 1) {
+      for (const id of ["raw", "runlet"] as const) {
+        const target = targets.find((t) => t.id === id);
+        if (!target) {
+          continue;
+        }
+        const result = await runLoad({
+          url: target.url,
+          connections: checkConnections,
+          durationS: options.durationS,
+        });
+        check[id].push(result);
+        log(
+          `  [${rep}/${options.repeats}] c=${checkConnections} ${`${target.label}, autocannon`.padEnd(40)} ` +
+            `${Math.round(result.rps).toString().padStart(6)} req/s`,
+        );
+      }
+    }
+
     return {
+      autocannonCheck: {
+        connections: checkConnections,
+        rawRps: spread(check.raw.map((r) => r.rps)),
+        runletRps: spread(check.runlet.map((r) => r.rps)),
+        ratio: spread(check.runlet.map((r, i) => r.rps / (check.raw[i]?.rps ?? Number.NaN))),
+        generatorCpu: spread(check.raw.map((r) => r.generatorCpu)),
+      },
       settings: {
         durationS: options.durationS,
         repeats: options.repeats,
