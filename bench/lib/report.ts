@@ -310,7 +310,7 @@ const method = `## How it is measured
   load generator's own CPU use is in bench/results/latest.json (\`generatorCpu\`, share of one core).
 - **Load.** Closed loop: N keep-alive connections, each sends its next request when the previous
   answer arrives (pipelining 1). Requests/s counts 2xx answers only. The warm path uses wrk (one
-  thread; percentiles from its microsecond histogram): it is C and spends about a quarter of
+  thread; percentiles from its microsecond histogram): it is C and spends less than half of
   autocannon's CPU per request, and on 2 cores whatever the generator spends is taken from the
   servers under test (with autocannon the floor was bounded by the generator, which used a whole
   core, not by the server). At 50 connections the floor and Runlet are also run under autocannon,

@@ -1,6 +1,6 @@
 /**
- * Closed-loop HTTP load with wrk, for the warm-path throughput runs. wrk is C and spends about
- * a quarter of autocannon's CPU per request; on a 2-core machine the generator's CPU is taken
+ * Closed-loop HTTP load with wrk, for the warm-path throughput runs. wrk is C and spends less
+ * than half of autocannon's CPU per request; on a 2-core machine the generator's CPU is taken
  * from the servers under test, and with autocannon the raw floor was bounded by the generator
  * (a full core), not by the server. Percentiles come from wrk's own histogram (microsecond
  * resolution), printed by a Lua done() hook as JSON; the generator's CPU from the shell's
