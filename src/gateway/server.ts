@@ -13,6 +13,7 @@ import type { Exchange } from "../router/exchange.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
 import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
 import { LeanFront } from "./front/lean-front.js";
+import { tuneGarbageCollection } from "./gc-tuning.js";
 import { handleInvocation, isInvocation } from "./invoke.js";
 import { NodeExchange } from "./node-exchange.js";
 import { findRoute, handleRoute } from "./route-invoke.js";
@@ -47,6 +48,7 @@ const publicPaths = new Set(["/healthz", "/metrics", "/api/v1/openapi.json", "/"
 const keepAliveTimeoutMs = 65_000;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  tuneGarbageCollection();
   const { platform } = options;
   const metrics = createMetrics(platform);
   const onInternalError = options.onInternalError ?? ((error: unknown) => console.error(error));
