@@ -56,6 +56,16 @@ export function abortSignalOf(signal: CancelSignal): AbortSignal {
  * and its own listeners on every call of the hot path.
  */
 export function sendBody(body: Readable, res: ServerResponse): Promise<void> {
+  const ended = bodyEnded(body);
+  body.pipe(res);
+  return ended;
+}
+
+/**
+ * Resolves when a function's response body has ended; rejects when it fails, or is destroyed
+ * before its end (the answer is then incomplete). Its listeners are removed either way.
+ */
+export function bodyEnded(body: Readable): Promise<void> {
   return new Promise((resolve, reject) => {
     const onEnd = (): void => {
       cleanUp();
@@ -78,6 +88,5 @@ export function sendBody(body: Readable, res: ServerResponse): Promise<void> {
     body.once("end", onEnd);
     body.once("error", onError);
     body.once("close", onClose);
-    body.pipe(res);
   });
 }

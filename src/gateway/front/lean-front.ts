@@ -11,6 +11,7 @@
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { InvalidResponse, type Exchange, type OutgoingHeaders } from "../../router/exchange.js";
+import { bodyEnded } from "../../router/instance-call.js";
 import type { RunCallRequest } from "../../router/run-call.js";
 import { maxBodyBytes, maxHeadBytes, parseRequestHead, type RequestHead } from "./request-head.js";
 import { responseHead, type Framing } from "./response-head.js";
@@ -437,62 +438,41 @@ class LeanExchange implements Exchange {
     this.#headersSent = true;
     const socket = this.#connection.socket;
     socket.write(head, "latin1");
-    return new Promise((resolve, reject) => {
-      let sent = 0;
-      const onData = (chunk: Buffer): void => {
-        sent += chunk.length;
-        let flowing: boolean;
-        if (framing.kind === "chunked") {
-          socket.cork();
-          socket.write(`${chunk.length.toString(16)}\r\n`, "latin1");
-          socket.write(chunk);
-          flowing = socket.write("\r\n", "latin1");
-          socket.uncork();
-        } else if (framing.kind === "length") {
-          flowing = socket.write(chunk);
-        } else {
-          flowing = true; // no body may follow this status: drop it
-        }
-        if (!flowing) {
-          body.pause();
-          socket.once("drain", () => body.resume());
-        }
-      };
-      const onEnd = (): void => {
-        cleanUp();
+    const ended = bodyEnded(body);
+    let sent = 0;
+    const onData = (chunk: Buffer): void => {
+      sent += chunk.length;
+      let flowing: boolean;
+      if (framing.kind === "chunked") {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`, "latin1");
+        socket.write(chunk);
+        flowing = socket.write("\r\n", "latin1");
+        socket.uncork();
+      } else if (framing.kind === "length") {
+        flowing = socket.write(chunk);
+      } else {
+        flowing = true; // no body may follow this status: drop it
+      }
+      if (!flowing) {
+        body.pause();
+        socket.once("drain", () => body.resume());
+      }
+    };
+    body.on("data", onData);
+    return ended
+      .finally(() => body.off("data", onData))
+      .then(() => {
         if (framing.kind === "length" && sent !== framing.length) {
-          reject(
-            new InvalidResponse(
-              `the function declared ${framing.length} body bytes and sent ${sent}`,
-            ),
+          throw new InvalidResponse(
+            `the function declared ${framing.length} body bytes and sent ${sent}`,
           );
-          return;
         }
         if (framing.kind === "chunked") {
           socket.write(chunkedEnd);
         }
         this.#finish(this.#reusable());
-        resolve();
-      };
-      const onError = (error: Error): void => {
-        cleanUp();
-        reject(error);
-      };
-      const onClose = (): void => {
-        cleanUp();
-        reject(new Error("the function's response ended early"));
-      };
-      const cleanUp = (): void => {
-        body.off("data", onData);
-        body.off("end", onEnd);
-        body.off("error", onError);
-        body.off("close", onClose);
-      };
-      body.on("data", onData);
-      body.once("end", onEnd);
-      body.once("error", onError);
-      body.once("close", onClose);
-    });
+      });
   }
 
   abort(): void {
