@@ -19,6 +19,8 @@ export type ErrorCode =
   | "RUNLET_HANDLER_LOAD_FAILED"
   | "RUNLET_PACKAGE_NOT_FOUND"
   | "RUNLET_PACKAGE_TOO_LARGE"
+  | "RUNLET_PACKAGE_TOO_COMPRESSED"
+  | "RUNLET_PACKAGE_CORRUPT"
   | "RUNLET_FUNCTION_NOT_FOUND"
   | "RUNLET_SECRET_NOT_FOUND"
   | "RUNLET_UNAUTHORIZED"
@@ -49,6 +51,9 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   RUNLET_NATS_UNAVAILABLE: 503,
   RUNLET_BODY_TOO_LARGE: 413,
   RUNLET_PACKAGE_TOO_LARGE: 413,
+  RUNLET_PACKAGE_TOO_COMPRESSED: 413,
+  // The stored tree no longer matches its digest: the platform's data, not the caller's mistake.
+  RUNLET_PACKAGE_CORRUPT: 500,
   RUNLET_QUEUE_FULL: 429,
   RUNLET_BUILD_FAILED: 422,
 };
