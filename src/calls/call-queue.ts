@@ -22,7 +22,8 @@ import {
 } from "../store/call-store.js";
 import type { Db } from "../store/database.js";
 import { retryDelay } from "./backoff.js";
-import { deliverCallback } from "./callback.js";
+import { CallbackAddressPolicy } from "./callback-address.js";
+import { callbackDispatcher, deliverCallback, type CallbackTransport } from "./callback.js";
 
 export interface CallQueueOptions {
   /**
@@ -46,9 +47,20 @@ export interface CallQueueOptions {
   readonly maxCallbacks?: number;
   /** How long a running call is owned without a heartbeat. @default 60000 */
   readonly leaseMs?: number;
+  /**
+   * Addresses and CIDR ranges callbacks may go to although they are loopback, private,
+   * link-local… (refused otherwise, issue 13), e.g. ["127.0.0.1/32"]. @default []
+   */
+  readonly callbackAllow?: readonly string[];
 }
 
 type ResolvedOptions = Required<CallQueueOptions>;
+
+/**
+ * Request headers that carry credentials. A platform credential in one is never stored; a
+ * function's own (its bearer token, a cookie) is stored sealed, for the attempt to send it.
+ */
+const credentialHeaders = new Set(["authorization", "proxy-authorization", "cookie"]);
 
 export function resolveCallQueueOptions(options: CallQueueOptions = {}): ResolvedOptions {
   return {
@@ -61,6 +73,7 @@ export function resolveCallQueueOptions(options: CallQueueOptions = {}): Resolve
     callbackTimeoutMs: options.callbackTimeoutMs ?? 10_000,
     maxCallbacks: options.maxCallbacks ?? 16,
     leaseMs: options.leaseMs ?? 60_000,
+    callbackAllow: options.callbackAllow ?? [],
   };
 }
 
@@ -94,9 +107,12 @@ export class CallQueue {
   readonly store: CallStore;
   readonly options: ResolvedOptions;
   readonly #platform: Platform;
+  readonly #callbackTransport: CallbackTransport;
   readonly #running = new Map<string, { functionName: string; controller: AbortController }>();
   readonly #runningByFunction = new Map<string, number>();
   readonly #callbacks = new Map<string, AbortController>();
+  /** Callbacks whose outcome is not written yet: still pending on disk, not to start again. */
+  readonly #callbacksUnwritten = new Set<string>();
   readonly #settled = new Set<() => void>();
   readonly #batch: {
     call: NewCall;
@@ -114,8 +130,14 @@ export class CallQueue {
 
   constructor(platform: Platform, db: Db, options: CallQueueOptions = {}) {
     this.#platform = platform;
-    this.store = new CallStore(db);
+    this.store = new CallStore(db, platform.dataDir.secretsKey);
     this.options = resolveCallQueueOptions(options);
+    const policy = new CallbackAddressPolicy(this.options.callbackAllow);
+    this.#callbackTransport = {
+      policy,
+      dispatcher: callbackDispatcher(policy),
+      credentials: platform.credentials,
+    };
   }
 
   /** Re-queues calls a previous process left running, then starts working. */
@@ -194,7 +216,7 @@ export class CallQueue {
     }
     const target = this.#platform.target(request.name);
     if (request.callbackUrl !== undefined) {
-      assertCallbackUrl(request.callbackUrl);
+      assertCallbackUrl(request.callbackUrl, this.#callbackTransport.policy);
     }
     const id = request.callId ?? randomUUID();
     if (!callIdPattern.test(id)) {
@@ -209,13 +231,24 @@ export class CallQueue {
         `The request body is larger than this function's limit of ${formatSize(target.config.maxBodyBytes)}; send less, or raise maxBody in the function's spec.`,
       );
     }
+    const headers: Record<string, string> = {};
+    const sealedHeaders: Record<string, string> = {};
+    for (const [key, value] of Object.entries(request.headers)) {
+      const name = key.toLowerCase();
+      if (!credentialHeaders.has(name)) {
+        headers[name] = value;
+      } else if (!this.#platform.credentials.carries(value)) {
+        sealedHeaders[name] = value;
+      }
+    }
     return {
       id,
       functionName: request.name,
       source: request.source ?? "http",
       method: request.method.toUpperCase(),
       path: request.path.startsWith("/") ? request.path : `/${request.path}`,
-      headers: request.headers,
+      headers,
+      sealedHeaders,
       body: request.body,
       callbackUrl: request.callbackUrl,
       createdAt: Date.now(),
@@ -288,6 +321,7 @@ export class CallQueue {
       await this.#nextSettle(1000);
     }
     this.#flushWrites();
+    await this.#callbackTransport.dispatcher.destroy();
   }
 
   #nextSettle(timeoutMs: number): Promise<void> {
@@ -383,7 +417,7 @@ export class CallQueue {
       for (const due of this.store.dueCallbacks(
         now,
         callbackRoom,
-        new Set(this.#callbacks.keys()),
+        new Set([...this.#callbacks.keys(), ...this.#callbacksUnwritten]),
       )) {
         this.#startCallback(due);
       }
@@ -552,13 +586,15 @@ export class CallQueue {
       () => controller.abort(new Error(`no answer within ${this.options.callbackTimeoutMs} ms`)),
       this.options.callbackTimeoutMs,
     );
-    void deliverCallback(due, controller.signal)
+    void deliverCallback(due, controller.signal, this.#callbackTransport)
       .then((outcome) => {
         if (this.#closing && controller.signal.aborted) {
           return; // still pending: delivered after the next start
         }
         const attempts = due.attempts + 1;
-        const givingUp = !outcome.delivered && attempts >= this.options.callbackMaxAttempts;
+        // A refused address stays refused: no retries.
+        const givingUp =
+          outcome.refused || (!outcome.delivered && attempts >= this.options.callbackMaxAttempts);
         const outcomeToStore: Parameters<CallStore["callbackAttempted"]>[1] = {
           state: outcome.delivered ? "delivered" : givingUp ? "failed" : "pending",
           status: outcome.status,
@@ -568,7 +604,11 @@ export class CallQueue {
               ? undefined
               : Date.now() + retryDelay(this.#backoff(), attempts),
         };
-        this.#defer(() => this.store.callbackAttempted(due.id, outcomeToStore));
+        this.#callbacksUnwritten.add(due.id);
+        this.#defer(() => {
+          this.#callbacksUnwritten.delete(due.id);
+          this.store.callbackAttempted(due.id, outcomeToStore);
+        });
       })
       .catch((error: unknown) => this.#platform.events.emit("backgroundError", error))
       .finally(() => {
@@ -626,7 +666,7 @@ function describeFailure(result: FunctionCallResult): string {
   return snippet ? `${result.status}: ${snippet}` : `the function answered ${result.status}`;
 }
 
-function assertCallbackUrl(value: string): void {
+function assertCallbackUrl(value: string, policy: CallbackAddressPolicy): void {
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -637,6 +677,13 @@ function assertCallbackUrl(value: string): void {
     throw new UserError(
       "RUNLET_INVALID_REQUEST",
       `Callback URL "${value.slice(0, 200)}" is not an absolute http:// or https:// URL; send one like https://example.com/hooks/result in X-Callback-Url.`,
+    );
+  }
+  const refusal = policy.refusalOfUrl(url);
+  if (refusal !== undefined) {
+    throw new UserError(
+      "RUNLET_INVALID_REQUEST",
+      `Callback URL "${value.slice(0, 200)}" is refused: ${refusal}, where callbacks are not delivered; send a public address in X-Callback-Url, or ${CallbackAddressPolicy.howToAllow(url.hostname)}.`,
     );
   }
 }

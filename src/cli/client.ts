@@ -45,7 +45,7 @@ export class GatewayClient {
     options: { body?: string | Buffer; headers?: Record<string, string>; auth?: boolean } = {},
   ): Promise<RawResponse> {
     const headers: Record<string, string> = { ...options.headers };
-    if (options.auth !== false && this.target.token) {
+    if (options.auth !== false && this.target.token && headers["authorization"] === undefined) {
       headers["authorization"] = `Bearer ${this.target.token}`;
     }
     let response: Dispatcher.ResponseData;
@@ -74,20 +74,24 @@ export class GatewayClient {
     return { status: response.statusCode, headers: response.headers, body: response.body };
   }
 
-  invoke(name: string, options: InvokeOptions): Promise<RawResponse> {
+  /**
+   * Calls a function. The token goes only to a function that needs it (`auth: required`): a
+   * function is somebody's code, and a public one has no use for the admin token (issue 13).
+   */
+  async invoke(name: string, options: InvokeOptions): Promise<RawResponse> {
     return this.raw(
       options.method.toUpperCase() as Method,
       invocationPath("function", name, options),
-      { body: options.body, headers: options.headers },
+      { body: options.body, headers: options.headers, auth: await this.#needsToken(name) },
     );
   }
 
-  /** Queues a durable async call; resolves to its call id. */
+  /** Queues a durable async call; resolves to its call id. Sends the token as invoke() does. */
   async invokeAsync(name: string, options: InvokeOptions): Promise<string> {
     const response = await this.raw(
       options.method.toUpperCase() as Method,
       invocationPath("async-function", name, options),
-      { body: options.body, headers: options.headers },
+      { body: options.body, headers: options.headers, auth: await this.#needsToken(name) },
     );
     const text = await readText(response.body);
     if (response.status !== 202) {
@@ -95,6 +99,35 @@ export class GatewayClient {
     }
     return (JSON.parse(text) as { callId: string }).callId;
   }
+
+  /**
+   * Whether calls to `name` need the token, asked of the control API (with the token, which
+   * goes to the gateway only). Without a token, or when the gateway does not say, the call
+   * goes without one; a function that needs it then answers 401.
+   */
+  async #needsToken(name: string): Promise<boolean> {
+    if (!this.target.token) {
+      return false;
+    }
+    const response = await this.raw("GET", `/api/v1/functions/${encodeURIComponent(name)}`, {
+      auth: false,
+      headers: { authorization: `Bearer ${this.target.token}` },
+    });
+    const text = await readText(response.body);
+    if (response.status !== 200) {
+      return false;
+    }
+    try {
+      return (JSON.parse(text) as FunctionAuth).config?.auth === "required";
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** What the control API says of a function, as far as invoking it goes. */
+interface FunctionAuth {
+  readonly config?: { readonly auth?: string };
 }
 
 function invocationPath(

@@ -40,7 +40,7 @@ export async function handleAsyncInvocation(
         `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`,
       );
     }
-    if (target.config.auth === "required" && !isAdmin(req.headers, platform.adminToken)) {
+    if (target.config.auth === "required" && !isAdmin(req.headers, platform.credentials)) {
       req.resume();
       res.writeHead(401, {
         "content-type": "application/json",

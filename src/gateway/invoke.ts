@@ -73,7 +73,7 @@ export function invokeTarget(
   call: InvokeTarget,
 ): Promise<void> | undefined {
   const { name, target, callId } = call;
-  if (target.config.auth === "required" && !isAdmin(exchange.headers, platform.adminToken)) {
+  if (target.config.auth === "required" && !isAdmin(exchange.headers, platform.credentials)) {
     exchange.discardBody();
     exchange.send(
       401,
@@ -94,6 +94,7 @@ export function invokeTarget(
     callId,
     pathAndQuery: call.pathAndQuery,
     params: call.params,
+    credentials: platform.credentials,
     onAnswered: (status) =>
       metrics.calls.finished(name, status, (performance.now() - started) / 1000),
   });

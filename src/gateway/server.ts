@@ -151,7 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (publicPaths.has(path) || request.is404) {
       return;
     }
-    if (!isAdmin(request.headers, platform.adminToken)) {
+    if (!isAdmin(request.headers, platform.credentials)) {
       return reply
         .code(401)
         .header("www-authenticate", 'Basic realm="runlet", Bearer realm="runlet"')

@@ -1,7 +1,7 @@
 /** The data directory: the database, packages, and the two secrets the platform keeps (0600). */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface DataDir {
@@ -12,10 +12,22 @@ export interface DataDir {
   /** True when this start created the token (so `up` prints it once). */
   readonly adminTokenCreated: boolean;
   readonly secretsKey: Buffer;
+  /** What this start found wrong with the directory and fixed, for `up` to show. */
+  readonly notices: readonly string[];
 }
 
 export async function openDataDir(root: string, presetToken?: string): Promise<DataDir> {
   await mkdir(root, { recursive: true, mode: 0o700 });
+  const notices: string[] = [];
+  // A directory made before (or by someone else) may let other users read the database and
+  // its -wal file, which hold call data (issue 13): it is made private again.
+  const mode = (await stat(root)).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    await chmod(root, 0o700);
+    notices.push(
+      `the data dir ${root} was readable by other users (mode 0${mode.toString(8)}); it is now 0700`,
+    );
+  }
   const packagesDir = join(root, "packages");
   await mkdir(packagesDir, { recursive: true });
   const tokenFile = join(root, "admin-token");
@@ -46,6 +58,7 @@ export async function openDataDir(root: string, presetToken?: string): Promise<D
     adminToken,
     adminTokenCreated,
     secretsKey,
+    notices,
   };
 }
 

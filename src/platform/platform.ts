@@ -14,6 +14,7 @@ import { Executor, type RevisionStatus } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { LocalProvider } from "../provider/local/local-provider.js";
 import type { Provider } from "../provider/types.js";
+import { PlatformCredentials } from "../router/credentials.js";
 import {
   resolveFunctionConfig,
   assertExecFields,
@@ -100,6 +101,8 @@ export interface FunctionView {
 
 export class Platform {
   readonly dataDir: DataDir;
+  /** The tokens the platform accepts; never passed on to a function (issue 13). */
+  readonly credentials: PlatformCredentials;
   readonly functions: FunctionStore;
   readonly packages: PackageStore;
   readonly secrets: SecretStore;
@@ -127,6 +130,7 @@ export class Platform {
 
   private constructor(dataDir: DataDir, db: Db, provider: Provider, options: PlatformOptions) {
     this.dataDir = dataDir;
+    this.credentials = new PlatformCredentials([dataDir.adminToken]);
     this.#db = db;
     this.functions = new FunctionStore(db);
     this.packages = new PackageStore(db, dataDir.packagesDir, {

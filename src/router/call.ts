@@ -101,6 +101,7 @@ export async function callFunction(
         body: hasBody ? call.body : undefined,
         params: call.params,
         controller,
+        credentials: platform.credentials,
       },
       async (response) => {
         const body = Buffer.isBuffer(response.body) ? response.body : await collect(response.body);

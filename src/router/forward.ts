@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Executor } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { CallController } from "./call-controller.js";
+import type { PlatformCredentials } from "./credentials.js";
 import type { Exchange, OutgoingHeaders } from "./exchange.js";
 import {
   BodyTooLarge,
@@ -28,6 +29,8 @@ export interface ForwardRequest {
   readonly params?: Record<string, string>;
   /** Told the status the caller got (for metrics), once the answer is out or has failed. */
   readonly onAnswered?: (status: number) => void;
+  /** Never passed on to the function. */
+  readonly credentials: PlatformCredentials;
 }
 
 /**
@@ -58,6 +61,7 @@ export function forward(executor: Executor, request: ForwardRequest): Promise<vo
       body: hasBody ? exchange.body(maxBodyBytes) : undefined,
       params: request.params,
       controller,
+      credentials: request.credentials,
     },
     (response) => {
       const headers: OutgoingHeaders = forwardedHeaders(response.headers);

@@ -12,6 +12,7 @@ import type { RevisionTarget } from "../executor/revision-target.js";
 import type { CancelSignal, InvocationResponse } from "../provider/types.js";
 import { formatDuration, formatSize } from "../spec/units.js";
 import type { CallController } from "./call-controller.js";
+import type { PlatformCredentials } from "./credentials.js";
 import { InvalidResponse } from "./exchange.js";
 import { callInstance } from "./instance-call.js";
 
@@ -33,6 +34,8 @@ export interface RunCallRequest {
   readonly params?: Record<string, string>;
   /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */
   readonly controller: CallController;
+  /** Removed from the headers here, on every way a call takes to a function (issue 13). */
+  readonly credentials: PlatformCredentials;
 }
 
 /** Why a call did not get a normal answer from the function, as the caller is told. */
@@ -99,6 +102,7 @@ export async function runCall<T>(
   try {
     lease = executor.tryAcquire(target) ?? (await executor.acquire(target, controller.signal));
     const headers = request.headers;
+    request.credentials.strip(headers);
     headers["x-call-id"] = request.callId;
     headers["x-runlet-deadline"] = String(Date.now() + timeoutMs);
     if (request.params) {

@@ -5,6 +5,7 @@
  * by the queue on the next start).
  */
 import type { Db } from "./database.js";
+import { seal, unseal } from "./seal.js";
 
 export const callStates = ["queued", "running", "succeeded", "failed", "dead"] as const;
 export type CallState = (typeof callStates)[number];
@@ -19,6 +20,11 @@ export interface NewCall {
   readonly method: string;
   readonly path: string;
   readonly headers: Record<string, string>;
+  /**
+   * Credential headers (a function's own Authorization, cookies) the function gets when the
+   * call runs: stored sealed with the secrets key, never in plain text, never shown.
+   */
+  readonly sealedHeaders?: Record<string, string>;
   readonly body: Buffer;
   readonly callbackUrl: string | undefined;
   readonly createdAt: number;
@@ -146,6 +152,7 @@ const recordColumns = `id, function_name, source, method, path, headers, length(
 
 export class CallStore {
   readonly #db: Db;
+  readonly #sealKey: Buffer;
   readonly #insert;
   readonly #get;
   readonly #claimOne;
@@ -154,13 +161,15 @@ export class CallStore {
   readonly #finish;
   readonly #nextDueAt;
 
-  constructor(db: Db) {
+  /** `sealKey`: the 32-byte secrets key that seals credential headers. */
+  constructor(db: Db, sealKey: Buffer) {
     this.#db = db;
+    this.#sealKey = sealKey;
     this.#insert = db.prepare(
-      `INSERT INTO calls (id, function_name, source, method, path, headers, body, callback_url,
-         state, next_attempt_at, created_at)
-       VALUES (@id, @functionName, @source, @method, @path, @headers, @body, @callbackUrl,
-         'queued', @createdAt, @createdAt)
+      `INSERT INTO calls (id, function_name, source, method, path, headers, sealed_headers, body,
+         callback_url, state, next_attempt_at, created_at)
+       VALUES (@id, @functionName, @source, @method, @path, @headers, @sealedHeaders, @body,
+         @callbackUrl, 'queued', @createdAt, @createdAt)
        ON CONFLICT (id) DO NOTHING`,
     );
     this.#get = db.prepare(`SELECT ${recordColumns} FROM calls WHERE id = ?`);
@@ -197,16 +206,28 @@ export class CallStore {
       `UPDATE calls SET state = 'running', attempts = attempts + 1, started_at = @now,
          lease_until = @leaseUntil
        WHERE id = @id AND state = 'queued'
-       RETURNING id, function_name, method, path, headers, body, attempts, failures`,
+       RETURNING id, function_name, method, path, headers, sealed_headers, body, attempts,
+         failures`,
     );
   }
 
   /** Stores a new call; false when a call with that id exists already (nothing changes). */
   insert(call: NewCall): boolean {
+    const sealed = call.sealedHeaders ?? {};
     const info = this.#insert.run({
-      ...call,
+      id: call.id,
+      functionName: call.functionName,
+      source: call.source,
+      method: call.method,
+      path: call.path,
       headers: JSON.stringify(call.headers),
+      sealedHeaders:
+        Object.keys(sealed).length === 0
+          ? null
+          : seal(this.#sealKey, Buffer.from(JSON.stringify(sealed)), `call:${call.id}`),
+      body: call.body,
       callbackUrl: call.callbackUrl ?? null,
+      createdAt: call.createdAt,
     });
     return info.changes === 1;
   }
@@ -270,18 +291,23 @@ export class CallStore {
               method: string;
               path: string;
               headers: string;
+              sealed_headers: Buffer | null;
               body: Buffer;
               attempts: number;
               failures: number;
             }
           | undefined;
         if (row) {
+          const headers = JSON.parse(row.headers) as Record<string, string>;
+          if (row.sealed_headers !== null) {
+            Object.assign(headers, this.#unsealHeaders(row.id, row.sealed_headers));
+          }
           claimed.push({
             id: row.id,
             functionName: row.function_name,
             method: row.method,
             path: row.path,
-            headers: JSON.parse(row.headers) as Record<string, string>,
+            headers,
             body: row.body,
             attempt: row.attempts,
             failures: row.failures,
@@ -290,6 +316,19 @@ export class CallStore {
       }
       return claimed;
     })();
+  }
+
+  /**
+   * A call's sealed headers; none when they no longer open (the secrets key was replaced):
+   * the call then runs without them, as a call that sent none.
+   */
+  #unsealHeaders(id: string, sealed: Buffer): Record<string, string> {
+    try {
+      const opened = unseal(this.#sealKey, sealed, `call:${id}`);
+      return JSON.parse(opened.toString("utf8")) as Record<string, string>;
+    } catch {
+      return {};
+    }
   }
 
   /** Extends the lease of calls still running here. */

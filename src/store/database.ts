@@ -1,4 +1,5 @@
 /** The embedded store: one SQLite database (WAL) in the data directory, migrated on open. */
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 
 export type Db = Database.Database;
@@ -114,11 +115,31 @@ const migrations: readonly string[] = [
   CREATE INDEX calls_callbacks ON calls (callback_next_at) WHERE callback_state = 'pending';
   CREATE INDEX calls_finished ON calls (finished_at) WHERE finished_at IS NOT NULL;
   `,
+  // Credential headers of async calls are kept sealed with the secrets key, never in plain
+  // text (issue 13); those stored in plain text before are dropped.
+  `
+  ALTER TABLE calls ADD COLUMN sealed_headers BLOB;
+  UPDATE calls SET headers = json_remove(headers, '$.authorization', '$.cookie')
+    WHERE json_type(headers, '$.authorization') IS NOT NULL
+       OR json_type(headers, '$.cookie') IS NOT NULL;
+  `,
 ];
 
 export function openDatabase(path: string): Db {
+  // Only the platform's user reads the store (issue 13): SQLite creates the -wal and -shm
+  // files with the database file's mode, and keeps the mode of ones that exist already.
+  const onDisk = path !== ":memory:";
+  if (onDisk) {
+    closeSync(openSync(path, "a", 0o600));
+    chmodSync(path, 0o600);
+  }
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
+  for (const companion of onDisk ? [`${path}-wal`, `${path}-shm`] : []) {
+    if (existsSync(companion)) {
+      chmodSync(companion, 0o600);
+    }
+  }
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");

@@ -51,7 +51,8 @@ async function setUp(
 ): Promise<{ runlet: TestRunlet; log: string }> {
   const runlet = await startTestRunlet({
     sandbox: "none",
-    calls: { retryBaseMs: 20, retryMaxMs: 200 },
+    // The callback receivers below listen on loopback, refused unless allowed (issue 13).
+    calls: { retryBaseMs: 20, retryMaxMs: 200, callbackAllow: ["127.0.0.1/32"] },
   });
   const log = join(await tempDir(), "attempts.ndjson");
   const deployed = await runlet.deploy(

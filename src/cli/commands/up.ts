@@ -1,6 +1,7 @@
 /** `runlet up`: the whole platform in this process until Ctrl-C or SIGTERM. */
 import { resolve } from "node:path";
 import { z } from "zod";
+import { parseAllowList } from "../../calls/callback-address.js";
 import type { CallQueueOptions } from "../../calls/call-queue.js";
 import { UserError } from "../../errors.js";
 import { startRunlet } from "../../platform/start.js";
@@ -32,6 +33,11 @@ export const upCommand = defineCommand({
         "NATS server for NATS triggers, e.g. nats://127.0.0.1:4222 (default: RUNLET_NATS_URL)",
     },
     {
+      flags: "--callback-allow <ranges>",
+      description:
+        "addresses or CIDR ranges async callbacks may go to although they are loopback, private or link-local, e.g. 127.0.0.1/32,10.1.0.0/16 (default: RUNLET_CALLBACK_ALLOW)",
+    },
+    {
       flags: "--no-sandbox",
       description: "run instances without namespaces (they still get cgroup limits)",
     },
@@ -44,6 +50,7 @@ export const upCommand = defineCommand({
     poolSize: z.coerce.number().int().min(0).max(64),
     sandbox: z.boolean(),
     nats: z.string().optional(),
+    callbackAllow: z.string().optional(),
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
@@ -54,7 +61,10 @@ export const upCommand = defineCommand({
       adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
       poolSize: options.poolSize,
       sandbox: options.sandbox ? "auto" : "none",
-      calls: callQueueOptions(io.env),
+      calls: {
+        ...callQueueOptions(io.env),
+        callbackAllow: parseAllowList(options.callbackAllow ?? io.env["RUNLET_CALLBACK_ALLOW"]),
+      },
       natsUrl: options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined),
       onInternalError: (error) =>
         line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
@@ -79,6 +89,9 @@ export const upCommand = defineCommand({
     if (clientEnv) {
       // Without these, `runlet` in another shell looks at :8080 and ~/.runlet.
       line(io.stdout, `  clients    export ${clientEnv}   (in other shells, for runlet commands)`);
+    }
+    for (const notice of runlet.platform.dataDir.notices) {
+      line(io.stderr, `Warning: ${notice}`);
     }
     for (const notice of runlet.platform.provider.notices) {
       line(io.stderr, `Note: ${notice}`);
