@@ -12,4 +12,10 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A command that failed is over: whatever it started and left open (a platform that failed
+// halfway through its start, issue 13) must not keep the process alive.
+if (code !== 0) {
+  process.exit(code);
+}
+process.exitCode = code;

@@ -37,7 +37,19 @@ export type ErrorCode =
   | "RUNLET_TRIGGER_NOT_FOUND"
   | "RUNLET_TRIGGER_CONFLICT"
   | "RUNLET_NATS_NOT_CONFIGURED"
-  | "RUNLET_NATS_UNAVAILABLE";
+  | "RUNLET_NATS_UNAVAILABLE"
+  | "RUNLET_NOT_FOUND"
+  | "RUNLET_METHOD_NOT_ALLOWED"
+  | "RUNLET_REQUEST_TIMEOUT"
+  | "RUNLET_URI_TOO_LONG"
+  | "RUNLET_UNSUPPORTED_MEDIA_TYPE"
+  | "RUNLET_HEADERS_TOO_LARGE"
+  | "RUNLET_INTERNAL"
+  | "RUNLET_UPSTREAM_FAILED"
+  | "RUNLET_INSTANCE_FAILED"
+  | "RUNLET_INVALID_RESPONSE"
+  | "RUNLET_CRASH_LOOP"
+  | "RUNLET_FUNCTION_TIMEOUT";
 
 const statusByCode: Partial<Record<ErrorCode, number>> = {
   RUNLET_UNAUTHORIZED: 401,
@@ -56,7 +68,54 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   RUNLET_PACKAGE_CORRUPT: 500,
   RUNLET_QUEUE_FULL: 429,
   RUNLET_BUILD_FAILED: 422,
+  RUNLET_NOT_FOUND: 404,
+  RUNLET_METHOD_NOT_ALLOWED: 405,
+  RUNLET_REQUEST_TIMEOUT: 408,
+  RUNLET_URI_TOO_LONG: 414,
+  RUNLET_UNSUPPORTED_MEDIA_TYPE: 415,
+  RUNLET_HEADERS_TOO_LARGE: 431,
+  RUNLET_INTERNAL: 500,
+  RUNLET_UPSTREAM_FAILED: 502,
+  RUNLET_INSTANCE_FAILED: 502,
+  RUNLET_INVALID_RESPONSE: 502,
+  RUNLET_CRASH_LOOP: 502,
+  RUNLET_FUNCTION_TIMEOUT: 504,
 };
+
+/** The status an error code is answered with (400 for the codes that name none). */
+export function statusOf(code: ErrorCode): number {
+  return statusByCode[code] ?? 400;
+}
+
+/**
+ * The code for an error raised with only a status (by Fastify or node:http, not by Runlet):
+ * the one the catalogue gives that status, else the generic client or server error.
+ */
+export function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 404:
+      return "RUNLET_NOT_FOUND";
+    case 405:
+      return "RUNLET_METHOD_NOT_ALLOWED";
+    case 408:
+      return "RUNLET_REQUEST_TIMEOUT";
+    case 413:
+      return "RUNLET_BODY_TOO_LARGE";
+    case 414:
+      return "RUNLET_URI_TOO_LONG";
+    case 415:
+      return "RUNLET_UNSUPPORTED_MEDIA_TYPE";
+    case 431:
+      return "RUNLET_HEADERS_TOO_LARGE";
+    default:
+      return status < 500 ? "RUNLET_INVALID_REQUEST" : "RUNLET_INTERNAL";
+  }
+}
+
+/** The one serializer of error bodies for errors that carry only a code and a message. */
+export function errorJson(code: ErrorCode, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}
 
 export interface UserErrorOptions extends ErrorOptions {
   /** HTTP status when the error crosses the API; defaults by code, else 400. */

@@ -20,6 +20,8 @@ export class NodeExchange implements Exchange {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly declaredLength: number;
+  /** A small body nobody needs is being read to its end, so the connection can be kept. */
+  #draining = false;
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     this.#req = req;
@@ -58,7 +60,32 @@ export class NodeExchange implements Exchange {
   }
 
   discardBody(): void {
-    this.#req.resume();
+    if (!this.#unreadBody()) {
+      return;
+    }
+    const req = this.#req;
+    if (
+      this.declaredLength <= maxWholeBodyBytes &&
+      req.headers["transfer-encoding"] === undefined
+    ) {
+      this.#draining = true;
+      req.resume(); // small: cheaper to read than a new connection
+    }
+    // Else a large or unknown body is not read just to be dropped (issue 13): the connection
+    // closes after the answer (#writeHead), unread.
+  }
+
+  /**
+   * Whether body bytes may still come when the answer goes: left unread (the call was refused
+   * or timed out), or still streaming to the function. Either way the connection is not kept.
+   */
+  #unreadBody(): boolean {
+    const req = this.#req;
+    return (
+      !req.complete &&
+      (this.declaredLength > 0 || req.headers["transfer-encoding"] !== undefined) &&
+      !this.#draining
+    );
   }
 
   send(status: number, headers: OutgoingHeaders, body: Buffer | string): void {
@@ -72,6 +99,10 @@ export class NodeExchange implements Exchange {
   }
 
   #writeHead(status: number, headers: OutgoingHeaders): void {
+    if (this.#unreadBody()) {
+      // What is left of the body would be read as the next request: close after this answer.
+      this.#res.setHeader("connection", "close");
+    }
     try {
       this.#res.writeHead(status, headers);
     } catch (error) {

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { UserError, errorBody, isUserError } from "../errors.js";
+import { UserError, errorBody, errorJson, isUserError, type ErrorCode } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
@@ -34,6 +34,15 @@ export interface GatewayOptions {
   readonly maxUploadBytes?: number;
   /** Reports errors that are our bug (full stack). @default console.error */
   readonly onInternalError?: (error: unknown) => void;
+  /**
+   * How long a client may take to send a whole request, head and body; past it the request
+   * gets a 408 and its connection closes. A call starts on an instance (and its function's
+   * timeout runs) only once its body is in, except bodies streamed to the function (over
+   * 64 KiB, or chunked), which the function's timeout bounds (docs/architecture.md, "Slow
+   * clients and the function's timeout"). The lean front, whose bodies are small, allows at
+   * most 60 s. @default 300000 (node:http's own)
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -46,6 +55,12 @@ export interface Gateway {
 
 const publicPaths = new Set(["/healthz", "/metrics", "/api/v1/openapi.json", "/"]);
 const keepAliveTimeoutMs = 65_000;
+
+/** An error body for a request refused before Runlet saw it (node:http's parser, timeouts). */
+function refusal(status: number, reason: string, code: ErrorCode, message: string): string {
+  const body = errorJson(code, message);
+  return `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   tuneGarbageCollection();
@@ -82,6 +97,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       fail(error);
     }
   };
+  const requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
   let handOff: (socket: Socket) => void = () => {};
   // Function calls of the plain shape are read by the lean front; node:http reads the rest.
   const front = new LeanFront({
@@ -89,7 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     handle: (exchange) => settle(exchange, () => handleInvocation(platform, metrics, exchange)),
     handOff: (socket) => handOff(socket),
     keepAliveTimeoutMs,
-    requestReadTimeoutMs: 60_000,
+    requestReadTimeoutMs: Math.min(60_000, requestTimeoutMs),
   });
   let server: Server | undefined;
   const app: FastifyInstance = Fastify({
@@ -99,8 +115,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     forceCloseConnections: "idle",
     serverFactory: (fastifyHandler) => {
       const httpServer = createServer(
-        { keepAliveTimeout: keepAliveTimeoutMs },
+        {
+          keepAliveTimeout: keepAliveTimeoutMs,
+          requestTimeout: requestTimeoutMs,
+          headersTimeout: Math.min(60_000, requestTimeoutMs),
+          // How often node:http looks for requests past their timeouts.
+          connectionsCheckingInterval: Math.min(30_000, Math.max(100, requestTimeoutMs / 2)),
+          // Checked below, so the 400 has an error body.
+          requireHostHeader: false,
+        },
         (req: IncomingMessage, res: ServerResponse) => {
+          if (req.headers.host === undefined && req.httpVersion === "1.1") {
+            // RFC 9112 §3.2: a request without Host is refused, and nothing of it is read.
+            res.writeHead(400, { "content-type": "application/json", connection: "close" });
+            res.end(
+              errorJson(
+                "RUNLET_INVALID_REQUEST",
+                "The request has no Host header, which HTTP/1.1 requires; send one.",
+              ),
+            );
+            return;
+          }
           // Calls take a direct path; only the rest goes through Fastify.
           if (isInvocation(req.url ?? "")) {
             countInFlight(res);
@@ -133,6 +168,36 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           listener.call(httpServer, socket);
         }
       };
+      // Requests node:http refuses itself (malformed, head too large, not all in within
+      // requestTimeoutMs) get an error body like every other refusal.
+      httpServer.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+        const answering = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+        if (socket.writable && !answering?.headersSent) {
+          socket.write(
+            error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+              ? refusal(
+                  408,
+                  "Request Timeout",
+                  "RUNLET_REQUEST_TIMEOUT",
+                  "The request was not received in time; send all of the body it declares.",
+                )
+              : error.code === "HPE_HEADER_OVERFLOW"
+                ? refusal(
+                    431,
+                    "Request Header Fields Too Large",
+                    "RUNLET_HEADERS_TOO_LARGE",
+                    "The request's head is too large.",
+                  )
+                : refusal(
+                    400,
+                    "Bad Request",
+                    "RUNLET_INVALID_REQUEST",
+                    "The request is not valid HTTP/1.1.",
+                  ),
+          );
+        }
+        socket.destroy(error);
+      });
       server = httpServer;
       return httpServer;
     },

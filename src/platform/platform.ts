@@ -183,16 +183,28 @@ export class Platform {
         workDir: join(dataDir.root, "run"),
         sandbox: options.sandbox,
       }));
-    const platform = new Platform(dataDir, db, provider, options);
-    // Functions with `min > 0` come back warm after a restart.
-    for (const record of platform.functions.list()) {
-      if (resolveFunctionConfig(record.active.spec).scale.min > 0) {
-        platform.executor.ensureMin(platform.target(record.name));
+    let platform: Platform | undefined;
+    try {
+      platform = new Platform(dataDir, db, provider, options);
+      // Functions with `min > 0` come back warm after a restart.
+      for (const record of platform.functions.list()) {
+        if (resolveFunctionConfig(record.active.spec).scale.min > 0) {
+          platform.executor.ensureMin(platform.target(record.name));
+        }
       }
+      platform.calls.start();
+      platform.triggers.start();
+      return platform;
+    } catch (error) {
+      // Instances, pools and timers started so far would keep the process alive, not
+      // serving (issue 13): stop them before the failure goes up.
+      const closed = platform ? platform.close(0) : Promise.reject(new Error("not opened"));
+      await closed.catch(async () => {
+        await provider.close().catch(() => undefined);
+        db.close();
+      });
+      throw error;
     }
-    platform.calls.start();
-    platform.triggers.start();
-    return platform;
   }
 
   get adminToken(): string {

@@ -8,6 +8,10 @@ export interface RunletOptions extends PlatformOptions {
   /** @default "127.0.0.1" */
   readonly host?: string;
   readonly onInternalError?: (error: unknown) => void;
+  /** See GatewayOptions. @default 300000 */
+  readonly requestTimeoutMs?: number;
+  /** Largest package upload. @default 100 MiB */
+  readonly maxUploadBytes?: number;
 }
 
 export interface Runlet {
@@ -26,6 +30,8 @@ export async function startRunlet(options: RunletOptions): Promise<Runlet> {
       port: options.port,
       host: options.host,
       onInternalError: options.onInternalError,
+      requestTimeoutMs: options.requestTimeoutMs,
+      maxUploadBytes: options.maxUploadBytes,
     });
   } catch (error) {
     await platform.close(0);

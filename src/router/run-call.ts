@@ -26,8 +26,9 @@ export interface RunCallRequest {
   readonly headers: IncomingHttpHeaders;
   /**
    * Undefined for none; a Buffer when all of it is at hand (one write); a stream; or a
-   * function that reads all of a body known to be small, called once the call has an
-   * instance, so the timeout and cancellation apply while it reads.
+   * function that reads all of a body known to be small. That is called before the call takes
+   * an instance slot or starts the function's timeout: a client slow to send its body holds
+   * no instance, and the exchange bounds its wait with a 408 (issue 13). Cancellation applies.
    */
   readonly body: Readable | Buffer | undefined | ((signal: CancelSignal) => Promise<Buffer>);
   /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
@@ -77,6 +78,16 @@ export class BodyTooLarge extends UserError {
   }
 }
 
+/**
+ * A streamed body still arriving when the function's timeout passed: the caller was slow, not
+ * the function, so the call is cancelled on its instance and the instance kept (issue 13).
+ */
+export class RequestTimeout extends UserError {
+  constructor(message: string) {
+    super("RUNLET_REQUEST_TIMEOUT", message);
+  }
+}
+
 export class FunctionTimeout extends Error {
   constructor(readonly timeoutMs: number) {
     super(`function timed out after ${formatDuration(timeoutMs)}`);
@@ -97,7 +108,26 @@ export async function runCall<T>(
 ): Promise<T> {
   const { target, controller } = request;
   const { timeoutMs } = target.config;
-  const timer = setTimeout(() => controller.abort(new FunctionTimeout(timeoutMs)), timeoutMs);
+  let body = request.body;
+  if (typeof body === "function") {
+    try {
+      body = await body(controller.signal);
+    } catch (caught) {
+      throw classify(controller.signal.aborted ? (controller.signal.reason as unknown) : caught);
+    }
+  }
+  const streamed = body === undefined || Buffer.isBuffer(body) ? undefined : body;
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        streamed && !streamed.readableEnded
+          ? new RequestTimeout(
+              `The request body was still arriving when the function's timeout of ${formatDuration(timeoutMs)} passed; send it faster, or raise the function's timeout.`,
+            )
+          : new FunctionTimeout(timeoutMs),
+      ),
+    timeoutMs,
+  );
   let lease: Lease | undefined;
   try {
     lease = executor.tryAcquire(target) ?? (await executor.acquire(target, controller.signal));
@@ -112,8 +142,7 @@ export async function runCall<T>(
       path: request.pathAndQuery,
       method: request.method,
       headers,
-      body:
-        typeof request.body === "function" ? await request.body(controller.signal) : request.body,
+      body,
       signal: controller.signal,
     });
     // A buffered answer is delivered at once: no promise, no extra turn.
@@ -126,6 +155,9 @@ export async function runCall<T>(
     if (reason instanceof FunctionTimeout) {
       // A hung handler may never give its slot back: replace the instance.
       lease?.recycle(reason.message);
+    } else if (reason instanceof RequestTimeout) {
+      // The caller's delay, not the function's: the call was cancelled on the instance.
+      lease?.release();
     } else if (lease) {
       const exit = await exitOf(lease);
       lease.release();

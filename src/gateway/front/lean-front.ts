@@ -12,7 +12,8 @@ import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { InvalidResponse, type Exchange, type OutgoingHeaders } from "../../router/exchange.js";
 import { bodyEnded } from "../../router/instance-call.js";
-import type { RunCallRequest } from "../../router/run-call.js";
+import { errorJson, type ErrorCode } from "../../errors.js";
+import { RequestTimeout, type RunCallRequest } from "../../router/run-call.js";
 import { maxBodyBytes, maxHeadBytes, parseRequestHead, type RequestHead } from "./request-head.js";
 import { responseHead, type Framing } from "./response-head.js";
 
@@ -25,7 +26,10 @@ export interface LeanFrontOptions {
   readonly handOff: (socket: Socket) => void;
   /** Idle keep-alive connections close after this. */
   readonly keepAliveTimeoutMs: number;
-  /** A request whose head and body are not all in by then gets a 408. */
+  /**
+   * A request whose head and body are not all in by then gets a 408; a call waiting for its
+   * body too, which has not started on an instance yet (issue 13).
+   */
   readonly requestReadTimeoutMs: number;
 }
 
@@ -149,13 +153,23 @@ class LeanConnection {
   }
 
   checkTimeouts(now: number): void {
-    if (this.#exchange) {
-      return; // the function's timeout bounds a call
+    // Stamps lag the clock by up to a sweep: allow one, so a timeout never comes early.
+    const late =
+      this.#readingSince !== undefined &&
+      now - this.#readingSince > this.#options.requestReadTimeoutMs + sweepIntervalMs;
+    const exchange = this.#exchange;
+    if (exchange) {
+      // A call whose body is all in is the function's timeout's to bound; one still waiting
+      // for its body has not started, and its caller gets the 408.
+      if (late && exchange.awaitedBodyBytes !== undefined) {
+        this.#readingSince = undefined;
+        exchange.bodyTimedOut();
+      }
+      return;
     }
     if (this.#readingSince !== undefined) {
-      // Stamps lag the clock by up to a sweep: allow one, so a timeout never comes early.
-      if (now - this.#readingSince > this.#options.requestReadTimeoutMs + sweepIntervalMs) {
-        this.#refuse(408, "The request was not received in time.");
+      if (late) {
+        this.#refuse(408, "RUNLET_REQUEST_TIMEOUT", "The request was not received in time.");
       }
     } else if (now - this.#lastActive > this.#options.keepAliveTimeoutMs + sweepIntervalMs) {
       this.socket.destroy();
@@ -171,7 +185,11 @@ class LeanConnection {
     this.#front.inFlight -= 1;
     this.#lastActive = this.#front.coarseNow;
     if (!reusable || this.#ending || this.#front.closing) {
-      this.socket.end();
+      // Nothing more is read: a body the answer left unread (a 413, a 408) is not worth it.
+      this.#ending = true;
+      this.#pending = undefined;
+      const socket = this.socket;
+      socket.end(() => socket.destroy());
       return;
     }
     if (this.socket.isPaused() && !this.#waitingForDrain) {
@@ -183,6 +201,9 @@ class LeanConnection {
   }
 
   #read(chunk: Buffer): void {
+    if (this.#ending && !this.#exchange) {
+      return; // answered for the last time: what follows is not read
+    }
     this.#pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
     this.#lastActive = this.#front.coarseNow;
     const exchange = this.#exchange;
@@ -244,6 +265,7 @@ class LeanConnection {
     }
     const bodyStart = end + 4;
     const bodyEnd = bodyStart + head.contentLength;
+    const readingSince = this.#readingSince;
     this.#readingSince = undefined;
     let exchange: LeanExchange;
     if (pending.length >= bodyEnd) {
@@ -251,9 +273,10 @@ class LeanConnection {
       this.#pending = bodyEnd < pending.length ? pending.subarray(bodyEnd) : undefined;
       exchange = new LeanExchange(this, head, body);
     } else {
-      // The call starts now and its body follows: the function's timeout covers the wait, as
-      // it does on node:http's path.
+      // The router has the call now and waits for its body before it takes an instance; the
+      // read timeout covers the wait, from the head's first bytes (checkTimeouts).
       this.#pending = bodyStart < pending.length ? pending.subarray(bodyStart) : undefined;
+      this.#readingSince = readingSince ?? this.#front.coarseNow;
       exchange = new LeanExchange(this, head, undefined);
     }
     this.#exchange = exchange;
@@ -267,6 +290,7 @@ class LeanConnection {
     const pending = this.#pending;
     if (pending && pending.length >= length) {
       this.#pending = length < pending.length ? pending.subarray(length) : undefined;
+      this.#readingSince = undefined;
       exchange.bodyArrived(pending.subarray(0, length));
     }
   }
@@ -289,8 +313,8 @@ class LeanConnection {
     }
   }
 
-  #refuse(status: number, message: string): void {
-    const body = JSON.stringify({ error: { code: "RUNLET_INVALID_REQUEST", message } });
+  #refuse(status: number, code: ErrorCode, message: string): void {
+    const body = errorJson(code, message);
     const head = responseHead(
       status,
       { "content-type": "application/json" },
@@ -329,6 +353,7 @@ class LeanExchange implements Exchange {
   /** Body bytes still to come, while the call has started without them. */
   awaitedBodyBytes: number | undefined;
   #onBody: ((body: Buffer) => void) | undefined;
+  #onBodyTimeout: (() => void) | undefined;
   #headersSent = false;
   #finished = false;
   #onAbandon: (() => void) | undefined;
@@ -383,6 +408,14 @@ class LeanExchange implements Exchange {
           signal.removeEventListener("abort", onAbort);
           resolve(body);
         };
+        this.#onBodyTimeout = () => {
+          signal.removeEventListener("abort", onAbort);
+          reject(
+            new RequestTimeout(
+              "The request body was not received in time; send all of the body it declares.",
+            ),
+          );
+        };
       });
   }
 
@@ -390,7 +423,16 @@ class LeanExchange implements Exchange {
   bodyArrived(body: Buffer): void {
     this.awaitedBodyBytes = undefined;
     this.#body = body;
+    this.#onBodyTimeout = undefined;
     this.#onBody?.(body);
+  }
+
+  /** The body did not all come within the read timeout: the call fails with a 408. */
+  bodyTimedOut(): void {
+    const onTimeout = this.#onBodyTimeout;
+    this.#onBody = undefined;
+    this.#onBodyTimeout = undefined;
+    onTimeout?.();
   }
 
   discardBody(): void {
