@@ -146,7 +146,8 @@ export function openapiDocument(): Record<string, unknown> {
             name: "X-Callback-Url",
             in: "header",
             required: false,
-            description: "http(s) URL the result is POSTed to when the call finishes",
+            description:
+              "http(s) URL the result is POSTed to when the call finishes; loopback, private, link-local and other non-public addresses are refused (400 when written literally) unless the platform allows them (--callback-allow)",
             schema: { type: "string", format: "uri" },
           },
           {
