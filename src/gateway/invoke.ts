@@ -95,6 +95,7 @@ export function invokeTarget(
     pathAndQuery: call.pathAndQuery,
     params: call.params,
     credentials: platform.credentials,
+    events: platform.events,
     onAnswered: (status) =>
       metrics.calls.finished(name, status, (performance.now() - started) / 1000),
   });

@@ -6,8 +6,15 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { UserError, errorBody, errorJson, isUserError, type ErrorCode } from "../errors.js";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import {
+  UserError,
+  codeForStatus,
+  errorBody,
+  errorJson,
+  isUserError,
+  type ErrorCode,
+} from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
 import { isAdmin, unauthorizedBody } from "./auth.js";
@@ -85,7 +92,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         exchange.send(
           500,
           { "content-type": "application/json" },
-          JSON.stringify({ error: { code: "RUNLET_INTERNAL", message: String(error) } }),
+          errorJson("RUNLET_INTERNAL", "Runlet hit an internal error; it is logged."),
         );
       } else {
         exchange.abort();
@@ -108,7 +115,39 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     requestReadTimeoutMs: Math.min(60_000, requestTimeoutMs),
   });
   let server: Server | undefined;
+  /**
+   * Every error an API request ends with, Runlet's or Fastify's own (bad URL, parameter too
+   * long, body not parsed, wrong content type), answered in the catalogue's shape.
+   */
+  const answerError = (error: FastifyError | UserError | Error, reply: FastifyReply): unknown => {
+    if (isUserError(error)) {
+      return reply.code(error.status).send(errorBody(error));
+    }
+    const errorCode = (error as { code?: unknown }).code;
+    if (typeof errorCode === "string" && errorCode.startsWith("TAR_")) {
+      // The archive library's refusals (links, paths too deep, bad entries) are the upload's fault.
+      return reply.code(400).send({
+        error: {
+          code: "RUNLET_INVALID_ARCHIVE",
+          message: `The package archive was refused: ${error.message}`,
+        },
+      });
+    }
+    const status =
+      "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
+    if (status < 500) {
+      return reply
+        .code(status)
+        .send({ error: { code: codeForStatus(status), message: error.message } });
+    }
+    // Ours: the detail (which may name host paths) goes to the log, the caller gets the code.
+    onInternalError(error);
+    return reply.code(500).send({
+      error: { code: "RUNLET_INTERNAL", message: "Runlet hit an internal error; it is logged." },
+    });
+  };
   const app: FastifyInstance = Fastify({
+    frameworkErrors: (error, _request, reply) => answerError(error, reply),
     logger: false,
     bodyLimit: options.maxUploadBytes ?? 100 * 2 ** 20,
     // Close idle keep-alive connections on shutdown so close() does not wait on them.
@@ -224,20 +263,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   });
 
-  app.setErrorHandler((error: FastifyError | UserError | Error, _request, reply) => {
-    if (isUserError(error)) {
-      return reply.code(error.status).send(errorBody(error));
-    }
-    const status =
-      "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
-    if (status < 500) {
-      // Fastify's own client errors: malformed JSON, body too large, wrong content type.
-      const code = status === 413 ? "RUNLET_BODY_TOO_LARGE" : "RUNLET_INVALID_REQUEST";
-      return reply.code(status).send({ error: { code, message: error.message } });
-    }
-    onInternalError(error);
-    return reply.code(500).send({ error: { code: "RUNLET_INTERNAL", message: error.message } });
-  });
+  app.setErrorHandler((error: FastifyError | UserError | Error, _request, reply) =>
+    answerError(error, reply),
+  );
 
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({

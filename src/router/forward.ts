@@ -4,7 +4,9 @@
  * the caller's method, path, query, headers and body, and streams the answer back. It enforces
  * the function's body limit as the body arrives.
  */
+import type { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders } from "node:http";
+import { errorMessage } from "../errors.js";
 import type { Executor } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { CallController } from "./call-controller.js";
@@ -29,6 +31,11 @@ export interface ForwardRequest {
   readonly params?: Record<string, string>;
   /** Told the status the caller got (for metrics), once the answer is out or has failed. */
   readonly onAnswered?: (status: number) => void;
+  /**
+   * Gets a "backgroundError" for each failure that is ours (RUNLET_UPSTREAM_FAILED): the caller
+   * sees its code, the platform's log its detail.
+   */
+  readonly events?: Pick<EventEmitter, "emit">;
   /** Never passed on to the function. */
   readonly credentials: PlatformCredentials;
 }
@@ -75,7 +82,18 @@ export function forward(executor: Executor, request: ForwardRequest): Promise<vo
     },
   ).then(
     (status) => onAnswered?.(status),
-    (failure: unknown) => onAnswered?.(fail(exchange, callId, failure as CallFailure, started)),
+    (failure: unknown) => {
+      const { original, code } = failure as CallFailure;
+      if (code === "RUNLET_UPSTREAM_FAILED") {
+        request.events?.emit(
+          "backgroundError",
+          new Error(`call ${callId} to ${target.functionName} failed: ${errorMessage(original)}`, {
+            cause: original,
+          }),
+        );
+      }
+      onAnswered?.(fail(exchange, callId, failure as CallFailure, started));
+    },
   );
 }
 

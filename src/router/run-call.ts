@@ -209,7 +209,9 @@ export function classify(error: unknown): CallFailure {
   } else if (error instanceof CrashLoopError) {
     code = "RUNLET_CRASH_LOOP";
   } else {
-    message = `the function could not be reached: ${message}`;
+    // Our failure, whose message may name host paths (a package folder, a socket): the
+    // caller gets the code, the platform's log the detail (CallFailure.original).
+    message = "the function could not be reached; the cause is in the platform's log";
   }
   return new CallFailure(status, code, message, error);
 }

@@ -6,15 +6,15 @@ import type { Platform } from "../../platform/platform.js";
 import { deployRequestSchema, parseFunctionSpec } from "../../spec/function-spec.js";
 import { assertValidName } from "../../spec/names.js";
 import { nativeView } from "../views.js";
-import { sinceMs, streamLogs } from "./logs.js";
+import { sinceMs, sinceParam, streamLogs, tailParam } from "./logs.js";
 import { streamDeploy, wantsDeployStream } from "./deploy-stream.js";
 
 export const secretBodySchema = z.strictObject({ value: z.string() });
 
 export const logsQuerySchema = z.object({
-  tail: z.coerce.number().int().optional(),
+  tail: tailParam.optional(),
   follow: z.enum(["true", "false", "1", "0"]).optional(),
-  since: z.string().optional(),
+  since: sinceParam.optional(),
   instance: z.string().optional(),
 });
 

@@ -16,7 +16,7 @@ import { nameProblem } from "../../spec/names.js";
 import { VERSION } from "../../version.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { openfaasStatus } from "../views.js";
-import { sinceMs, streamLogs } from "./logs.js";
+import { sinceMs, sinceParam, streamLogs, tailParam } from "./logs.js";
 
 const functionDeploymentSchema = z.object({
   service: z.string(),
@@ -43,9 +43,9 @@ const logsQuerySchema = z.object({
   name: z.string().min(1),
   namespace: z.string().optional(),
   instance: z.string().optional(),
-  tail: z.coerce.number().int().optional(),
+  tail: tailParam.optional(),
   follow: z.enum(["true", "false", "1", "0"]).optional(),
-  since: z.string().optional(),
+  since: sinceParam.optional(),
 });
 
 /** Maps an OpenFaaS FunctionDeployment onto Runlet's deploy request. */
@@ -177,10 +177,14 @@ export function registerOpenfaasRoutes(
   app.get("/system/logs", async (request, reply) => {
     const parsed = logsQuerySchema.safeParse(request.query);
     if (!parsed.success) {
+      const problems = parsed.error.issues.map(
+        (issue) => `${issue.path.join(".")}: ${issue.message}`,
+      );
+      // 422 as OpenFaaS's own gateway answers a logs query it cannot use.
       return reply.code(422).send({
         error: {
           code: "RUNLET_INVALID_REQUEST",
-          message: "logs need ?name=FUNCTION; tail is a number, follow true|false, since RFC 3339",
+          message: `logs need ?name=FUNCTION; tail is a number, follow true|false, since RFC 3339 (${problems.join("; ")})`,
         },
       });
     }
