@@ -1,14 +1,26 @@
 /**
  * Runs one build tool (npm, pip, go) as a child process: inside a bubblewrap sandbox where the
- * host allows (read-only system, the build's work directory and the tool caches writable,
+ * host allows (as an unprivileged uid when the platform is root, so an install script cannot
+ * touch host kernel settings or root's files; read-only system, /proc/sys read-only, a
+ * size-capped /tmp, the build's work directory and the tool caches writable,
  * network on for the registries, nothing else of the host), unsandboxed otherwise. Streams
  * its output line by line, keeps the last lines for the error message, and kills it when it
  * runs past the timeout.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { chmod, lchown, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { onLines } from "../provider/local/lines.js";
-import { baseSandboxArgs } from "../provider/local/sandbox.js";
+import {
+  baseSandboxArgs,
+  bubblewrapLauncher,
+  buildUser,
+  scratchMounts,
+  StagedBinds,
+  type SandboxUser,
+} from "../provider/local/sandbox.js";
 
 export interface Mount {
   /** Directory on the host. */
@@ -43,11 +55,44 @@ const tailLines = 40;
 /** Longer lines (minified code in an error, a progress bar) are cut for the log and the error. */
 const maxLineChars = 2000;
 
+/** A build's /tmp holds at most this much. */
+const buildTmpBytes = 2 * 2 ** 30;
+
 /** Runs `run` sandboxed when `sandboxed`, else on the host with mounts meaning host paths. */
-export function runTool(run: ToolRun, sandboxed: boolean): Promise<ToolResult> {
-  const [command, args] = sandboxed
-    ? ["bwrap", [...bubblewrapArgs(run), run.command, ...run.args]]
-    : [run.command, [...run.args]];
+export async function runTool(run: ToolRun, sandboxed: boolean): Promise<ToolResult> {
+  const user = sandboxed ? buildUser() : undefined;
+  if (user) {
+    for (const mount of run.mounts.filter((m) => m.writable)) {
+      await ownTree(mount.host, user);
+    }
+  }
+  // Bind stages for a bwrap that runs as another uid (see StagedBinds); gone with the build.
+  const stageDir = user
+    ? await mkdtemp(join(tmpdir(), `runlet-${process.pid}-build-`)).then(async (dir) => {
+        await chmod(dir, 0o711);
+        return dir;
+      })
+    : undefined;
+  try {
+    const binds = new StagedBinds(stageDir);
+    const sandboxArgs = sandboxed ? bubblewrapArgs(run, binds) : [];
+    const [command = run.command, ...args] = sandboxed
+      ? binds.launch([...bubblewrapLauncher(user), ...sandboxArgs, run.command, ...run.args])
+      : [run.command, ...run.args];
+    return await spawnTool(run, command, args, sandboxed);
+  } finally {
+    if (stageDir) {
+      await rm(stageDir, { recursive: true, force: true });
+    }
+  }
+}
+
+function spawnTool(
+  run: ToolRun,
+  command: string,
+  args: readonly string[],
+  sandboxed: boolean,
+): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: sandboxed ? "/" : run.cwd,
@@ -104,18 +149,43 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-function bubblewrapArgs(run: ToolRun): string[] {
+/**
+ * Gives a writable mount to the build's uid. A tree already owned by it (a tool cache after
+ * its first build) costs one stat; a fresh work directory is walked once.
+ */
+async function ownTree(path: string, user: SandboxUser): Promise<void> {
+  const info = await stat(path);
+  if (info.uid === user.uid && info.gid === user.gid) {
+    return;
+  }
+  const walk = async (at: string): Promise<void> => {
+    await lchown(at, user.uid, user.gid);
+    const entries = await readdir(at, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const child = join(at, entry.name);
+      if (entry.isDirectory()) {
+        await walk(child);
+      } else {
+        await lchown(child, user.uid, user.gid);
+      }
+    }
+  };
+  await walk(path);
+}
+
+function bubblewrapArgs(run: ToolRun, binds: StagedBinds): string[] {
   // Builds reach the package registries; npm and pip want a user database.
-  const args = baseSandboxArgs({ network: true, etc: ["/etc/passwd", "/etc/group"] });
+  const args = baseSandboxArgs({ shareNet: true, etc: ["/etc/passwd", "/etc/group"] });
   for (const dir of run.toolDirs) {
     if (!dir.startsWith("/usr/") && existsSync(dir)) {
-      args.push("--ro-bind", dir, dir);
+      args.push(...binds.bind(dir, dir, false));
     }
   }
-  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
+  args.push(...scratchMounts(buildTmpBytes));
   for (const mount of run.mounts) {
-    args.push(mount.writable ? "--bind" : "--ro-bind", mount.host, mount.inside);
+    args.push(...binds.bind(mount.host, mount.inside, mount.writable));
   }
-  args.push("--chdir", run.cwd);
+  // Nothing outside the mounts is writable: bwrap's own root tmpfs is made read-only too.
+  args.push("--remount-ro", "/", "--chdir", run.cwd);
   return args;
 }

@@ -492,9 +492,9 @@ export class Executor {
     const started = performance.now();
     let instance: Instance | undefined;
     let fromPool = false;
-    // Pooled instances share the network; a function without network needs its own start.
+    // Pooled instances have outbound networking; another network mode needs its own start.
     const runtime = instanceRuntimeOf(target.config.runtime);
-    const warmPool = target.config.network ? this.#warmPool(runtime) : undefined;
+    const warmPool = target.config.network === "outbound" ? this.#warmPool(runtime) : undefined;
     try {
       instance = warmPool?.take();
       fromPool = instance !== undefined;

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
-import type { CompatShape, ExecMode, InstanceRuntime } from "../spec/function-spec.js";
+import type { CompatShape, ExecMode, InstanceRuntime, NetworkMode } from "../spec/function-spec.js";
 
 /** What a generic instance is told when it becomes one function's instance. */
 export interface SpecializeRequest {
@@ -113,8 +113,8 @@ export interface StartInstanceOptions {
    * connection) so that specializing it later is as fast as possible.
    */
   readonly warm?: boolean;
-  /** false: no network for this instance. @default the provider's setting */
-  readonly network?: boolean;
+  /** How the instance reaches the network. @default "outbound" */
+  readonly network?: NetworkMode;
   readonly onLog: (line: LogLine) => void;
 }
 

@@ -107,8 +107,12 @@ export const functionSpecSchema = z.strictObject({
   scale: scaleSchema.optional(),
   /** Invocation needs the admin token when "required". @default "public" */
   auth: z.enum(["public", "required"]).optional(),
-  /** false: the instance gets its own empty network namespace (no network at all). @default true */
-  network: z.boolean().optional(),
+  /**
+   * true: outbound access only (the host's loopback and private addresses refused); false: an
+   * empty network namespace; "host": the host's network, its loopback services included.
+   * @default true
+   */
+  network: z.union([z.boolean(), z.literal("host")]).optional(),
   labels: z.record(z.string(), z.string()).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   /** HTTP routes, cron schedules and NATS subjects that call the function (docs/triggers.md). */
@@ -147,9 +151,16 @@ export interface FunctionConfig {
     readonly windowMs: number | undefined;
   };
   readonly auth: "public" | "required";
-  readonly network: boolean;
+  readonly network: NetworkMode;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** How an instance reaches the network (see FunctionSpec.network). */
+export type NetworkMode = "outbound" | "none" | "host";
+
+export function networkMode(value: boolean | "host" | undefined): NetworkMode {
+  return value === "host" ? "host" : value === false ? "none" : "outbound";
 }
 
 export const defaultHandler: Record<RuntimeName, string> = {
@@ -195,7 +206,7 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
       windowMs: spec.scale?.window === undefined ? undefined : parseDuration(spec.scale.window),
     },
     auth: spec.auth ?? "public",
-    network: spec.network ?? true,
+    network: networkMode(spec.network),
     labels: spec.labels ?? {},
     annotations: spec.annotations ?? {},
   };

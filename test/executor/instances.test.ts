@@ -24,7 +24,9 @@ describe("isolation of instances", () => {
   it("runs sandboxed with cgroup limits on this host (the suite installs bubblewrap)", async () => {
     const runlet = await startTestRunlet({ poolSize: 0 });
     // A host that cannot sandbox must fail this suite loudly rather than skip the tests below.
-    expect(isolation(runlet)).toMatch(/^bubblewrap sandbox, cgroup v[12] limits$/);
+    expect(isolation(runlet)).toMatch(
+      /^bubblewrap sandbox as unprivileged uids, filtered outbound network, cgroup v[12] limits$/,
+    );
   });
 
   it("kills a function over its memory limit and says so to the caller, describe and logs", async () => {
@@ -290,14 +292,14 @@ describe("queue bound", () => {
 });
 
 describe("network", () => {
-  it("gives a function with network: false no network at all, and others the host's", async () => {
+  it("gives a function with network: false no network at all, and one with network: host the host's", async () => {
     const runlet = await startTestRunlet({ poolSize: 1 });
     const caller = `export default async (event) => {
       try { const r = await fetch(event.query.url, { signal: AbortSignal.timeout(3000) }); return "reached " + r.status; }
       catch (error) { return "unreachable: " + (error.cause?.code ?? error.name); }
     };`;
     await runlet.deploy("offline", { "index.js": caller }, { network: false });
-    await runlet.deploy("online", { "index.js": caller });
+    await runlet.deploy("online", { "index.js": caller }, { network: "host" });
     const query = new URLSearchParams({ url: `${runlet.url}/healthz` });
     expect(await (await fetch(`${runlet.url}/function/online?${query}`)).text()).toBe(
       "reached 200",

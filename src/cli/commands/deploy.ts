@@ -176,6 +176,11 @@ export const deployCommand = defineCommand({
     },
     { flags: "--no-network", description: "give the function no network at all" },
     {
+      flags: "--host-network",
+      description:
+        "share the host's network, its loopback services included (default: outbound only)",
+    },
+    {
       flags: "--compat <shape>",
       description: `handler shape of another platform: ${compatShapes.join(", ")}`,
     },
@@ -208,6 +213,7 @@ export const deployCommand = defineCommand({
     concurrency: z.coerce.number().int().optional(),
     idleTimeout: z.string().optional(),
     network: z.boolean().optional(),
+    hostNetwork: z.boolean().optional(),
     compat: z.string().optional(),
     json: z.boolean().optional(),
   }),
@@ -318,7 +324,10 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
   set("memory", options.memory);
   set("maxBody", options.maxBody);
   set("auth", options.auth);
-  set("network", options.network === false ? false : undefined);
+  set(
+    "network",
+    options.network === false ? false : options.hostNetwork === true ? "host" : undefined,
+  );
   set(
     "cpu",
     options.cpu === undefined

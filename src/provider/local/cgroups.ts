@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface CgroupLimits {
   readonly memoryBytes?: number;
@@ -100,6 +100,11 @@ export class CgroupHierarchy {
     }
     const dirOf = (controller: Controller): string => join(this.#layout.parents[controller], id);
     return new InstanceCgroup(this.version, dirs, dirOf);
+  }
+
+  /** The groups the parent groups live in (the platform's own), one per controller. */
+  get containers(): string[] {
+    return [...new Set(Object.values(this.#layout.parents).map((parent) => dirname(parent)))];
   }
 
   /** Removes the parent groups (instances must be gone). */

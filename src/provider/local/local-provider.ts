@@ -3,17 +3,30 @@
  * private directories, a Unix socket, its own namespaces (bubblewrap) and its own cgroup
  * where the host allows, and a clean environment.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../errors.js";
-import type { InstanceRuntime } from "../../spec/function-spec.js";
+import type { InstanceRuntime, NetworkMode } from "../../spec/function-spec.js";
 import type { Instance, Provider, StartInstanceOptions } from "../types.js";
 import { detectCgroups, type CgroupHierarchy, type InstanceCgroup } from "./cgroups.js";
+import { removeDeadCgroups, removeDeadOwners } from "./leftovers.js";
 import { ProcessInstance, makeDirs, type InstancePaths } from "./process-instance.js";
 import { pythonInterpreter } from "./python-interpreter.js";
-import { bubblewrapCommand, detectSandbox, insidePaths, type SandboxSupport } from "./sandbox.js";
+import {
+  attachOutbound,
+  detectOutbound,
+  outboundResolvConf,
+  type OutboundSupport,
+} from "./outbound-network.js";
+import {
+  bubblewrapCommand,
+  detectSandbox,
+  insidePaths,
+  instanceUser,
+  type SandboxSupport,
+} from "./sandbox.js";
 
 export interface LocalProviderOptions {
   /** Directory on the same filesystem as the package store, for per-instance package views. */
@@ -22,8 +35,8 @@ export interface LocalProviderOptions {
   readonly startTimeoutMs?: number;
   /** "auto" sandboxes where the host allows; "none" never does. @default "auto" */
   readonly sandbox?: "auto" | "none";
-  /** Whether instances may use the network. @default true */
-  readonly network?: boolean;
+  /** How instances reach the network unless a function says otherwise. @default "outbound" */
+  readonly network?: NetworkMode;
   /** Processes and threads one instance may have (a fork bomb stops here). @default 256 */
   readonly pidsLimit?: number;
   /** Memory limit of a generic instance before it is specialized. @default 512 MiB */
@@ -70,13 +83,24 @@ export class LocalProvider implements Provider {
   readonly name = "local";
   readonly #options: LocalProviderOptions;
   readonly #sandbox: SandboxSupport;
+  readonly #outbound: OutboundSupport;
   #cgroups: CgroupHierarchy | undefined;
   #runDir: string | undefined;
   #counter = 0;
 
-  private constructor(options: LocalProviderOptions, sandbox: SandboxSupport) {
+  #resolvConf: string | undefined;
+  /** This process's own folder under the configured work dir. */
+  readonly #workDir: string;
+
+  private constructor(
+    options: LocalProviderOptions,
+    sandbox: SandboxSupport,
+    outbound: OutboundSupport,
+  ) {
     this.#options = options;
     this.#sandbox = sandbox;
+    this.#outbound = outbound;
+    this.#workDir = join(options.workDir, String(process.pid));
   }
 
   static async create(options: LocalProviderOptions): Promise<LocalProvider> {
@@ -84,17 +108,34 @@ export class LocalProvider implements Provider {
       options.sandbox === "none"
         ? { kind: "none" as const, reason: "disabled by configuration" }
         : detectSandbox();
-    const provider = new LocalProvider(options, sandbox);
+    const outbound =
+      sandbox.kind === "bubblewrap"
+        ? detectOutbound()
+        : { available: false, reason: "instances are not sandboxed" };
+    const provider = new LocalProvider(options, sandbox, outbound);
     provider.#cgroups = await detectCgroups(`runlet-${process.pid}`);
+    // What a platform killed before it could clean up left (issue 13, item 13).
+    await removeDeadCgroups(provider.#cgroups?.containers ?? []);
+    await removeDeadOwners(tmpdir(), /^runlet-(\d+)-/);
+    await removeDeadOwners(options.workDir, /^(\d+)$/);
     // Socket paths are limited to 107 bytes, so sockets live under a short temp path rather
-    // than the (possibly long) data directory.
-    provider.#runDir = await mkdtemp(join(tmpdir(), "runlet-"));
+    // than the (possibly long) data directory. Named after this process, for the sweep above.
+    provider.#runDir = await mkdtemp(join(tmpdir(), `runlet-${process.pid}-`));
+    // mkdtemp made the run dir 0700; instances (other uids) must reach their own sockets.
+    await chmod(provider.#runDir, 0o711);
+    if (outbound.available) {
+      provider.#resolvConf = join(provider.#runDir, "resolv.conf");
+      await writeFile(provider.#resolvConf, outboundResolvConf, { mode: 0o644 });
+    }
     return provider;
   }
 
   /** What isolation instances get here, for `runlet up` and `describe`. */
   get isolation(): string {
-    const sandbox = this.#sandbox.kind === "bubblewrap" ? "bubblewrap sandbox" : "no sandbox";
+    const sandbox =
+      this.#sandbox.kind === "bubblewrap"
+        ? `bubblewrap sandbox${process.getuid?.() === 0 ? " as unprivileged uids" : ""}, ${this.#outbound.available ? "filtered outbound network" : "host network"}`
+        : "no sandbox";
     const limits = this.#cgroups ? `cgroup v${this.#cgroups.version} limits` : "no limits";
     return `${sandbox}, ${limits}`;
   }
@@ -104,6 +145,10 @@ export class LocalProvider implements Provider {
     const notices: string[] = [];
     if (this.#sandbox.kind === "none") {
       notices.push(`instances run unsandboxed: ${this.#sandbox.reason ?? "no sandbox available"}`);
+    } else if (!this.#outbound.available) {
+      notices.push(
+        `instances share the host's network, loopback services included: ${this.#outbound.reason ?? "no user-mode networking"}`,
+      );
     }
     if (!this.#cgroups) {
       notices.push(
@@ -130,6 +175,9 @@ export class LocalProvider implements Provider {
     let command: string;
     let args: string[];
     let env: Record<string, string>;
+    let user: ReturnType<typeof instanceUser>;
+    let network: NetworkMode = options.network ?? this.#options.network ?? "outbound";
+    const genericMemoryBytes = this.#options.genericMemoryBytes ?? 512 * 2 ** 20;
     const base = {
       ...(options.warm ? { RUNLET_WARMUP: "1" } : {}),
       PATH: process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
@@ -138,9 +186,11 @@ export class LocalProvider implements Provider {
       ...server.env,
     };
     if (sandboxed) {
-      const workDir = join(this.#options.workDir, id);
+      const workDir = join(this.#workDir, id);
+      const stageDir = join(this.#runDir, `${id}.binds`);
       paths = {
-        hostDirs: [socketDir, workDir],
+        hostDirs: [socketDir, workDir, stageDir],
+        socketDir,
         socket: join(socketDir, "runtime.sock"),
         frameSocket: join(socketDir, "frames.sock"),
         secretsHost: join(workDir, "secrets"),
@@ -149,6 +199,17 @@ export class LocalProvider implements Provider {
         functionInside: insidePaths.function,
       };
       await makeDirs([socketDir, paths.secretsHost, join(workDir, "function")]);
+      user = instanceUser(this.#counter);
+      if (user) {
+        // The runtime makes its sockets as the instance's uid; the secrets are its alone.
+        await chown(socketDir, user.uid, user.gid);
+        await chown(paths.secretsHost, user.uid, user.gid);
+        await chmod(join(workDir, "function"), 0o755);
+      }
+      if (network === "outbound" && !this.#outbound.available) {
+        network = "host";
+      }
+      await mkdir(stageDir, { mode: 0o711 });
       ({ command, args } = bubblewrapCommand({
         socketDir,
         functionDir: join(workDir, "function"),
@@ -156,7 +217,12 @@ export class LocalProvider implements Provider {
         runtimeDir: server.dir,
         entry: server.entry,
         interpreter,
-        network: options.network ?? this.#options.network ?? true,
+        network,
+        tmpBytes: genericMemoryBytes,
+        user,
+        infoFd: network === "outbound" ? 4 : undefined,
+        resolvConf: network === "outbound" ? this.#resolvConf : undefined,
+        stageDir,
       }));
       env = {
         ...base,
@@ -168,6 +234,7 @@ export class LocalProvider implements Provider {
     } else {
       paths = {
         hostDirs: [socketDir],
+        socketDir,
         socket: join(socketDir, "runtime.sock"),
         frameSocket: join(socketDir, "frames.sock"),
         secretsHost: join(socketDir, "secrets"),
@@ -192,7 +259,7 @@ export class LocalProvider implements Provider {
     if (this.#cgroups) {
       cgroup = await this.#cgroups.create(id);
       cgroup.setLimits({
-        memoryBytes: this.#options.genericMemoryBytes ?? 512 * 2 ** 20,
+        memoryBytes: genericMemoryBytes,
         pids: this.#options.pidsLimit ?? 256,
       });
     }
@@ -206,6 +273,8 @@ export class LocalProvider implements Provider {
       cgroup,
       startTimeoutMs: this.#options.startTimeoutMs ?? 15_000,
       onLog: options.onLog,
+      user,
+      attachNetwork: sandboxed && network === "outbound" ? attachOutbound : undefined,
     });
     if (options.warm) {
       try {
@@ -228,7 +297,7 @@ export class LocalProvider implements Provider {
       // last file) while this runs: retry ENOTEMPTY instead of failing the shutdown.
       await rm(this.#runDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     }
-    await rm(this.#options.workDir, {
+    await rm(this.#workDir, {
       recursive: true,
       force: true,
       maxRetries: 5,

@@ -5,7 +5,7 @@
  * report the exit with its cause, and on stop kill everything the instance started.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
@@ -17,12 +17,15 @@ import type { ExitInfo, Instance, LogLine, SpecializeRequest } from "../types.js
 import type { InstanceCgroup } from "./cgroups.js";
 import { parseControlMessage } from "./control-messages.js";
 import { onLines } from "./lines.js";
-import { linkTree } from "./sandbox.js";
+import type { OutboundLink } from "./outbound-network.js";
+import { linkTree, type SandboxUser } from "./sandbox.js";
 
 /** Where the instance's directories are, on the host and as the instance sees them. */
 export interface InstancePaths {
   /** Removed when the instance exits. */
   readonly hostDirs: readonly string[];
+  /** Host directory of the runtime's sockets. */
+  readonly socketDir: string;
   readonly socket: string;
   /** The runtime's framed invocation socket, beside `socket` so the same mount covers it. */
   readonly frameSocket: string;
@@ -43,6 +46,16 @@ export interface ProcessInstanceOptions {
   readonly cgroup: InstanceCgroup | undefined;
   readonly startTimeoutMs: number;
   readonly onLog: (line: LogLine) => void;
+  /**
+   * Host uid the sandbox runs as: the socket directory is handed back from it once the runtime
+   * listens, and the secrets are written for it alone.
+   */
+  readonly user?: SandboxUser | undefined;
+  /**
+   * Links the sandbox's own network namespace, given the pid of a process inside it (bwrap
+   * reports it on fd 4); the instance is ready only once this is done.
+   */
+  readonly attachNetwork?: ((sandboxPid: number) => Promise<OutboundLink>) | undefined;
 }
 
 const stderrTailLines = 20;
@@ -60,6 +73,7 @@ export class ProcessInstance implements Instance {
   #functionName: string | undefined;
   #memoryBytes: number | undefined;
   #ready: Promise<void>;
+  #network: OutboundLink | undefined;
 
   private constructor(options: ProcessInstanceOptions) {
     this.id = options.id;
@@ -85,7 +99,7 @@ export class ProcessInstance implements Instance {
       env: { ...options.env, RUNLET_CONTROL_FD: "3", RUNLET_CGROUP_PROCS: cgroupFiles.join(" ") },
       // stdin is a pipe nobody writes to: it closes when the platform goes, however it goes,
       // and the runtime exits then (an unsandboxed instance has no parent-death signal).
-      stdio: ["pipe", "pipe", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe", "pipe", options.attachNetwork ? "pipe" : "ignore"],
       // Own process group, so stop() also reaches anything the function spawned.
       detached: true,
     });
@@ -113,7 +127,46 @@ export class ProcessInstance implements Instance {
         finish(null, null);
       });
     });
-    this.#ready = this.#watchOutput();
+    const listening = this.#watchOutput();
+    this.#ready = options.attachNetwork
+      ? Promise.all([listening, this.#linkNetwork(options.attachNetwork)]).then(() => undefined)
+      : listening;
+  }
+
+  /** Reads bwrap's info (the sandbox's pid) from fd 4 and links its network namespace. */
+  async #linkNetwork(attach: (sandboxPid: number) => Promise<OutboundLink>): Promise<void> {
+    const info = this.#child.stdio[4] as Readable | null | undefined;
+    if (!info) {
+      throw new Error("instance was spawned without its info pipe");
+    }
+    let text = "";
+    info.setEncoding("utf8");
+    for await (const chunk of info) {
+      text += chunk as string;
+    }
+    const pid = (JSON.parse(text) as { "child-pid"?: unknown })["child-pid"];
+    if (typeof pid !== "number") {
+      throw new Error(`the sandbox reported no pid (${text.slice(0, 200)})`);
+    }
+    const link = await attach(pid);
+    if (this.#exitInfo) {
+      link.close();
+      return;
+    }
+    this.#network = link;
+  }
+
+  /**
+   * Takes the socket directory back from the sandbox's uid once the runtime's sockets are in
+   * it: the function can still answer on them but can no longer write to the host's disk
+   * there (issue 13, item 4). Runs before any function code is loaded.
+   */
+  async #lockSocketDir(): Promise<void> {
+    const dir = this.#options.paths.socketDir;
+    if (this.#options.user) {
+      await chown(dir, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+      await chmod(dir, 0o711);
+    }
   }
 
   /** Starts the process and resolves once its runtime server listens. */
@@ -131,6 +184,7 @@ export class ProcessInstance implements Instance {
     });
     try {
       await Promise.race([instance.#ready, exitedEarly, timeout]);
+      await instance.#lockSocketDir();
     } catch (error) {
       await instance.stop();
       throw error;
@@ -151,10 +205,14 @@ export class ProcessInstance implements Instance {
       await linkTree(request.packagePath, paths.functionHost);
       packagePath = paths.functionInside;
     }
+    const user = this.#options.user;
     for (const [name, value] of Object.entries(request.secrets)) {
       const file = join(paths.secretsHost, name);
       await writeFile(file, value, { mode: 0o400 });
       await chmod(file, 0o400);
+      if (user) {
+        await chown(file, user.uid, user.gid);
+      }
     }
     if (cgroup) {
       try {
@@ -217,6 +275,7 @@ export class ProcessInstance implements Instance {
     this.#child.stdin?.destroy();
     void this.dispatcher.destroy().catch(() => undefined);
     this.channel.close();
+    this.#network?.close();
     await this.#options.cgroup?.killAll();
     await this.#options.cgroup?.remove();
     for (const dir of this.#options.paths.hostDirs) {

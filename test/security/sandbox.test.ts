@@ -1,0 +1,255 @@
+/**
+ * Issue 13, items 1, 4 and 5, performed for real from inside deployed functions (and a build's
+ * install script): host kernel settings, host disk and host loopback services stay out of
+ * reach.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { outboundRuleset } from "../../src/provider/local/outbound-network.js";
+import { deployStreamed } from "../build/build-helpers.js";
+import { startTestRunlet } from "../helpers/runlet.js";
+
+const printk = "/proc/sys/kernel/printk_ratelimit";
+
+/** Reads the host's value, and puts it back after the test should an attack ever succeed. */
+function guardHostValue(): string {
+  const before = readFileSync(printk, "utf8").trim();
+  onTestFinished(() => {
+    if (readFileSync(printk, "utf8").trim() !== before) {
+      writeFileSync(printk, before);
+    }
+  });
+  return before;
+}
+
+/**
+ * A Node function that tries every write a hostile function would: the printk rate limit with
+ * a new value, core_pattern, and an open for writing (nothing written) of every file under
+ * /proc/sys and /sys and of /proc/sysrq-trigger.
+ */
+const nodeAttacker = `import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+export default async (event) => {
+  const opened = [];
+  const tryOpen = (path) => {
+    try { closeSync(openSync(path, constants.O_WRONLY)); opened.push(path); } catch {}
+  };
+  const walk = (dir) => {
+    let entries = [];
+    try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const entry of entries) {
+      const path = dir + "/" + entry.name;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) tryOpen(path);
+    }
+  };
+  walk("/proc/sys");
+  walk("/sys");
+  tryOpen("/proc/sysrq-trigger");
+  tryOpen("/proc/sys/kernel/core_pattern");
+  let printk = "written";
+  try { writeFileSync("${printk}", String(Number(event.query.value))); } catch (error) { printk = error.code; }
+  return { opened, printk, uidMap: readFileSync("/proc/self/uid_map", "utf8").trim() };
+};
+`;
+
+describe("host kernel settings (item 1)", () => {
+  it("refuses every write under /proc/sys and /sys from a Node function, and the host value stays", async () => {
+    const before = guardHostValue();
+    const runlet = await startTestRunlet({ poolSize: 1 });
+    expect((await runlet.deploy("sysctl", { "index.js": nodeAttacker })).status).toBe(201);
+    const answer = await fetch(`${runlet.url}/function/sysctl?value=${Number(before) + 1}`);
+    const result = (await answer.json()) as { opened: string[]; printk: string; uidMap: string };
+    expect(result.opened).toEqual([]);
+    expect(result.printk).toMatch(/^(EROFS|EACCES|EPERM)$/);
+    expect(readFileSync(printk, "utf8").trim()).toBe(before);
+  });
+
+  it("refuses the same writes from a Python function and an exec function", async () => {
+    const before = guardHostValue();
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const python = `def handle(event, context):
+    results = {}
+    for path, value in (("${printk}", "${Number(before) + 1}"), ("/proc/sys/kernel/core_pattern", "|/tmp/x")):
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+            results[path] = "written"
+        except OSError as error:
+            results[path] = type(error).__name__
+    return results
+`;
+    expect(
+      (await runlet.deploy("py-sysctl", { "handler.py": python }, { runtime: "python" })).status,
+    ).toBe(201);
+    const fromPython = (await (await fetch(`${runlet.url}/function/py-sysctl`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(Object.values(fromPython)).toHaveLength(2);
+    for (const outcome of Object.values(fromPython)) {
+      expect(outcome).not.toBe("written");
+    }
+    const script = `for f in ${printk} /proc/sys/kernel/core_pattern /proc/sys/vm/drop_caches; do
+  if (echo ${Number(before) + 1} > "$f") 2>/dev/null; then echo "written $f"; else echo "refused $f"; fi
+done
+`;
+    expect(
+      (
+        await runlet.deploy(
+          "sh-sysctl",
+          { "attack.sh": script },
+          { runtime: "exec", command: "sh attack.sh" },
+        )
+      ).status,
+    ).toBe(201);
+    const fromExec = await (await fetch(`${runlet.url}/function/sh-sysctl`)).text();
+    expect(fromExec.trim().split("\n")).toEqual([
+      `refused ${printk}`,
+      "refused /proc/sys/kernel/core_pattern",
+      "refused /proc/sys/vm/drop_caches",
+    ]);
+    expect(readFileSync(printk, "utf8").trim()).toBe(before);
+  });
+
+  it("refuses the writes to an npm install script in the build sandbox", async () => {
+    const before = guardHostValue();
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    const attack = [
+      `const fs = require("fs");`,
+      `for (const [path, value] of [["${printk}", "${Number(before) + 1}"], ["/proc/sys/kernel/core_pattern", "|/tmp/x"]]) {`,
+      `  try { fs.writeFileSync(path, value); console.log("ATTACK written " + path); }`,
+      `  catch (error) { console.log("ATTACK refused " + path + " " + error.code); }`,
+      `}`,
+    ].join(" ");
+    const deployed = await deployStreamed(
+      runlet,
+      "build-sysctl",
+      {
+        "package.json": JSON.stringify({
+          dependencies: { ms: "2.1.3" },
+          scripts: { postinstall: `node -e '${attack}'` },
+        }),
+        "index.js": "export default async () => 'built';\n",
+      },
+      { runtime: "node" },
+    );
+    const lines = deployed.lines
+      .map((line) => line.text ?? "")
+      // npm echoes the script's command line too: only what the script printed counts.
+      .filter((text) => text.trim().startsWith("ATTACK"));
+    expect(lines.some((text) => text.includes(`ATTACK refused ${printk}`))).toBe(true);
+    expect(
+      lines.some((text) => text.includes("ATTACK refused /proc/sys/kernel/core_pattern")),
+    ).toBe(true);
+    expect(lines.some((text) => text.includes("ATTACK written"))).toBe(false);
+    expect(readFileSync(printk, "utf8").trim()).toBe(before);
+  });
+});
+
+describe("host disk (item 4)", () => {
+  it("lets a function write only to its size-capped /tmp, never to the socket dir or the root", async () => {
+    const runlet = await startTestRunlet({ poolSize: 1 });
+    const writer = `import { appendFileSync, writeFileSync } from "node:fs";
+export default async () => {
+  const outcome = {};
+  for (const dir of ["/run/runlet", "/", "/function", "/runtime", "/var/openfaas/secrets", "/dev", "/etc", "/usr"]) {
+    try { writeFileSync(dir.replace(/\\/$/, "") + "/planted", "x"); outcome[dir] = "written"; }
+    catch (error) { outcome[dir] = error.code; }
+  }
+  // Far more than the cap: the writes must stop at the cap, not fill a disk.
+  const chunk = Buffer.alloc(1024 * 1024, 1);
+  try { for (let i = 0; i < 700; i += 1) appendFileSync("/tmp/big", chunk); outcome.tmp = "written"; }
+  catch (error) { outcome.tmp = error.code; }
+  return outcome;
+};
+`;
+    // Memory above the cap, so the cap is what stops the writes (below it the memory cgroup,
+    // which counts tmpfs pages, would stop them first).
+    expect((await runlet.deploy("writer", { "index.js": writer }, { memory: "1Gi" })).status).toBe(
+      201,
+    );
+    const outcome = (await (await fetch(`${runlet.url}/function/writer`)).json()) as Record<
+      string,
+      string
+    >;
+    for (const dir of [
+      "/run/runlet",
+      "/",
+      "/function",
+      "/runtime",
+      "/var/openfaas/secrets",
+      "/dev",
+      "/etc",
+      "/usr",
+    ]) {
+      expect(outcome[dir], dir).toMatch(/^(EROFS|EACCES|EPERM)$/);
+    }
+    expect(outcome["tmp"]).toBe("ENOSPC");
+  });
+});
+
+describe("host loopback services (item 5)", () => {
+  it("keeps a function off the host's loopback by default, and reaches it only with network: host", async () => {
+    // A service only the host's loopback should reach.
+    const service = createServer((_, response) => response.end("host-only service"));
+    await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => service.close(() => resolve())));
+    const port = (service.address() as AddressInfo).port;
+    const runlet = await startTestRunlet({ poolSize: 1 });
+    const caller = `export default async (event) => {
+      const out = {};
+      for (const url of event.query.urls.split(",")) {
+        try { const r = await fetch(url, { signal: AbortSignal.timeout(3000) }); out[url] = "reached " + r.status; }
+        catch (error) { out[url] = "unreachable: " + (error.cause?.code ?? error.name); }
+      }
+      return out;
+    };`;
+    expect((await runlet.deploy("outbound", { "index.js": caller })).status).toBe(201);
+    expect(
+      (await runlet.deploy("hostnet", { "index.js": caller }, { network: "host" })).status,
+    ).toBe(201);
+    // 127.0.0.1 is the instance's own loopback; 10.0.2.2 is the user-mode gateway, which maps
+    // to the host's loopback unless that is disabled; 10.0.2.3:80 is inside the namespace and
+    // must be refused by its filter (only DNS may go there).
+    const urls = [
+      `http://127.0.0.1:${port}/`,
+      `http://10.0.2.2:${port}/`,
+      `http://10.0.2.3:80/`,
+      `${runlet.url}/healthz`,
+    ];
+    const query = new URLSearchParams({ urls: urls.join(",") });
+    const fromOutbound = (await (
+      await fetch(`${runlet.url}/function/outbound?${query}`)
+    ).json()) as Record<string, string>;
+    for (const url of urls) {
+      expect(fromOutbound[url], url).toMatch(/^unreachable: /);
+    }
+    const hostQuery = new URLSearchParams({ urls: `http://127.0.0.1:${port}/` });
+    const fromHost = (await (
+      await fetch(`${runlet.url}/function/hostnet?${hostQuery}`)
+    ).json()) as Record<string, string>;
+    expect(fromHost[`http://127.0.0.1:${port}/`]).toBe("reached 200");
+  });
+
+  it("filters private, link-local, metadata and the host's own addresses in the instance's namespace", () => {
+    const rules = outboundRuleset(["192.0.2.10", "2001:db8::10"]);
+    for (const range of [
+      "10.0.0.0/8",
+      "172.16.0.0/12",
+      "192.168.0.0/16",
+      "169.254.0.0/16",
+      "100.64.0.0/10",
+      "127.0.0.0/8",
+      "fc00::/7",
+      "fe80::/10",
+      "192.0.2.10",
+      "2001:db8::10",
+    ]) {
+      expect(rules).toContain(range);
+    }
+    // DNS through the user-mode forwarder stays open; nothing else of 10.0.2.0/24 does.
+    expect(rules).toMatch(/ip daddr 10\.0\.2\.3 udp dport 53 accept/);
+  });
+});
