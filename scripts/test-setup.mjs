@@ -17,6 +17,13 @@ const steps = [
     why: "the sandbox tests need bwrap; install it with: apt-get install bubblewrap",
   },
   {
+    name: "slirp4netns and nftables (instances' filtered outbound network)",
+    present: () => has("slirp4netns") && has("nft"),
+    install:
+      "(apt-get install -y -q slirp4netns nftables || (apt-get update -q && apt-get install -y -q slirp4netns nftables)) > /dev/null",
+    why: "the sandbox tests need user-mode networking; install it with: apt-get install slirp4netns nftables",
+  },
+  {
     name: "Go (Go function builds)",
     present: () => has("go") || existsSync("/usr/local/go/bin/go"),
     install:
