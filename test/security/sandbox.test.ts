@@ -12,13 +12,26 @@ import { deployStreamed } from "../build/build-helpers.js";
 import { startTestRunlet } from "../helpers/runlet.js";
 
 const printk = "/proc/sys/kernel/printk_ratelimit";
+const burst = "/proc/sys/kernel/printk_ratelimit_burst";
+const corePattern = "/proc/sys/kernel/core_pattern";
 
-/** Reads the host's value, and puts it back after the test should an attack ever succeed. */
-function guardHostValue(): string {
-  const before = readFileSync(printk, "utf8").trim();
+/**
+ * Reads the host's values, and puts them back after the test should an attack ever succeed.
+ * Only the printk rate limits are written with new values; core_pattern is written with the
+ * value it already has, which proves it writable without changing what the host does.
+ */
+function guardHostValues(): { printk: string; burst: string; corePattern: string } {
+  const read = (path: string): string => readFileSync(path, "utf8").trim();
+  const before = { printk: read(printk), burst: read(burst), corePattern: read(corePattern) };
   onTestFinished(() => {
-    if (readFileSync(printk, "utf8").trim() !== before) {
-      writeFileSync(printk, before);
+    for (const [path, value] of [
+      [printk, before.printk],
+      [burst, before.burst],
+      [corePattern, before.corePattern],
+    ] as const) {
+      if (read(path) !== value) {
+        writeFileSync(path, value);
+      }
     }
   });
   return before;
@@ -47,7 +60,7 @@ export default async (event) => {
   walk("/proc/sys");
   walk("/sys");
   tryOpen("/proc/sysrq-trigger");
-  tryOpen("/proc/sys/kernel/core_pattern");
+  tryOpen("${corePattern}");
   let printk = "written";
   try { writeFileSync("${printk}", String(Number(event.query.value))); } catch (error) { printk = error.code; }
   return { opened, printk, uidMap: readFileSync("/proc/self/uid_map", "utf8").trim() };
@@ -56,7 +69,7 @@ export default async (event) => {
 
 describe("host kernel settings (item 1)", () => {
   it("refuses every write under /proc/sys and /sys from a Node function, and the host value stays", async () => {
-    const before = guardHostValue();
+    const before = guardHostValues().printk;
     const runlet = await startTestRunlet({ poolSize: 1 });
     expect((await runlet.deploy("sysctl", { "index.js": nodeAttacker })).status).toBe(201);
     const answer = await fetch(`${runlet.url}/function/sysctl?value=${Number(before) + 1}`);
@@ -67,11 +80,12 @@ describe("host kernel settings (item 1)", () => {
   });
 
   it("refuses the same writes from a Python function and an exec function", async () => {
-    const before = guardHostValue();
+    const host = guardHostValues();
+    const before = host.printk;
     const runlet = await startTestRunlet({ poolSize: 0 });
     const python = `def handle(event, context):
     results = {}
-    for path, value in (("${printk}", "${Number(before) + 1}"), ("/proc/sys/kernel/core_pattern", "|/tmp/x")):
+    for path, value in (("${printk}", "${Number(before) + 1}"), ("${corePattern}", ${JSON.stringify(host.corePattern)})):
         try:
             with open(path, "w") as f:
                 f.write(value)
@@ -91,9 +105,10 @@ describe("host kernel settings (item 1)", () => {
     for (const outcome of Object.values(fromPython)) {
       expect(outcome).not.toBe("written");
     }
-    const script = `for f in ${printk} /proc/sys/kernel/core_pattern /proc/sys/vm/drop_caches; do
+    const script = `for f in ${printk} ${burst}; do
   if (echo ${Number(before) + 1} > "$f") 2>/dev/null; then echo "written $f"; else echo "refused $f"; fi
 done
+if (printf '%s\\n' '${host.corePattern}' > ${corePattern}) 2>/dev/null; then echo "written ${corePattern}"; else echo "refused ${corePattern}"; fi
 `;
     expect(
       (
@@ -107,18 +122,19 @@ done
     const fromExec = await (await fetch(`${runlet.url}/function/sh-sysctl`)).text();
     expect(fromExec.trim().split("\n")).toEqual([
       `refused ${printk}`,
-      "refused /proc/sys/kernel/core_pattern",
-      "refused /proc/sys/vm/drop_caches",
+      `refused ${burst}`,
+      `refused ${corePattern}`,
     ]);
     expect(readFileSync(printk, "utf8").trim()).toBe(before);
   });
 
   it("refuses the writes to an npm install script in the build sandbox", async () => {
-    const before = guardHostValue();
+    const host = guardHostValues();
+    const before = host.printk;
     const runlet = await startTestRunlet({ poolSize: 0 });
     const attack = [
       `const fs = require("fs");`,
-      `for (const [path, value] of [["${printk}", "${Number(before) + 1}"], ["/proc/sys/kernel/core_pattern", "|/tmp/x"]]) {`,
+      `for (const [path, value] of [["${printk}", "${Number(before) + 1}"], ["${corePattern}", String.fromCharCode(${[...host.corePattern].map((c) => c.charCodeAt(0)).join(",")})]]) {`,
       `  try { fs.writeFileSync(path, value); console.log("ATTACK written " + path); }`,
       `  catch (error) { console.log("ATTACK refused " + path + " " + error.code); }`,
       `}`,
