@@ -496,6 +496,8 @@ export class Executor {
     const runtime = instanceRuntimeOf(target.config.runtime);
     const warmPool = target.config.network === "outbound" ? this.#warmPool(runtime) : undefined;
     try {
+      // Before an instance is taken: a package that fails its check costs no pooled instance.
+      await target.checkPackage?.();
       instance = warmPool?.take();
       fromPool = instance !== undefined;
       if (!fromPool) {

@@ -10,6 +10,8 @@ export interface RevisionTarget {
   readonly packagePath: string;
   /** Reads the secrets the function names, at specialize time (so rotations apply to new instances). */
   readonly loadSecrets: () => Record<string, string>;
+  /** Checks the package before an instance loads it (it rejects when the package is not fit to run). */
+  readonly checkPackage?: () => Promise<void>;
 }
 
 export function revisionKey(target: Pick<RevisionTarget, "functionName" | "revision">): string {

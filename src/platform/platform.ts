@@ -31,7 +31,7 @@ import {
   type RevisionRecord,
 } from "../store/function-store.js";
 import { LogStore } from "../store/log-store.js";
-import { PackageStore } from "../store/package-store.js";
+import { PackageStore, type PackageStoreOptions } from "../store/package-store.js";
 import { SecretStore } from "../store/secret-store.js";
 import { TriggerStore } from "../store/trigger-store.js";
 import { Triggers } from "../triggers/triggers.js";
@@ -52,6 +52,8 @@ export interface PlatformOptions {
   readonly provider?: Provider;
   /** Largest package once unpacked. @default 256 MiB */
   readonly maxPackageBytes?: number;
+  /** Package store: collection grace period, compression-ratio limit, clock. */
+  readonly packages?: PackageStoreOptions;
   /** Generic instances kept warm per runtime; 0 spawns on demand. @default 2 */
   readonly poolSize?: number;
   /** Calls one function may hold waiting for an instance before 429. @default 1000 */
@@ -133,10 +135,12 @@ export class Platform {
     this.credentials = new PlatformCredentials([dataDir.adminToken]);
     this.#db = db;
     this.functions = new FunctionStore(db);
-    this.packages = new PackageStore(db, dataDir.packagesDir, {
-      maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20,
-      maxFiles: 50_000,
-    });
+    this.packages = new PackageStore(
+      db,
+      dataDir.packagesDir,
+      { maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20, maxFiles: 50_000 },
+      options.packages,
+    );
     this.builder = new Builder({
       root: join(dataDir.root, "builds"),
       packages: this.packages,
@@ -186,6 +190,8 @@ export class Platform {
     let platform: Platform | undefined;
     try {
       platform = new Platform(dataDir, db, provider, options);
+      // Uploads a killed server left half-written (issue 13, item 13).
+      await platform.packages.removeLeftovers();
       // Functions with `min > 0` come back warm after a restart.
       for (const record of platform.functions.list()) {
         if (resolveFunctionConfig(record.active.spec).scale.min > 0) {
@@ -223,12 +229,15 @@ export class Platform {
     return this.#lock.run(name, async () => {
       const { package: packageDigest, ...spec } = request;
       assertExecFields(spec, `spec of function ${name}`);
-      if (!this.packages.has(packageDigest)) {
+      if (!this.packages.has(packageDigest) && !this.packages.corrupt(packageDigest)) {
         throw new UserError(
           "RUNLET_PACKAGE_NOT_FOUND",
           `Package ${packageDigest} has not been uploaded; upload it with POST /api/v1/packages first.`,
         );
       }
+      // Every deploy checks the source against its digest, so a changed tree is never built or
+      // run (issue 13, item 11).
+      await this.packages.verify(packageDigest, { again: true });
       const config = resolveFunctionConfig(spec);
       const missing = config.secrets.filter((secret) => !this.secrets.has(secret));
       if (missing.length > 0) {
@@ -240,7 +249,13 @@ export class Platform {
       await this.triggers.checkSpecTriggers(name, spec.triggers ?? []);
       const hash = triggersHash(revisionHash(config, packageDigest), spec.triggers);
       const current = this.functions.get(name);
-      if (current?.active.hash === hash) {
+      // An unchanged deploy is a no-op only while the package the revision runs is intact and
+      // was not replaced since (a replaced tree needs new instances); otherwise it becomes a new
+      // revision, rebuilt where the build output was changed.
+      if (
+        current?.active.hash === hash &&
+        (await this.#stillIntact(current.active.packageDigest, packageDigest))
+      ) {
         return { name, revision: current.active.number, outcome: "unchanged" };
       }
       // The source and the built package are not referenced by a revision until it is added.
@@ -282,9 +297,14 @@ export class Platform {
 
   remove(name: string): Promise<void> {
     return this.#lock.run(name, async () => {
+      const used = this.functions.get(name)
+        ? this.functions.revisions(name).map((revision) => revision.packageDigest)
+        : [];
       if (!this.functions.remove(name)) {
         throw notFound(name);
       }
+      // Their grace period before collection starts now (issue 13, item 10).
+      this.packages.release(used);
       this.#targets.delete(name);
       this.triggers.removeFunction(name);
       this.logs.remove(name);
@@ -386,6 +406,16 @@ export class Platform {
     this.#db.close();
   }
 
+  /** `source` was checked just now; any other package is checked again. */
+  async #stillIntact(digest: string, source: string): Promise<boolean> {
+    try {
+      await this.packages.verify(digest, { again: digest !== source });
+    } catch {
+      return false;
+    }
+    return !this.packages.takeReplaced(digest);
+  }
+
   #holdPackage(digest: string): () => void {
     this.#deploying.set(digest, (this.#deploying.get(digest) ?? 0) + 1);
     return () => {
@@ -405,6 +435,7 @@ export class Platform {
       revision: String(revision.number),
       config,
       packagePath: this.packages.treePath(revision.packageDigest),
+      checkPackage: () => this.packages.verify(revision.packageDigest),
       loadSecrets: () => this.secrets.reveal(config.secrets),
     };
   }

@@ -1,14 +1,18 @@
 /**
  * Content-addressed function packages: the archive and its unpacked tree live under
  * `<data>/packages/<hex>`, indexed in SQLite. Writing is idempotent: the same bytes give the
- * same digest and are stored once.
+ * same digest and are stored once. A tree is checked against its archive before a revision
+ * runs it, and a tree found changed is replaced by the next upload of the same bytes
+ * (issue 13, item 11).
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { digestOf } from "../packaging/pack.js";
-import { checkArchive, unpackArchive, type UnpackLimits } from "../packaging/unpack.js";
+import { treeMismatch } from "../packaging/tree-check.js";
+import { unpackArchive, type UnpackLimits, type UnpackProgress } from "../packaging/unpack.js";
 import type { Db } from "./database.js";
 
 export interface StoredPackage {
@@ -17,15 +21,44 @@ export interface StoredPackage {
   readonly created: boolean;
 }
 
+export interface PackageStoreOptions {
+  /**
+   * Unreferenced packages are collected only once this long has passed since they were last
+   * uploaded or last used by a revision, so an upload for a deploy still to come survives.
+   * @default 3600000 (1 hour)
+   */
+  readonly gcGraceMs?: number;
+  /** Largest ratio of unpacked to uploaded size. @default 200 */
+  readonly maxCompressionRatio?: number;
+  /** The clock (tests move it). @default Date.now */
+  readonly now?: () => number;
+  /** Called after each decompressed chunk of an upload; unpacking waits for a returned promise. */
+  readonly onUnpackProgress?: (progress: UnpackProgress) => Promise<void> | void;
+}
+
+export const defaultGcGraceMs = 3600 * 1000;
+
 export class PackageStore {
   readonly #db: Db;
   readonly #root: string;
   readonly #limits: UnpackLimits;
+  readonly #options: PackageStoreOptions;
+  readonly #now: () => number;
+  /** Checks of a tree against its archive, done once per package in this process. */
+  readonly #checked = new Map<string, Promise<void>>();
+  /** Packages whose tree was found changed: not served until uploaded again. */
+  readonly #corrupt = new Set<string>();
+  /** Packages found changed and then replaced by an upload: their revisions need new instances. */
+  readonly #replaced = new Set<string>();
+  /** Uploads being written, so a second upload of the same bytes waits for the first. */
+  readonly #writing = new Map<string, Promise<StoredPackage>>();
 
-  constructor(db: Db, root: string, limits: UnpackLimits) {
+  constructor(db: Db, root: string, limits: UnpackLimits, options: PackageStoreOptions = {}) {
     this.#db = db;
     this.#root = root;
-    this.#limits = limits;
+    this.#limits = { maxCompressionRatio: options.maxCompressionRatio, ...limits };
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Size and file-count limits every package is checked against. */
@@ -33,11 +66,68 @@ export class PackageStore {
     return this.#limits;
   }
 
+  /**
+   * Removes what a server killed mid-upload left: staging folders (`<hex>.tmp-*`). Called on
+   * open, before anything is uploaded.
+   */
+  async removeLeftovers(): Promise<void> {
+    for (const name of await readdir(this.#root).catch(() => [])) {
+      if (name.includes(".tmp-")) {
+        await rm(join(this.#root, name), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Stored, and not found changed since. */
   has(digest: string): boolean {
     return (
+      !this.#corrupt.has(digest) &&
       this.#db.prepare("SELECT 1 FROM packages WHERE digest = ?").get(digest) !== undefined &&
       existsSync(this.treePath(digest))
     );
+  }
+
+  /** Stored, but its tree was found changed (and not uploaded again since). */
+  corrupt(digest: string): boolean {
+    return this.#corrupt.has(digest);
+  }
+
+  /**
+   * Whether the package is stored and its tree matches its digest (checked now). A client asks
+   * before it skips an upload, so a changed tree is uploaded again and so replaced. Counts as a
+   * use for collection.
+   */
+  async intact(digest: string): Promise<boolean> {
+    if (!this.has(digest)) {
+      return false;
+    }
+    this.#touch([digest]);
+    return this.verify(digest, { again: true }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * Checks the package's tree against its archive: once per package in this process, or now
+   * when `again`. A mismatch throws RUNLET_PACKAGE_CORRUPT and the package counts as absent
+   * until it is uploaded again.
+   */
+  verify(digest: string, options: { again?: boolean } = {}): Promise<void> {
+    const known = this.#checked.get(digest);
+    if (known && !options.again) {
+      return known;
+    }
+    const check = this.#check(digest);
+    // A failed check is remembered and read by later callers; it is not unhandled.
+    check.catch(() => undefined);
+    this.#checked.set(digest, check);
+    return check;
+  }
+
+  /** True once after the package was found changed and replaced by an upload. */
+  takeReplaced(digest: string): boolean {
+    return this.#replaced.delete(digest);
   }
 
   /** Directory holding the unpacked files of a package. */
@@ -53,37 +143,92 @@ export class PackageStore {
         `The upload's digest is ${digest}, not the ${expectedDigest} it was sent as; the upload was corrupted, try again.`,
       );
     }
+    const writing = this.#writing.get(digest);
+    if (writing) {
+      await writing.catch(() => undefined);
+    }
     if (this.has(digest)) {
+      this.#touch([digest]);
       return { digest, size: archive.length, created: false };
     }
-    await checkArchive(archive, this.#limits);
+    const write = this.#write(archive, digest);
+    this.#writing.set(digest, write);
+    try {
+      return await write;
+    } finally {
+      this.#writing.delete(digest);
+    }
+  }
+
+  /** Marks packages as used now: revisions that ran them are being removed. */
+  release(digests: Iterable<string>): void {
+    this.#touch(digests);
+  }
+
+  /**
+   * Deletes packages no revision refers to that were neither uploaded nor used for the grace
+   * period (issue 13, item 10: an upload waiting for its deploy is not collected).
+   */
+  async collect(referenced: Set<string>): Promise<void> {
+    const before = this.#now() - (this.#options.gcGraceMs ?? defaultGcGraceMs);
+    const old = this.#db
+      .prepare<[number], { digest: string }>("SELECT digest FROM packages WHERE created_at < ?")
+      .all(before);
+    for (const { digest } of old) {
+      if (!referenced.has(digest) && !this.#writing.has(digest)) {
+        this.#db.prepare("DELETE FROM packages WHERE digest = ?").run(digest);
+        this.#checked.delete(digest);
+        this.#corrupt.delete(digest);
+        await rm(join(this.#root, hexOf(digest)), { recursive: true, force: true });
+      }
+    }
+  }
+
+  async #write(archive: Buffer, digest: string): Promise<StoredPackage> {
     const dir = join(this.#root, hexOf(digest));
-    const staging = `${dir}.tmp-${process.pid}-${Date.now()}`;
-    await rm(staging, { recursive: true, force: true });
+    const staging = `${dir}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     await mkdir(staging, { recursive: true });
     try {
       await writeFile(join(staging, "package.tar.gz"), archive);
-      await unpackArchive(archive, join(staging, "tree"));
+      await unpackArchive(archive, join(staging, "tree"), this.#limits, {
+        onProgress: this.#options.onUnpackProgress,
+      });
       await rm(dir, { recursive: true, force: true });
       await rename(staging, dir);
     } catch (error) {
       await rm(staging, { recursive: true, force: true });
       throw error;
     }
+    // The created_at column holds when the package was last uploaded or used (see collect).
     this.#db
       .prepare("INSERT OR REPLACE INTO packages (digest, size, created_at) VALUES (?, ?, ?)")
-      .run(digest, archive.length, Date.now());
+      .run(digest, archive.length, this.#now());
+    if (this.#corrupt.delete(digest)) {
+      this.#replaced.add(digest);
+    }
+    // Just unpacked from bytes that hash to the digest.
+    this.#checked.set(digest, Promise.resolve());
     return { digest, size: archive.length, created: true };
   }
 
-  /** Deletes packages no revision refers to. */
-  async collect(referenced: Set<string>): Promise<void> {
-    const all = this.#db.prepare<[], { digest: string }>("SELECT digest FROM packages").all();
-    for (const { digest } of all) {
-      if (!referenced.has(digest)) {
-        this.#db.prepare("DELETE FROM packages WHERE digest = ?").run(digest);
-        await rm(join(this.#root, hexOf(digest)), { recursive: true, force: true });
-      }
+  async #check(digest: string): Promise<void> {
+    const dir = join(this.#root, hexOf(digest));
+    const mismatch = await treeMismatch(join(dir, "package.tar.gz"), join(dir, "tree"), digest);
+    if (mismatch === undefined) {
+      return;
+    }
+    this.#corrupt.add(digest);
+    throw new UserError(
+      "RUNLET_PACKAGE_CORRUPT",
+      `Package ${digest} no longer matches its digest on this server (${mismatch}), so it is not run. Upload the function's source again (runlet deploy does) to replace it, then deploy.`,
+    );
+  }
+
+  #touch(digests: Iterable<string>): void {
+    const update = this.#db.prepare("UPDATE packages SET created_at = ? WHERE digest = ?");
+    const now = this.#now();
+    for (const digest of digests) {
+      update.run(now, digest);
     }
   }
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { list } from "tar";
 import { describe, expect, it } from "vitest";
 import { packDirectory } from "../../src/packaging/pack.js";
-import { checkArchive } from "../../src/packaging/unpack.js";
+import { unpackArchive } from "../../src/packaging/unpack.js";
 import { tempDir, writeSource } from "../helpers/runlet.js";
 
 const limits = { maxUnpackedBytes: 10 * 1024 * 1024, maxFiles: 1000 };
@@ -29,7 +29,10 @@ describe("packDirectory", () => {
       { path: "bin/copy.js", type: "File" },
       { path: "index.js", type: "File" },
     ]);
-    await expect(checkArchive(packed.archive, limits)).resolves.toBeUndefined();
+    await expect(unpackArchive(packed.archive, await tempDir(), limits)).resolves.toEqual({
+      files: 2,
+      bytes: 2 * "export default () => 'hi';\n".length,
+    });
   });
 
   it("leaves a local node_modules out next to a package.json (the server installs dependencies)", async () => {
@@ -71,6 +74,9 @@ describe("packDirectory of an empty folder", () => {
     const packed = await packDirectory(source);
 
     expect(packed.files).toBe(0);
-    await expect(checkArchive(packed.archive, limits)).resolves.toBeUndefined();
+    await expect(unpackArchive(packed.archive, await tempDir(), limits)).resolves.toEqual({
+      files: 0,
+      bytes: 0,
+    });
   });
 });

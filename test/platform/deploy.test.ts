@@ -169,7 +169,7 @@ describe("deploy", () => {
     await expect(
       runlet.deploy("huge", { "index.js": ok("x"), "data.bin": "x".repeat(2 * 1024 * 1024) }),
     ).rejects.toThrow(
-      /upload failed: 413 .*RUNLET_PACKAGE_TOO_LARGE.*unpacks to 2\.0 MiB \(2097200 bytes\); the limit is 1Mi/,
+      /upload failed: 413 .*RUNLET_PACKAGE_TOO_LARGE.*unpacks to at least 2\.0 MiB \(2097152 bytes\); the limit is 1Mi/,
     );
   });
 });

@@ -19,8 +19,10 @@ export const logsQuerySchema = z.object({
 });
 
 export function registerNativeRoutes(app: FastifyInstance, platform: Platform): void {
+  // 200 only for a package whose tree still matches its digest: a client that skips the upload
+  // on 200 uploads a changed package again, which replaces it (issue 13, item 11).
   app.head<{ Params: { digest: string } }>("/api/v1/packages/:digest", async (request, reply) =>
-    reply.code(platform.packages.has(request.params.digest) ? 200 : 404).send(),
+    reply.code((await platform.packages.intact(request.params.digest)) ? 200 : 404).send(),
   );
 
   app.post("/api/v1/packages", async (request, reply) => {

@@ -1,0 +1,81 @@
+/**
+ * Issue 13, item 13 (package store): a server killed with SIGKILL in the middle of an upload
+ * leaves its staging folder (`<hex>.tmp-*`) behind; the next start removes it.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, expect, it } from "vitest";
+import { packDirectory } from "../../src/packaging/pack.js";
+import {
+  adminToken,
+  eventually,
+  startTestRunlet,
+  tempDir,
+  writeSource,
+} from "../helpers/runlet.js";
+
+/** A real server whose uploads stop mid-unpack and say so on stdout. */
+const serverScript = `
+const { startRunlet } = await import(${JSON.stringify(resolve("src/platform/start.ts"))});
+const runlet = await startRunlet({
+  port: 0,
+  adminToken: process.env.TOKEN,
+  dataDir: process.env.DATA_DIR,
+  poolSize: 0,
+  packages: {
+    onUnpackProgress: () => {
+      console.log("unpacking");
+      return new Promise(() => {});
+    },
+  },
+});
+console.log("url " + runlet.url);
+`;
+
+describe("a server killed mid-upload", () => {
+  it("leaves a staging folder that the next start removes", async () => {
+    const dataDir = await tempDir();
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", serverScript],
+      {
+        env: { ...process.env, DATA_DIR: dataDir, TOKEN: adminToken },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    const exited = once(child, "exit");
+    try {
+      const lines = createInterface({ input: child.stdout });
+      const seen: string[] = [];
+      lines.on("line", (line) => seen.push(line));
+      const url = await eventually(() => seen.find((line) => line.startsWith("url "))?.slice(4), {
+        timeoutMs: 30_000,
+        what: "the server's url",
+      });
+      const packed = await packDirectory(
+        await writeSource({ "index.js": "export default () => 1;\n" }),
+      );
+      const uploading = fetch(`${url}/api/v1/packages`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/gzip" },
+        body: packed.archive,
+      }).catch(() => undefined);
+      await eventually(() => seen.includes("unpacking"), { timeoutMs: 30_000, what: "the unpack" });
+      child.kill("SIGKILL");
+      await exited;
+      await uploading;
+    } finally {
+      child.kill("SIGKILL");
+    }
+    const packages = join(dataDir, "packages");
+    const left = await readdir(packages);
+    expect(left.some((name) => name.includes(".tmp-"))).toBe(true);
+
+    const runlet = await startTestRunlet({ dataDir, poolSize: 0 });
+    expect(await readdir(packages)).toEqual([]);
+    await runlet.close(2000);
+  });
+});
