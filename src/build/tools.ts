@@ -27,6 +27,12 @@ export interface PythonTools {
   readonly version: string;
 }
 
+export interface EsbuildTools {
+  /** The native esbuild program (a static binary), run as a sandboxed tool like npm or go. */
+  readonly binary: string;
+  readonly version: string;
+}
+
 export interface GoTools {
   readonly go: string;
   readonly goroot: string;
@@ -54,10 +60,34 @@ export class BuildTools {
     return this.#go;
   }
 
-  /** esbuild compiles in-process (it runs no user code); its version keys TypeScript builds. */
+  /** Its version keys TypeScript builds. */
   esbuildVersion(): string {
     const require = createRequire(import.meta.url);
     return (require("esbuild/package.json") as { version: string }).version;
+  }
+
+  /**
+   * The esbuild binary the esbuild package would run: ESBUILD_BINARY_PATH, else its platform
+   * package (`@esbuild/linux-x64/bin/esbuild`) resolved from where esbuild is installed.
+   */
+  esbuild(): EsbuildTools {
+    const version = this.esbuildVersion();
+    const preset = process.env.ESBUILD_BINARY_PATH;
+    if (preset && existsSync(preset)) {
+      return { binary: preset, version };
+    }
+    const fromEsbuild = createRequire(createRequire(import.meta.url).resolve("esbuild"));
+    try {
+      return {
+        binary: fromEsbuild.resolve(`@esbuild/${process.platform}-${process.arch}/bin/esbuild`),
+        version,
+      };
+    } catch (error) {
+      throw new Error(
+        `esbuild's binary for ${process.platform}-${process.arch} is not installed (npm install esbuild)`,
+        { cause: error },
+      );
+    }
   }
 }
 
