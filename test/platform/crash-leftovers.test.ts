@@ -2,13 +2,11 @@
  * Issue 13, item 13 (package store): a server killed with SIGKILL in the middle of an upload
  * leaves its staging folder (`<hex>.tmp-*`) behind; the next start removes it.
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { packDirectory } from "../../src/packaging/pack.js";
+import { startChildRunlet } from "../helpers/child-runlet.js";
 import {
   adminToken,
   eventually,
@@ -38,37 +36,24 @@ console.log("url " + runlet.url);
 describe("a server killed mid-upload", () => {
   it("leaves a staging folder that the next start removes", async () => {
     const dataDir = await tempDir();
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "--input-type=module", "-e", serverScript],
-      {
-        env: { ...process.env, DATA_DIR: dataDir, TOKEN: adminToken },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    const exited = once(child, "exit");
+    const server = await startChildRunlet(serverScript, dataDir);
     try {
-      const lines = createInterface({ input: child.stdout });
-      const seen: string[] = [];
-      lines.on("line", (line) => seen.push(line));
-      const url = await eventually(() => seen.find((line) => line.startsWith("url "))?.slice(4), {
-        timeoutMs: 30_000,
-        what: "the server's url",
-      });
       const packed = await packDirectory(
         await writeSource({ "index.js": "export default () => 1;\n" }),
       );
-      const uploading = fetch(`${url}/api/v1/packages`, {
+      const uploading = fetch(`${server.url}/api/v1/packages`, {
         method: "POST",
         headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/gzip" },
         body: packed.archive,
       }).catch(() => undefined);
-      await eventually(() => seen.includes("unpacking"), { timeoutMs: 30_000, what: "the unpack" });
-      child.kill("SIGKILL");
-      await exited;
+      await eventually(() => server.lines.includes("unpacking"), {
+        timeoutMs: 30_000,
+        what: "the unpack",
+      });
+      await server.kill();
       await uploading;
     } finally {
-      child.kill("SIGKILL");
+      await server.kill();
     }
     const packages = join(dataDir, "packages");
     const left = await readdir(packages);

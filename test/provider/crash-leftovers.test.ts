@@ -3,15 +3,13 @@
  * its socket folder, its instances' folders and its cgroups behind; the next start removes
  * them, and leaves those of a platform that still runs alone.
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { adminToken, eventually, startTestRunlet, tempDir } from "../helpers/runlet.js";
+import { startChildRunlet } from "../helpers/child-runlet.js";
+import { eventually, startTestRunlet, tempDir } from "../helpers/runlet.js";
 
 /** A real platform with two warm instances, which prints its pid and url. */
 const serverScript = `
@@ -52,24 +50,10 @@ async function runDirsOf(pid: number): Promise<string[]> {
 describe("a platform killed while instances run", () => {
   it("leaves socket folders, instance folders and cgroups that the next start removes", async () => {
     const dataDir = await tempDir();
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "--input-type=module", "-e", serverScript],
-      {
-        env: { ...process.env, DATA_DIR: dataDir, TOKEN: adminToken },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    const exited = once(child, "exit");
-    const pid = child.pid ?? 0;
+    const server = await startChildRunlet(serverScript, dataDir);
+    const pid = server.pid;
     try {
-      const seen: string[] = [];
-      createInterface({ input: child.stdout }).on("line", (line) => seen.push(line));
-      const url = await eventually(() => seen.find((line) => line.startsWith("url "))?.slice(4), {
-        timeoutMs: 30_000,
-        what: "the platform's url",
-      });
-      expect(url).toMatch(/^http:/);
+      expect(server.url).toMatch(/^http:/);
       // The warm pool is up once its instances have their own folders.
       await eventually(
         async () =>
@@ -79,8 +63,7 @@ describe("a platform killed while instances run", () => {
         { timeoutMs: 30_000, what: "two warm instances" },
       );
     } finally {
-      child.kill("SIGKILL");
-      await exited;
+      await server.kill();
     }
     expect(await runDirsOf(pid)).not.toEqual([]);
     expect(existsSync(join(dataDir, "run", String(pid)))).toBe(true);
