@@ -176,12 +176,13 @@ async function ownTree(path: string, user: SandboxUser): Promise<void> {
 function bubblewrapArgs(run: ToolRun, binds: StagedBinds): string[] {
   // Builds reach the package registries; npm and pip want a user database.
   const args = baseSandboxArgs({ shareNet: true, etc: ["/etc/passwd", "/etc/group"] });
+  // The scratch tmpfs first: mounted later it would hide a tool or mount under /tmp.
+  args.push(...scratchMounts(buildTmpBytes));
   for (const dir of run.toolDirs) {
     if (!dir.startsWith("/usr/") && existsSync(dir)) {
       args.push(...binds.bind(dir, dir, false));
     }
   }
-  args.push(...scratchMounts(buildTmpBytes));
   for (const mount of run.mounts) {
     args.push(...binds.bind(mount.host, mount.inside, mount.writable));
   }

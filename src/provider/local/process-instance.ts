@@ -332,7 +332,8 @@ export class ProcessInstance implements Instance {
       signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
     const lastError = [...this.#stderrTail]
       .reverse()
-      .find((line) => /error|exception|fatal/i.test(line));
+      // The sandbox's own launchers say why they could not start it in their own words.
+      .find((line) => /error|exception|fatal|^(bwrap|unshare|setpriv|mount|sh):/i.test(line));
     return lastError ? `${how} (${lastError.trim().slice(0, 300)})` : how;
   }
 }

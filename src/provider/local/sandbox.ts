@@ -265,7 +265,11 @@ export function scratchMounts(tmpBytes: number): string[] {
 export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
   const interpreter = layout.interpreter;
   const binds = new StagedBinds(layout.user ? layout.stageDir : undefined);
-  const args = baseSandboxArgs({ shareNet: layout.network === "host" });
+  // The scratch tmpfs first: mounted later it would hide an interpreter under /tmp.
+  const args = [
+    ...baseSandboxArgs({ shareNet: layout.network === "host" }),
+    ...scratchMounts(layout.tmpBytes),
+  ];
   // An interpreter installed outside /usr (nvm, a tarball) must be visible at the same path.
   const prefix = dirname(dirname(interpreter));
   if (!interpreter.startsWith("/usr/") && !interpreter.startsWith("/bin/")) {
@@ -275,7 +279,6 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
     args.push(...binds.bind(layout.resolvConf, "/etc/resolv.conf", false));
   }
   args.push(
-    ...scratchMounts(layout.tmpBytes),
     ...binds.bind(layout.runtimeDir, insidePaths.runtime, false),
     // Writable only until the runtime has made its sockets: then the platform takes the
     // directory back (ProcessInstance), before any function code is loaded.
