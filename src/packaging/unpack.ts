@@ -57,6 +57,8 @@ const inputChunkBytes = 64 * 1024;
 const framingPerEntry = 1536;
 const framingSlack = 1024 * 1024;
 const maxPathChars = 1024;
+/** How many folders deep an entry may be. */
+const maxPathDepth = 64;
 const maxLinkHops = 40;
 
 const fileTypes = new Set(["File", "OldFile", "ContiguousFile"]);
@@ -280,6 +282,10 @@ export function entryPath(raw: string): string | { problem: string } {
   const parts = raw.split("/").filter((part) => part !== "" && part !== ".");
   if (parts.includes("..")) {
     return { problem: 'the path leaves the package ("..")' };
+  }
+  // Deep trees cost the unpack, the tree check and every later walk of the package (issue 13).
+  if (parts.length > maxPathDepth) {
+    return { problem: `the path is nested deeper than ${maxPathDepth} folders` };
   }
   return parts.join("/");
 }

@@ -117,6 +117,7 @@ describe("uploads with links that leave the package", () => {
       { path: "pipe", type: "FIFO" },
       { path: "../outside.js", body: "1" },
       { path: "/etc/cron.d/x", body: "1" },
+      { path: `${"d/".repeat(200)}deep.js`, body: "1" },
     ]);
     expect(error.problems).toEqual(
       expect.arrayContaining([
@@ -127,6 +128,10 @@ describe("uploads with links that leave the package", () => {
         "/etc/cron.d/x: absolute paths are not allowed",
       ]),
     );
+    // (the archive's header keeps only the first 255 characters of the deep path)
+    expect(
+      error.problems?.some((p) => /^(d\/)+d?: the path is nested deeper than 64 folders$/.test(p)),
+    ).toBe(true);
   });
 
   it("accepts links that stay inside, through other links, and hard links to earlier files", async () => {
