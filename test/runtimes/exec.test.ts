@@ -235,7 +235,8 @@ describe("exec runtime, stdio mode", () => {
       { README: "" },
       { runtime: "exec", command: "./run.sh" },
     );
-    expect(missingFile.status).toBe(400);
+    // The body says why, should this ever be something else than the 400.
+    expect(missingFile.status, await missingFile.clone().text()).toBe(400);
     expect(((await missingFile.json()) as ErrorBody).error.message).toContain(
       "./run.sh is not a file in the function's source",
     );
