@@ -79,6 +79,9 @@ const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
   },
 };
 
+/** Tries at a sandbox whose namespace setup failed for a passing reason. */
+const startAttempts = 3;
+
 export class LocalProvider implements Provider {
   readonly name = "local";
   readonly #options: LocalProviderOptions;
@@ -159,6 +162,22 @@ export class LocalProvider implements Provider {
   }
 
   async start(options: StartInstanceOptions): Promise<Instance> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#startOnce(options);
+      } catch (error) {
+        // bwrap setting up a new network namespace's loopback now and then gets a failed
+        // netlink answer when many namespaces come and go at once (seen under a full test
+        // run on two cores); a new sandbox then starts fine.
+        const transient = /bwrap: loopback: Failed/.test((error as Error).message);
+        if (!transient || attempt >= startAttempts) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  async #startOnce(options: StartInstanceOptions): Promise<Instance> {
     const server = runtimeServers[options.runtime];
     const interpreter = server?.interpreter();
     if (!server || !interpreter || !this.#runDir) {
