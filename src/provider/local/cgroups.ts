@@ -4,7 +4,7 @@
  * the runtime execs, so everything the function spawns is inside it too.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 export interface CgroupLimits {
@@ -102,9 +102,26 @@ export class CgroupHierarchy {
     return new InstanceCgroup(this.version, dirs, dirOf);
   }
 
-  /** The groups the parent groups live in (the platform's own), one per controller. */
-  get containers(): string[] {
-    return [...new Set(Object.values(this.#layout.parents).map((parent) => dirname(parent)))];
+  /**
+   * Removes the groups beside this platform's parent group that `isLeftover` names (another
+   * platform's, one that is gone), killing what still runs in them, instances first.
+   */
+  async removeSiblings(isLeftover: (name: string) => boolean): Promise<void> {
+    const containers = new Set(Object.values(this.#layout.parents).map((p) => dirname(p)));
+    for (const container of containers) {
+      for (const name of await readdir(container).catch(() => [] as string[])) {
+        if (!isLeftover(name)) {
+          continue;
+        }
+        const parent = join(container, name);
+        const instances = (await readdir(parent, { withFileTypes: true }).catch(() => []))
+          .filter((entry) => entry.isDirectory())
+          .map((entry) => join(parent, entry.name));
+        for (const dir of [...instances, parent]) {
+          await new InstanceCgroup(this.version, [dir], () => dir).remove();
+        }
+      }
+    }
   }
 
   /** Removes the parent groups (instances must be gone). */

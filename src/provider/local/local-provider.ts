@@ -11,7 +11,7 @@ import { UserError } from "../../errors.js";
 import type { InstanceRuntime, NetworkMode } from "../../spec/function-spec.js";
 import type { Instance, Provider, StartInstanceOptions } from "../types.js";
 import { detectCgroups, type CgroupHierarchy, type InstanceCgroup } from "./cgroups.js";
-import { removeDeadCgroups, removeDeadOwners } from "./leftovers.js";
+import { isLeftover, removeDeadOwners } from "./leftovers.js";
 import { ProcessInstance, makeDirs, type InstancePaths } from "./process-instance.js";
 import { pythonInterpreter } from "./python-interpreter.js";
 import {
@@ -118,7 +118,7 @@ export class LocalProvider implements Provider {
     const provider = new LocalProvider(options, sandbox, outbound);
     provider.#cgroups = await detectCgroups(`runlet-${process.pid}`);
     // What a platform killed before it could clean up left (issue 13, item 13).
-    await removeDeadCgroups(provider.#cgroups?.containers ?? []);
+    await provider.#cgroups?.removeSiblings((name) => isLeftover(name, /^runlet-(\d+)$/));
     await removeDeadOwners(tmpdir(), /^runlet-(\d+)-/);
     await removeDeadOwners(options.workDir, /^(\d+)$/);
     // Socket paths are limited to 107 bytes, so sockets live under a short temp path rather
@@ -228,7 +228,9 @@ export class LocalProvider implements Provider {
       if (network === "outbound" && !this.#outbound.available) {
         network = "host";
       }
-      await mkdir(stageDir, { mode: 0o711 });
+      if (user) {
+        await mkdir(stageDir, { mode: 0o711 });
+      }
       ({ command, args } = bubblewrapCommand({
         socketDir,
         functionDir: join(workDir, "function"),

@@ -12,15 +12,11 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { networkInterfaces } from "node:os";
 import type { Readable } from "node:stream";
 
-/** Addresses inside the namespace (slirp4netns' defaults). */
-export const outboundAddresses = {
-  gateway: "10.0.2.2",
-  dns: "10.0.2.3",
-  instance: "10.0.2.100",
-} as const;
+/** slirp4netns' DNS forwarder inside the namespace (its default address). */
+const outboundDns = "10.0.2.3";
 
 /** What `/etc/resolv.conf` says inside an outbound sandbox: slirp4netns' DNS forwarder. */
-export const outboundResolvConf = `nameserver ${outboundAddresses.dns}\noptions ndots:0\n`;
+export const outboundResolvConf = `nameserver ${outboundDns}\noptions ndots:0\n`;
 
 export interface OutboundSupport {
   readonly available: boolean;
@@ -92,8 +88,8 @@ export function outboundRuleset(hostAddresses: readonly string[]): string {
     "  chain output {",
     "    type filter hook output priority 0; policy accept;",
     '    oifname "lo" accept',
-    `    ip daddr ${outboundAddresses.dns} udp dport 53 accept`,
-    `    ip daddr ${outboundAddresses.dns} tcp dport 53 accept`,
+    `    ip daddr ${outboundDns} udp dport 53 accept`,
+    `    ip daddr ${outboundDns} tcp dport 53 accept`,
     `    ip daddr ${set([...refusedIPv4, ...own4])} reject with icmpx type admin-prohibited`,
     `    ip6 daddr ${set([...refusedIPv6, ...own6])} reject with icmpx type admin-prohibited`,
     "  }",
