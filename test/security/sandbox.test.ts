@@ -3,7 +3,8 @@
  * install script): host kernel settings, host disk and host loopback services stay out of
  * reach.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -247,6 +248,50 @@ describe("host loopback services (item 5)", () => {
       await fetch(`${runlet.url}/function/hostnet?${hostQuery}`)
     ).json()) as Record<string, string>;
     expect(fromHost[`http://127.0.0.1:${port}/`]).toBe("reached 200");
+  });
+
+  it("keeps the namespace's filter in place when the function tries to remove it", async () => {
+    const runlet = await startTestRunlet({ poolSize: 1 });
+    const tamperer = `import { readlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+export default async () => {
+  const tries = {};
+  for (const args of [["flush", "ruleset"], ["delete", "table", "inet", "runlet"]]) {
+    const run = spawnSync("/usr/sbin/nft", args, { encoding: "utf8" });
+    tries[args.join(" ")] = run.status === 0 ? "done" : "refused";
+  }
+  return { tries, netns: readlinkSync("/proc/self/ns/net") };
+};`;
+    expect((await runlet.deploy("tamperer", { "index.js": tamperer })).status).toBe(201);
+    const answer = (await (await fetch(`${runlet.url}/function/tamperer`)).json()) as {
+      tries: Record<string, string>;
+      netns: string;
+    };
+    expect(answer.tries).toEqual({
+      "flush ruleset": "refused",
+      "delete table inet runlet": "refused",
+    });
+    // From the host: a process in that namespace, and the rules it has now.
+    const member = readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .find((pid) => {
+        try {
+          return readlinkSync(`/proc/${pid}/ns/net`) === answer.netns;
+        } catch {
+          return false;
+        }
+      });
+    expect(member, "a process in the instance's network namespace").toBeDefined();
+    const rules = execFileSync(
+      "nsenter",
+      [`--net=/proc/${member}/ns/net`, "nft", "list", "ruleset"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(rules).toContain("table inet runlet");
+    expect(rules).toMatch(/ip daddr \{[^}]*10\.0\.0\.0\/8[^}]*\} reject/);
+    expect(rules).toMatch(/ip daddr \{[^}]*192\.168\.0\.0\/16[^}]*\} reject/);
   });
 
   it("filters private, link-local, metadata and the host's own addresses in the instance's namespace", () => {
