@@ -16,4 +16,44 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Builds and the CLI share host facilities (src/host) with the local provider, never the
+    // provider itself: the provider is one implementation behind the platform.
+    files: ["src/build/**/*.ts", "src/cli/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["**/provider/**"], message: "Import host facilities from src/host." },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // src/host sits under everything that uses it, so it imports none of them.
+    files: ["src/host/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: [
+                "**/provider/**",
+                "**/build/**",
+                "**/cli/**",
+                "**/platform/**",
+                "**/gateway/**",
+                "**/executor/**",
+                "**/router/**",
+              ],
+              message: "src/host is used by the layers above it, not the other way round.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

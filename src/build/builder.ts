@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { packDirectory } from "../packaging/pack.js";
 import { KeyedLock } from "../platform/keyed-lock.js";
-import { detectSandbox, type SandboxSupport } from "../provider/local/sandbox.js";
+import { detectSandbox, type SandboxSupport } from "../host/sandbox-support.js";
 import type { RuntimeName } from "../spec/function-spec.js";
 import { formatSize, humanSize } from "../spec/units.js";
 import type { PackageStore } from "../store/package-store.js";

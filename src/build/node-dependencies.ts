@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors.js";
-import { linkTree } from "../provider/local/sandbox.js";
+import { linkTree } from "../host/tree-link.js";
 import { installLayer, toolEnv, type BuildContext } from "./build-context.js";
 
 const lockfiles = ["package-lock.json", "npm-shrinkwrap.json"];

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { linkTree } from "../provider/local/sandbox.js";
+import { linkTree } from "../host/tree-link.js";
 import { insideLayer, installLayer, seen, toolEnv, type BuildContext } from "./build-context.js";
 
 /** Where installed Python dependencies live inside a built package. */

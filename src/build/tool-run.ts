@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import { chmod, lchown, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onLines } from "../provider/local/lines.js";
+import { onLines } from "../host/lines.js";
 import {
   baseSandboxArgs,
   bubblewrapLauncher,
@@ -20,7 +20,7 @@ import {
   scratchMounts,
   StagedBinds,
   type SandboxUser,
-} from "../provider/local/sandbox.js";
+} from "../host/bubblewrap.js";
 
 export interface Mount {
   /** Directory on the host. */

@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { UserError } from "../errors.js";
-import { pythonInterpreter } from "../provider/local/python-interpreter.js";
+import { pythonInterpreter } from "../host/python-interpreter.js";
 
 const run = promisify(execFile);
 

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { detectSandbox } from "../../src/provider/local/sandbox.js";
+import { detectSandbox } from "../../src/host/sandbox-support.js";
 import { adminToken, startTestRunlet } from "../helpers/runlet.js";
 import { deployStreamed } from "./build-helpers.js";
 

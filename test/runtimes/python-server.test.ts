@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { FrameChannel } from "../../src/provider/frame-channel.js";
-import { pythonInterpreter } from "../../src/provider/local/python-interpreter.js";
+import { pythonInterpreter } from "../../src/host/python-interpreter.js";
 import type { InvocationResponse } from "../../src/provider/types.js";
 import { callInstance } from "../../src/router/instance-call.js";
 import { eventually, tempDir } from "../helpers/runlet.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRunlet } from "../../src/platform/start.js";
-import { pythonInterpreter } from "../../src/provider/local/python-interpreter.js";
+import { pythonInterpreter } from "../../src/host/python-interpreter.js";
 import { adminToken, eventually, withApi, type TestRunlet } from "../helpers/runlet.js";
 
 interface ApiError {

@@ -6,7 +6,7 @@ import { resolveTarget } from "../client-config.js";
 import { GatewayClient, apiError } from "../client.js";
 import { clientFlagsSchema, defineCommand } from "../command.js";
 import { line, readAll } from "../io.js";
-import { onLines } from "../../provider/local/lines.js";
+import { onLines } from "../../host/lines.js";
 
 interface LogEntry {
   time: string;

@@ -8,25 +8,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../errors.js";
+import { pythonInterpreter } from "../../host/python-interpreter.js";
+import { detectSandbox, type SandboxSupport } from "../../host/sandbox-support.js";
 import type { InstanceRuntime, NetworkMode } from "../../spec/function-spec.js";
 import type { Instance, Provider, StartInstanceOptions } from "../types.js";
 import { detectCgroups, type CgroupHierarchy, type InstanceCgroup } from "./cgroups.js";
 import { isLeftover, removeDeadOwners } from "./leftovers.js";
 import { ProcessInstance, makeDirs, type InstancePaths } from "./process-instance.js";
-import { pythonInterpreter } from "./python-interpreter.js";
 import {
   attachOutbound,
   detectOutbound,
   outboundResolvConf,
   type OutboundSupport,
 } from "./outbound-network.js";
-import {
-  bubblewrapCommand,
-  detectSandbox,
-  insidePaths,
-  instanceUser,
-  type SandboxSupport,
-} from "./sandbox.js";
+import { bubblewrapCommand, insidePaths, instanceUser } from "./sandbox.js";
 
 export interface LocalProviderOptions {
   /** Directory on the same filesystem as the package store, for per-instance package views. */

@@ -10,15 +10,16 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import { UserError, type ErrorCode } from "../../errors.js";
+import type { SandboxUser } from "../../host/bubblewrap.js";
+import { onLines } from "../../host/lines.js";
+import { linkTree } from "../../host/tree-link.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
 import { formatSize } from "../../spec/units.js";
 import { FrameChannel } from "../frame-channel.js";
 import type { ExitInfo, Instance, LogLine, SpecializeRequest } from "../types.js";
 import type { InstanceCgroup } from "./cgroups.js";
 import { parseControlMessage } from "./control-messages.js";
-import { onLines } from "./lines.js";
 import type { OutboundLink } from "./outbound-network.js";
-import { linkTree, type SandboxUser } from "./sandbox.js";
 
 /** Where the instance's directories are, on the host and as the instance sees them. */
 export interface InstancePaths {

@@ -4,7 +4,7 @@
  * needs its whole installation, so the sandbox must mount what the shim would run instead).
  */
 import { spawnSync } from "node:child_process";
-import { UserError } from "../../errors.js";
+import { UserError } from "../errors.js";
 
 const minimum = [3, 9] as const;
 
