@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startRunlet } from "../../dist/platform/start.js";
+import { startRunlet } from "../../dist/gateway/start.js";
 
 const port = Number(process.env.RUNLET_BENCH_PORT ?? "0");
 const adminToken = process.env.RUNLET_BENCH_TOKEN ?? "bench-admin-token";

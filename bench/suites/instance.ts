@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 import { packDirectory } from "../../src/packaging/pack.js";
-import { startRunlet } from "../../src/platform/start.js";
+import { startRunlet } from "../../src/gateway/start.js";
 import { percentile, spread, type Spread } from "../lib/stats.js";
 
 export interface InstanceResult {

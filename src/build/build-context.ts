@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
-import type { KeyedLock } from "../platform/keyed-lock.js";
+import type { KeyedLock } from "../keyed-lock.js";
 import { step, type BuildEventSink } from "./build-events.js";
 import { runTool, type Mount, type ToolResult } from "./tool-run.js";
 import type { BuildTools } from "./tools.js";

@@ -10,7 +10,7 @@ import { cp, lstat, mkdir, readFile, readdir, rm, writeFile } from "node:fs/prom
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { packDirectory } from "../packaging/pack.js";
-import { KeyedLock } from "../platform/keyed-lock.js";
+import { KeyedLock } from "../keyed-lock.js";
 import { detectSandbox, type SandboxSupport } from "../host/sandbox-support.js";
 import type { RuntimeName } from "../spec/function-spec.js";
 import { formatSize, humanSize } from "../spec/units.js";

@@ -8,11 +8,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { UserError, isUserError } from "../errors.js";
-import type { Platform } from "../platform/platform.js";
-import { callFunction, type FunctionCallResult } from "../router/call.js";
+import { systemClock, type Clock, type TimerHandle } from "../clock.js";
+import type { FunctionCall, FunctionCallResult } from "../router/call.js";
+import type { PlatformCredentials } from "../router/credentials.js";
+import { requireTarget, type RevisionLookup } from "../router/revision-lookup.js";
 import { formatSize } from "../spec/units.js";
+import type {
+  CallStore} from "../store/call-store.js";
 import {
-  CallStore,
   type CallQuery,
   type CallRecord,
   type ClaimedCall,
@@ -20,7 +23,6 @@ import {
   type FinishedAttempt,
   type NewCall,
 } from "../store/call-store.js";
-import type { Db } from "../store/database.js";
 import { retryDelay } from "./backoff.js";
 import { CallbackAddressPolicy } from "./callback-address.js";
 import { callbackDispatcher, deliverCallback, type CallbackTransport } from "./callback.js";
@@ -103,10 +105,32 @@ export interface CallAttemptEvent {
 
 const callIdPattern = /^[\w.:-]{1,128}$/;
 
+/** What the queue needs of the platform around it (the composition root provides it). */
+export interface CallQueueHost {
+  readonly revisions: RevisionLookup;
+  /** Never stored with a call, never sent to a callback. */
+  readonly credentials: PlatformCredentials;
+  /** Runs one attempt through the router; unknown functions throw RUNLET_FUNCTION_NOT_FOUND. */
+  call(call: FunctionCall, signal: AbortSignal): Promise<FunctionCallResult>;
+  /** Failures nobody waits for. */
+  onError(error: unknown): void;
+  /** Every finished attempt, for metrics. */
+  onAttempt(event: CallAttemptEvent): void;
+}
+
+export interface CallQueueParts {
+  readonly host: CallQueueHost;
+  readonly store: CallStore;
+  readonly options?: CallQueueOptions;
+  /** @default systemClock */
+  readonly clock?: Clock;
+}
+
 export class CallQueue {
   readonly store: CallStore;
   readonly options: ResolvedOptions;
-  readonly #platform: Platform;
+  readonly #host: CallQueueHost;
+  readonly #clock: Clock;
   readonly #callbackTransport: CallbackTransport;
   readonly #running = new Map<string, { functionName: string; controller: AbortController }>();
   readonly #runningByFunction = new Map<string, number>();
@@ -122,21 +146,22 @@ export class CallQueue {
   #pumpScheduled = false;
   /** State changes waiting to be written, in one transaction per turn of the event loop. */
   #writes: (() => void)[] = [];
-  #wakeTimer: NodeJS.Timeout | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
-  #sweeper: NodeJS.Timeout | undefined;
+  #wakeTimer: TimerHandle | undefined;
+  #heartbeat: TimerHandle | undefined;
+  #sweeper: TimerHandle | undefined;
   #started = false;
   #closing = false;
 
-  constructor(platform: Platform, db: Db, options: CallQueueOptions = {}) {
-    this.#platform = platform;
-    this.store = new CallStore(db, platform.dataDir.secretsKey);
-    this.options = resolveCallQueueOptions(options);
+  constructor(parts: CallQueueParts) {
+    this.#host = parts.host;
+    this.#clock = parts.clock ?? systemClock;
+    this.store = parts.store;
+    this.options = resolveCallQueueOptions(parts.options);
     const policy = new CallbackAddressPolicy(this.options.callbackAllow);
     this.#callbackTransport = {
       policy,
       dispatcher: callbackDispatcher(policy),
-      credentials: platform.credentials,
+      credentials: parts.host.credentials,
     };
   }
 
@@ -146,18 +171,17 @@ export class CallQueue {
       return;
     }
     this.#started = true;
-    this.store.requeueRunning(Date.now(), false);
+    this.store.requeueRunning(this.#clock.now(), false);
     this.#sweep();
-    this.#heartbeat = setInterval(
-      () => this.#renewLeases(),
-      Math.max(50, this.options.leaseMs / 3),
-    );
-    this.#heartbeat.unref();
-    this.#sweeper = setInterval(
-      () => this.#sweep(),
-      Math.min(60_000, Math.max(1000, this.options.retentionMs / 10)),
-    );
-    this.#sweeper.unref();
+    this.#heartbeat = this.#clock
+      .setInterval(() => this.#renewLeases(), Math.max(50, this.options.leaseMs / 3))
+      .unref();
+    this.#sweeper = this.#clock
+      .setInterval(
+        () => this.#sweep(),
+        Math.min(60_000, Math.max(1000, this.options.retentionMs / 10)),
+      )
+      .unref();
     this.#wake();
   }
 
@@ -214,7 +238,7 @@ export class CallQueue {
     if (this.#closing) {
       throw new Error("the platform is shutting down and takes no new async calls");
     }
-    const target = this.#platform.target(request.name);
+    const target = requireTarget(this.#host.revisions, request.name);
     if (request.callbackUrl !== undefined) {
       assertCallbackUrl(request.callbackUrl, this.#callbackTransport.policy);
     }
@@ -237,7 +261,7 @@ export class CallQueue {
       const name = key.toLowerCase();
       if (!credentialHeaders.has(name)) {
         headers[name] = value;
-      } else if (!this.#platform.credentials.carries(value)) {
+      } else if (!this.#host.credentials.carries(value)) {
         sealedHeaders[name] = value;
       }
     }
@@ -251,7 +275,7 @@ export class CallQueue {
       sealedHeaders,
       body: request.body,
       callbackUrl: request.callbackUrl,
-      createdAt: Date.now(),
+      createdAt: this.#clock.now(),
     };
   }
 
@@ -304,12 +328,12 @@ export class CallQueue {
     if (this.#batch.length > 0) {
       this.#storeBatch(); // accepted calls waiting for their write are stored, not dropped
     }
-    clearTimeout(this.#wakeTimer);
-    clearInterval(this.#heartbeat);
-    clearInterval(this.#sweeper);
-    const deadline = Date.now() + graceMs;
-    while (this.#running.size > 0 && Date.now() < deadline) {
-      await this.#nextSettle(deadline - Date.now());
+    this.#clock.clearTimeout(this.#wakeTimer);
+    this.#clock.clearInterval(this.#heartbeat);
+    this.#clock.clearInterval(this.#sweeper);
+    const deadline = this.#clock.now() + graceMs;
+    while (this.#running.size > 0 && this.#clock.now() < deadline) {
+      await this.#nextSettle(deadline - this.#clock.now());
     }
     for (const { controller } of this.#running.values()) {
       controller.abort(new Error("the platform is shutting down"));
@@ -327,11 +351,11 @@ export class CallQueue {
   #nextSettle(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         this.#settled.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(1, timeoutMs));
+      const timer = this.#clock.setTimeout(done, Math.max(1, timeoutMs));
       this.#settled.add(done);
     });
   }
@@ -364,7 +388,7 @@ export class CallQueue {
         }
       });
     } catch (error) {
-      this.#platform.events.emit("backgroundError", error);
+      this.#host.onError(error);
     }
   }
 
@@ -378,7 +402,7 @@ export class CallQueue {
       try {
         this.#pump();
       } catch (error) {
-        this.#platform.events.emit("backgroundError", error);
+        this.#host.onError(error);
         this.#schedule(1000);
       }
     });
@@ -389,7 +413,7 @@ export class CallQueue {
     if (this.#closing) {
       return;
     }
-    const now = Date.now();
+    const now = this.#clock.now();
     const { maxConcurrency } = this.options;
     if (this.#running.size < maxConcurrency) {
       for (const name of this.store.queuedFunctions()) {
@@ -397,7 +421,7 @@ export class CallQueue {
         if (free <= 0) {
           break;
         }
-        const target = this.#platform.findTarget(name);
+        const target = this.#host.revisions.find(name);
         // Removed since the call was accepted: its attempt fails with a 404 below.
         const capacity = target
           ? target.config.scale.max * target.config.scale.concurrency
@@ -428,9 +452,8 @@ export class CallQueue {
   }
 
   #schedule(delayMs: number): void {
-    clearTimeout(this.#wakeTimer);
-    this.#wakeTimer = setTimeout(() => this.#wake(), delayMs);
-    this.#wakeTimer.unref();
+    this.#clock.clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = this.#clock.setTimeout(() => this.#wake(), delayMs).unref();
   }
 
   #startAttempt(call: ClaimedCall): void {
@@ -441,7 +464,7 @@ export class CallQueue {
       (this.#runningByFunction.get(call.functionName) ?? 0) + 1,
     );
     void this.#attempt(call, controller)
-      .catch((error: unknown) => this.#platform.events.emit("backgroundError", error))
+      .catch((error: unknown) => this.#host.onError(error))
       .finally(() => {
         this.#running.delete(call.id);
         const left = (this.#runningByFunction.get(call.functionName) ?? 1) - 1;
@@ -460,8 +483,7 @@ export class CallQueue {
   async #attempt(call: ClaimedCall, controller: AbortController): Promise<void> {
     let result: FunctionCallResult;
     try {
-      result = await callFunction(
-        this.#platform,
+      result = await this.#host.call(
         {
           name: call.functionName,
           method: call.method,
@@ -494,7 +516,7 @@ export class CallQueue {
     }
     if (controller.signal.aborted && this.#closing) {
       // Cut short by shutdown, not the function's fault: run it again on the next start.
-      const now = Date.now();
+      const now = this.#clock.now();
       this.#defer(() => this.store.requeueOne(call.id, now));
       this.#emit(call, "interrupted", result);
       return;
@@ -510,7 +532,7 @@ export class CallQueue {
       return;
     }
     const failures = call.failures + 1;
-    const target = this.#platform.findTarget(call.functionName);
+    const target = this.#host.revisions.find(call.functionName);
     if (!target) {
       this.#finish(
         call,
@@ -533,7 +555,7 @@ export class CallQueue {
       return;
     }
     const retry = {
-      nextAttemptAt: Date.now() + retryDelay(this.#backoff(), failures),
+      nextAttemptAt: this.#clock.now() + retryDelay(this.#backoff(), failures),
       failures,
       statusCode: status,
       error,
@@ -557,7 +579,7 @@ export class CallQueue {
       error,
       durationMs: result.durationMs,
       failures,
-      finishedAt: Date.now(),
+      finishedAt: this.#clock.now(),
       result: {
         headers: result.headers,
         body: result.body.length > limit ? result.body.subarray(0, limit) : result.body,
@@ -576,13 +598,13 @@ export class CallQueue {
       statusCode: result.status,
       durationMs: result.durationMs,
     };
-    this.#platform.events.emit("callAttempt", event);
+    this.#host.onAttempt(event);
   }
 
   #startCallback(due: DueCallback): void {
     const controller = new AbortController();
     this.#callbacks.set(due.id, controller);
-    const timer = setTimeout(
+    const timer = this.#clock.setTimeout(
       () => controller.abort(new Error(`no answer within ${this.options.callbackTimeoutMs} ms`)),
       this.options.callbackTimeoutMs,
     );
@@ -602,7 +624,7 @@ export class CallQueue {
           nextAt:
             outcome.delivered || givingUp
               ? undefined
-              : Date.now() + retryDelay(this.#backoff(), attempts),
+              : this.#clock.now() + retryDelay(this.#backoff(), attempts),
         };
         this.#callbacksUnwritten.add(due.id);
         this.#defer(() => {
@@ -610,9 +632,9 @@ export class CallQueue {
           this.store.callbackAttempted(due.id, outcomeToStore);
         });
       })
-      .catch((error: unknown) => this.#platform.events.emit("backgroundError", error))
+      .catch((error: unknown) => this.#host.onError(error))
       .finally(() => {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         this.#callbacks.delete(due.id);
         for (const settle of [...this.#settled]) {
           settle();
@@ -627,22 +649,22 @@ export class CallQueue {
 
   #renewLeases(): void {
     try {
-      const now = Date.now();
+      const now = this.#clock.now();
       this.store.renewLeases([...this.#running.keys()], now + this.options.leaseMs);
       // Running calls nobody renews any more (lost by a worker) go back to the queue.
       if (this.store.requeueRunning(now, true) > 0) {
         this.#wake();
       }
     } catch (error) {
-      this.#platform.events.emit("backgroundError", error);
+      this.#host.onError(error);
     }
   }
 
   #sweep(): void {
     try {
-      this.store.sweep(Date.now() - this.options.retentionMs);
+      this.store.sweep(this.#clock.now() - this.options.retentionMs);
     } catch (error) {
-      this.#platform.events.emit("backgroundError", error);
+      this.#host.onError(error);
     }
   }
 }

@@ -6,6 +6,7 @@
  * instances (scale to zero), and replaces instances that die, backing off when a function
  * keeps crashing.
  */
+import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { UserError, errorMessage } from "../errors.js";
 import type { CancelSignal, Instance, LogLine, Provider } from "../provider/types.js";
 import { instanceRuntimeOf, type InstanceRuntime } from "../spec/function-spec.js";
@@ -24,8 +25,8 @@ export interface ExecutorOptions {
   readonly tickIntervalMs?: number;
   /** Autoscaler stable window unless a function sets its own. @default 60000 */
   readonly stableWindowMs?: number;
-  /** Injected clock, for tests of scaling. @default Date.now */
-  readonly now?: () => number;
+  /** Time for scaling, idle reaping and crash back-off. @default systemClock */
+  readonly clock?: Clock;
   /** Told of every cold start, for metrics. */
   readonly onColdStart?: (event: ColdStartEvent) => void;
   /** Told of errors nobody is waiting for (a pool refill failed). */
@@ -96,7 +97,7 @@ class RevisionPool {
   retired = false;
   crashes = 0;
   backoffUntil = 0;
-  backoffTimer: NodeJS.Timeout | undefined;
+  backoffTimer: TimerHandle | undefined;
   lastExit: string | undefined;
   lastError: string | undefined;
   lastDecision: ScalingDecision | undefined;
@@ -173,22 +174,23 @@ export class Executor {
   readonly #provider: Provider;
   readonly #options: ExecutorOptions;
   readonly #maxQueue: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #pools = new Map<string, RevisionPool>();
   readonly #warm = new Map<InstanceRuntime, WarmPool>();
-  readonly #ticker: NodeJS.Timeout;
+  readonly #ticker: TimerHandle;
   #closed = false;
 
   constructor(options: ExecutorOptions) {
     this.#provider = options.provider;
     this.#options = options;
     this.#maxQueue = options.maxQueue ?? 1000;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     // Node's pool fills at once; other runtimes' pools start with their first function, so
     // a platform that runs only Node spends nothing on Python or exec instances.
     this.#warmPool("node");
-    this.#ticker = setInterval(() => this.tick(), options.tickIntervalMs ?? 1000);
-    this.#ticker.unref();
+    this.#ticker = this.#clock
+      .setInterval(() => this.tick(), options.tickIntervalMs ?? 1000)
+      .unref();
   }
 
   /**
@@ -215,7 +217,7 @@ export class Executor {
       return undefined;
     }
     const pool = this.#pool(target);
-    pool.autoscaler.touch(this.#now());
+    pool.autoscaler.touch(this.#clock.now());
     const slot = this.#freeSlot(pool);
     return slot ? this.#lease(pool, slot) : undefined;
   }
@@ -233,7 +235,7 @@ export class Executor {
       return Promise.resolve(lease);
     }
     const pool = this.#pool(target);
-    if (pool.crashes >= 3 && this.#now() < pool.backoffUntil && pool.live.length === 0) {
+    if (pool.crashes >= 3 && this.#clock.now() < pool.backoffUntil && pool.live.length === 0) {
       return Promise.reject(this.#crashLoopError(pool));
     }
     if (pool.waiters.length >= this.#maxQueue) {
@@ -279,7 +281,7 @@ export class Executor {
         continue;
       }
       pool.retired = true;
-      clearTimeout(pool.backoffTimer);
+      this.#clock.clearTimeout(pool.backoffTimer);
       this.#pools.delete(key);
       for (const waiter of pool.waiters.splice(0)) {
         waiter.reject(
@@ -292,7 +294,7 @@ export class Executor {
   }
 
   status(functionName: string): RevisionStatus[] {
-    const now = this.#now();
+    const now = this.#clock.now();
     return [...this.#pools.values()]
       .filter((pool) => pool.target.functionName === functionName)
       .map((pool) => ({
@@ -329,7 +331,7 @@ export class Executor {
 
   /** One autoscaler round: sample every revision, then scale it up or down. */
   tick(): void {
-    const now = this.#now();
+    const now = this.#clock.now();
     for (const pool of this.#pools.values()) {
       pool.autoscaler.update(this.#settings(pool.target));
       pool.autoscaler.record(now, pool.inFlight + pool.waiters.length);
@@ -354,17 +356,17 @@ export class Executor {
   /** Drains in-flight calls (up to `graceMs`) and stops every instance. */
   async close(graceMs = 10_000): Promise<void> {
     this.#closed = true;
-    clearInterval(this.#ticker);
+    this.#clock.clearInterval(this.#ticker);
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     for (const pool of pools) {
       pool.retired = true;
-      clearTimeout(pool.backoffTimer);
+      this.#clock.clearTimeout(pool.backoffTimer);
       for (const waiter of pool.waiters.splice(0)) {
         waiter.reject(new Error("the platform is shutting down"));
       }
     }
-    const deadline = this.#now() + graceMs;
+    const deadline = this.#clock.now() + graceMs;
     await Promise.all([
       ...pools.map((pool) => this.#drainAndStop(pool, deadline)),
       ...[...this.#warm.values()].map((pool) => pool.close()),
@@ -386,7 +388,7 @@ export class Executor {
     const key = revisionKey(target);
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = new RevisionPool(target, this.#settings(target), this.#now());
+      pool = new RevisionPool(target, this.#settings(target), this.#clock.now());
       this.#pools.set(key, pool);
     } else {
       pool.target = target;
@@ -409,7 +411,7 @@ export class Executor {
 
   #lease(pool: RevisionPool, slot: Slot): Lease {
     slot.inFlight += 1;
-    slot.lastUsed = this.#now();
+    slot.lastUsed = this.#clock.now();
     return new SlotLease(pool, slot, this.#leaseEnds);
   }
 
@@ -417,7 +419,7 @@ export class Executor {
   readonly #leaseEnds: LeaseEnds = {
     released: (pool, slot) => {
       slot.inFlight -= 1;
-      slot.lastUsed = this.#now();
+      slot.lastUsed = this.#clock.now();
       this.#dispatch(pool);
     },
     recycled: (pool, slot, reason) => {
@@ -454,10 +456,10 @@ export class Executor {
     if (count <= 0 || pool.retired || this.#closed) {
       return;
     }
-    const wait = pool.backoffUntil - this.#now();
+    const wait = pool.backoffUntil - this.#clock.now();
     if (wait > 0) {
       // Crash-looping: try again when the back-off ends, not on every call.
-      pool.backoffTimer ??= setTimeout(() => {
+      pool.backoffTimer ??= this.#clock.setTimeout(() => {
         pool.backoffTimer = undefined;
         this.#scale(pool);
       }, wait);
@@ -556,9 +558,9 @@ export class Executor {
     }
     const slot: Slot = {
       instance,
-      startedAt: this.#now(),
+      startedAt: this.#clock.now(),
       inFlight: 0,
-      lastUsed: this.#now(),
+      lastUsed: this.#clock.now(),
       stopping: false,
     };
     pool.slots.push(slot);
@@ -579,7 +581,7 @@ export class Executor {
           text: `runlet: instance ${started_.id} ${info.reason}`,
         });
         // An instance that ran a good while before dying is not part of a crash loop.
-        if (this.#now() - slot.startedAt > stableUptimeMs) {
+        if (this.#clock.now() - slot.startedAt > stableUptimeMs) {
           pool.crashes = 0;
         }
         this.#noteCrash(pool);
@@ -596,7 +598,7 @@ export class Executor {
   #noteCrash(pool: RevisionPool): void {
     pool.crashes += 1;
     if (pool.crashes >= 2) {
-      pool.backoffUntil = this.#now() + Math.min(30_000, 250 * 2 ** (pool.crashes - 2));
+      pool.backoffUntil = this.#clock.now() + Math.min(30_000, 250 * 2 ** (pool.crashes - 2));
     }
     if (pool.crashes >= 3 && pool.live.length === 0) {
       const error = this.#crashLoopError(pool);
@@ -607,7 +609,7 @@ export class Executor {
   }
 
   #crashLoopError(pool: RevisionPool): Error {
-    const seconds = Math.max(0, Math.ceil((pool.backoffUntil - this.#now()) / 1000));
+    const seconds = Math.max(0, Math.ceil((pool.backoffUntil - this.#clock.now()) / 1000));
     return new CrashLoopError(
       `${pool.target.functionName} keeps crashing (${pool.crashes} times in a row; last: ${pool.lastExit ?? pool.lastError ?? "unknown"}); the next start is in ${seconds}s`,
     );
@@ -621,10 +623,10 @@ export class Executor {
     void slot.instance.stop();
   }
 
-  async #drainAndStop(pool: RevisionPool, deadline = this.#now() + 30_000): Promise<void> {
+  async #drainAndStop(pool: RevisionPool, deadline = this.#clock.now() + 30_000): Promise<void> {
     // Poll in-flight counts: calls end on their own (each has a timeout), so this ends too.
-    while (pool.inFlight > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    while (pool.inFlight > 0 && this.#clock.now() < deadline) {
+      await new Promise((resolve) => this.#clock.setTimeout(() => resolve(undefined), 20));
     }
     await Promise.all(
       pool.slots.map(async (slot) => {

@@ -1,20 +1,24 @@
 /**
- * The platform as a library (CONVENTIONS.md rule 1): store, executor and provider wired
- * together, with the operations every shell (HTTP API, CLI, tests) calls. The gateway only
- * parses requests and calls these.
+ * The platform as a library (CONVENTIONS.md rule 1) and its composition root: stores, queue,
+ * executor, router and provider wired together, with the operations every shell (HTTP API,
+ * CLI, tests) calls. The gateway only parses requests and calls these. Nothing below imports
+ * this module; another composition (Kubernetes mode) passes its own provider, stores, queue
+ * and clock as options, and `Platform.open` without them is the embedded platform.
  */
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import type { BuildEventSink } from "../build/build-events.js";
 import { Builder } from "../build/builder.js";
-import { runConfigOf } from "../build/run-config.js";
-import { CallQueue, type CallQueueOptions } from "../calls/call-queue.js";
+import { CallQueue, type CallQueueHost, type CallQueueOptions } from "../calls/call-queue.js";
+import { systemClock, type Clock } from "../clock.js";
 import { UserError } from "../errors.js";
 import { Executor, type RevisionStatus } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { LocalProvider } from "../provider/local/local-provider.js";
 import type { Provider } from "../provider/types.js";
+import { callFunction, type CallRouting } from "../router/call.js";
 import { PlatformCredentials } from "../router/credentials.js";
+import { functionNotFound, requireTarget } from "../router/revision-lookup.js";
 import {
   resolveFunctionConfig,
   assertExecFields,
@@ -24,7 +28,8 @@ import {
   type FunctionSpec,
 } from "../spec/function-spec.js";
 import { assertValidName } from "../spec/names.js";
-import { openDatabase, type Db } from "../store/database.js";
+import { CallStore } from "../store/call-store.js";
+import { openDatabase } from "../store/database.js";
 import {
   FunctionStore,
   type FunctionRecord,
@@ -37,11 +42,36 @@ import { TriggerStore } from "../store/trigger-store.js";
 import { Triggers } from "../triggers/triggers.js";
 import { triggersHash } from "../spec/trigger-spec.js";
 import { openDataDir, type DataDir } from "./data-dir.js";
-import { KeyedLock } from "./keyed-lock.js";
+import { KeyedLock } from "../keyed-lock.js";
+import { RevisionTargets } from "./revision-targets.js";
 import { triggerHostOf } from "./trigger-host.js";
 
-/** How many unknown function names findTarget() remembers. */
-const maxAbsentNames = 10_000;
+/** Where the platform keeps its state; the embedded default is one SQLite file. */
+export interface PlatformStores {
+  readonly functions: FunctionStore;
+  readonly packages: PackageStore;
+  readonly secrets: SecretStore;
+  readonly logs: LogStore;
+  readonly triggers: TriggerStore;
+  readonly calls: CallStore;
+  /** Closes what backs them; called last by Platform.close(). */
+  close(): void;
+}
+
+/** The async call queue as the platform and its shells use it. */
+export type AsyncCallQueue = Pick<
+  CallQueue,
+  | "store"
+  | "options"
+  | "start"
+  | "enqueue"
+  | "enqueueBatched"
+  | "get"
+  | "require"
+  | "list"
+  | "runningCount"
+  | "close"
+>;
 
 export interface PlatformOptions {
   /** Where state lives. */
@@ -50,6 +80,12 @@ export interface PlatformOptions {
   readonly adminToken?: string;
   /** @default a LocalProvider */
   readonly provider?: Provider;
+  /** @default SQLite stores in the data directory */
+  readonly stores?: (dataDir: DataDir) => PlatformStores;
+  /** @default a CallQueue on the stores' call store */
+  readonly queue?: (host: CallQueueHost, stores: PlatformStores) => AsyncCallQueue;
+  /** Time for scaling, back-off, retries and sweeps. @default systemClock */
+  readonly clock?: Clock;
   /** Largest package once unpacked. @default 256 MiB */
   readonly maxPackageBytes?: number;
   /** Package store: collection grace period, compression-ratio limit, clock. */
@@ -109,52 +145,46 @@ export class Platform {
   readonly packages: PackageStore;
   readonly secrets: SecretStore;
   readonly logs: LogStore;
+  /** Active revisions by function name, as the router runs them. */
+  readonly targets: RevisionTargets;
   readonly executor: Executor;
   readonly provider: Provider;
   readonly builder: Builder;
   /** Durable async calls: enqueue, status, workers. */
-  readonly calls: CallQueue;
+  readonly calls: AsyncCallQueue;
   /** HTTP routes, cron schedules and NATS subscriptions that call functions. */
   readonly triggers: Triggers;
-  /** "coldStart" (ColdStartEvent) and "backgroundError" (failures nobody waits for). */
+  /** What buffered calls (async workers, triggers) run through. */
+  readonly routing: CallRouting;
+  /** "coldStart" (ColdStartEvent), "callAttempt" and "backgroundError" (failures nobody waits for). */
   readonly events = new EventEmitter();
-  readonly #db: Db;
+  readonly clock: Clock;
+  readonly #stores: PlatformStores;
   readonly #lock = new KeyedLock();
-  readonly #targets = new Map<string, RevisionTarget>();
-  /**
-   * Names looked up and not found, so a flood of calls to a function that does not exist
-   * answers 404 from memory instead of querying the store each time (about 60 us a call).
-   * Bounded: cleared when full, so random names cannot grow it without end.
-   */
-  readonly #absent = new Set<string>();
   /** Packages of deploys in progress (uploaded sources, fresh builds): never collected. */
   readonly #deploying = new Map<string, number>();
 
-  private constructor(dataDir: DataDir, db: Db, provider: Provider, options: PlatformOptions) {
+  private constructor(
+    dataDir: DataDir,
+    stores: PlatformStores,
+    provider: Provider,
+    options: PlatformOptions,
+  ) {
     this.dataDir = dataDir;
+    this.clock = options.clock ?? systemClock;
     this.credentials = new PlatformCredentials([dataDir.adminToken]);
-    this.#db = db;
-    this.functions = new FunctionStore(db);
-    this.packages = new PackageStore(
-      db,
-      dataDir.packagesDir,
-      { maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20, maxFiles: 50_000 },
-      options.packages,
-    );
+    this.#stores = stores;
+    this.functions = stores.functions;
+    this.packages = stores.packages;
+    this.secrets = stores.secrets;
+    this.logs = stores.logs;
+    this.targets = new RevisionTargets(stores);
     this.builder = new Builder({
       root: join(dataDir.root, "builds"),
       packages: this.packages,
       timeoutMs: options.buildTimeoutMs,
       concurrency: options.buildConcurrency,
       sandbox: options.sandbox,
-    });
-    this.secrets = new SecretStore(db, dataDir.secretsKey);
-    this.logs = new LogStore(db);
-    this.calls = new CallQueue(this, db, options.calls);
-    this.triggers = new Triggers({
-      store: new TriggerStore(db),
-      host: triggerHostOf(this),
-      natsUrl: options.natsUrl,
     });
     this.provider = provider;
     this.executor = new Executor({
@@ -163,6 +193,7 @@ export class Platform {
       maxQueue: options.maxQueue,
       tickIntervalMs: options.tickIntervalMs,
       stableWindowMs: options.stableWindowMs,
+      clock: this.clock,
       onColdStart: (event) => this.events.emit("coldStart", event),
       onError: (error) => this.events.emit("backgroundError", error),
       onLog: (line) => {
@@ -176,20 +207,58 @@ export class Platform {
         });
       },
     });
+    const routing: CallRouting = {
+      executor: this.executor,
+      revisions: this.targets,
+      credentials: this.credentials,
+    };
+    this.routing = routing;
+    const queueHost: CallQueueHost = {
+      revisions: this.targets,
+      credentials: this.credentials,
+      call: (call, signal) => callFunction(routing, call, signal),
+      onError: (error) => this.events.emit("backgroundError", error),
+      onAttempt: (event) => this.events.emit("callAttempt", event),
+    };
+    this.calls = options.queue
+      ? options.queue(queueHost, stores)
+      : new CallQueue({
+          host: queueHost,
+          store: stores.calls,
+          options: options.calls,
+          clock: this.clock,
+        });
+    this.triggers = new Triggers({
+      store: stores.triggers,
+      host: triggerHostOf({
+        revisions: this.targets,
+        functions: this.functions,
+        routing,
+        calls: this.calls,
+        onError: (error) => this.events.emit("backgroundError", error),
+      }),
+      natsUrl: options.natsUrl,
+    });
   }
 
   static async open(options: PlatformOptions): Promise<Platform> {
     const dataDir = await openDataDir(options.dataDir, options.adminToken);
-    const db = openDatabase(join(dataDir.root, "runlet.db"));
-    const provider =
-      options.provider ??
-      (await LocalProvider.create({
-        workDir: join(dataDir.root, "run"),
-        sandbox: options.sandbox,
-      }));
+    const stores = (options.stores ?? embeddedStores(options))(dataDir);
+    let provider: Provider;
+    try {
+      provider =
+        options.provider ??
+        (await LocalProvider.create({
+          workDir: join(dataDir.root, "run"),
+          sandbox: options.sandbox,
+        }));
+    } catch (error) {
+      stores.close();
+      throw error;
+    }
     let platform: Platform | undefined;
     try {
-      platform = new Platform(dataDir, db, provider, options);
+      platform = new Platform(dataDir, stores, provider, options);
       // Uploads a killed server left half-written (issue 13, item 13).
       await platform.packages.removeLeftovers();
       // Functions with `min > 0` come back warm after a restart.
@@ -207,7 +276,7 @@ export class Platform {
       const closed = platform ? platform.close(0) : Promise.reject(new Error("not opened"));
       await closed.catch(async () => {
         await provider.close().catch(() => undefined);
-        db.close();
+        stores.close();
       });
       throw error;
     }
@@ -276,7 +345,7 @@ export class Platform {
           release();
         }
       }
-      const target = this.#targetOf(revision);
+      const target = this.targets.targetOf(revision);
       try {
         await this.executor.prepare(target);
       } catch (error) {
@@ -286,8 +355,7 @@ export class Platform {
       }
       this.functions.activate(name, revision.number);
       this.triggers.setSpecTriggers(name, spec.triggers ?? []);
-      this.#targets.set(name, target);
-      this.#absent.delete(name);
+      this.targets.activate(target);
       this.executor.ensureMin(target);
       // Old instances finish what they serve, then stop.
       void this.executor.retire(name, target.revision);
@@ -301,11 +369,11 @@ export class Platform {
         ? this.functions.revisions(name).map((revision) => revision.packageDigest)
         : [];
       if (!this.functions.remove(name)) {
-        throw notFound(name);
+        throw functionNotFound(name);
       }
       // Their grace period before collection starts now (issue 13, item 10).
       this.packages.release(used);
-      this.#targets.delete(name);
+      this.targets.forget(name);
       this.triggers.removeFunction(name);
       this.logs.remove(name);
       await this.executor.retire(name);
@@ -319,48 +387,22 @@ export class Platform {
 
   /** The active revision of a function, as the router needs it; undefined when unknown. */
   findTarget(name: string): RevisionTarget | undefined {
-    const cached = this.#targets.get(name);
-    if (cached) {
-      return cached;
-    }
-    if (this.#absent.has(name)) {
-      return undefined;
-    }
-    const record = this.functions.get(name);
-    if (!record) {
-      if (this.#absent.size >= maxAbsentNames) {
-        this.#absent.clear();
-      }
-      this.#absent.add(name);
-      return undefined;
-    }
-    const target = this.#targetOf(record.active);
-    this.#targets.set(name, target);
-    return target;
+    return this.targets.find(name);
   }
 
   /** One revision of a function, active or not (a canary route may name one). */
   findRevisionTarget(name: string, revision: number): RevisionTarget | undefined {
-    const active = this.findTarget(name);
-    if (active?.revision === String(revision)) {
-      return active;
-    }
-    const record = this.functions.revision(name, revision);
-    return record ? this.#targetOf(record) : undefined;
+    return this.targets.findRevision(name, revision);
   }
 
   target(name: string): RevisionTarget {
-    const target = this.findTarget(name);
-    if (!target) {
-      throw notFound(name);
-    }
-    return target;
+    return requireTarget(this.targets, name);
   }
 
   get(name: string): FunctionView {
     const record = this.functions.get(name);
     if (!record) {
-      throw notFound(name);
+      throw functionNotFound(name);
     }
     return this.#view(record);
   }
@@ -371,7 +413,7 @@ export class Platform {
 
   revisions(name: string): RevisionRecord[] {
     if (!this.functions.get(name)) {
-      throw notFound(name);
+      throw functionNotFound(name);
     }
     return this.functions.revisions(name);
   }
@@ -397,13 +439,13 @@ export class Platform {
   }
 
   async close(graceMs = 10_000): Promise<void> {
-    const deadline = Date.now() + graceMs;
+    const started = Date.now();
     await this.triggers.close();
     await this.calls.close(graceMs);
-    await this.executor.close(Math.max(0, deadline - Date.now()));
+    await this.executor.close(Math.max(0, graceMs - (Date.now() - started)));
     await this.provider.close();
     this.logs.close();
-    this.#db.close();
+    this.#stores.close();
   }
 
   /** `source` was checked just now; any other package is checked again. */
@@ -428,18 +470,6 @@ export class Platform {
     };
   }
 
-  #targetOf(revision: RevisionRecord): RevisionTarget {
-    const config = runConfigOf(resolveFunctionConfig(revision.spec));
-    return {
-      functionName: revision.functionName,
-      revision: String(revision.number),
-      config,
-      packagePath: this.packages.treePath(revision.packageDigest),
-      checkPackage: () => this.packages.verify(revision.packageDigest),
-      loadSecrets: () => this.secrets.reveal(config.secrets),
-    };
-  }
-
   #view(record: FunctionRecord): FunctionView {
     const config = resolveFunctionConfig(record.active.spec);
     const instances = this.executor.status(record.name);
@@ -459,9 +489,23 @@ export class Platform {
   }
 }
 
-export function notFound(name: string): UserError {
-  return new UserError(
-    "RUNLET_FUNCTION_NOT_FOUND",
-    `Function ${name} does not exist; see the deployed ones with: runlet list`,
-  );
+/** The embedded stores: one SQLite database in the data directory. */
+function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => PlatformStores {
+  return (dataDir) => {
+    const db = openDatabase(join(dataDir.root, "runlet.db"));
+    return {
+      functions: new FunctionStore(db),
+      packages: new PackageStore(
+        db,
+        dataDir.packagesDir,
+        { maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20, maxFiles: 50_000 },
+        options.packages,
+      ),
+      secrets: new SecretStore(db, dataDir.secretsKey),
+      logs: new LogStore(db),
+      triggers: new TriggerStore(db),
+      calls: new CallStore(db, dataDir.secretsKey),
+      close: () => db.close(),
+    };
+  };
 }

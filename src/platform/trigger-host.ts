@@ -1,16 +1,26 @@
-/** Connects triggers to the platform: buffered calls, async enqueue, function lookups. */
-import { callFunction } from "../router/call.js";
+/** Connects triggers to the platform's parts: buffered calls, async enqueue, function lookups. */
+import type { CallQueue } from "../calls/call-queue.js";
+import { callFunction, type CallRouting } from "../router/call.js";
+import type { RevisionLookup } from "../router/revision-lookup.js";
+import type { FunctionStore } from "../store/function-store.js";
 import type { TriggerHost } from "../triggers/trigger-host.js";
-import type { Platform } from "./platform.js";
 
-export function triggerHostOf(platform: Platform): TriggerHost {
+export interface TriggerHostParts {
+  readonly revisions: RevisionLookup;
+  readonly functions: Pick<FunctionStore, "revision">;
+  readonly routing: CallRouting;
+  readonly calls: Pick<CallQueue, "enqueue">;
+  readonly onError: (error: unknown) => void;
+}
+
+export function triggerHostOf(parts: TriggerHostParts): TriggerHost {
   return {
-    functionTimeoutMs: (name) => platform.findTarget(name)?.config.timeoutMs,
-    hasRevision: (name, revision) => platform.functions.revision(name, revision) !== undefined,
-    call: (request, signal) => callFunction(platform, request, signal),
+    functionTimeoutMs: (name) => parts.revisions.find(name)?.config.timeoutMs,
+    hasRevision: (name, revision) => parts.functions.revision(name, revision) !== undefined,
+    call: (request, signal) => callFunction(parts.routing, request, signal),
     enqueue: (request) => {
-      platform.calls.enqueue(request);
+      parts.calls.enqueue(request);
     },
-    onError: (error) => platform.events.emit("backgroundError", error),
+    onError: parts.onError,
   };
 }

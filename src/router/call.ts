@@ -6,8 +6,10 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import type { Platform } from "../platform/platform.js";
+import type { Executor } from "../executor/executor.js";
 import { CallController } from "./call-controller.js";
+import type { PlatformCredentials } from "./credentials.js";
+import { requireTarget, type RevisionLookup } from "./revision-lookup.js";
 import {
   BodyTooLarge,
   classify,
@@ -29,6 +31,14 @@ export interface FunctionCall {
   readonly params?: Record<string, string>;
 }
 
+/** What a buffered call runs on: the same parts `forward` is given for a sync call. */
+export interface CallRouting {
+  readonly executor: Executor;
+  readonly revisions: RevisionLookup;
+  /** Never passed on to the function. */
+  readonly credentials: PlatformCredentials;
+}
+
 export interface FunctionCallResult {
   readonly status: number;
   /** The function's response headers (hop-by-hop ones dropped) plus X-Call-Id. */
@@ -43,11 +53,11 @@ export interface FunctionCallResult {
  * call (its result is then a 502 naming the reason).
  */
 export async function callFunction(
-  platform: Platform,
+  routing: CallRouting,
   call: FunctionCall,
   signal?: AbortSignal,
 ): Promise<FunctionCallResult> {
-  const target = platform.target(call.name);
+  const target = requireTarget(routing.revisions, call.name);
   const started = performance.now();
   const finish = (
     status: number,
@@ -90,7 +100,7 @@ export async function callFunction(
   }
   try {
     return await runCall(
-      platform.executor,
+      routing.executor,
       {
         target,
         callId: call.callId,
@@ -101,7 +111,7 @@ export async function callFunction(
         body: hasBody ? call.body : undefined,
         params: call.params,
         controller,
-        credentials: platform.credentials,
+        credentials: routing.credentials,
       },
       async (response) => {
         const body = Buffer.isBuffer(response.body) ? response.body : await collect(response.body);

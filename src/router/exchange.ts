@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import type { RunCallRequest } from "./run-call.js";
+import type { CancelSignal } from "../provider/types.js";
 
 export type OutgoingHeaders = Record<string, string | string[] | number>;
 
@@ -14,6 +14,13 @@ export type OutgoingHeaders = Record<string, string | string[] | number>;
  * a client could read as something else): the caller gets a 502 naming it instead.
  */
 export class InvalidResponse extends Error {}
+
+/**
+ * A request body as the router takes it: none, all of it in a Buffer, a stream, or a function
+ * that reads all of a body known to be small (see RunCallRequest.body).
+ */
+export type ExchangeBody =
+  Readable | Buffer | undefined | ((signal: CancelSignal) => Promise<Buffer>);
 
 export interface Exchange {
   readonly method: string;
@@ -25,7 +32,7 @@ export interface Exchange {
   /** The body length the request declared (0 when it declared none). */
   readonly declaredLength: number;
   /** The request body as runCall takes it, failing with BodyTooLarge past `limit` bytes. */
-  body(limit: number): RunCallRequest["body"];
+  body(limit: number): ExchangeBody;
   /** Lets a body nobody will read go (the call was answered without it). */
   discardBody(): void;
   /** Whether the status line is out (a failure after that can only cut the connection). */

@@ -5,15 +5,14 @@
  * whatever went wrong into one classified failure (status, code, message).
  */
 import type { IncomingHttpHeaders } from "node:http";
-import type { Readable } from "node:stream";
 import { UserError, isUserError } from "../errors.js";
 import { CrashLoopError, type Executor, type Lease } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
-import type { CancelSignal, InvocationResponse } from "../provider/types.js";
+import type { InvocationResponse } from "../provider/types.js";
 import { formatDuration, formatSize } from "../spec/units.js";
 import type { CallController } from "./call-controller.js";
 import type { PlatformCredentials } from "./credentials.js";
-import { InvalidResponse } from "./exchange.js";
+import { InvalidResponse, type ExchangeBody } from "./exchange.js";
 import { callInstance } from "./instance-call.js";
 
 export interface RunCallRequest {
@@ -30,7 +29,7 @@ export interface RunCallRequest {
    * an instance slot or starts the function's timeout: a client slow to send its body holds
    * no instance, and the exchange bounds its wait with a 408 (issue 13). Cancellation applies.
    */
-  readonly body: Readable | Buffer | undefined | ((signal: CancelSignal) => Promise<Buffer>);
+  readonly body: ExchangeBody;
   /** Route parameters from an HTTP trigger (sent as X-Runlet-Params). */
   readonly params?: Record<string, string>;
   /** Aborting it cancels the call (caller gone, platform closing); the timeout aborts it too. */

@@ -12,7 +12,7 @@ describe("callFunction (buffered calls through the router)", () => {
   it("runs a call with method, path, query, headers, body and params and buffers the answer", async () => {
     const runlet = await startTestRunlet();
     expect((await runlet.deploy("echo", { "index.js": echo })).status).toBe(201);
-    const result = await callFunction(runlet.platform, {
+    const result = await callFunction(runlet.platform.routing, {
       name: "echo",
       method: "post",
       path: "/a/b?x=1",
@@ -46,7 +46,7 @@ describe("callFunction (buffered calls through the router)", () => {
       (await runlet.deploy("flaky", { "index.js": handler }, { timeout: "500ms" })).status,
     ).toBe(201);
     const call = (path: string) =>
-      callFunction(runlet.platform, {
+      callFunction(runlet.platform.routing, {
         name: "flaky",
         method: "GET",
         path,
@@ -65,7 +65,7 @@ describe("callFunction (buffered calls through the router)", () => {
       return result.status === 200 ? result : undefined;
     });
     expect(ok.body.toString()).toBe("ok");
-    const missing = await callFunction(runlet.platform, {
+    const missing = await callFunction(runlet.platform.routing, {
       name: "nope",
       method: "GET",
       path: "/",

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { promisify } from "node:util";
 import { execFile } from "node:child_process";
-import { startRunlet } from "../../src/platform/start.js";
+import { startRunlet } from "../../src/gateway/start.js";
 import { runCli } from "../helpers/cli.js";
 import { deployStreamed } from "./build-helpers.js";
 import { adminToken, eventually, withApi, type TestRunlet } from "../helpers/runlet.js";

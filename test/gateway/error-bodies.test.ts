@@ -11,7 +11,7 @@ import { create } from "tar";
 import { describe, expect, it } from "vitest";
 import { statusOf, type ErrorCode } from "../../src/errors.js";
 import { adminToken, eventually, startTestRunlet, tempDir, withApi } from "../helpers/runlet.js";
-import { startRunlet } from "../../src/platform/start.js";
+import { startRunlet } from "../../src/gateway/start.js";
 
 const auth = { authorization: `Bearer ${adminToken}` };
 

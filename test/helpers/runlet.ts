@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { onTestFinished } from "vitest";
 import { packDirectory } from "../../src/packaging/pack.js";
-import { startRunlet, type Runlet, type RunletOptions } from "../../src/platform/start.js";
+import { startRunlet, type Runlet, type RunletOptions } from "../../src/gateway/start.js";
 
 export const adminToken = "test-admin-token";
 

@@ -17,7 +17,7 @@ import {
 
 /** A real server whose uploads stop mid-unpack and say so on stdout. */
 const serverScript = `
-const { startRunlet } = await import(${JSON.stringify(resolve("src/platform/start.ts"))});
+const { startRunlet } = await import(${JSON.stringify(resolve("src/gateway/start.ts"))});
 const runlet = await startRunlet({
   port: 0,
   adminToken: process.env.TOKEN,

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { create } from "tar";
 import { describe, expect, it } from "vitest";
-import { startRunlet } from "../../src/platform/start.js";
+import { startRunlet } from "../../src/gateway/start.js";
 import { adminToken, startTestRunlet, tempDir, withApi } from "../helpers/runlet.js";
 
 interface ApiError {

@@ -13,7 +13,7 @@ import { eventually, startTestRunlet, tempDir } from "../helpers/runlet.js";
 
 /** A real platform with two warm instances, which prints its pid and url. */
 const serverScript = `
-const { startRunlet } = await import(${JSON.stringify(resolve("src/platform/start.ts"))});
+const { startRunlet } = await import(${JSON.stringify(resolve("src/gateway/start.ts"))});
 const runlet = await startRunlet({ port: 0, adminToken: process.env.TOKEN, dataDir: process.env.DATA_DIR, poolSize: 2 });
 console.log("url " + runlet.url);
 `;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRunlet } from "../../src/platform/start.js";
+import { startRunlet } from "../../src/gateway/start.js";
 import { pythonInterpreter } from "../../src/host/python-interpreter.js";
 import { adminToken, eventually, withApi, type TestRunlet } from "../helpers/runlet.js";
 

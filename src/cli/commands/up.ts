@@ -4,7 +4,7 @@ import { z } from "zod";
 import { parseAllowList } from "../../calls/callback-address.js";
 import type { CallQueueOptions } from "../../calls/call-queue.js";
 import { UserError } from "../../errors.js";
-import { startRunlet } from "../../platform/start.js";
+import { startRunlet } from "../../gateway/start.js";
 import { parseDuration } from "../../spec/units.js";
 import { VERSION } from "../../version.js";
 import { defaultDataDir, defaultGateway } from "../client-config.js";

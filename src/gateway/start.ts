@@ -1,6 +1,6 @@
 /** Starts the embedded platform: store, executor, local provider and gateway in one process. */
-import { startGateway, type Gateway } from "../gateway/server.js";
-import { Platform, type PlatformOptions } from "./platform.js";
+import { startGateway, type Gateway } from "./server.js";
+import { Platform, type PlatformOptions } from "../platform/platform.js";
 
 export interface RunletOptions extends PlatformOptions {
   /** @default 8080; 0 picks a free port */
