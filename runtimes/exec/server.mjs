@@ -18,6 +18,7 @@ import {
   exitWithSupervisor,
   listenRuntime,
   sendJson,
+  stopOnSignals,
 } from "../node/supervisor.mjs";
 
 exitWithSupervisor();
@@ -705,7 +706,7 @@ function send(res, status, headers, bytes) {
 // ---------------------------------------------------------------------------------------
 // start
 
-await listenRuntime(server, serveCall);
+const { frameServer } = await listenRuntime(server, serveCall);
 control({ event: "ready", pid: process.pid });
 
 // Programs the function started do not outlive the instance.
@@ -717,10 +718,4 @@ process.on("exit", () => {
     program.kill("SIGKILL");
   }
 });
-for (const signal of ["SIGTERM", "SIGINT"]) {
-  process.on(signal, () => {
-    frameServer?.close();
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-  });
-}
+stopOnSignals(server, frameServer);

@@ -2,7 +2,7 @@
 // calls multiplexed over a few persistent connections from the gateway, so the hot path
 // skips HTTP parsing and header serialization on both sides. Dependency-free.
 import { EventEmitter } from "node:events";
-import { createServer } from "node:net";
+import { Server } from "node:net";
 import {
   FrameDecoder,
   FrameType,
@@ -159,6 +159,7 @@ class FrameResponse extends EventEmitter {
     this.destroyed = true;
     this.#connection.streams.delete(this.#id);
     this.emit("close");
+    this.#connection.endIfStoppedAndIdle();
   }
 }
 
@@ -218,7 +219,10 @@ class StreamMap {
   }
 }
 
-/** Serves one connection from the gateway; `serveCall(call, res)` runs each call. */
+/**
+ * Serves one connection from the gateway; `serveCall(call, res)` runs each call. Returns the
+ * connection's `stop()`: end it once its calls in progress have answered.
+ */
 function serveConnection(socket, serveCall) {
   /** Stream id → {head, chunks, res}; a call is removed once its answer is complete. */
   const streams = new StreamMap();
@@ -246,9 +250,20 @@ function serveConnection(socket, serveCall) {
     socket.uncork();
     return writable;
   };
+  let stopping = false;
   const connection = {
     socket,
     streams,
+    stop() {
+      stopping = true;
+      connection.endIfStoppedAndIdle();
+    },
+    endIfStoppedAndIdle() {
+      if (stopping && streams.size === 0 && !socket.destroyed) {
+        flush();
+        socket.end();
+      }
+    },
     /** Returns false when the caller should wait for the socket to drain. */
     send(parts) {
       if (socket.destroyed) {
@@ -337,8 +352,33 @@ function serveConnection(socket, serveCall) {
     }
     streams.clear();
   });
+  return connection;
+}
+
+/** The frame server: connections from the gateway, and a graceful stop. */
+class FrameServer extends Server {
+  #connections = new Set();
+
+  constructor(serveCall) {
+    super({ noDelay: true }, (socket) => {
+      const connection = serveConnection(socket, serveCall);
+      this.#connections.add(connection);
+      socket.on("close", () => this.#connections.delete(connection));
+    });
+  }
+
+  /**
+   * Takes no new connections and ends each open one once its calls in progress have answered
+   * (the gateway keeps its connections open, so close() alone would never complete).
+   */
+  stop(onClosed) {
+    this.close(onClosed);
+    for (const connection of this.#connections) {
+      connection.stop();
+    }
+  }
 }
 
 export function createFrameServer(serveCall) {
-  return createServer({ noDelay: true }, (socket) => serveConnection(socket, serveCall));
+  return new FrameServer(serveCall);
 }

@@ -14,6 +14,7 @@ import {
   exitWithSupervisor,
   listenRuntime,
   sendJson,
+  stopOnSignals,
 } from "./supervisor.mjs";
 
 exitWithSupervisor();
@@ -577,7 +578,7 @@ async function warmUp(target) {
 
 // Invocations in frames on a second socket when the supervisor asks for one (embedded mode);
 // HTTP keeps serving control paths, and invocations from anything that speaks only HTTP.
-const { frameSocketPath } = await listenRuntime(server, serveCall);
+const { frameSocketPath, frameServer } = await listenRuntime(server, serveCall);
 if (process.env.RUNLET_WARMUP === "1") {
   try {
     const socketPath = process.env.RUNLET_SOCKET;
@@ -631,10 +632,4 @@ async function warmUpFrames(path) {
   }
 }
 
-for (const signal of ["SIGTERM", "SIGINT"]) {
-  process.on(signal, () => {
-    frameServer?.close();
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-  });
-}
+stopOnSignals(server, frameServer);

@@ -2,7 +2,7 @@
 // supervisor (docs/runtime-protocol.md): exit when the supervisor goes, tell it things on the
 // control fd, and listen where it says. Dependency-free.
 import { fstatSync, writeSync } from "node:fs";
-import { createServer } from "node:http";
+import { Server } from "node:http";
 import { createFrameServer } from "./frame-server.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
@@ -74,7 +74,33 @@ export async function listenRuntime(httpServer, serveCall) {
     process.stderr.write(`cannot listen: ${error?.stack ?? error}\n`);
     process.exit(1);
   }
-  return { frameSocketPath };
+  return { frameSocketPath, frameServer };
+}
+
+/**
+ * On SIGTERM or SIGINT (a pod being stopped, Ctrl-C): take no new connections, let the calls
+ * in progress finish with their whole answers, then exit 0. A second signal exits at once.
+ */
+export function stopOnSignals(httpServer, frameServer) {
+  let stopping = false;
+  const stop = () => {
+    if (stopping) {
+      process.stderr.write("stopping without waiting for the calls in progress\n");
+      process.exit(1);
+    }
+    stopping = true;
+    let open = frameServer ? 2 : 1;
+    const closed = () => {
+      open -= 1;
+      if (open === 0) {
+        process.exit(0);
+      }
+    };
+    httpServer.stop(closed);
+    frameServer?.stop(closed);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
 }
 
 export function readBody(req) {
@@ -97,12 +123,36 @@ export function sendJson(res, status, value, extraHeaders = {}) {
 }
 
 /**
+ * An HTTP server that can stop gracefully. server.close() alone waits for keep-alive
+ * connections to time out (65 s), and closeIdleConnections() at that moment misses those
+ * still answering: so each answer that ends while stopping closes the connections left idle.
+ */
+class StoppableServer extends Server {
+  #stopping = false;
+
+  /** Stops listening, lets answers in progress finish, then closes every connection. */
+  stop(onClosed) {
+    this.#stopping = true;
+    this.close(onClosed);
+    this.closeIdleConnections();
+  }
+
+  /** Called as each answer ends (a "close" listener, shared so no call allocates one). */
+  answerClosed = () => {
+    if (this.#stopping) {
+      this.closeIdleConnections();
+    }
+  };
+}
+
+/**
  * The runtime's HTTP server: control paths for the supervisor (`/healthz`,
  * `POST /v2/specialize`) and invocations. Only requests without X-Call-Id (the supervisor's)
  * may reach the control paths, so a function can serve its own /healthz.
  */
 export function createRuntimeServer({ isSpecialized, specialize, serveCall }) {
-  return createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const server = new StoppableServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    res.on("close", server.answerClosed);
     if (!req.headers["x-call-id"]) {
       if (req.url === "/healthz") {
         return sendJson(res, 200, { status: "ok", specialized: isSpecialized() });
@@ -122,4 +172,5 @@ export function createRuntimeServer({ isSpecialized, specialize, serveCall }) {
       res,
     );
   });
+  return server;
 }

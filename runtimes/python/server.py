@@ -17,6 +17,7 @@ from runlet_runtime.frames import FrameConnection
 from runlet_runtime.http_server import make_http_handler
 from runlet_runtime.invoke import Target, invoke, send_json
 from runlet_runtime.loader import LoadError, load_handler
+from runlet_runtime.stopping import GracefulStop
 
 # The runtime's own directory must not shadow the function's modules.
 _here = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +35,7 @@ class Runtime:
         self.streams = streams
         self.loaded = None
         self.specializing = False
+        self.stop = GracefulStop()
 
     async def route(self, call, res):
         """HTTP requests: control paths for the supervisor, invocations for everyone else."""
@@ -45,6 +47,13 @@ class Runtime:
         await self.serve_call(call, res)
 
     async def serve_call(self, call, res):
+        self.stop.call_started()
+        try:
+            await self._serve_call(call, res)
+        finally:
+            self.stop.call_ended()
+
+    async def _serve_call(self, call, res):
         if self.loaded is None:
             return send_json(
                 res,
@@ -139,25 +148,30 @@ async def serve(runtime):
     loop = asyncio.get_running_loop()
     socket_path = os.environ.get("RUNLET_SOCKET")
     frame_socket_path = os.environ.get("RUNLET_FRAME_SOCKET")
-    handle_http = make_http_handler(runtime.route)
+    stop = runtime.stop
+    handle_http = make_http_handler(runtime.route, stop.connections)
     try:
         if socket_path:
-            await asyncio.start_unix_server(handle_http, path=socket_path, limit=2**20)
+            server = await asyncio.start_unix_server(handle_http, path=socket_path, limit=2**20)
         else:
             port = int(os.environ.get("PORT") or 8888)
-            await asyncio.start_server(handle_http, host="0.0.0.0", port=port, limit=2**20)
+            server = await asyncio.start_server(
+                handle_http, host="0.0.0.0", port=port, limit=2**20
+            )
+        stop.servers.append(server)
         if frame_socket_path:
             # Invocations in frames on a second socket when the supervisor asks for one.
-            await loop.create_unix_server(
-                lambda: FrameConnection(runtime.serve_call), path=frame_socket_path
+            frame_server = await loop.create_unix_server(
+                lambda: FrameConnection(runtime.serve_call, stop.connections),
+                path=frame_socket_path,
             )
+            stop.servers.append(frame_server)
     except OSError as error:
         sys.__stderr__.write("cannot listen: %s\n" % error)
         sys.__stderr__.flush()
         os._exit(1)
     for signum in (signal.SIGTERM, signal.SIGINT):
-        # Handler threads may never end: leave without waiting for them.
-        loop.add_signal_handler(signum, os._exit, 0)
+        loop.add_signal_handler(signum, stop.on_signal)
     runtime.control.send({"event": "ready", "pid": os.getpid()})
     await loop.create_future()
 

@@ -145,8 +145,11 @@ class _Stream:
 class FrameConnection(asyncio.Protocol):
     """Serves one connection from the gateway; serve_call(call, response) runs each call."""
 
-    def __init__(self, serve_call):
+    def __init__(self, serve_call, connections):
         self._serve_call = serve_call
+        #: The open connections, for a graceful stop; this one is in it while open.
+        self._connections = connections
+        self._closed = asyncio.get_event_loop().create_future()
         self._loop = asyncio.get_event_loop()
         self._buffer = bytearray()
         self._outgoing = []
@@ -158,6 +161,15 @@ class FrameConnection(asyncio.Protocol):
 
     def connection_made(self, transport):
         self._transport = transport
+        self._connections.add(self)
+
+    def close(self):
+        """Ends the connection once what is queued has been written."""
+        self._flush()
+        self._transport.close()
+
+    async def wait_closed(self):
+        await self._closed
 
     def data_received(self, data):
         self._buffer += data
@@ -176,6 +188,9 @@ class FrameConnection(asyncio.Protocol):
             stream.response.resume()
 
     def connection_lost(self, exc):
+        self._connections.discard(self)
+        if not self._closed.done():
+            self._closed.set_result(None)
         for stream in list(self.streams.values()):
             stream.response.cancel("the gateway closed the connection")
         self.streams.clear()

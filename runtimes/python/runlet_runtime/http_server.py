@@ -150,10 +150,12 @@ async def _read_body(reader, headers):
     return b""
 
 
-def make_http_handler(route):
-    """A connection handler for asyncio.start_server; route(call, response) answers each request."""
+def make_http_handler(route, connections):
+    """A connection handler for asyncio.start_server; route(call, response) answers each request.
+    Each open connection's writer is in `connections`, for a graceful stop."""
 
     async def handle(reader, writer):
+        connections.add(writer)
         try:
             while True:
                 try:
@@ -178,6 +180,7 @@ def make_http_handler(route):
         except (ConnectionError, OSError):
             return
         finally:
+            connections.discard(writer)
             writer.close()
 
     return handle
