@@ -1,6 +1,7 @@
 /**
  * The gateway's side of the framed invocation channel (docs/runtime-protocol.md, "Invocation
- * frames"): calls multiplexed over a few persistent Unix-socket connections to one instance.
+ * frames"): calls multiplexed over a few persistent connections to one instance, on a Unix
+ * socket (a local instance) or over TCP (a pod).
  * Per call this costs a JSON head, a few small buffers and one socket write each way, where
  * an HTTP client builds and parses a full request and response.
  */
@@ -21,10 +22,69 @@ const emptyBody = Buffer.alloc(0);
 /** A body at hand up to this size goes out in the same buffer as its head; larger, in parts. */
 const maxWholeBodyBytes = 64 * 1024;
 
-export interface FrameChannelOptions {
+/** An instance's frame server on a Unix socket. */
+export interface UnixFrameAddress {
   readonly socketPath: string;
+}
+
+/** An instance's frame server over TCP. */
+export interface TcpFrameAddress {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Idle time before the kernel starts probing a quiet connection, so one to a peer that
+   * vanished without a reset (a deleted pod, a lost node) is closed in the end (its probes
+   * take minutes with Linux's defaults) rather than kept forever and handed new calls. Calls
+   * in flight do not wait for it: their deadline cancels them. @default 15000
+   */
+  readonly keepAliveDelayMs?: number;
+  /**
+   * How long connecting may take. A pod address nobody answers drops the handshake rather
+   * than refusing it, and the kernel would retry for minutes. @default 5000
+   */
+  readonly connectTimeoutMs?: number;
+}
+
+export type FrameChannelOptions = (UnixFrameAddress | TcpFrameAddress) & {
   /** Connections opened to the instance, on demand. @default 2 */
   readonly connections?: number;
+};
+
+/** An address resolved once: how to open one connection to it, and its name for errors. */
+interface Endpoint {
+  /** Undefined for a Unix socket: it is the one local instance's, and connecting names the path. */
+  readonly name: string | undefined;
+  connect(): Socket;
+}
+
+function resolveEndpoint(address: UnixFrameAddress | TcpFrameAddress): Endpoint {
+  if ("socketPath" in address) {
+    const { socketPath } = address;
+    return { name: undefined, connect: () => connect(socketPath) };
+  }
+  const { host, port } = address;
+  const keepAliveDelayMs = address.keepAliveDelayMs ?? 15_000;
+  const connectTimeoutMs = address.connectTimeoutMs ?? 5_000;
+  return {
+    name: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
+    connect: () => {
+      // No Nagle: a small call's frames must leave now, not wait for the previous call's ack.
+      const socket = connect({
+        host,
+        port,
+        noDelay: true,
+        keepAlive: true,
+        keepAliveInitialDelay: keepAliveDelayMs,
+      });
+      const timer = setTimeout(() => {
+        socket.destroy(new Error(`no connection after ${connectTimeoutMs} ms`));
+      }, connectTimeoutMs);
+      const stop = (): void => clearTimeout(timer);
+      socket.once("connect", stop);
+      socket.once("close", stop);
+      return socket;
+    },
+  };
 }
 
 /** The connection failed or closed under a call: the router then looks for the exit cause. */
@@ -102,10 +162,12 @@ class FrameConnection {
   #error: Error | undefined;
   readonly connected: Promise<void>;
 
-  constructor(socketPath: string, onClose: (connection: FrameConnection) => void) {
+  readonly #name: string | undefined;
+
+  constructor(endpoint: Endpoint, onClose: (connection: FrameConnection) => void) {
     this.#onClose = onClose;
-    this.#socket = connect(socketPath);
-    this.#socket.setNoDelay(true);
+    this.#name = endpoint.name;
+    this.#socket = endpoint.connect();
     this.#decoder = new FrameDecoder((type, id, payload) => this.#onFrame(type, id, payload));
     this.connected = new Promise((resolve, reject) => {
       this.#socket.once("connect", resolve);
@@ -380,9 +442,9 @@ class FrameConnection {
   }
 
   #closedError(): ChannelClosed {
-    return new ChannelClosed(
-      `the connection to the instance closed${this.#error ? ` (${this.#error.message})` : ""}`,
-    );
+    const at = this.#name === undefined ? "" : ` at ${this.#name}`;
+    const why = this.#error ? ` (${this.#error.message})` : "";
+    return new ChannelClosed(`the connection to the instance${at} closed${why}`);
   }
 
   #close(): void {
@@ -401,13 +463,13 @@ class FrameConnection {
 
 /** Calls to one instance over up to `connections` framed connections. */
 export class FrameChannel implements InvocationChannel {
-  readonly #socketPath: string;
+  readonly #endpoint: Endpoint;
   readonly #maxConnections: number;
   #connections: FrameConnection[] = [];
   #closed = false;
 
   constructor(options: FrameChannelOptions) {
-    this.#socketPath = options.socketPath;
+    this.#endpoint = resolveEndpoint(options);
     this.#maxConnections = Math.max(1, options.connections ?? 2);
   }
 
@@ -465,7 +527,7 @@ export class FrameChannel implements InvocationChannel {
   }
 
   #add(): FrameConnection {
-    const connection = new FrameConnection(this.#socketPath, (closed) => {
+    const connection = new FrameConnection(this.#endpoint, (closed) => {
       this.#connections = this.#connections.filter((c) => c !== closed);
     });
     this.#connections.push(connection);

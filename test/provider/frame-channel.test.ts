@@ -10,9 +10,9 @@ import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ChannelClosed, FrameChannel } from "../../src/provider/frame-channel.js";
-import type { InvocationResponse } from "../../src/provider/types.js";
 import { callInstance } from "../../src/router/instance-call.js";
 import { eventually, tempDir } from "../helpers/runlet.js";
+import { call, text } from "./frame-calls.js";
 
 const server = fileURLToPath(new URL("../../runtimes/node/server.mjs", import.meta.url));
 
@@ -95,35 +95,6 @@ async function startRuntime(): Promise<Runtime> {
   const channel = new FrameChannel({ socketPath: join(dir, "frames.sock"), connections: 2 });
   onTestFinished(() => channel.close());
   return { child, channel, socket };
-}
-
-function call(
-  channel: FrameChannel,
-  path: string,
-  options: { body?: string; signal?: AbortSignal; headers?: Record<string, string> } = {},
-): Promise<InvocationResponse> {
-  return channel.invoke({
-    method: options.body === undefined ? "GET" : "POST",
-    path,
-    headers: {
-      "x-call-id": `test-${path}`,
-      "content-type": "application/json",
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : Readable.from([Buffer.from(options.body)]),
-    signal: options.signal ?? new AbortController().signal,
-  });
-}
-
-async function text(response: InvocationResponse): Promise<string> {
-  if (Buffer.isBuffer(response.body)) {
-    return response.body.toString("utf8");
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body) {
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 describe("framed invocation channel", () => {
