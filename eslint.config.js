@@ -1,4 +1,6 @@
 // Lint rules: typed, strict, no escape hatches without a reason.
+import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -14,6 +16,19 @@ export default tseslint.config(
         "error",
         { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
       ],
+    },
+  },
+  {
+    // Plain JavaScript (the runtime servers, scripts, the CLI's entry) has no compiler to catch
+    // an undefined name, so eslint does: a name declared in another module once crashed a
+    // runtime on SIGTERM (issue 14).
+    files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
+    languageOptions: { globals: globals.node },
+    rules: {
+      ...js.configs.recommended.rules,
+      "no-undef": "error",
+      // @typescript-eslint/no-unused-vars (above) covers it, with the same options as for TS.
+      "no-unused-vars": "off",
     },
   },
   {

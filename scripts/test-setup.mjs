@@ -3,6 +3,7 @@
 // first and only installs what is missing, so later runs cost a few milliseconds.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { ruffInstallCommand, ruffInstalled, ruffVenv, ruffVersion } from "./ruff.mjs";
 
 function has(command) {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
@@ -45,6 +46,12 @@ const steps = [
     install:
       "(apt-get install -y -q nats-server || (apt-get update -q && apt-get install -y -q nats-server)) > /dev/null",
     why: "the NATS trigger tests start a real nats-server; install it with: apt-get install nats-server",
+  },
+  {
+    name: `ruff ${ruffVersion} (lints the Python runtime; npm run lint)`,
+    present: ruffInstalled,
+    install: `(${ruffInstallCommand()}) > /dev/null`,
+    why: `npm run lint needs ruff ${ruffVersion} in ${ruffVenv}; it is installed with python3 -m venv and pip from PyPI (apt-get install python3-venv if venv is missing)`,
   },
 ];
 

@@ -15,6 +15,7 @@ import { resolve } from "node:path";
 import {
   control,
   createRuntimeServer,
+  describeError,
   exitWithSupervisor,
   listenRuntime,
   sendJson,
@@ -133,7 +134,7 @@ async function specialize(res, body) {
       return sendJson(res, 422, { error: { code: error.code, message: error.message } });
     }
     sendJson(res, 500, {
-      error: { code: "RUNLET_SPECIALIZE_FAILED", message: String(error?.stack ?? error) },
+      error: { code: "RUNLET_SPECIALIZE_FAILED", message: describeError(error) },
     });
   }
 }
@@ -524,7 +525,7 @@ function freePort() {
     const probe = createNetServer();
     probe.once("error", reject);
     probe.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const { port } = probe.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (probe.address());
       probe.close(() => resolvePort(port));
     });
   });
@@ -564,7 +565,9 @@ const hopByHop = new Set([
   "host",
 ]);
 
+/** @returns {Record<string, string | string[]>} */
 function withoutHopByHop(headers) {
+  /** @type {Record<string, string | string[]>} */
   const out = {};
   for (const [key, value] of Object.entries(headers)) {
     if (value !== undefined && !hopByHop.has(key)) {
@@ -687,15 +690,17 @@ function onLines(stream, onLine) {
 
 /** Waits until `res` takes more, or is closed (then no "drain" would ever come). */
 function drainedOrClosed(res) {
-  return new Promise((resume) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resume();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
+  return /** @type {Promise<void>} */ (
+    new Promise((resume) => {
+      const done = () => {
+        res.off("drain", done);
+        res.off("close", done);
+        resume();
+      };
+      res.on("drain", done);
+      res.on("close", done);
+    })
+  );
 }
 
 function send(res, status, headers, bytes) {

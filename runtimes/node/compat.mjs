@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
+import { describeError } from "./supervisor.mjs";
 
 export const compatShapes = ["openfaas", "fission", "kubeless"];
 
@@ -205,7 +206,7 @@ function fissionHandler(fn, info) {
       res.status(status).send(body);
     };
     const failed = (error) => {
-      console.error(`Function error: ${error?.stack ?? error}`);
+      console.error(`Function error: ${describeError(error)}`);
       callback(500, "Internal server error");
     };
     if (fn.length <= 1) {
@@ -266,6 +267,7 @@ function kubelessHandler(fn, info) {
     const contentType = event.headers["content-type"];
     const multipart = mediaType(contentType) === "multipart/form-data";
     // Every body but a multipart one arrives as bytes, then becomes JSON or text.
+    /** @type {any} the raw bytes, or {} as Kubeless's server leaves an absent body */
     let body = {};
     if (!multipart && hasBody(event)) {
       body = event.rawBody;
@@ -300,7 +302,7 @@ function kubelessHandler(fn, info) {
         }
       }
     } catch (error) {
-      console.error(`Function failed to execute: ${error?.stack ?? error}`);
+      console.error(`Function failed to execute: ${describeError(error)}`);
       if (!res.writableEnded) {
         res.status(500).send("Internal Server Error");
       }
@@ -323,10 +325,12 @@ function hasBody(event) {
 }
 
 function mediaType(contentType) {
-  return String(contentType ?? "")
-    .split(";")[0]
-    .trim()
-    .toLowerCase();
+  return firstPart(String(contentType ?? ""), ";").toLowerCase();
+}
+
+/** The first of the parts of `text` between `separator`s, trimmed ("a, b" gives "a"). */
+function firstPart(text, separator) {
+  return (text.split(separator)[0] ?? "").trim();
 }
 
 /**
@@ -348,14 +352,14 @@ function parseBody(event, contentType, parsers) {
     }
     const text = raw.toString("utf8");
     // body-parser's strict mode takes only objects and arrays.
-    const first = /^[\x20\x09\x0a\x0d]*(.)/.exec(text)?.[1];
+    const first = /^[ \t\n\r]*(.)/.exec(text)?.[1];
     if (first !== "{" && first !== "[") {
       return { error: `Unexpected token ${first ?? "end"} in JSON at position 0` };
     }
     try {
       return { body: JSON.parse(text) };
     } catch (error) {
-      return { error: error.message };
+      return { error: error instanceof Error ? error.message : String(error) };
     }
   }
   if (parsers.raw && type === "application/octet-stream") {
@@ -371,7 +375,8 @@ function formObject(text) {
   const form = {};
   for (const [key, value] of new URLSearchParams(text)) {
     const existing = form[key];
-    form[key] = existing === undefined ? value : [].concat(existing, value);
+    form[key] =
+      existing === undefined ? value : /** @type {string[]} */ ([]).concat(existing, value);
   }
   return form;
 }
@@ -421,13 +426,9 @@ function expressRequest(event, body) {
     params: { ...event.params },
     headers: event.headers,
     body,
-    protocol: String(event.headers["x-forwarded-proto"] ?? "http")
-      .split(",")[0]
-      .trim(),
+    protocol: firstPart(String(event.headers["x-forwarded-proto"] ?? "http"), ","),
     hostname: host.replace(/:\d+$/, ""),
-    ip: String(event.headers["x-forwarded-for"] ?? "")
-      .split(",")[0]
-      .trim(),
+    ip: firstPart(String(event.headers["x-forwarded-for"] ?? ""), ","),
     get: header,
     header,
     is(...types) {
@@ -673,15 +674,17 @@ function finished(res, signal) {
   if (res.writableEnded) {
     return Promise.resolve();
   }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason ?? new Error("call cancelled"));
-    if (signal?.aborted) {
-      return onAbort();
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-    void res.done.then(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    });
-  });
+  return /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason ?? new Error("call cancelled"));
+      if (signal?.aborted) {
+        return onAbort();
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      void res.done.then(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+    })
+  );
 }

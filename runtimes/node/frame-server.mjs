@@ -334,7 +334,9 @@ function serveConnection(socket, serveCall) {
     try {
       decoder.push(chunk);
     } catch (error) {
-      process.stderr.write(`invocation channel: ${error?.message ?? error}; closing it\n`);
+      process.stderr.write(
+        `invocation channel: ${error instanceof Error ? error.message : String(error)}; closing it\n`,
+      );
       socket.destroy();
     }
   });

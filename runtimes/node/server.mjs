@@ -11,6 +11,7 @@ import { adaptHandler, compatShapes, finishedAnswer } from "./compat.mjs";
 import {
   control,
   createRuntimeServer,
+  describeError,
   exitWithSupervisor,
   listenRuntime,
   sendJson,
@@ -79,13 +80,13 @@ function currentCallId() {
 }
 
 // console.* goes to the function's logs, tagged with the call that printed it.
-for (const [method, stream] of [
+for (const [method, stream] of /** @type {const} */ ([
   ["log", "stdout"],
   ["info", "stdout"],
   ["debug", "stdout"],
   ["warn", "stderr"],
   ["error", "stderr"],
-]) {
+])) {
   console[method] = (...args) => {
     control({ event: "log", stream, callId: currentCallId(), text: format(...args) });
   };
@@ -163,7 +164,7 @@ async function specialize(res, body) {
       });
     }
     sendJson(res, 500, {
-      error: { code: "RUNLET_SPECIALIZE_FAILED", message: String(error?.stack ?? error) },
+      error: { code: "RUNLET_SPECIALIZE_FAILED", message: describeError(error) },
     });
   }
 }
@@ -424,7 +425,7 @@ function decodeBody(raw, contentType = "") {
   if (raw.length === 0) {
     return undefined;
   }
-  const type = contentType.split(";")[0].trim().toLowerCase();
+  const type = (contentType.split(";")[0] ?? "").trim().toLowerCase();
   if (type === "application/json" || type.endsWith("+json")) {
     try {
       return JSON.parse(raw.toString("utf8"));
@@ -503,22 +504,24 @@ async function sendStream(res, status, headers, body) {
       res.end();
     }
   } catch (error) {
-    console.error(`response stream failed: ${error?.stack ?? error}`);
+    console.error(`response stream failed: ${describeError(error)}`);
     res.destroy(error);
   }
 }
 
 /** Waits until `res` takes more, or is closed (then no "drain" would ever come). */
 function drainedOrClosed(res) {
-  return new Promise((resume) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resume();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
+  return /** @type {Promise<void>} */ (
+    new Promise((resume) => {
+      const done = () => {
+        res.off("drain", done);
+        res.off("close", done);
+        resume();
+      };
+      res.on("drain", done);
+      res.on("close", done);
+    })
+  );
 }
 
 async function* webStreamChunks(stream) {
@@ -588,7 +591,7 @@ if (process.env.RUNLET_WARMUP === "1") {
       await warmUpFrames(frameSocketPath);
     }
   } catch (error) {
-    process.stderr.write(`warm-up failed (serving anyway): ${error?.stack ?? error}\n`);
+    process.stderr.write(`warm-up failed (serving anyway): ${describeError(error)}\n`);
   }
   warming = undefined;
 }
@@ -621,11 +624,13 @@ async function warmUpFrames(path) {
           encodeFrame(FrameType.RequestEnd, id),
         ]),
       );
-      await new Promise((resolveCall, reject) => {
-        wake = () => ended.has(id) && resolveCall();
-        socket.once("error", reject);
-        wake();
-      });
+      await /** @type {Promise<void>} */ (
+        new Promise((resolveCall, reject) => {
+          wake = () => ended.has(id) && resolveCall();
+          socket.once("error", reject);
+          wake();
+        })
+      );
     }
   } finally {
     socket.destroy();

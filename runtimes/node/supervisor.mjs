@@ -45,14 +45,21 @@ export function control(message) {
   }
 }
 
+/** An error's stack, or the text of something thrown that is not an Error: for logs and bodies. */
+export function describeError(error) {
+  return error instanceof Error ? (error.stack ?? String(error)) : String(error);
+}
+
 function listen(target, options) {
-  return new Promise((resolveListen, reject) => {
-    target.once("error", reject);
-    target.listen(options, () => {
-      target.off("error", reject);
-      resolveListen();
-    });
-  });
+  return /** @type {Promise<void>} */ (
+    new Promise((resolveListen, reject) => {
+      target.once("error", reject);
+      target.listen(options, () => {
+        target.off("error", reject);
+        resolveListen();
+      });
+    })
+  );
 }
 
 /**
@@ -71,7 +78,7 @@ export async function listenRuntime(httpServer, serveCall) {
       frameServer ? listen(frameServer, { path: frameSocketPath }) : undefined,
     ]);
   } catch (error) {
-    process.stderr.write(`cannot listen: ${error?.stack ?? error}\n`);
+    process.stderr.write(`cannot listen: ${describeError(error)}\n`);
     process.exit(1);
   }
   return { frameSocketPath, frameServer };

@@ -117,10 +117,10 @@ class _Request:
             return None
         try:
             return json.loads(self._event().raw_body.decode("utf-8"))
-        except ValueError:
+        except ValueError as error:
             if silent:
                 return None
-            raise HTTPException(400, "Failed to decode JSON object")
+            raise HTTPException(400, "Failed to decode JSON object") from error
 
     @property
     def json(self):

@@ -105,8 +105,8 @@ async def _read_head(reader):
     lines = head.decode("latin-1").split("\r\n")
     try:
         method, target, version = lines[0].split(" ", 2)
-    except ValueError:
-        raise BadRequest("malformed request line")
+    except ValueError as error:
+        raise BadRequest("malformed request line") from error
     headers = {}
     for line in lines[1:]:
         if not line:
@@ -144,8 +144,8 @@ async def _read_body(reader, headers):
     if length:
         try:
             count = int(length)
-        except ValueError:
-            raise BadRequest("invalid content-length")
+        except ValueError as error:
+            raise BadRequest("invalid content-length") from error
         return await reader.readexactly(count)
     return b""
 

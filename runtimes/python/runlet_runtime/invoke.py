@@ -111,13 +111,13 @@ class Target:
         self.pool = pool
         self.is_async = _is_async(fn)
         self.is_async_gen = inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(
-            getattr(fn, "__call__", None)
+            getattr(fn, "__call__", None)  # noqa: B004 — the method's kind, not callability
         )
 
 
 def _is_async(fn):
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)
+        getattr(fn, "__call__", None)  # noqa: B004 — the method's kind, not callability
     )
 
 
@@ -157,7 +157,9 @@ async def invoke(call, res, target, control, streams):
         except asyncio.CancelledError:
             if res.closed:
                 return
-            raise HandlerError("CancelledError: " + (context.cancel_reason or "cancelled"))
+            raise HandlerError(
+                "CancelledError: " + (context.cancel_reason or "cancelled")
+            ) from None
         if not res.closed:
             await send_result(res, result, target, loop, control, call_id)
     except HandlerError as error:

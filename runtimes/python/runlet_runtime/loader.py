@@ -90,15 +90,15 @@ def load_handler(root, handler):
         # Compiled before anything runs: a syntax error names its line and nothing half-loads.
         code = compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as error:
-        raise _syntax_error(error, root, file)
+        raise _syntax_error(error, root, file) from error
     module = _new_module(root, path)
     try:
         exec(code, module.__dict__)
     except SyntaxError as error:
         # In a module the handler imports.
-        raise _syntax_error(error, root, file)
+        raise _syntax_error(error, root, file) from error
     except BaseException as error:  # noqa: B902 — SystemExit at import is a load failure too
-        raise _load_failure(error, root, file)
+        raise _load_failure(error, root, file) from error
     names = (name,) if name else DEFAULT_NAMES
     for candidate in names:
         fn = getattr(module, candidate, None)
