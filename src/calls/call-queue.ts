@@ -7,7 +7,7 @@
  * running when the process dies runs again on the next start, with the same call id.
  */
 import { randomUUID } from "node:crypto";
-import { UserError, isUserError } from "../errors.js";
+import { UserError, errorJson, isUserError } from "../errors.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import type { FunctionCall, FunctionCallResult } from "../router/call.js";
 import type { PlatformCredentials } from "../router/credentials.js";
@@ -498,9 +498,7 @@ export class CallQueue {
       if (!isUserError(error) || error.code !== "RUNLET_FUNCTION_NOT_FOUND") {
         throw error;
       }
-      const body = Buffer.from(
-        JSON.stringify({ error: { code: error.code, message: error.message } }),
-      );
+      const body = Buffer.from(errorJson(error.code, error.message));
       this.#finish(
         call,
         "failed",

@@ -4,11 +4,11 @@
  * the sync path, so any content type is taken as raw bytes.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { errorBody, isUserError, UserError } from "../errors.js";
+import { isUserError, UserError, userErrorBody } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import { hopByHop } from "../router/run-call.js";
 import { formatSize } from "../spec/units.js";
-import { isAdmin, unauthorizedBody } from "./auth.js";
+import { isAdmin, unauthorizedJson } from "./auth.js";
 import { badNameMessage, functionNameOf } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
 
@@ -46,7 +46,7 @@ export async function handleAsyncInvocation(
         "content-type": "application/json",
         "www-authenticate": 'Bearer realm="runlet"',
       });
-      res.end(JSON.stringify(unauthorizedBody));
+      res.end(unauthorizedJson);
       return;
     }
     if (req.method !== "POST" && req.method !== "PUT") {
@@ -95,7 +95,7 @@ export async function handleAsyncInvocation(
       throw error;
     }
     req.resume();
-    const answer = JSON.stringify(errorBody(error));
+    const answer = JSON.stringify(userErrorBody(error));
     res.writeHead(error.status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(answer),

@@ -4,16 +4,15 @@
  * time (src/router/credentials.ts).
  */
 import type { IncomingHttpHeaders } from "node:http";
+import { errorJson } from "../errors.js";
 import type { PlatformCredentials } from "../router/credentials.js";
 
 export function isAdmin(headers: IncomingHttpHeaders, credentials: PlatformCredentials): boolean {
   return credentials.isAdmin(headers.authorization);
 }
 
-export const unauthorizedBody = {
-  error: {
-    code: "RUNLET_UNAUTHORIZED",
-    message:
-      "This route needs the admin token: send `Authorization: Bearer <token>` (the token `runlet up` printed, also in <data-dir>/admin-token), or log in with `runlet login`.",
-  },
-};
+export const unauthorizedMessage =
+  "This route needs the admin token: send `Authorization: Bearer <token>` (the token `runlet up` printed, also in <data-dir>/admin-token), or log in with `runlet login`.";
+
+/** Serialized once: the hot path answers a refused call without building a body per call. */
+export const unauthorizedJson = errorJson("RUNLET_UNAUTHORIZED", unauthorizedMessage);

@@ -7,7 +7,8 @@ import type { RevisionTarget } from "../executor/revision-target.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
 import { forward } from "../router/forward.js";
-import { isAdmin, unauthorizedBody } from "./auth.js";
+import { errorJson, type ErrorCode } from "../errors.js";
+import { isAdmin, unauthorizedJson } from "./auth.js";
 import { newCallId } from "./call-id.js";
 import type { GatewayMetrics } from "./metrics.js";
 
@@ -82,7 +83,7 @@ export function invokeTarget(
         "www-authenticate": 'Bearer realm="runlet"',
         "x-call-id": callId,
       },
-      JSON.stringify(unauthorizedBody),
+      unauthorizedJson,
     );
     return undefined;
   }
@@ -126,12 +127,12 @@ export function sendError(
   exchange: Exchange,
   status: number,
   callId: string,
-  code: string,
+  code: ErrorCode,
   message: string,
 ): void {
   exchange.send(
     status,
     { "content-type": "application/json", "x-call-id": callId },
-    JSON.stringify({ error: { code, message } }),
+    errorJson(code, message),
   );
 }

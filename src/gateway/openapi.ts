@@ -3,21 +3,27 @@
  * the same zod schemas the handlers validate with, so the document cannot drift from them.
  */
 import { z } from "zod";
+import { errorCodes } from "../errors.js";
 import { deployRequestSchema } from "../spec/function-spec.js";
 import { triggerRequestSchema } from "../spec/trigger-spec.js";
 import { VERSION } from "../version.js";
 import { callsQuerySchema } from "./routes/calls.js";
 import { secretBodySchema } from "./routes/native.js";
 
+/** The body errorBody() writes (src/errors.ts), its codes the catalogue's. */
 const errorSchema = {
   type: "object",
   properties: {
     error: {
       type: "object",
-      properties: { code: { type: "string" }, message: { type: "string" } },
+      properties: {
+        code: { type: "string", enum: errorCodes },
+        message: { type: "string" },
+      },
       required: ["code", "message"],
     },
   },
+  required: ["error"],
 };
 
 function jsonBody(schema: z.ZodType): Record<string, unknown> {

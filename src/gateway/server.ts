@@ -13,11 +13,12 @@ import {
   errorBody,
   errorJson,
   isUserError,
+  userErrorBody,
   type ErrorCode,
 } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
-import { isAdmin, unauthorizedBody } from "./auth.js";
+import { isAdmin, unauthorizedMessage } from "./auth.js";
 import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
 import { LeanFront } from "./front/lean-front.js";
 import { tuneGarbageCollection } from "./gc-tuning.js";
@@ -62,6 +63,8 @@ export interface Gateway {
 
 const publicPaths = new Set(["/healthz", "/metrics", "/api/v1/openapi.json", "/"]);
 const keepAliveTimeoutMs = 65_000;
+/** What the caller of a request that hit our bug is told; the detail goes to the log. */
+const internalErrorMessage = "Runlet hit an internal error; it is logged.";
 
 /** An error body for a request refused before Runlet saw it (node:http's parser, timeouts). */
 function refusal(status: number, reason: string, code: ErrorCode, message: string): string {
@@ -92,7 +95,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         exchange.send(
           500,
           { "content-type": "application/json" },
-          errorJson("RUNLET_INTERNAL", "Runlet hit an internal error; it is logged."),
+          errorJson("RUNLET_INTERNAL", internalErrorMessage),
         );
       } else {
         exchange.abort();
@@ -121,30 +124,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
    */
   const answerError = (error: FastifyError | UserError | Error, reply: FastifyReply): unknown => {
     if (isUserError(error)) {
-      return reply.code(error.status).send(errorBody(error));
+      return reply.code(error.status).send(userErrorBody(error));
     }
     const errorCode = (error as { code?: unknown }).code;
     if (typeof errorCode === "string" && errorCode.startsWith("TAR_")) {
       // The archive library's refusals (links, paths too deep, bad entries) are the upload's fault.
-      return reply.code(400).send({
-        error: {
-          code: "RUNLET_INVALID_ARCHIVE",
-          message: `The package archive was refused: ${error.message}`,
-        },
-      });
+      return reply
+        .code(400)
+        .send(
+          errorBody("RUNLET_INVALID_ARCHIVE", `The package archive was refused: ${error.message}`),
+        );
     }
     const status =
       "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
     if (status < 500) {
-      return reply
-        .code(status)
-        .send({ error: { code: codeForStatus(status), message: error.message } });
+      return reply.code(status).send(errorBody(codeForStatus(status), error.message));
     }
     // Ours: the detail (which may name host paths) goes to the log, the caller gets the code.
     onInternalError(error);
-    return reply.code(500).send({
-      error: { code: "RUNLET_INTERNAL", message: "Runlet hit an internal error; it is logged." },
-    });
+    return reply.code(500).send(errorBody("RUNLET_INTERNAL", internalErrorMessage));
   };
   const app: FastifyInstance = Fastify({
     frameworkErrors: (error, _request, reply) => answerError(error, reply),
@@ -259,7 +257,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return reply
         .code(401)
         .header("www-authenticate", 'Basic realm="runlet", Bearer realm="runlet"')
-        .send(unauthorizedBody);
+        .send(errorBody("RUNLET_UNAUTHORIZED", unauthorizedMessage));
     }
   });
 
@@ -268,12 +266,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      error: {
-        code: "RUNLET_NOT_FOUND",
-        message: `No route ${request.method} ${request.url}; functions answer at /function/NAME, routes of HTTP triggers are listed by runlet trigger list, and the API is described at /api/v1/openapi.json`,
-      },
-    }),
+    reply
+      .code(404)
+      .send(
+        errorBody(
+          "RUNLET_NOT_FOUND",
+          `No route ${request.method} ${request.url}; functions answer at /function/NAME, routes of HTTP triggers are listed by runlet trigger list, and the API is described at /api/v1/openapi.json`,
+        ),
+      ),
   );
 
   app.get("/healthz", async () => ({ status: "ok" }));

@@ -5,7 +5,14 @@
  * whatever went wrong into one classified failure (status, code, message).
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { UserError, isUserError } from "../errors.js";
+import {
+  UserError,
+  errorBody,
+  isUserError,
+  statusOf,
+  type ErrorBody,
+  type ErrorCode,
+} from "../errors.js";
 import { CrashLoopError, type Executor, type Lease } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import type { InvocationResponse } from "../provider/types.js";
@@ -42,15 +49,15 @@ export interface RunCallRequest {
 export class CallFailure extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly original: unknown,
   ) {
     super(message);
   }
 
-  toJSON(): { error: { code: string; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  toJSON(): ErrorBody {
+    return errorBody(this.code, this.message);
   }
 }
 
@@ -188,11 +195,10 @@ export function classify(error: unknown): CallFailure {
   if (error instanceof CallFailure) {
     return error;
   }
-  let status = 502;
-  let code = "RUNLET_UPSTREAM_FAILED";
+  let code: ErrorCode = "RUNLET_UPSTREAM_FAILED";
+  let status: number | undefined;
   let message = error instanceof Error ? error.message : String(error);
   if (error instanceof FunctionTimeout) {
-    status = 504;
     code = "RUNLET_FUNCTION_TIMEOUT";
   } else if (isUserError(error)) {
     status = error.status;
@@ -212,7 +218,7 @@ export function classify(error: unknown): CallFailure {
     // caller gets the code, the platform's log the detail (CallFailure.original).
     message = "the function could not be reached; the cause is in the platform's log";
   }
-  return new CallFailure(status, code, message, error);
+  return new CallFailure(status ?? statusOf(code), code, message, error);
 }
 
 /** The function's response headers a caller may see, as strings: hop-by-hop ones dropped. */

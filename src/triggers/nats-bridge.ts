@@ -21,7 +21,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from "nats";
-import { UserError } from "../errors.js";
+import { UserError, errorBody, statusOf } from "../errors.js";
 import type { NatsTriggerSpec } from "../spec/trigger-spec.js";
 import { parseDuration } from "../spec/units.js";
 import type { TriggerRecord } from "../store/trigger-store.js";
@@ -324,8 +324,8 @@ export class NatsBridge {
     } catch (error) {
       return {
         ok: false,
-        status: 500,
-        body: { error: { code: "RUNLET_INTERNAL", message: errorText(error) } },
+        status: statusOf("RUNLET_INTERNAL"),
+        body: errorBody("RUNLET_INTERNAL", errorText(error)),
       };
     }
   }

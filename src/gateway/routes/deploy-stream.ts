@@ -5,7 +5,7 @@
  */
 import { PassThrough } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { errorBody, isUserError } from "../../errors.js";
+import { errorBody, isUserError, statusOf, userErrorBody } from "../../errors.js";
 import type { DeployResult, Platform } from "../../platform/platform.js";
 import type { DeployRequest } from "../../spec/function-spec.js";
 
@@ -37,14 +37,14 @@ export function streamDeploy(
       (result: DeployResult) => write({ type: "result", ...result }),
       (error: unknown) => {
         if (isUserError(error)) {
-          write({ type: "error", status: error.status, ...errorBody(error) });
+          write({ type: "error", status: error.status, ...userErrorBody(error) });
           return;
         }
         request.log.error({ err: error }, "deploy failed");
         write({
           type: "error",
-          status: 500,
-          error: { code: "RUNLET_INTERNAL", message: (error as Error).message },
+          status: statusOf("RUNLET_INTERNAL"),
+          ...errorBody("RUNLET_INTERNAL", (error as Error).message),
         });
       },
     )

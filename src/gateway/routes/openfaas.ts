@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { UserError } from "../../errors.js";
+import { UserError, errorBody } from "../../errors.js";
 import type { Platform } from "../../platform/platform.js";
 import {
   parseFunctionSpec,
@@ -181,12 +181,14 @@ export function registerOpenfaasRoutes(
         (issue) => `${issue.path.join(".")}: ${issue.message}`,
       );
       // 422 as OpenFaaS's own gateway answers a logs query it cannot use.
-      return reply.code(422).send({
-        error: {
-          code: "RUNLET_INVALID_REQUEST",
-          message: `logs need ?name=FUNCTION; tail is a number, follow true|false, since RFC 3339 (${problems.join("; ")})`,
-        },
-      });
+      return reply
+        .code(422)
+        .send(
+          errorBody(
+            "RUNLET_INVALID_REQUEST",
+            `logs need ?name=FUNCTION; tail is a number, follow true|false, since RFC 3339 (${problems.join("; ")})`,
+          ),
+        );
     }
     const query = parsed.data;
     platform.get(query.name);
