@@ -1,6 +1,6 @@
 /**
  * Issue 3's instance figures: the gateway's warm-call overhead over calling the same instance
- * directly on its socket (one connection, sequential calls), and the memory of an idle
+ * directly through the provider (its framed channel: one connection, sequential calls), and the memory of an idle
  * generic instance in the warm pool next to a bare `node:http` server (the floor for Node).
  */
 import { spawn } from "node:child_process";
@@ -153,12 +153,16 @@ export async function runInstance(options: InstanceOptions): Promise<InstanceRes
     lease.release();
     const gateway = new Pool(runlet.url, { connections: 1 });
     const direct = async (): Promise<void> => {
-      const response = await instance.dispatcher.request({
+      const response = await instance.invoke({
         path: "/",
         method: "GET",
         headers: { "x-call-id": "bench" },
+        body: undefined,
+        signal: new AbortController().signal,
       });
-      await response.body.text();
+      if (!Buffer.isBuffer(response.body)) {
+        await response.body.toArray();
+      }
     };
     const viaGateway = async (): Promise<void> => {
       const response = await gateway.request({ path: "/function/hello", method: "GET" });

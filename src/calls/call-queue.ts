@@ -13,8 +13,7 @@ import type { FunctionCall, FunctionCallResult } from "../router/call.js";
 import type { PlatformCredentials } from "../router/credentials.js";
 import { requireTarget, type RevisionLookup } from "../router/revision-lookup.js";
 import { formatSize } from "../spec/units.js";
-import type {
-  CallStore} from "../store/call-store.js";
+import type { CallStore } from "../store/call-store.js";
 import {
   type CallQuery,
   type CallRecord,

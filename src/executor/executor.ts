@@ -8,17 +8,21 @@
  */
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { UserError, errorMessage } from "../errors.js";
-import type { CancelSignal, Instance, LogLine, Provider } from "../provider/types.js";
-import { instanceRuntimeOf, type InstanceRuntime } from "../spec/function-spec.js";
+import type {
+  CancelSignal,
+  Instance,
+  LogLine,
+  PoolStatus,
+  Provider,
+  StartedInstance,
+} from "../provider/types.js";
+import { instanceRuntimeOf } from "../spec/function-spec.js";
 import { Autoscaler, type AutoscalerSettings, type ScalingDecision } from "./autoscaler.js";
 import { revisionKey, type RevisionTarget } from "./revision-target.js";
-import { WarmPool } from "./warm-pool.js";
 
 export interface ExecutorOptions {
   readonly provider: Provider;
   readonly onLog: (line: LogLine) => void;
-  /** Generic instances kept ready per runtime; 0 spawns on demand. @default 2 */
-  readonly poolSize?: number;
   /** Calls a revision may hold waiting for capacity before new ones get 429. @default 1000 */
   readonly maxQueue?: number;
   /** How often the autoscaler looks at each revision. @default 1000 */
@@ -29,7 +33,7 @@ export interface ExecutorOptions {
   readonly clock?: Clock;
   /** Told of every cold start, for metrics. */
   readonly onColdStart?: (event: ColdStartEvent) => void;
-  /** Told of errors nobody is waiting for (a pool refill failed). */
+  /** Told of errors nobody is waiting for. */
   readonly onError?: (error: unknown) => void;
 }
 
@@ -64,13 +68,6 @@ export interface RevisionStatus {
   readonly lastDecision: ScalingDecision | undefined;
   /** Set while the function keeps crashing and restarts are delayed. */
   readonly crashLoop: { readonly crashes: number; readonly retryAt: string } | undefined;
-}
-
-export interface PoolStatus {
-  readonly runtime: InstanceRuntime;
-  readonly size: number;
-  readonly idle: number;
-  readonly starting: number;
 }
 
 interface Slot {
@@ -162,21 +159,12 @@ const stableUptimeMs = 10_000;
 /** Autoscaler target: a share of the hard per-instance concurrency, as Knative's 70%. */
 const targetUtilization = 0.7;
 
-/**
- * Refills a warm pool once the calls just handed an instance are on their way: the next timer
- * turn, after this turn's writes to the instance have gone out.
- */
-function refillAfterDispatch(pool: WarmPool | undefined): void {
-  setTimeout(() => pool?.fill(), 0);
-}
-
 export class Executor {
   readonly #provider: Provider;
   readonly #options: ExecutorOptions;
   readonly #maxQueue: number;
   readonly #clock: Clock;
   readonly #pools = new Map<string, RevisionPool>();
-  readonly #warm = new Map<InstanceRuntime, WarmPool>();
   readonly #ticker: TimerHandle;
   #closed = false;
 
@@ -185,9 +173,6 @@ export class Executor {
     this.#options = options;
     this.#maxQueue = options.maxQueue ?? 1000;
     this.#clock = options.clock ?? systemClock;
-    // Node's pool fills at once; other runtimes' pools start with their first function, so
-    // a platform that runs only Node spends nothing on Python or exec instances.
-    this.#warmPool("node");
     this.#ticker = this.#clock
       .setInterval(() => this.tick(), options.tickIntervalMs ?? 1000)
       .unref();
@@ -320,13 +305,9 @@ export class Executor {
       }));
   }
 
+  /** The provider's warm pools. */
   poolStatus(): PoolStatus[] {
-    return [...this.#warm.values()].map((pool) => ({
-      runtime: pool.runtime,
-      size: pool.size,
-      idle: pool.idle,
-      starting: pool.starting,
-    }));
+    return this.#provider.poolStatus();
   }
 
   /** One autoscaler round: sample every revision, then scale it up or down. */
@@ -367,10 +348,7 @@ export class Executor {
       }
     }
     const deadline = this.#clock.now() + graceMs;
-    await Promise.all([
-      ...pools.map((pool) => this.#drainAndStop(pool, deadline)),
-      ...[...this.#warm.values()].map((pool) => pool.close()),
-    ]);
+    await Promise.all(pools.map((pool) => this.#drainAndStop(pool, deadline)));
   }
 
   #settings(target: RevisionTarget): AutoscalerSettings {
@@ -470,66 +448,38 @@ export class Executor {
     }
   }
 
-  #warmPool(runtime: InstanceRuntime): WarmPool {
-    let pool = this.#warm.get(runtime);
-    if (!pool) {
-      pool = new WarmPool({
-        provider: this.#provider,
-        runtime,
-        size: this.#options.poolSize ?? 2,
-        onLog: this.#options.onLog,
-        onError: (error) => this.#options.onError?.(error),
-      });
-      this.#warm.set(runtime, pool);
-      if (!this.#closed) {
-        pool.fill();
-      }
-    }
-    return pool;
-  }
-
   async #startInstance(pool: RevisionPool, options: { rethrow: boolean }): Promise<void> {
     pool.starting += 1;
     const { target } = pool;
+    const { config } = target;
     const started = performance.now();
     let instance: Instance | undefined;
     let fromPool = false;
-    // Pooled instances have outbound networking; another network mode needs its own start.
-    const runtime = instanceRuntimeOf(target.config.runtime);
-    const warmPool = target.config.network === "outbound" ? this.#warmPool(runtime) : undefined;
     try {
       // Before an instance is taken: a package that fails its check costs no pooled instance.
       await target.checkPackage?.();
-      instance = warmPool?.take();
-      fromPool = instance !== undefined;
-      if (!fromPool) {
-        // Nothing to wait for: the pool refills beside this start.
-        warmPool?.fill();
-      }
-      instance ??= await this.#provider.start({
-        runtime,
+      const start: StartedInstance = await this.#provider.start({
+        runtime: instanceRuntimeOf(config.runtime),
+        network: config.network,
+        memoryBytes: config.memoryBytes,
+        cpu: config.cpu,
         onLog: this.#options.onLog,
-        network: target.config.network,
       });
+      ({ instance, fromPool } = start);
       await instance.specialize({
         name: target.functionName,
         revision: target.revision,
-        packagePath: target.packagePath,
-        handler: target.config.handler,
-        env: target.config.env,
-        secrets: target.loadSecrets(),
-        timeoutMs: target.config.timeoutMs,
-        concurrency: target.config.scale.concurrency,
-        memoryBytes: target.config.memoryBytes,
-        cpu: target.config.cpu,
-        compat: target.config.compat,
-        command: target.config.command,
-        mode: target.config.mode,
+        packageDigest: target.packageDigest,
+        handler: config.handler,
+        env: config.env,
+        secrets: config.secrets,
+        timeoutMs: config.timeoutMs,
+        concurrency: config.scale.concurrency,
+        compat: config.compat,
+        command: config.command,
+        mode: config.mode,
       });
     } catch (error) {
-      if (fromPool) {
-        refillAfterDispatch(warmPool);
-      }
       pool.starting -= 1;
       pool.lastError = errorMessage(error);
       this.#noteCrash(pool);
@@ -571,14 +521,14 @@ export class Executor {
         pool.slots.splice(index, 1);
       }
       if (!slot.stopping) {
-        pool.lastExit = `instance ${started_.id} ${info.reason}`;
+        pool.lastExit = `instance ${started_.id} ${info.message}`;
         this.#options.onLog({
           time: Date.now(),
           instanceId: started_.id,
           functionName: target.functionName,
           callId: undefined,
           stream: "stderr",
-          text: `runlet: instance ${started_.id} ${info.reason}`,
+          text: `runlet: instance ${started_.id} ${info.message}`,
         });
         // An instance that ran a good while before dying is not part of a crash loop.
         if (this.#clock.now() - slot.startedAt > stableUptimeMs) {
@@ -589,9 +539,6 @@ export class Executor {
       }
     });
     this.#dispatch(pool);
-    if (fromPool) {
-      refillAfterDispatch(warmPool);
-    }
   }
 
   /** Counts a crash; from the second in a row, restarts wait 250 ms × 2ⁿ (up to 30 s). */

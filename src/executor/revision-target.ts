@@ -6,10 +6,8 @@ export interface RevisionTarget {
   /** Revision id, unique per function ("3"). */
   readonly revision: string;
   readonly config: FunctionConfig;
-  /** Unpacked package directory. */
-  readonly packagePath: string;
-  /** Reads the secrets the function names, at specialize time (so rotations apply to new instances). */
-  readonly loadSecrets: () => Record<string, string>;
+  /** The package the revision runs (the provider fetches it by digest). */
+  readonly packageDigest: string;
   /** Checks the package before an instance loads it (it rejects when the package is not fit to run). */
   readonly checkPackage?: () => Promise<void>;
 }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { InvalidResponse, type Exchange, type OutgoingHeaders } from "../router/exchange.js";
-import { sendBody } from "../router/instance-call.js";
+import { sendBody } from "../router/answer-body.js";
 import type { CancelSignal } from "../provider/types.js";
 import { BodyTooLarge, type RunCallRequest } from "../router/run-call.js";
 

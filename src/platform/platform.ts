@@ -15,7 +15,7 @@ import { UserError } from "../errors.js";
 import { Executor, type RevisionStatus } from "../executor/executor.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import { LocalProvider } from "../provider/local/local-provider.js";
-import type { Provider } from "../provider/types.js";
+import type { LogLine, Provider, ProviderContext } from "../provider/types.js";
 import { callFunction, type CallRouting } from "../router/call.js";
 import { PlatformCredentials } from "../router/credentials.js";
 import { functionNotFound, requireTarget } from "../router/revision-lookup.js";
@@ -79,7 +79,7 @@ export interface PlatformOptions {
   /** Preset admin token (RUNLET_ADMIN_TOKEN); generated on first start otherwise. */
   readonly adminToken?: string;
   /** @default a LocalProvider */
-  readonly provider?: Provider;
+  readonly provider?: (context: ProviderContext) => Promise<Provider>;
   /** @default SQLite stores in the data directory */
   readonly stores?: (dataDir: DataDir) => PlatformStores;
   /** @default a CallQueue on the stores' call store */
@@ -157,7 +157,7 @@ export class Platform {
   /** What buffered calls (async workers, triggers) run through. */
   readonly routing: CallRouting;
   /** "coldStart" (ColdStartEvent), "callAttempt" and "backgroundError" (failures nobody waits for). */
-  readonly events = new EventEmitter();
+  readonly events: EventEmitter;
   readonly clock: Clock;
   readonly #stores: PlatformStores;
   readonly #lock = new KeyedLock();
@@ -168,9 +168,11 @@ export class Platform {
     dataDir: DataDir,
     stores: PlatformStores,
     provider: Provider,
+    events: EventEmitter,
     options: PlatformOptions,
   ) {
     this.dataDir = dataDir;
+    this.events = events;
     this.clock = options.clock ?? systemClock;
     this.credentials = new PlatformCredentials([dataDir.adminToken]);
     this.#stores = stores;
@@ -189,23 +191,13 @@ export class Platform {
     this.provider = provider;
     this.executor = new Executor({
       provider: this.provider,
-      poolSize: options.poolSize,
       maxQueue: options.maxQueue,
       tickIntervalMs: options.tickIntervalMs,
       stableWindowMs: options.stableWindowMs,
       clock: this.clock,
       onColdStart: (event) => this.events.emit("coldStart", event),
       onError: (error) => this.events.emit("backgroundError", error),
-      onLog: (line) => {
-        this.logs.append({
-          functionName: line.functionName ?? "_platform",
-          instance: line.instanceId,
-          callId: line.callId,
-          stream: line.stream,
-          time: line.time,
-          text: line.text,
-        });
-      },
+      onLog: (line) => appendLog(this.logs, line),
     });
     const routing: CallRouting = {
       executor: this.executor,
@@ -244,21 +236,30 @@ export class Platform {
   static async open(options: PlatformOptions): Promise<Platform> {
     const dataDir = await openDataDir(options.dataDir, options.adminToken);
     const stores = (options.stores ?? embeddedStores(options))(dataDir);
+    const events = new EventEmitter();
+    const context: ProviderContext = {
+      packages: { localPath: (digest) => stores.packages.treePath(digest) },
+      secrets: stores.secrets,
+      onLog: (line) => appendLog(stores.logs, line),
+      onError: (error) => events.emit("backgroundError", error),
+    };
     let provider: Provider;
     try {
-      provider =
-        options.provider ??
-        (await LocalProvider.create({
-          workDir: join(dataDir.root, "run"),
-          sandbox: options.sandbox,
-        }));
+      provider = options.provider
+        ? await options.provider(context)
+        : await LocalProvider.create({
+            ...context,
+            workDir: join(dataDir.root, "run"),
+            sandbox: options.sandbox,
+            poolSize: options.poolSize,
+          });
     } catch (error) {
       stores.close();
       throw error;
     }
     let platform: Platform | undefined;
     try {
-      platform = new Platform(dataDir, stores, provider, options);
+      platform = new Platform(dataDir, stores, provider, events, options);
       // Uploads a killed server left half-written (issue 13, item 13).
       await platform.packages.removeLeftovers();
       // Functions with `min > 0` come back warm after a restart.
@@ -487,6 +488,18 @@ export class Platform {
       instances,
     };
   }
+}
+
+/** A provider's line in the log store; generic instances log as the platform. */
+function appendLog(logs: LogStore, line: LogLine): void {
+  logs.append({
+    functionName: line.functionName ?? "_platform",
+    instance: line.instanceId,
+    callId: line.callId,
+    stream: line.stream,
+    time: line.time,
+    text: line.text,
+  });
 }
 
 /** The embedded stores: one SQLite database in the data directory. */

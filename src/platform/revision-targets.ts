@@ -9,15 +9,13 @@ import type { RevisionLookup } from "../router/revision-lookup.js";
 import { resolveFunctionConfig } from "../spec/function-spec.js";
 import type { FunctionStore, RevisionRecord } from "../store/function-store.js";
 import type { PackageStore } from "../store/package-store.js";
-import type { SecretStore } from "../store/secret-store.js";
 
 /** How many unknown function names are remembered. */
 const maxAbsentNames = 10_000;
 
 export interface RevisionTargetsOptions {
   readonly functions: Pick<FunctionStore, "get" | "revision">;
-  readonly packages: Pick<PackageStore, "treePath" | "verify">;
-  readonly secrets: Pick<SecretStore, "reveal">;
+  readonly packages: Pick<PackageStore, "verify">;
 }
 
 export class RevisionTargets implements RevisionLookup {
@@ -77,14 +75,13 @@ export class RevisionTargets implements RevisionLookup {
 
   targetOf(revision: RevisionRecord): RevisionTarget {
     const config = runConfigOf(resolveFunctionConfig(revision.spec));
-    const { packages, secrets } = this.#options;
+    const { packages } = this.#options;
     return {
       functionName: revision.functionName,
       revision: String(revision.number),
       config,
-      packagePath: packages.treePath(revision.packageDigest),
+      packageDigest: revision.packageDigest,
       checkPackage: () => packages.verify(revision.packageDigest),
-      loadSecrets: () => secrets.reveal(config.secrets),
     };
   }
 }

@@ -7,7 +7,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { Readable } from "node:stream";
-import type { InvocationChannel, InvocationRequest, InvocationResponse } from "./types.js";
+import type { InvocationRequest, InvocationResponse } from "./types.js";
 import {
   FrameDecoder,
   FrameType,
@@ -462,7 +462,7 @@ class FrameConnection {
 }
 
 /** Calls to one instance over up to `connections` framed connections. */
-export class FrameChannel implements InvocationChannel {
+export class FrameChannel {
   readonly #endpoint: Endpoint;
   readonly #maxConnections: number;
   #connections: FrameConnection[] = [];

@@ -1,28 +1,54 @@
 /**
- * The provider interface: the only layer that knows where instances live (local child
- * processes or Kubernetes pods). The executor and router see only these types.
+ * The provider contract: the only layer that knows where instances live (sandboxed child
+ * processes here, pods on Kubernetes) and how they are reached. The executor and router see
+ * only these types, and a provider is checked against them by one contract suite
+ * (test/provider/contract). Nothing here names a host path, a process, a socket or an HTTP
+ * client: an instance is given a package by digest and secret names, told its limits when it
+ * starts, reports its exit as a kind, and takes calls through `invoke`.
  */
-import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
-import type { Dispatcher } from "undici";
 import type { CompatShape, ExecMode, InstanceRuntime, NetworkMode } from "../spec/function-spec.js";
+
+/** Header fields of a call or an answer, names in lower case. */
+export type InvocationHeaders = Readonly<Record<string, string | string[] | undefined>>;
+export type AnswerHeaders = Readonly<Record<string, string | string[] | number | undefined>>;
+
+/**
+ * What an instance is started with and cannot change afterwards; a provider that keeps warm
+ * pools keeps one per shape (or per the part of it its instances cannot change: a local
+ * process can take new cgroup limits, a pod cannot take new resources).
+ */
+export interface InstanceShape {
+  readonly runtime: InstanceRuntime;
+  readonly network: NetworkMode;
+  /** Hard memory limit; the instance is killed above it. */
+  readonly memoryBytes: number;
+  /** CPU limit in cores; undefined for no limit. */
+  readonly cpu: number | undefined;
+}
+
+export interface StartInstanceOptions extends InstanceShape {
+  readonly onLog: (line: LogLine) => void;
+}
+
+export interface StartedInstance {
+  readonly instance: Instance;
+  /** Whether it was a warm generic instance (else one was started for this call). */
+  readonly fromPool: boolean;
+}
 
 /** What a generic instance is told when it becomes one function's instance. */
 export interface SpecializeRequest {
   readonly name: string;
   readonly revision: string;
-  /** Directory holding the unpacked package, as the platform sees it. */
-  readonly packagePath: string;
+  /** The package to run, by digest; the provider fetches it through its PackageSource. */
+  readonly packageDigest: string;
   readonly handler: string;
   readonly env: Readonly<Record<string, string>>;
-  /** Secret values by name; the provider places them where the function can read them as files. */
-  readonly secrets: Readonly<Record<string, string>>;
+  /** Names of the secrets the function reads as files; the provider resolves their values. */
+  readonly secrets: readonly string[];
   readonly timeoutMs: number;
   readonly concurrency: number;
-  /** Hard memory limit; the instance is killed above it. */
-  readonly memoryBytes: number;
-  /** CPU limit in cores; undefined for no limit. */
-  readonly cpu: number | undefined;
   /** Handler shape of another platform; undefined for Runlet's own. */
   readonly compat: CompatShape | undefined;
   /** exec runtime: the program to run, and how. */
@@ -30,11 +56,16 @@ export interface SpecializeRequest {
   readonly mode: ExecMode;
 }
 
+/**
+ * How an instance went: it ended by itself, went over its memory limit, was stopped or killed
+ * from outside, or can no longer be reached (its node or connection is gone).
+ */
+export type ExitKind = "exited" | "out-of-memory" | "killed" | "lost";
+
 export interface ExitInfo {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  /** "exited with code 1: Error: boom", for callers and `describe`. */
-  readonly reason: string;
+  readonly kind: ExitKind;
+  /** "exited with code 1 (Error: boom)", for callers and `describe`. */
+  readonly message: string;
 }
 
 export interface LogLine {
@@ -42,6 +73,7 @@ export interface LogLine {
   readonly instanceId: string;
   /** Set once the instance is specialized; generic instances log as the platform. */
   readonly functionName: string | undefined;
+  /** The call the line was written during, when the runtime could tell. */
   readonly callId: string | undefined;
   readonly stream: "stdout" | "stderr";
   readonly text: string;
@@ -52,7 +84,7 @@ export interface InvocationRequest {
   readonly method: string;
   /** Path inside the function plus the query string. */
   readonly path: string;
-  readonly headers: IncomingHttpHeaders;
+  readonly headers: InvocationHeaders;
   /**
    * Undefined for a call without a body; a Buffer when all of it is at hand; else a stream,
    * and an error from it fails the call with that error.
@@ -75,7 +107,7 @@ export interface CancelSignal {
 
 export interface InvocationResponse {
   readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | number | undefined>>;
+  readonly headers: AnswerHeaders;
   /**
    * The whole body when it arrived with the head (most calls: no stream to set up), else a
    * stream of it as the instance answers, which fails if the call is cancelled or the
@@ -84,18 +116,17 @@ export interface InvocationResponse {
   readonly body: Buffer | Readable;
 }
 
-/** A way to run calls on an instance that is cheaper than HTTP (docs/runtime-protocol.md). */
-export interface InvocationChannel {
-  invoke(request: InvocationRequest): Promise<InvocationResponse>;
-}
-
 export interface Instance {
   readonly id: string;
   readonly runtime: InstanceRuntime;
-  /** HTTP client bound to the instance's runtime server: control calls, and invocations when there is no channel. */
-  readonly dispatcher: Dispatcher;
-  /** The instance's framed invocation channel, when it has one. */
-  readonly channel?: InvocationChannel;
+  /** Runs one call on the instance, over whatever transport the provider has to it. */
+  invoke(request: InvocationRequest): Promise<InvocationResponse>;
+  /**
+   * After a call failed on this instance: the instance's exit when that was the cause, else
+   * undefined. The provider waits as long as its transport needs to learn it (a socket closes
+   * a moment before the process exit is reported).
+   */
+  exitCausing(failure: unknown): Promise<ExitInfo | undefined>;
   /** Resolves when the instance has gone, for whatever reason. */
   readonly exited: Promise<ExitInfo>;
   /** Set once the instance has exited. */
@@ -106,16 +137,34 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
-export interface StartInstanceOptions {
-  readonly runtime: InstanceRuntime;
-  /**
-   * The instance will wait in a warm pool: spend start-up time now (warm-up calls, an open
-   * connection) so that specializing it later is as fast as possible.
-   */
-  readonly warm?: boolean;
-  /** How the instance reaches the network. @default "outbound" */
-  readonly network?: NetworkMode;
+/** Where a provider gets the package a specialize request names. */
+export interface PackageSource {
+  /** A directory on this host holding the unpacked package (for providers on this host). */
+  localPath(digest: string): string;
+  /** A URL an instance elsewhere fetches the package from, when the platform serves one. */
+  url?(digest: string): string;
+}
+
+/** Where a provider gets the values of the secrets a specialize request names. */
+export interface SecretSource {
+  reveal(names: readonly string[]): Record<string, string>;
+}
+
+/** What a provider is given by the composition that makes it. */
+export interface ProviderContext {
+  readonly packages: PackageSource;
+  readonly secrets: SecretSource;
+  /** Lines of generic instances (warm-up, before any function is loaded). */
   readonly onLog: (line: LogLine) => void;
+  /** Failures nobody waits for (a warm pool's refill). */
+  readonly onError: (error: unknown) => void;
+}
+
+export interface PoolStatus {
+  readonly runtime: InstanceRuntime;
+  readonly size: number;
+  readonly idle: number;
+  readonly starting: number;
 }
 
 export interface Provider {
@@ -124,6 +173,13 @@ export interface Provider {
   readonly isolation: string;
   /** Things to tell the operator once at start (no sandbox, no limits). */
   readonly notices: readonly string[];
-  start(options: StartInstanceOptions): Promise<Instance>;
+  /**
+   * An instance of `options`' shape, ready to be specialized: a warm generic one when the
+   * provider keeps a pool for the shape (it refills the pool itself, when that competes least
+   * with the cold start in progress), else a new one.
+   */
+  start(options: StartInstanceOptions): Promise<StartedInstance>;
+  /** The warm pools the provider keeps, for metrics. */
+  poolStatus(): PoolStatus[];
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * channel use of AbortController and AbortSignal (abort with a reason, `aborted`, `reason`,
  * "abort" listeners) without what those cost on every call: an EventTarget, its listener
  * records and option parsing. Most calls are never cancelled and have one listener at most.
- * APIs that need a real AbortSignal get one from abortSignalOf() (instance-call.ts).
+ * APIs that need a real AbortSignal get one from abortSignalOf() (provider/http-invoke.ts).
  */
 import type { CancelSignal } from "../provider/types.js";
 

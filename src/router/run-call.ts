@@ -20,7 +20,6 @@ import { formatDuration, formatSize } from "../spec/units.js";
 import type { CallController } from "./call-controller.js";
 import type { PlatformCredentials } from "./credentials.js";
 import { InvalidResponse, type ExchangeBody } from "./exchange.js";
-import { callInstance } from "./instance-call.js";
 
 export interface RunCallRequest {
   readonly target: RevisionTarget;
@@ -144,7 +143,7 @@ export async function runCall<T>(
     if (request.params) {
       headers["x-runlet-params"] = JSON.stringify(request.params);
     }
-    const response = await callInstance(lease.instance, {
+    const response = await lease.instance.invoke({
       path: request.pathAndQuery,
       method: request.method,
       headers,
@@ -165,11 +164,11 @@ export async function runCall<T>(
       // The caller's delay, not the function's: the call was cancelled on the instance.
       lease?.release();
     } else if (lease) {
-      const exit = await exitOf(lease);
+      const exit = await lease.instance.exitCausing(caught);
       lease.release();
       if (exit) {
         throw classify(
-          new InstanceFailure(`the function's instance ${exit} while handling the call`),
+          new InstanceFailure(`the function's instance ${exit.message} while handling the call`),
         );
       }
     }
@@ -177,17 +176,6 @@ export async function runCall<T>(
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function exitOf(lease: Lease): Promise<string | undefined> {
-  // The socket closes a moment before the process exit is reported: wait briefly for it.
-  const info =
-    lease.instance.exitInfo ??
-    (await Promise.race([
-      lease.instance.exited,
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 250).unref()),
-    ]));
-  return info?.reason;
 }
 
 /** The status, code and message a caller sees for a failure. */

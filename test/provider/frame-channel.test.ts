@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { ChannelClosed, FrameChannel } from "../../src/provider/frame-channel.js";
-import { callInstance } from "../../src/router/instance-call.js";
+import { invokeOverHttp } from "../../src/provider/http-invoke.js";
 import { eventually, tempDir } from "../helpers/runlet.js";
 import { call, text } from "./frame-calls.js";
 
@@ -188,7 +188,7 @@ describe("framed invocation channel", () => {
     await expect(call(channel, "/exit")).rejects.toBeInstanceOf(ChannelClosed);
   });
 
-  it("is what the router uses when an instance has one, and HTTP when it has none", async () => {
+  it("gives the same answer over frames as over plain HTTP", async () => {
     const { channel, socket } = await startRuntime();
     const dispatcher = new Pool("http://localhost", { socketPath: socket });
     onTestFinished(() => dispatcher.destroy());
@@ -198,16 +198,16 @@ describe("framed invocation channel", () => {
       headers: { "x-call-id": "via-router", "content-type": "application/json" },
       signal: new AbortController().signal,
     };
-    const framed = await callInstance(
-      { channel, dispatcher },
-      { ...request, body: Readable.from([Buffer.from('{"a":1}')]) },
-    );
+    const framed = await channel.invoke({
+      ...request,
+      body: Readable.from([Buffer.from('{"a":1}')]),
+    });
     // A small answer arrives whole over frames: one buffer, no stream.
     expect(Buffer.isBuffer(framed.body)).toBe(true);
-    const overHttp = await callInstance(
-      { channel: undefined, dispatcher },
-      { ...request, body: Readable.from([Buffer.from('{"a":1}')]) },
-    );
+    const overHttp = await invokeOverHttp(dispatcher, {
+      ...request,
+      body: Readable.from([Buffer.from('{"a":1}')]),
+    });
     expect(Buffer.isBuffer(overHttp.body)).toBe(false);
     for (const response of [framed, overHttp]) {
       expect(response.status).toBe(201);

@@ -11,7 +11,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { FrameChannel } from "../../src/provider/frame-channel.js";
 import { pythonInterpreter } from "../../src/host/python-interpreter.js";
 import type { InvocationResponse } from "../../src/provider/types.js";
-import { callInstance } from "../../src/router/instance-call.js";
+import { invokeOverHttp } from "../../src/provider/http-invoke.js";
 import { eventually, tempDir } from "../helpers/runlet.js";
 
 const server = fileURLToPath(new URL("../../runtimes/python/server.py", import.meta.url));
@@ -219,41 +219,42 @@ describe("python runtime server", () => {
       headers: { "x-call-id": "via-router", "content-type": "application/json" },
       signal: new AbortController().signal,
     };
-    const framed = await callInstance(
-      { channel, dispatcher },
-      { ...request, body: Readable.from([Buffer.from('{"a":1}')]) },
-    );
-    const overHttp = await callInstance(
-      { channel: undefined, dispatcher },
-      { ...request, body: Readable.from([Buffer.from('{"a":1}')]) },
-    );
+    const framed = await channel.invoke({
+      ...request,
+      body: Readable.from([Buffer.from('{"a":1}')]),
+    });
+    const overHttp = await invokeOverHttp(dispatcher, {
+      ...request,
+      body: Readable.from([Buffer.from('{"a":1}')]),
+    });
     for (const response of [framed, overHttp]) {
       expect(response.status).toBe(201);
       expect(response.headers["x-n"]).toBe("5");
       expect(JSON.parse(await text(response))).toEqual({ n: "5", body: { a: 1 } });
     }
-    const big = await callInstance(
-      { channel: undefined, dispatcher },
-      { ...request, method: "GET", path: "/big", body: undefined },
-    );
+    const big = await invokeOverHttp(dispatcher, {
+      ...request,
+      method: "GET",
+      path: "/big",
+      body: undefined,
+    });
     expect(big.headers["transfer-encoding"]).toBe("chunked");
     expect((await text(big)).length).toBe(128 * 65536);
-    const dep = await callInstance(
-      { channel: undefined, dispatcher },
-      { ...request, method: "GET", path: "/dep", body: undefined },
-    );
+    const dep = await invokeOverHttp(dispatcher, {
+      ...request,
+      method: "GET",
+      path: "/dep",
+      body: undefined,
+    });
     expect(await text(dep)).toBe("vendored via-pth");
     // Route parameters of an HTTP trigger arrive as a header.
-    const params = await callInstance(
-      { channel, dispatcher },
-      {
-        ...request,
-        method: "GET",
-        path: "/params",
-        headers: { ...request.headers, "x-runlet-params": JSON.stringify({ who: "ada" }) },
-        body: undefined,
-      },
-    );
+    const params = await channel.invoke({
+      ...request,
+      method: "GET",
+      path: "/params",
+      headers: { ...request.headers, "x-runlet-params": JSON.stringify({ who: "ada" }) },
+      body: undefined,
+    });
     expect(JSON.parse(await text(params))).toEqual({ who: "ada" });
   });
 

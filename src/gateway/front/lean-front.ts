@@ -11,7 +11,7 @@
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { InvalidResponse, type Exchange, type OutgoingHeaders } from "../../router/exchange.js";
-import { bodyEnded } from "../../router/instance-call.js";
+import { bodyEnded } from "../../router/answer-body.js";
 import { errorJson, type ErrorCode } from "../../errors.js";
 import { RequestTimeout, type RunCallRequest } from "../../router/run-call.js";
 import { maxBodyBytes, maxHeadBytes, parseRequestHead, type RequestHead } from "./request-head.js";

@@ -11,10 +11,18 @@ import { UserError } from "../../errors.js";
 import { pythonInterpreter } from "../../host/python-interpreter.js";
 import { detectSandbox, type SandboxSupport } from "../../host/sandbox-support.js";
 import type { InstanceRuntime, NetworkMode } from "../../spec/function-spec.js";
-import type { Instance, Provider, StartInstanceOptions } from "../types.js";
+import type {
+  LogLine,
+  PoolStatus,
+  Provider,
+  ProviderContext,
+  StartedInstance,
+  StartInstanceOptions,
+} from "../types.js";
 import { detectCgroups, type CgroupHierarchy, type InstanceCgroup } from "./cgroups.js";
 import { isLeftover, removeDeadOwners } from "./leftovers.js";
 import { ProcessInstance, makeDirs, type InstancePaths } from "./process-instance.js";
+import { WarmPool } from "./warm-pool.js";
 import {
   attachOutbound,
   detectOutbound,
@@ -23,19 +31,31 @@ import {
 } from "./outbound-network.js";
 import { bubblewrapCommand, insidePaths, instanceUser } from "./sandbox.js";
 
-export interface LocalProviderOptions {
+export interface LocalProviderOptions extends ProviderContext {
   /** Directory on the same filesystem as the package store, for per-instance package views. */
   readonly workDir: string;
   /** How long a new instance may take to listen. @default 15000 */
   readonly startTimeoutMs?: number;
   /** "auto" sandboxes where the host allows; "none" never does. @default "auto" */
   readonly sandbox?: "auto" | "none";
-  /** How instances reach the network unless a function says otherwise. @default "outbound" */
-  readonly network?: NetworkMode;
   /** Processes and threads one instance may have (a fork bomb stops here). @default 256 */
   readonly pidsLimit?: number;
   /** Memory limit of a generic instance before it is specialized. @default 512 MiB */
   readonly genericMemoryBytes?: number;
+  /** Generic instances kept warm per runtime; 0 starts every instance on demand. @default 2 */
+  readonly poolSize?: number;
+}
+
+/** How one instance is started: its shape, where its lines go, and whether it waits in a pool. */
+interface LaunchOptions {
+  readonly runtime: InstanceRuntime;
+  readonly network: NetworkMode;
+  readonly onLog: (line: LogLine) => void;
+  /**
+   * The instance will wait in a warm pool: spend start-up time now (warm-up calls, an open
+   * connection) so that specializing it later is as fast as possible.
+   */
+  readonly warm: boolean;
 }
 
 /** How each runtime server starts: its directory under runtimes/, entry file, and interpreter. */
@@ -89,6 +109,12 @@ export class LocalProvider implements Provider {
   #resolvConf: string | undefined;
   /** This process's own folder under the configured work dir. */
   readonly #workDir: string;
+  /**
+   * Warm generic instances per runtime, for functions with outbound networking (the common
+   * case); a function with another network mode gets an instance started for it.
+   */
+  readonly #pools = new Map<InstanceRuntime, WarmPool<ProcessInstance>>();
+  #closed = false;
 
   private constructor(
     options: LocalProviderOptions,
@@ -125,6 +151,9 @@ export class LocalProvider implements Provider {
       provider.#resolvConf = join(provider.#runDir, "resolv.conf");
       await writeFile(provider.#resolvConf, outboundResolvConf, { mode: 0o644 });
     }
+    // Node's pool fills at once; other runtimes' pools start with their first function, so
+    // a platform that runs only Node spends nothing on Python or exec instances.
+    provider.#pool("node");
     return provider;
   }
 
@@ -156,7 +185,68 @@ export class LocalProvider implements Provider {
     return notices;
   }
 
-  async start(options: StartInstanceOptions): Promise<Instance> {
+  async start(options: StartInstanceOptions): Promise<StartedInstance> {
+    const pool = options.network === "outbound" ? this.#pool(options.runtime) : undefined;
+    const pooled = pool?.take();
+    if (!pooled) {
+      // Nothing to wait for: the pool refills beside this start.
+      pool?.fill();
+    }
+    const instance =
+      pooled ??
+      (await this.#launch({
+        runtime: options.runtime,
+        network: options.network,
+        onLog: options.onLog,
+        warm: false,
+      }));
+    if (pooled && pool) {
+      pooled.adopt(options.onLog);
+      // Once the function is loaded and its first calls are on their way: the next timer
+      // turn, after that turn's writes to the instance have gone out.
+      pooled.whenSpecialized(() => setTimeout(() => pool.fill(), 0));
+    }
+    try {
+      instance.setLimits(options);
+    } catch (error) {
+      await instance.stop();
+      if (pooled) {
+        pool?.fill();
+      }
+      throw error;
+    }
+    return { instance, fromPool: pooled !== undefined };
+  }
+
+  poolStatus(): PoolStatus[] {
+    return [...this.#pools.values()].map((pool) => ({
+      runtime: pool.runtime,
+      size: pool.size,
+      idle: pool.idle,
+      starting: pool.starting,
+    }));
+  }
+
+  #pool(runtime: InstanceRuntime): WarmPool<ProcessInstance> {
+    let pool = this.#pools.get(runtime);
+    if (!pool) {
+      pool = new WarmPool({
+        runtime,
+        size: this.#options.poolSize ?? 2,
+        start: () =>
+          this.#launch({ runtime, network: "outbound", onLog: this.#options.onLog, warm: true }),
+        onError: this.#options.onError,
+      });
+      this.#pools.set(runtime, pool);
+      if (!this.#closed) {
+        pool.fill();
+      }
+    }
+    return pool;
+  }
+
+  /** Starts one instance, again when the sandbox's network setup failed for a passing reason. */
+  async #launch(options: LaunchOptions): Promise<ProcessInstance> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.#startOnce(options);
@@ -172,7 +262,7 @@ export class LocalProvider implements Provider {
     }
   }
 
-  async #startOnce(options: StartInstanceOptions): Promise<Instance> {
+  async #startOnce(options: LaunchOptions): Promise<ProcessInstance> {
     const server = runtimeServers[options.runtime];
     const interpreter = server?.interpreter();
     if (!server || !interpreter || !this.#runDir) {
@@ -190,7 +280,7 @@ export class LocalProvider implements Provider {
     let args: string[];
     let env: Record<string, string>;
     let user: ReturnType<typeof instanceUser>;
-    let network: NetworkMode = options.network ?? this.#options.network ?? "outbound";
+    let network: NetworkMode = options.network;
     const genericMemoryBytes = this.#options.genericMemoryBytes ?? 512 * 2 ** 20;
     const base = {
       ...(options.warm ? { RUNLET_WARMUP: "1" } : {}),
@@ -289,15 +379,14 @@ export class LocalProvider implements Provider {
       cgroup,
       startTimeoutMs: this.#options.startTimeoutMs ?? 15_000,
       onLog: options.onLog,
+      packages: this.#options.packages,
+      secrets: this.#options.secrets,
       user,
       attachNetwork: sandboxed && network === "outbound" ? attachOutbound : undefined,
     });
     if (options.warm) {
       try {
-        // Open the connections specialize and the first calls will use, while nobody is waiting.
-        const health = await instance.dispatcher.request({ path: "/healthz", method: "GET" });
-        await health.body.text();
-        await instance.channel.open();
+        await instance.warmUp();
       } catch (error) {
         // Nobody else holds the instance yet: left running, it would outlive the platform.
         await instance.stop();
@@ -308,6 +397,8 @@ export class LocalProvider implements Provider {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
     if (this.#runDir) {
       // An instance still exiting may remove its own directory (or its runtime write a
       // last file) while this runs: retry ENOTEMPTY instead of failing the shutdown.

@@ -9,14 +9,26 @@ import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
-import { UserError, type ErrorCode } from "../../errors.js";
+import { UserError } from "../../errors.js";
 import type { SandboxUser } from "../../host/bubblewrap.js";
 import { onLines } from "../../host/lines.js";
 import { linkTree } from "../../host/tree-link.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
 import { formatSize } from "../../spec/units.js";
 import { FrameChannel } from "../frame-channel.js";
-import type { ExitInfo, Instance, LogLine, SpecializeRequest } from "../types.js";
+import { specializeRuntime } from "../runtime-control.js";
+import type {
+  ExitInfo,
+  ExitKind,
+  Instance,
+  InstanceShape,
+  InvocationRequest,
+  InvocationResponse,
+  LogLine,
+  PackageSource,
+  SecretSource,
+  SpecializeRequest,
+} from "../types.js";
 import type { InstanceCgroup } from "./cgroups.js";
 import { parseControlMessage } from "./control-messages.js";
 import type { OutboundLink } from "./outbound-network.js";
@@ -46,7 +58,10 @@ export interface ProcessInstanceOptions {
   readonly paths: InstancePaths;
   readonly cgroup: InstanceCgroup | undefined;
   readonly startTimeoutMs: number;
+  /** Where lines go until the instance is handed to a caller with its own sink. */
   readonly onLog: (line: LogLine) => void;
+  readonly packages: PackageSource;
+  readonly secrets: SecretSource;
   /**
    * Host uid the sandbox runs as: the socket directory is handed back from it once the runtime
    * listens, and the secrets are written for it alone.
@@ -61,11 +76,18 @@ export interface ProcessInstanceOptions {
 
 const stderrTailLines = 20;
 
+/**
+ * How long a failed call waits for the process exit to be reported: the socket closes a
+ * moment before the exit event arrives.
+ */
+const exitReportMs = 250;
+
 export class ProcessInstance implements Instance {
   readonly id: string;
   readonly runtime: InstanceRuntime;
-  readonly dispatcher: Pool;
-  readonly channel: FrameChannel;
+  /** HTTP client of the runtime server: control calls (specialize, health). */
+  readonly #http: Pool;
+  readonly #channel: FrameChannel;
   readonly exited: Promise<ExitInfo>;
   readonly #options: ProcessInstanceOptions;
   readonly #child: ChildProcess;
@@ -73,6 +95,8 @@ export class ProcessInstance implements Instance {
   #exitInfo: ExitInfo | undefined;
   #functionName: string | undefined;
   #memoryBytes: number | undefined;
+  #onLog: (line: LogLine) => void;
+  #specialized: (() => void) | undefined;
   #ready: Promise<void>;
   #network: OutboundLink | undefined;
 
@@ -80,6 +104,7 @@ export class ProcessInstance implements Instance {
     this.id = options.id;
     this.runtime = options.runtime;
     this.#options = options;
+    this.#onLog = options.onLog;
     const cgroupFiles = options.cgroup?.procsFiles ?? [];
     // Joining the cgroup before exec (in a tiny shell) leaves no window in which the
     // runtime, or anything it starts, runs outside its limits.
@@ -104,7 +129,7 @@ export class ProcessInstance implements Instance {
       // Own process group, so stop() also reaches anything the function spawned.
       detached: true,
     });
-    this.dispatcher = new Pool("http://localhost", {
+    this.#http = new Pool("http://localhost", {
       socketPath: options.paths.socket,
       connections: 256,
       keepAliveTimeout: 30_000,
@@ -112,13 +137,13 @@ export class ProcessInstance implements Instance {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
-    this.channel = new FrameChannel({ socketPath: options.paths.frameSocket });
+    this.#channel = new FrameChannel({ socketPath: options.paths.frameSocket });
     this.exited = new Promise((resolveExit) => {
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.#exitInfo) {
           return;
         }
-        this.#exitInfo = { code, signal, reason: this.#exitReason(code, signal) };
+        this.#exitInfo = this.#exitOf(code, signal);
         void this.#cleanUp();
         resolveExit(this.#exitInfo);
       };
@@ -181,7 +206,7 @@ export class ProcessInstance implements Instance {
       );
     });
     const exitedEarly = instance.exited.then((info) => {
-      throw new Error(`instance ${info.reason} before it was ready`);
+      throw new Error(`instance ${info.message} before it was ready`);
     });
     try {
       await Promise.race([instance.#ready, exitedEarly, timeout]);
@@ -199,15 +224,81 @@ export class ProcessInstance implements Instance {
     return this.#exitInfo;
   }
 
+  /** Lines from now on go to `onLog` (the caller that took the instance from a pool). */
+  adopt(onLog: (line: LogLine) => void): void {
+    this.#onLog = onLog;
+  }
+
+  /** Calls `callback` once, when the next specialize() has settled either way. */
+  whenSpecialized(callback: () => void): void {
+    this.#specialized = callback;
+  }
+
+  /**
+   * Sets the instance's memory and CPU limits on its live cgroup (a local process can take new
+   * ones; a pooled instance gets the function's here). Throws a UserError when the runtime
+   * already uses more memory than `shape` allows.
+   */
+  setLimits(shape: Pick<InstanceShape, "memoryBytes" | "cpu">): void {
+    const { cgroup } = this.#options;
+    if (cgroup) {
+      try {
+        cgroup.setLimits({ memoryBytes: shape.memoryBytes, cpu: shape.cpu });
+      } catch (error) {
+        throw new UserError(
+          "RUNLET_INVALID_SPEC",
+          `memory ${formatSize(shape.memoryBytes)} is less than the runtime itself uses; raise the function's memory limit (${(error as Error).message})`,
+        );
+      }
+    }
+    this.#memoryBytes = shape.memoryBytes;
+  }
+
+  /** Opens the connections specialize and the first calls will use, while nobody waits. */
+  async warmUp(): Promise<void> {
+    const health = await this.#http.request({ path: "/healthz", method: "GET" });
+    await health.body.text();
+    await this.#channel.open();
+  }
+
+  invoke(request: InvocationRequest): Promise<InvocationResponse> {
+    return this.#channel.invoke(request);
+  }
+
+  async exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
+    if (this.#exitInfo) {
+      return this.#exitInfo;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), exitReportMs);
+    });
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async specialize(request: SpecializeRequest): Promise<void> {
-    const { paths, cgroup } = this.#options;
-    let packagePath = request.packagePath;
+    const settled = this.#specialized;
+    this.#specialized = undefined;
+    try {
+      await this.#specialize(request);
+    } finally {
+      settled?.();
+    }
+  }
+
+  async #specialize(request: SpecializeRequest): Promise<void> {
+    const { paths, packages, secrets } = this.#options;
+    let packagePath = packages.localPath(request.packageDigest);
     if (paths.functionHost !== undefined && paths.functionInside !== undefined) {
-      await linkTree(request.packagePath, paths.functionHost);
+      await linkTree(packagePath, paths.functionHost);
       packagePath = paths.functionInside;
     }
     const user = this.#options.user;
-    for (const [name, value] of Object.entries(request.secrets)) {
+    for (const [name, value] of Object.entries(secrets.reveal(request.secrets))) {
       const file = join(paths.secretsHost, name);
       await writeFile(file, value, { mode: 0o400 });
       await chmod(file, 0o400);
@@ -215,47 +306,12 @@ export class ProcessInstance implements Instance {
         await chown(file, user.uid, user.gid);
       }
     }
-    if (cgroup) {
-      try {
-        cgroup.setLimits({ memoryBytes: request.memoryBytes, cpu: request.cpu });
-      } catch (error) {
-        throw new UserError(
-          "RUNLET_INVALID_SPEC",
-          `memory ${formatSize(request.memoryBytes)} is less than the runtime itself uses; raise the function's memory limit (${(error as Error).message})`,
-        );
-      }
-    }
-    this.#memoryBytes = request.memoryBytes;
     this.#functionName = request.name;
-    const body = JSON.stringify({
-      name: request.name,
-      revision: request.revision,
+    await specializeRuntime(this.#http, request, {
       packagePath,
-      handler: request.handler,
-      env: request.env,
       secretsDir: paths.secretsInside,
-      timeoutMs: request.timeoutMs,
-      concurrency: request.concurrency,
-      compat: request.compat,
-      command: request.command,
-      mode: request.mode,
+      exited: this.exited,
     });
-    const response = await Promise.race([
-      this.dispatcher.request({
-        path: "/v2/specialize",
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body,
-      }),
-      this.exited.then((info) => {
-        throw new Error(`instance ${info.reason} while loading the function`);
-      }),
-    ]);
-    const text = await response.body.text();
-    if (response.statusCode === 200) {
-      return;
-    }
-    throw specializeError(response.statusCode, text);
   }
 
   async stop(): Promise<void> {
@@ -274,8 +330,8 @@ export class ProcessInstance implements Instance {
 
   async #cleanUp(): Promise<void> {
     this.#child.stdin?.destroy();
-    void this.dispatcher.destroy().catch(() => undefined);
-    this.channel.close();
+    void this.#http.destroy().catch(() => undefined);
+    this.#channel.close();
     this.#network?.close();
     await this.#options.cgroup?.killAll();
     await this.#options.cgroup?.remove();
@@ -298,7 +354,7 @@ export class ProcessInstance implements Instance {
           this.#stderrTail.shift();
         }
       }
-      this.#options.onLog({
+      this.#onLog({
         time: Date.now(),
         instanceId: this.id,
         functionName: this.#functionName,
@@ -321,52 +377,30 @@ export class ProcessInstance implements Instance {
     });
   }
 
-  #exitReason(code: number | null, signal: NodeJS.Signals | null): string {
+  #exitOf(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
     const oomKilled = (this.#options.cgroup?.oomKills() ?? 0) > 0;
     const heapExhausted = this.#stderrTail.some((line) =>
       /heap out of memory|Reached heap limit/.test(line),
     );
     if ((oomKilled || heapExhausted) && this.#memoryBytes !== undefined) {
-      return `exceeded memory limit ${formatSize(this.#memoryBytes)}`;
+      return {
+        kind: "out-of-memory",
+        message: `exceeded memory limit ${formatSize(this.#memoryBytes)}`,
+      };
     }
+    const kind: ExitKind = signal !== null ? "killed" : code === null ? "lost" : "exited";
     const how =
-      signal !== null ? `was killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
+      signal !== null
+        ? `was killed by ${signal}`
+        : code === null
+          ? "could not be run"
+          : `exited with code ${code}`;
     const lastError = [...this.#stderrTail]
       .reverse()
       // The sandbox's own launchers say why they could not start it in their own words.
       .find((line) => /error|exception|fatal|^(bwrap|unshare|setpriv|mount|sh):/i.test(line));
-    return lastError ? `${how} (${lastError.trim().slice(0, 300)})` : how;
+    return { kind, message: lastError ? `${how} (${lastError.trim().slice(0, 300)})` : how };
   }
-}
-
-const knownLoadCodes = new Set<ErrorCode>([
-  "RUNLET_HANDLER_NOT_FOUND",
-  "RUNLET_HANDLER_SYNTAX",
-  "RUNLET_HANDLER_NO_EXPORT",
-  "RUNLET_HANDLER_LOAD_FAILED",
-]);
-
-/** Turns the runtime's `{error: {code, message, file, line}}` into the error users see. */
-function specializeError(status: number, text: string): Error {
-  let parsed: { error?: { code?: string; message?: string; file?: string; line?: number } } = {};
-  try {
-    parsed = JSON.parse(text) as typeof parsed;
-  } catch {
-    // Not JSON: reported verbatim below.
-  }
-  const code = parsed.error?.code as ErrorCode | undefined;
-  const message = parsed.error?.message ?? text;
-  if (status === 422 && code && knownLoadCodes.has(code)) {
-    const details: Record<string, unknown> = {};
-    if (parsed.error?.file !== undefined) {
-      details["file"] = parsed.error.file;
-    }
-    if (parsed.error?.line !== undefined) {
-      details["line"] = parsed.error.line;
-    }
-    return new UserError(code, `The function failed to load: ${message}`, { details });
-  }
-  return new Error(`specialize failed with HTTP ${status}: ${message}`);
 }
 
 /** Creates the instance's private directories. */
