@@ -1,6 +1,7 @@
 /**
- * The executor owns instance lifecycle (DESIGN.md step 3): it takes generic instances from
- * a warm pool (or starts them) and specializes them for a revision, hands out capacity to the
+ * The executor owns instance lifecycle (DESIGN.md step 3): it asks the provider for generic
+ * instances of a revision's shape (warm from the provider's pool, or new) and specializes them
+ * for the revision, hands out capacity to the
  * router (least in-flight first), holds callers in a bounded queue while instances start,
  * scales each revision between `min` and `max` with a Knative-style autoscaler, reaps idle
  * instances (scale to zero), and replaces instances that die, backing off when a function
