@@ -1,11 +1,10 @@
 /**
  * The executor owns instance lifecycle (DESIGN.md step 3): it asks the provider for generic
  * instances of a revision's shape (warm from the provider's pool, or new) and specializes them
- * for the revision, hands out capacity to the
- * router (least in-flight first), holds callers in a bounded queue while instances start,
- * scales each revision between `min` and `max` with a Knative-style autoscaler, reaps idle
- * instances (scale to zero), and replaces instances that die, backing off when a function
- * keeps crashing.
+ * for the revision, hands out capacity to the router (least in-flight first), holds callers
+ * in a bounded queue while instances start, scales each revision between `min` and `max` with
+ * a Knative-style autoscaler, reaps idle instances (scale to zero), and replaces instances that
+ * die, backing off when a function keeps crashing.
  */
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { UserError, errorMessage } from "../errors.js";
