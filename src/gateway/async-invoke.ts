@@ -8,8 +8,8 @@ import { isUserError, UserError, userErrorBody } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import { hopByHop } from "../router/run-call.js";
 import { formatSize } from "../spec/units.js";
-import { isAdmin, unauthorizedJson } from "./auth.js";
-import { badNameMessage, functionNameOf } from "./invoke.js";
+import { admitCall, CallRefusal } from "./call-admission.js";
+import { functionNameOf } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 const asyncPath = /^\/async-function\/([^/?]+)(\/[^?]*)?(\?.*)?$/;
@@ -29,26 +29,23 @@ export async function handleAsyncInvocation(
 ): Promise<void> {
   try {
     const match = asyncPath.exec(req.url ?? "");
-    const name = functionNameOf(match?.[1] ?? "");
-    if (name === undefined) {
-      throw new UserError("RUNLET_INVALID_REQUEST", badNameMessage);
-    }
-    const target = name ? platform.findTarget(name) : undefined;
-    if (!target) {
-      throw new UserError(
-        "RUNLET_FUNCTION_NOT_FOUND",
-        `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`,
-      );
-    }
-    if (target.config.auth === "required" && !isAdmin(req.headers, platform.credentials)) {
+    const target = admitCall(
+      platform.targets,
+      platform.credentials,
+      req.headers,
+      functionNameOf(match?.[1] ?? ""),
+    );
+    if (target instanceof CallRefusal) {
       req.resume();
-      res.writeHead(401, {
+      res.writeHead(target.status, {
         "content-type": "application/json",
-        "www-authenticate": 'Bearer realm="runlet"',
+        "content-length": Buffer.byteLength(target.json),
+        ...(target.challenge === undefined ? {} : { "www-authenticate": target.challenge }),
       });
-      res.end(unauthorizedJson);
+      res.end(target.json);
       return;
     }
+    const name = target.functionName;
     if (req.method !== "POST" && req.method !== "PUT") {
       throw new UserError(
         "RUNLET_INVALID_REQUEST",

@@ -4,7 +4,6 @@
  * time (src/router/credentials.ts).
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { errorJson } from "../errors.js";
 import type { PlatformCredentials } from "../router/credentials.js";
 
 export function isAdmin(headers: IncomingHttpHeaders, credentials: PlatformCredentials): boolean {
@@ -13,6 +12,3 @@ export function isAdmin(headers: IncomingHttpHeaders, credentials: PlatformCrede
 
 export const unauthorizedMessage =
   "This route needs the admin token: send `Authorization: Bearer <token>` (the token `runlet up` printed, also in <data-dir>/admin-token), or log in with `runlet login`.";
-
-/** Serialized once: the hot path answers a refused call without building a body per call. */
-export const unauthorizedJson = errorJson("RUNLET_UNAUTHORIZED", unauthorizedMessage);

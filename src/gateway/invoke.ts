@@ -7,8 +7,7 @@ import type { RevisionTarget } from "../executor/revision-target.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
 import { forward } from "../router/forward.js";
-import { errorJson, type ErrorCode } from "../errors.js";
-import { isAdmin, unauthorizedJson } from "./auth.js";
+import { admitCall, CallRefusal } from "./call-admission.js";
 import { newCallId } from "./call-id.js";
 import type { GatewayMetrics } from "./metrics.js";
 
@@ -30,25 +29,13 @@ export function handleInvocation(
   const match = functionPath.exec(exchange.url);
   const callId = callIdOf(exchange.headers["x-call-id"]) ?? newCallId();
   const name = functionNameOf(match?.[1] ?? "");
-  if (name === undefined) {
-    exchange.discardBody();
-    sendError(exchange, 400, callId, "RUNLET_INVALID_REQUEST", badNameMessage);
-    return undefined;
-  }
-  const target = name ? platform.findTarget(name) : undefined;
-  if (!target) {
-    exchange.discardBody();
-    sendError(
-      exchange,
-      404,
-      callId,
-      "RUNLET_FUNCTION_NOT_FOUND",
-      `Function ${name || "(none)"} does not exist; see the deployed ones with: runlet list`,
-    );
+  const target = admitCall(platform.targets, platform.credentials, exchange.headers, name);
+  if (target instanceof CallRefusal) {
+    refuseCall(exchange, callId, target);
     return undefined;
   }
   return invokeTarget(platform, metrics, exchange, {
-    name,
+    name: target.functionName,
     target,
     callId,
     pathAndQuery: `${match?.[2] || "/"}${match?.[3] ?? ""}`,
@@ -66,7 +53,7 @@ export interface InvokeTarget {
   readonly params?: Record<string, string>;
 }
 
-/** Checks the caller may invoke, forwards the call, and records it: every HTTP way in ends here. */
+/** Forwards a call admitted by admitCall() and records it: every HTTP way in ends here. */
 export function invokeTarget(
   platform: Platform,
   metrics: GatewayMetrics,
@@ -74,19 +61,6 @@ export function invokeTarget(
   call: InvokeTarget,
 ): Promise<void> | undefined {
   const { name, target, callId } = call;
-  if (target.config.auth === "required" && !isAdmin(exchange.headers, platform.credentials)) {
-    exchange.discardBody();
-    exchange.send(
-      401,
-      {
-        "content-type": "application/json",
-        "www-authenticate": 'Bearer realm="runlet"',
-        "x-call-id": callId,
-      },
-      unauthorizedJson,
-    );
-    return undefined;
-  }
   metrics.calls.started(name);
   const started = performance.now();
   return forward(platform.executor, {
@@ -101,9 +75,6 @@ export function invokeTarget(
       metrics.calls.finished(name, status, (performance.now() - started) / 1000),
   });
 }
-
-export const badNameMessage =
-  "The function name in the path is not valid percent-encoding; call /function/NAME with the name as deployed.";
 
 /** The function a path segment names; undefined when its percent-encoding is broken. */
 export function functionNameOf(segment: string): string | undefined {
@@ -123,16 +94,18 @@ export function callIdOf(value: string | string[] | undefined): string | undefin
   return first && /^[\w.:-]{1,128}$/.test(first) ? first : undefined;
 }
 
-export function sendError(
-  exchange: Exchange,
-  status: number,
-  callId: string,
-  code: ErrorCode,
-  message: string,
-): void {
+/** Answers a refused call; its body is not read. */
+export function refuseCall(exchange: Exchange, callId: string, refusal: CallRefusal): void {
+  exchange.discardBody();
   exchange.send(
-    status,
-    { "content-type": "application/json", "x-call-id": callId },
-    errorJson(code, message),
+    refusal.status,
+    refusal.challenge === undefined
+      ? { "content-type": "application/json", "x-call-id": callId }
+      : {
+          "content-type": "application/json",
+          "www-authenticate": refusal.challenge,
+          "x-call-id": callId,
+        },
+    refusal.json,
   );
 }

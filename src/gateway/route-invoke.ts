@@ -6,10 +6,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
-import { parseTarget } from "../spec/trigger-spec.js";
 import { isPlatformPath, type RouteMatch } from "../triggers/route-table.js";
 import { newCallId } from "./call-id.js";
-import { callIdOf, invokeTarget, sendError } from "./invoke.js";
+import { admitCall, CallRefusal } from "./call-admission.js";
+import { callIdOf, invokeTarget, refuseCall } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** The route a request takes, or undefined for platform paths and paths no route serves. */
@@ -29,24 +29,13 @@ export async function handleRoute(
   route: RouteMatch,
 ): Promise<void> {
   const callId = callIdOf(exchange.headers["x-call-id"]) ?? newCallId();
-  const { functionName, revision } = parseTarget(route.target);
-  const target =
-    revision === undefined
-      ? platform.findTarget(functionName)
-      : platform.findRevisionTarget(functionName, revision);
-  if (!target) {
-    exchange.discardBody();
-    sendError(
-      exchange,
-      404,
-      callId,
-      "RUNLET_FUNCTION_NOT_FOUND",
-      `Trigger ${route.trigger} calls ${route.target}, which does not exist; redeploy it or remove the trigger: runlet trigger remove ${route.trigger}`,
-    );
+  const target = admitCall(platform.targets, platform.credentials, exchange.headers, route);
+  if (target instanceof CallRefusal) {
+    refuseCall(exchange, callId, target);
     return;
   }
   await invokeTarget(platform, metrics, exchange, {
-    name: functionName,
+    name: target.functionName,
     target,
     callId,
     // The function sees the path as the client sent it; the route's captures come as params.

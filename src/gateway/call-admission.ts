@@ -1,0 +1,87 @@
+/**
+ * The first steps of every HTTP way into a function (`/function/NAME`, `/async-function/NAME`,
+ * trigger routes): find the revision the call runs, refuse it with a 404 when there is none,
+ * and check the caller may invoke it. One place, so the three ways answer alike.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import { errorJson, statusOf, type ErrorCode } from "../errors.js";
+import type { RevisionTarget } from "../executor/revision-target.js";
+import type { PlatformCredentials } from "../router/credentials.js";
+import type { RevisionLookup } from "../router/revision-lookup.js";
+import { parseTarget } from "../spec/trigger-spec.js";
+import type { RouteMatch } from "../triggers/route-table.js";
+import { isAdmin, unauthorizedMessage } from "./auth.js";
+
+/** A call turned away before it reached the router, with the answer its caller gets. */
+export class CallRefusal {
+  readonly status: number;
+  /** The error body, serialized. */
+  readonly json: string;
+  /** The WWW-Authenticate challenge of a 401. */
+  readonly challenge: string | undefined;
+
+  constructor(code: ErrorCode, message: string, challenge: string | undefined) {
+    this.status = statusOf(code);
+    this.json = errorJson(code, message);
+    this.challenge = challenge;
+  }
+}
+
+export const badNameMessage =
+  "The function name in the path is not valid percent-encoding; call /function/NAME with the name as deployed.";
+
+// Made once: a flood of refused calls costs no body per call.
+const badName = new CallRefusal("RUNLET_INVALID_REQUEST", badNameMessage, undefined);
+const unauthorized = new CallRefusal(
+  "RUNLET_UNAUTHORIZED",
+  unauthorizedMessage,
+  'Bearer realm="runlet"',
+);
+
+/**
+ * What a call is addressed to: the function name in its path (undefined when the path's
+ * percent-encoding is broken), or the trigger route it matched.
+ */
+export type CallAddress = string | undefined | RouteMatch;
+
+/**
+ * The revision the call runs, or why it is refused. Not async and allocation-free for a call
+ * that is let in: every call passes here.
+ */
+export function admitCall(
+  revisions: RevisionLookup,
+  credentials: PlatformCredentials,
+  headers: IncomingHttpHeaders,
+  address: CallAddress,
+): RevisionTarget | CallRefusal {
+  let target: RevisionTarget | undefined;
+  if (typeof address === "object") {
+    const { functionName, revision } = parseTarget(address.target);
+    target =
+      revision === undefined
+        ? revisions.find(functionName)
+        : revisions.findRevision(functionName, revision);
+    if (!target) {
+      return notFound(
+        `Trigger ${address.trigger} calls ${address.target}, which does not exist; redeploy it or remove the trigger: runlet trigger remove ${address.trigger}`,
+      );
+    }
+  } else if (address === undefined) {
+    return badName;
+  } else {
+    target = address ? revisions.find(address) : undefined;
+    if (!target) {
+      return notFound(
+        `Function ${address || "(none)"} does not exist; see the deployed ones with: runlet list`,
+      );
+    }
+  }
+  if (target.config.auth === "required" && !isAdmin(headers, credentials)) {
+    return unauthorized;
+  }
+  return target;
+}
+
+function notFound(message: string): CallRefusal {
+  return new CallRefusal("RUNLET_FUNCTION_NOT_FOUND", message, undefined);
+}
