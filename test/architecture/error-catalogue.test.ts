@@ -3,10 +3,11 @@
  * get their shape (issue 14): every code answers with an error status, and no file under src/
  * builds an `{error: {code, …}}` body by hand instead of through the serializer.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { sourceFiles } from "../helpers/source-files.js";
 import {
   UserError,
   errorBody,
@@ -18,16 +19,6 @@ import {
 
 const srcRoot = resolve("src");
 const serializerFile = join(srcRoot, "errors.ts");
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      return sourceFiles(path);
-    }
-    return entry.name.endsWith(".ts") ? [path] : [];
-  });
-}
 
 function propertyName(name: ts.PropertyName): string | undefined {
   return ts.isIdentifier(name) || ts.isStringLiteral(name) ? name.text : undefined;

@@ -5,10 +5,11 @@
  * the side modules (spec, store, packaging, host…) importable from anywhere and importing none
  * of the layers.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { sourceFiles } from "../helpers/source-files.js";
 
 const srcRoot = resolve("src");
 
@@ -33,16 +34,6 @@ const ranks: Readonly<Record<string, number>> = {
   "version.ts": 0,
   "keyed-lock.ts": 0,
 };
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      return sourceFiles(path);
-    }
-    return entry.name.endsWith(".ts") ? [path] : [];
-  });
-}
 
 /** Every file under src/ with the src/ files it imports (static, type-only and dynamic). */
 function importGraph(): Map<string, string[]> {

@@ -169,13 +169,14 @@ export function describeProviderContract(name: string, subject: ContractSubject)
     });
 
     it("keeps warm instances when it has pools, and says which start came from one", async () => {
-      const first = await fixture.provider.start({
+      const pooledShape: StartInstanceOptions = {
         runtime: "node",
         network: "outbound",
         memoryBytes: 256 * 2 ** 20,
         cpu: undefined,
         onLog: (line) => fixture.logs.push(line),
-      });
+      };
+      const first = await fixture.provider.start(pooledShape);
       instances.push(first.instance);
       if (!subject.pools) {
         expect(first.fromPool).toBe(false);
@@ -186,13 +187,7 @@ export function describeProviderContract(name: string, subject: ContractSubject)
         fixture.provider.poolStatus().find((pool) => pool.runtime === "node" && pool.idle > 0),
       );
       expect(status.size).toBeGreaterThan(0);
-      const second = await fixture.provider.start({
-        runtime: "node",
-        network: "outbound",
-        memoryBytes: 256 * 2 ** 20,
-        cpu: undefined,
-        onLog: (line) => fixture.logs.push(line),
-      });
+      const second = await fixture.provider.start(pooledShape);
       instances.push(second.instance);
       expect(second.fromPool).toBe(true);
     });
