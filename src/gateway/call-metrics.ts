@@ -7,7 +7,7 @@
 import type { Registry } from "prom-client";
 
 /** Seconds; the OpenFaaS gateway's buckets plus finer ones for millisecond calls. */
-const durationBuckets = [
+export const durationBuckets: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
 
@@ -21,6 +21,18 @@ interface CodeRecord {
 interface FunctionRecord {
   started: number;
   readonly codes: Map<number, CodeRecord>;
+}
+
+/** One function's calls since boot, as the metrics history reads them (copies, not live). */
+export interface CallTotals {
+  /** Calls answered below 400. */
+  readonly ok: number;
+  /** Calls answered 4xx: the caller's mistakes. */
+  readonly clientErrors: number;
+  /** Calls answered 5xx: the function's or the platform's failures. */
+  readonly serverErrors: number;
+  /** Calls per duration bucket, every status together (not cumulative, as in CodeRecord). */
+  readonly buckets: Float64Array;
 }
 
 /** A sample as prom-client's registry prints it. */
@@ -81,6 +93,31 @@ export class CallMetrics {
       counts.set(name, total);
     }
     return counts;
+  }
+
+  /** Every function's calls since boot, by status class, with their duration buckets. */
+  totals(): Map<string, CallTotals> {
+    const totals = new Map<string, CallTotals>();
+    for (const [name, record] of this.#functions) {
+      let ok = 0;
+      let clientErrors = 0;
+      let serverErrors = 0;
+      const buckets = new Float64Array(durationBuckets.length + 1);
+      for (const [status, code] of record.codes) {
+        if (status >= 500) {
+          serverErrors += code.count;
+        } else if (status >= 400) {
+          clientErrors += code.count;
+        } else {
+          ok += code.count;
+        }
+        for (let i = 0; i < buckets.length; i++) {
+          buckets[i] = (buckets[i] ?? 0) + (code.buckets[i] ?? 0);
+        }
+      }
+      totals.set(name, { ok, clientErrors, serverErrors, buckets });
+    }
+    return totals;
   }
 
   /** Adds the three metrics to `registry`. */

@@ -8,7 +8,10 @@ import { deployRequestSchema } from "../spec/function-spec.js";
 import { triggerRequestSchema } from "../spec/trigger-spec.js";
 import { VERSION } from "../version.js";
 import { callsQuerySchema } from "./routes/calls.js";
+import { logEventsQuerySchema } from "./routes/log-events.js";
+import { historyQuerySchema, summaryQuerySchema } from "./routes/metrics-history.js";
 import { secretBodySchema } from "./routes/native.js";
+import { rollbackBodySchema, scaleBodySchema } from "./routes/revisions.js";
 
 /** The body errorBody() writes (src/errors.ts), its codes the catalogue's. */
 const errorSchema = {
@@ -48,6 +51,18 @@ const errors = {
   },
   "404": { description: "Not found", content: { "application/json": { schema: errorSchema } } },
 };
+
+/** A zod object of query parameters as OpenAPI parameters. */
+function queryParameters(schema: z.ZodType): Record<string, unknown>[] {
+  const json = z.toJSONSchema(schema, { target: "openapi-3.0", io: "input" }) as {
+    properties?: Record<string, unknown>;
+  };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: "query",
+    schema: property,
+  }));
+}
 
 const nameParam = { name: "name", in: "path", required: true, schema: { type: "string" } };
 
@@ -131,6 +146,51 @@ export function openapiDocument(): Record<string, unknown> {
         get: {
           summary: "Revisions of a function",
           responses: { "200": { description: "Revisions" }, ...errors },
+        },
+      },
+      "/api/v1/functions/{name}/rollback": {
+        parameters: [nameParam],
+        post: {
+          summary:
+            "Activate an earlier revision (default: the one before the active revision); its code is loaded first, so one that does not start leaves the active revision serving",
+          requestBody: { ...jsonBody(rollbackBodySchema), required: false },
+          responses: { "200": { description: "{name, revision, outcome}" }, ...errors },
+        },
+      },
+      "/api/v1/functions/{name}/scale": {
+        parameters: [nameParam],
+        post: {
+          summary:
+            "Set scale.min and/or scale.max: a new revision of the active package, nothing rebuilt",
+          requestBody: jsonBody(scaleBodySchema),
+          responses: { "200": { description: "{name, revision, outcome}" }, ...errors },
+        },
+      },
+      "/api/v1/functions/{name}/logs/events": {
+        parameters: [nameParam, ...queryParameters(logEventsQuerySchema)],
+        get: {
+          summary:
+            "Logs as server-sent events: the stored tail (200 lines, or `tail`), an `event: live`, then new lines; each `event: log` carries the line as JSON",
+          responses: { "200": { description: "text/event-stream" }, ...errors },
+        },
+      },
+      "/api/v1/metrics/history": {
+        parameters: queryParameters(historyQuerySchema),
+        get: {
+          summary:
+            "The last hour (5 s points) or day (5 min points) of a function, or of the platform without `function`: requests/s by status class (ok, clientErrors, serverErrors), p50Ms, p99Ms, coldStarts, replicas, inFlight, column by column with `times` in epoch seconds",
+          responses: {
+            "200": { description: "{function, range, stepSeconds, times, series}" },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/metrics/summary": {
+        parameters: queryParameters(summaryQuerySchema),
+        get: {
+          summary:
+            "Every function's requests/s, error rate (5xx share), p50/p99 and cold starts over the last `window` seconds (default 60), with its replicas and calls in flight now; and the platform's",
+          responses: { "200": { description: "{windowSeconds, platform, functions}" }, ...errors },
         },
       },
       "/api/v1/functions/{name}/logs": {

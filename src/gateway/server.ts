@@ -31,6 +31,9 @@ import { registerCallRoutes } from "./routes/calls.js";
 import { registerNativeRoutes } from "./routes/native.js";
 import { registerOpenfaasRoutes } from "./routes/openfaas.js";
 import { registerTriggerRoutes } from "./routes/triggers.js";
+import { registerLogEventRoutes } from "./routes/log-events.js";
+import { registerMetricsHistoryRoutes, startMetricsHistory } from "./routes/metrics-history.js";
+import { registerRevisionRoutes } from "./routes/revisions.js";
 
 export interface GatewayOptions {
   readonly platform: Platform;
@@ -51,6 +54,8 @@ export interface GatewayOptions {
    * most 60 s. @default 300000 (node:http's own)
    */
   readonly requestTimeoutMs?: number;
+  /** Milliseconds between two points of the metrics history (tests shorten it). @default 5000 */
+  readonly historyStepMs?: number;
 }
 
 export interface Gateway {
@@ -76,6 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   tuneGarbageCollection();
   const { platform } = options;
   const metrics = createMetrics(platform);
+  const history = startMetricsHistory(platform, metrics.calls, { stepMs: options.historyStepMs });
   const onInternalError = options.onInternalError ?? ((error: unknown) => console.error(error));
   let inFlight = 0;
   const countInFlight = (res: ServerResponse): void => {
@@ -293,6 +299,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerNativeRoutes(app, platform);
   registerCallRoutes(app, platform);
   registerTriggerRoutes(app, platform);
+  registerMetricsHistoryRoutes(app, platform, history);
+  registerRevisionRoutes(app, platform);
+  registerLogEventRoutes(app, platform);
 
   const port = options.port ?? 8080;
   const host = options.host ?? "127.0.0.1";
@@ -318,6 +327,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     port: address.port,
     server: httpServer,
     async close(graceMs = 10_000) {
+      history.stop();
       const closing = app.close();
       front.close();
       const deadline = Date.now() + graceMs;

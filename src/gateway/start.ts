@@ -12,6 +12,8 @@ export interface RunletOptions extends PlatformOptions {
   readonly requestTimeoutMs?: number;
   /** Largest package upload. @default 100 MiB */
   readonly maxUploadBytes?: number;
+  /** See GatewayOptions. @default 5000 */
+  readonly historyStepMs?: number;
 }
 
 export interface Runlet {
@@ -32,6 +34,7 @@ export async function startRunlet(options: RunletOptions): Promise<Runlet> {
       onInternalError: options.onInternalError,
       requestTimeoutMs: options.requestTimeoutMs,
       maxUploadBytes: options.maxUploadBytes,
+      historyStepMs: options.historyStepMs,
     });
   } catch (error) {
     await platform.close(0);

@@ -364,6 +364,117 @@ export class Platform {
     });
   }
 
+  /**
+   * Makes an earlier revision the active one again (a pointer move, issue 20): by default the
+   * newest revision before the active one. The revision's code is loaded into an instance
+   * first, as at deploy, so a rollback to code that no longer starts leaves the active
+   * revision serving; its triggers come back with it.
+   */
+  rollback(name: string, to?: number): Promise<DeployResult> {
+    return this.#lock.run(name, async () => {
+      const current = this.functions.get(name);
+      if (!current) {
+        throw functionNotFound(name);
+      }
+      const revisions = this.functions.revisions(name);
+      const target =
+        to === undefined
+          ? revisions.filter((r) => r.number < current.active.number).pop()
+          : revisions.find((r) => r.number === to);
+      if (!target) {
+        throw to === undefined
+          ? new UserError(
+              "RUNLET_INVALID_REQUEST",
+              `Function ${name} has no revision before ${current.active.number} to roll back to; see its revisions with: runlet revisions ${name}`,
+              { status: 409 },
+            )
+          : new UserError(
+              "RUNLET_NOT_FOUND",
+              `Function ${name} has no revision ${to}; it has ${revisions.map((r) => r.number).join(", ")} (runlet revisions ${name})`,
+            );
+      }
+      if (target.number === current.active.number) {
+        return { name, revision: target.number, outcome: "unchanged" };
+      }
+      await this.#activateRevision(name, target, current.active.number);
+      return { name, revision: target.number, outcome: "updated" };
+    });
+  }
+
+  /**
+   * Sets a function's instance bounds (`runlet scale`): a new revision running the active
+   * revision's package with `scale.min`/`scale.max` changed, nothing rebuilt. A deploy from a
+   * stack file afterwards sets what the file says.
+   */
+  scale(
+    name: string,
+    bounds: { readonly min?: number; readonly max?: number },
+  ): Promise<DeployResult> {
+    return this.#lock.run(name, async () => {
+      const current = this.functions.get(name);
+      if (!current) {
+        throw functionNotFound(name);
+      }
+      const { scale: previous, ...rest } = current.active.spec;
+      const scale = { ...previous, ...bounds };
+      const resolved = resolveFunctionConfig({ ...rest, scale });
+      if (bounds.min !== undefined && bounds.max !== undefined && bounds.min > bounds.max) {
+        throw new UserError(
+          "RUNLET_INVALID_SPEC",
+          `scale.min (${bounds.min}) is above scale.max (${bounds.max}); pick a min no larger than the max.`,
+        );
+      }
+      if (resolved.scale.min > (scale.max ?? resolved.scale.max)) {
+        throw new UserError(
+          "RUNLET_INVALID_SPEC",
+          `scale.min (${resolved.scale.min}) would be above scale.max (${scale.max}); give both: runlet scale ${name} --min N --max M`,
+        );
+      }
+      const spec: FunctionSpec = { ...rest, scale };
+      const hash = triggersHash(
+        revisionHash(resolved, current.active.packageDigest),
+        spec.triggers,
+      );
+      if (hash === current.active.hash) {
+        return { name, revision: current.active.number, outcome: "unchanged" };
+      }
+      const revision = this.functions.addRevision(name, spec, current.active.packageDigest, hash);
+      try {
+        await this.#activateRevision(name, revision, current.active.number);
+      } catch (error) {
+        this.functions.discardRevision(name, revision.number);
+        throw error;
+      }
+      return { name, revision: revision.number, outcome: "updated" };
+    });
+  }
+
+  /** Loads `revision` into an instance, then points the function at it (rollback, scale). */
+  async #activateRevision(name: string, revision: RevisionRecord, previous: number): Promise<void> {
+    await this.packages.verify(revision.packageDigest, { again: true });
+    const config = resolveFunctionConfig(revision.spec);
+    const missing = config.secrets.filter((secret) => !this.secrets.has(secret));
+    if (missing.length > 0) {
+      throw new UserError(
+        "RUNLET_SECRET_NOT_FOUND",
+        `Revision ${revision.number} of ${name} names secrets that no longer exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
+      );
+    }
+    await this.triggers.checkSpecTriggers(name, revision.spec.triggers ?? []);
+    const target = this.targets.targetOf(revision);
+    try {
+      await this.executor.prepare(target);
+    } catch (error) {
+      await this.executor.retire(name, String(previous));
+      throw error;
+    }
+    this.functions.activate(name, revision.number);
+    this.triggers.setSpecTriggers(name, revision.spec.triggers ?? []);
+    this.targets.activate(target);
+    this.executor.ensureMin(target);
+    void this.executor.retire(name, target.revision);
+  }
+
   remove(name: string): Promise<void> {
     return this.#lock.run(name, async () => {
       const used = this.functions.get(name)

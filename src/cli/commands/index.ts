@@ -10,6 +10,9 @@ import { loginCommand, logoutCommand } from "./login.js";
 import { logsCommand } from "./logs.js";
 import { newCommand } from "./new.js";
 import { removeCommand } from "./remove.js";
+import { revisionsCommand } from "./revisions.js";
+import { rollbackCommand } from "./rollback.js";
+import { scaleCommand } from "./scale.js";
 import { secretCreateCommand, secretListCommand, secretRemoveCommand } from "./secret.js";
 import { triggerCreateCommand, triggerListCommand, triggerRemoveCommand } from "./trigger.js";
 import { upCommand } from "./up.js";
@@ -28,6 +31,9 @@ export const commands: readonly CommandDefinition[] = [
   describeCommand,
   logsCommand,
   removeCommand,
+  revisionsCommand,
+  rollbackCommand,
+  scaleCommand,
   secretCreateCommand,
   secretListCommand,
   secretRemoveCommand,
