@@ -20,8 +20,14 @@ export function ruffInstalled() {
   return result.status === 0 && result.stdout.trim() === `ruff ${ruffVersion}`;
 }
 
-/** A shell command that (re)creates the venv and installs the pinned ruff from PyPI. */
+/**
+ * A shell command that (re)creates the venv and installs the pinned ruff from PyPI. Debian's
+ * own python3 makes venvs only with python3-venv installed, so that is installed when needed.
+ */
 export function ruffInstallCommand() {
   const venv = JSON.stringify(ruffVenv);
-  return `rm -rf ${venv} && python3 -m venv ${venv} && ${venv}/bin/pip install --quiet --disable-pip-version-check ruff==${ruffVersion}`;
+  const aptVenv =
+    "(apt-get install -y -q python3-venv || (apt-get update -q && apt-get install -y -q python3-venv))";
+  const makeVenv = `python3 -m venv ${venv} || (rm -rf ${venv} && ${aptVenv} && python3 -m venv ${venv})`;
+  return `rm -rf ${venv} && (${makeVenv}) && ${venv}/bin/pip install --quiet --disable-pip-version-check ruff==${ruffVersion}`;
 }

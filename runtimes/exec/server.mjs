@@ -1,6 +1,6 @@
 // The exec runtime server: any program is a function (docs/exec.md). Dependency-free, and it
-// speaks the same protocol as the Node.js runtime (docs/runtime-protocol.md), whose frame
-// modules it shares (the provider mounts runtimes/ as a whole, so ../node/ is there too).
+// speaks the same protocol as the Node.js runtime (docs/runtime-protocol.md), with whose server
+// it shares runtimes/shared/ (the provider mounts runtimes/ as a whole, so it is there too).
 //
 // Two modes, as the function's spec says:
 // - stdio: one process per call (`/bin/sh -c COMMAND` in the package directory); the request
@@ -12,21 +12,15 @@ import { accessSync, constants, statSync, writeSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { connect, createServer as createNetServer } from "node:net";
 import { resolve } from "node:path";
-import {
-  control,
-  createRuntimeServer,
-  describeError,
-  exitWithSupervisor,
-  listenRuntime,
-  sendJson,
-  stopOnSignals,
-} from "../node/supervisor.mjs";
+import { control, exitWithSupervisor, log } from "../shared/control.mjs";
+import { withoutHopByHop } from "../shared/hop-by-hop.mjs";
+import { createRuntimeServer } from "../shared/http-server.mjs";
+import { onLines } from "../shared/lines.mjs";
+import { listenRuntime, stopOnSignals } from "../shared/listen.mjs";
+import { drainedOrClosed, send, sendJson } from "../shared/responses.mjs";
+import { LoadError, sendNotSpecialized, specializeOnce } from "../shared/specialize.mjs";
 
 exitWithSupervisor();
-
-function log(stream, text, callId) {
-  control({ event: "log", stream, callId, text });
-}
 
 /** Lines the runtime keeps of a program's stderr, for error messages. */
 const stderrTailLines = 10;
@@ -54,22 +48,14 @@ const internalEnv = new Set([
  * @type {Record<string, any> | undefined}
  */
 let loaded;
-let specializing = false;
 /** Process groups of running stdio calls, killed if the runtime goes. */
 const callGroups = new Set();
 /** The http mode program, killed if the runtime goes. */
 let program;
 
-class LoadError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
-
 const server = createRuntimeServer({
   isSpecialized: () => loaded !== undefined,
-  specialize,
+  specialize: specializeOnce(load),
   serveCall,
 });
 
@@ -79,9 +65,7 @@ const server = createRuntimeServer({
  */
 function serveCall(call, res) {
   if (!loaded) {
-    return sendJson(res, 503, {
-      error: { code: "RUNLET_NOT_SPECIALIZED", message: "instance has no function loaded yet" },
-    });
+    return sendNotSpecialized(res);
   }
   if (loaded.mode === "http") {
     return proxyCall(call, res, loaded);
@@ -89,54 +73,36 @@ function serveCall(call, res) {
   void runStdioCall(call, res, loaded);
 }
 
-async function specialize(res, body) {
-  if (loaded || specializing) {
-    return sendJson(res, 409, {
-      error: { code: "RUNLET_ALREADY_SPECIALIZED", message: "one instance serves one revision" },
-    });
+/** Makes this instance the function's: checks its command, or starts its program (http mode). */
+async function load(request) {
+  const command = typeof request.command === "string" ? request.command.trim() : "";
+  if (!command) {
+    throw new LoadError(
+      "RUNLET_HANDLER_NOT_FOUND",
+      "runtime exec needs a command: runlet deploy NAME --runtime exec --command 'CMD'",
+    );
   }
-  specializing = true;
-  const started = performance.now();
-  try {
-    const request = JSON.parse(body.toString("utf8"));
-    const command = typeof request.command === "string" ? request.command.trim() : "";
-    if (!command) {
-      throw new LoadError(
-        "RUNLET_HANDLER_NOT_FOUND",
-        "runtime exec needs a command: runlet deploy NAME --runtime exec --command 'CMD'",
-      );
-    }
-    const mode = request.mode === "http" ? "http" : "stdio";
-    const cwd = request.packagePath;
-    const env = programEnv(request.env ?? {}, request.secretsDir);
-    const target = {
-      name: request.name,
-      revision: request.revision,
-      command,
-      mode,
-      cwd,
-      env,
-      concurrency: Math.max(1, Number(request.concurrency) || 1),
-    };
-    if (mode === "stdio") {
-      checkCommand(command, cwd, env);
-    } else {
-      Object.assign(
-        target,
-        await startProgram(command, cwd, env, readyTimeoutMs(env), target.concurrency),
-      );
-    }
-    loaded = target;
-    sendJson(res, 200, { status: "ready", loadMs: performance.now() - started });
-  } catch (error) {
-    specializing = false;
-    if (error instanceof LoadError) {
-      return sendJson(res, 422, { error: { code: error.code, message: error.message } });
-    }
-    sendJson(res, 500, {
-      error: { code: "RUNLET_SPECIALIZE_FAILED", message: describeError(error) },
-    });
+  const mode = request.mode === "http" ? "http" : "stdio";
+  const cwd = request.packagePath;
+  const env = programEnv(request.env ?? {}, request.secretsDir);
+  const target = {
+    name: request.name,
+    revision: request.revision,
+    command,
+    mode,
+    cwd,
+    env,
+    concurrency: Math.max(1, Number(request.concurrency) || 1),
+  };
+  if (mode === "stdio") {
+    checkCommand(command, cwd, env);
+  } else {
+    Object.assign(
+      target,
+      await startProgram(command, cwd, env, readyTimeoutMs(env), target.concurrency),
+    );
   }
+  loaded = target;
 }
 
 /** The environment every program of the function gets: the instance's, minus the runtime's own. */
@@ -551,32 +517,6 @@ async function waitForListener(port, timeoutMs, stillWanted) {
   return false;
 }
 
-/** Hop-by-hop headers are for one connection only (RFC 9110 §7.6.1). */
-const hopByHop = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
-
-/** @returns {Record<string, string | string[]>} */
-function withoutHopByHop(headers) {
-  /** @type {Record<string, string | string[]>} */
-  const out = {};
-  for (const [key, value] of Object.entries(headers)) {
-    if (value !== undefined && !hopByHop.has(key)) {
-      out[key] = value;
-    }
-  }
-  return out;
-}
-
 /** Forwards one call to the program: method, path, query, headers, and both bodies streamed. */
 function proxyCall(call, res, target) {
   let headSent = false;
@@ -664,48 +604,6 @@ function proxyCall(call, res, target) {
       (error) => upstream.destroy(error),
     );
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// shared helpers
-
-/** Calls `onLine` for each line of `stream` (a final unterminated line included). */
-function onLines(stream, onLine) {
-  let pending = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (text) => {
-    const lines = (pending + text).split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) {
-      onLine(line.endsWith("\r") ? line.slice(0, -1) : line);
-    }
-  });
-  stream.on("end", () => {
-    if (pending) {
-      onLine(pending);
-      pending = "";
-    }
-  });
-}
-
-/** Waits until `res` takes more, or is closed (then no "drain" would ever come). */
-function drainedOrClosed(res) {
-  return /** @type {Promise<void>} */ (
-    new Promise((resume) => {
-      const done = () => {
-        res.off("drain", done);
-        res.off("close", done);
-        resume();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-    })
-  );
-}
-
-function send(res, status, headers, bytes) {
-  res.writeHead(status, { ...headers, "content-length": bytes.length });
-  res.end(bytes);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
-import { describeError } from "./supervisor.mjs";
+import { describeError } from "../shared/responses.mjs";
 
 export const compatShapes = ["openfaas", "fission", "kubeless"];
 

@@ -7,16 +7,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
+import { control, exitWithSupervisor } from "../shared/control.mjs";
+import { createRuntimeServer } from "../shared/http-server.mjs";
+import { listenRuntime, stopOnSignals } from "../shared/listen.mjs";
+import { describeError, drainedOrClosed, send, sendJson } from "../shared/responses.mjs";
+import { LoadError, sendNotSpecialized, specializeOnce } from "../shared/specialize.mjs";
 import { adaptHandler, compatShapes, finishedAnswer } from "./compat.mjs";
-import {
-  control,
-  createRuntimeServer,
-  describeError,
-  exitWithSupervisor,
-  listenRuntime,
-  sendJson,
-  stopOnSignals,
-} from "./supervisor.mjs";
 
 exitWithSupervisor();
 
@@ -94,19 +90,10 @@ for (const [method, stream] of /** @type {const} */ ([
 
 /** @type {{ fn: Function, name: string, revision: string, secretsDir?: string } | undefined} */
 let loaded;
-let specializing = false;
-
-class LoadError extends Error {
-  constructor(code, message, details = {}) {
-    super(message);
-    this.code = code;
-    this.details = details;
-  }
-}
 
 const server = createRuntimeServer({
   isSpecialized: () => loaded !== undefined,
-  specialize,
+  specialize: specializeOnce(load),
   serveCall,
 });
 
@@ -119,54 +106,32 @@ function serveCall(call, res) {
     return void invoke(call, res, warming);
   }
   if (!loaded) {
-    return sendJson(res, 503, {
-      error: { code: "RUNLET_NOT_SPECIALIZED", message: "instance has no function loaded yet" },
-    });
+    return sendNotSpecialized(res);
   }
   void invoke(call, res, loaded);
 }
 
-async function specialize(res, body) {
-  if (loaded || specializing) {
-    return sendJson(res, 409, {
-      error: { code: "RUNLET_ALREADY_SPECIALIZED", message: "one instance serves one revision" },
-    });
+/** Makes this instance the function's: its env, its package as working directory, its handler. */
+async function load(request) {
+  Object.assign(process.env, request.env ?? {});
+  process.chdir(request.packagePath);
+  if (request.compat && !compatShapes.includes(request.compat)) {
+    throw new LoadError(
+      "RUNLET_UNKNOWN_COMPAT",
+      `unknown compat shape ${JSON.stringify(request.compat)}; known: ${compatShapes.join(", ")}`,
+    );
   }
-  specializing = true;
-  const started = performance.now();
-  try {
-    const request = JSON.parse(body.toString("utf8"));
-    Object.assign(process.env, request.env ?? {});
-    process.chdir(request.packagePath);
-    if (request.compat && !compatShapes.includes(request.compat)) {
-      throw new LoadError(
-        "RUNLET_UNKNOWN_COMPAT",
-        `unknown compat shape ${JSON.stringify(request.compat)}; known: ${compatShapes.join(", ")}`,
-      );
-    }
-    const loadedFn = await loadHandler(request.packagePath, request.handler);
-    // A function written for another platform gets that platform's call shape.
-    const fn = request.compat
-      ? adaptHandler(request.compat, loadedFn, {
-          name: request.name,
-          handler: request.handler,
-          timeoutMs: request.timeoutMs,
-          secretsDir: request.secretsDir,
-        })
-      : loadedFn;
-    loaded = { fn, name: request.name, revision: request.revision, secretsDir: request.secretsDir };
-    sendJson(res, 200, { status: "ready", loadMs: performance.now() - started });
-  } catch (error) {
-    specializing = false;
-    if (error instanceof LoadError) {
-      return sendJson(res, 422, {
-        error: { code: error.code, message: error.message, ...error.details },
-      });
-    }
-    sendJson(res, 500, {
-      error: { code: "RUNLET_SPECIALIZE_FAILED", message: describeError(error) },
-    });
-  }
+  const loadedFn = await loadHandler(request.packagePath, request.handler);
+  // A function written for another platform gets that platform's call shape.
+  const fn = request.compat
+    ? adaptHandler(request.compat, loadedFn, {
+        name: request.name,
+        handler: request.handler,
+        timeoutMs: request.timeoutMs,
+        secretsDir: request.secretsDir,
+      })
+    : loadedFn;
+  loaded = { fn, name: request.name, revision: request.revision, secretsDir: request.secretsDir };
 }
 
 /** Resolves "file.js" or "file.js:exportName" inside the package and returns the function. */
@@ -473,15 +438,15 @@ function sendResult(res, result) {
     return void res.end();
   }
   if (typeof body === "string") {
-    return send(res, status, headers, "text/plain; charset=utf-8", Buffer.from(body));
+    return sendBody(res, status, headers, "text/plain; charset=utf-8", Buffer.from(body));
   }
   if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
-    return send(res, status, headers, "application/octet-stream", body);
+    return sendBody(res, status, headers, "application/octet-stream", body);
   }
   if (isStream(body)) {
     return sendStream(res, status, headers, body);
   }
-  send(res, status, headers, "application/json", Buffer.from(JSON.stringify(body)));
+  sendBody(res, status, headers, "application/json", Buffer.from(JSON.stringify(body)));
 }
 
 async function sendStream(res, status, headers, body) {
@@ -509,21 +474,6 @@ async function sendStream(res, status, headers, body) {
   }
 }
 
-/** Waits until `res` takes more, or is closed (then no "drain" would ever come). */
-function drainedOrClosed(res) {
-  return /** @type {Promise<void>} */ (
-    new Promise((resume) => {
-      const done = () => {
-        res.off("drain", done);
-        res.off("close", done);
-        resume();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-    })
-  );
-}
-
 async function* webStreamChunks(stream) {
   const reader = stream.getReader();
   for (;;) {
@@ -535,11 +485,10 @@ async function* webStreamChunks(stream) {
   }
 }
 
-function send(res, status, headers, defaultType, bytes) {
+/** A whole body, of `defaultType` unless the handler's headers say otherwise. */
+function sendBody(res, status, headers, defaultType, bytes) {
   headers["content-type"] ??= defaultType;
-  headers["content-length"] = bytes.length;
-  res.writeHead(status, headers);
-  res.end(bytes);
+  send(res, status, headers, bytes);
 }
 
 function lowerCaseKeys(headers) {
@@ -581,14 +530,12 @@ async function warmUp(target) {
 
 // Invocations in frames on a second socket when the supervisor asks for one (embedded mode);
 // HTTP keeps serving control paths, and invocations from anything that speaks only HTTP.
-const { frameSocketPath, frameServer } = await listenRuntime(server, serveCall);
+const listening = await listenRuntime(server, serveCall);
 if (process.env.RUNLET_WARMUP === "1") {
   try {
-    const socketPath = process.env.RUNLET_SOCKET;
-    const port = Number(process.env.PORT ?? 8888);
-    await warmUp(socketPath ? { socketPath } : { host: "127.0.0.1", port });
-    if (frameSocketPath) {
-      await warmUpFrames(frameSocketPath);
+    await warmUp(listening.http);
+    if (listening.frames) {
+      await warmUpFrames(listening.frames);
     }
   } catch (error) {
     process.stderr.write(`warm-up failed (serving anyway): ${describeError(error)}\n`);
@@ -597,11 +544,14 @@ if (process.env.RUNLET_WARMUP === "1") {
 }
 control({ event: "ready", pid: process.pid });
 
-/** A few framed calls, so the first real one does not pay for compiling the frame path. */
-async function warmUpFrames(path) {
+/**
+ * A few framed calls, so the first real one does not pay for compiling the frame path.
+ * `target` is where the frame server listens, as net.connect takes it.
+ */
+async function warmUpFrames(target) {
   const { connect } = await import("node:net");
-  const { FrameDecoder, FrameType, encodeFrame } = await import("./frames.mjs");
-  const socket = connect(path);
+  const { FrameDecoder, FrameType, encodeFrame } = await import("../shared/frames.mjs");
+  const socket = connect(target);
   try {
     const ended = new Set();
     let wake = () => {};
@@ -637,4 +587,4 @@ async function warmUpFrames(path) {
   }
 }
 
-stopOnSignals(server, frameServer);
+stopOnSignals(server, listening.frameServer);

@@ -1,7 +1,7 @@
 /**
  * The invocation frame format shared by the gateway and the runtimes (docs/runtime-protocol.md,
  * "Invocation frames"): 4-byte big-endian length of what follows, 1-byte type, 4-byte stream
- * id, payload. The code is the Node runtime's own (runtimes/node/frames.mjs, which must stay
+ * id, payload. The code is the Node-based runtimes' own (runtimes/shared/frames.mjs, which must stay
  * dependency-free), so gateway and instance share one codec.
  */
 export {
@@ -13,4 +13,4 @@ export {
   maxFrameBytes,
   streamWindowBytes,
   writeFrameHeader,
-} from "../../runtimes/node/frames.mjs";
+} from "../../runtimes/shared/frames.mjs";

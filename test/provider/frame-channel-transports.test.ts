@@ -15,7 +15,7 @@ import {
 import { eventually, tempDir } from "../helpers/runlet.js";
 import { call, text } from "./frame-calls.js";
 
-const frameServerUrl = new URL("../../runtimes/node/frame-server.mjs", import.meta.url).href;
+const frameServerUrl = new URL("../../runtimes/shared/frame-server.mjs", import.meta.url).href;
 
 /** The instance: a frame server whose calls are answered by path; listens where argv[1] says. */
 const instance = `

@@ -1,5 +1,5 @@
 // The frame codec on both sides of the invocation channel, as each side imports it: the gateway's
-// (src/provider/frames.ts, a re-export) and the runtime's (runtimes/node/frames.mjs).
+// (src/provider/frames.ts, a re-export) and the runtime's (runtimes/shared/frames.mjs).
 import { describe, expect, it } from "vitest";
 import * as gatewayFrames from "../../src/provider/frames.js";
 
@@ -18,7 +18,7 @@ interface Codec {
 }
 
 const runtimeFrames = (await import(
-  new URL("../../runtimes/node/frames.mjs", import.meta.url).href
+  new URL("../../runtimes/shared/frames.mjs", import.meta.url).href
 )) as Codec;
 
 const codecs: [string, Codec][] = [

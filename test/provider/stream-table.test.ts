@@ -88,7 +88,7 @@ describe("stream map (runtime)", () => {
 
   it("serves calls whose ids share their low 16 bits, and cancels only the one asked", async () => {
     const { createFrameServer } = (await import(
-      new URL("../../runtimes/node/frame-server.mjs", import.meta.url).href
+      new URL("../../runtimes/shared/frame-server.mjs", import.meta.url).href
     )) as {
       createFrameServer: (
         serve: (

@@ -9,6 +9,8 @@ import sys
 import types
 from urllib.parse import parse_qsl
 
+from .invoke import Headers
+
 #: The request of the call the current thread or task serves.
 current_request = contextvars.ContextVar("runlet_fission_request", default=None)
 
@@ -45,14 +47,8 @@ class HTTPException(Exception):
         self.description = description
 
 
-class _FlaskHeaders(dict):
+class _FlaskHeaders(Headers):
     """Request headers as Werkzeug shows them: any-case lookups, and str() as header lines."""
-
-    def __getitem__(self, key):
-        return dict.__getitem__(self, key.lower())
-
-    def __contains__(self, key):
-        return isinstance(key, str) and dict.__contains__(self, key.lower())
 
     def get(self, key, default=None, type=None):
         value = dict.get(self, key.lower(), default) if isinstance(key, str) else default

@@ -1,6 +1,6 @@
 """The invocation channel in frames (docs/runtime-protocol.md, "Invocation frames"): many calls
 multiplexed over a few persistent connections from the gateway. The same format as
-runtimes/node/frames.mjs and src/provider/frames.ts."""
+runtimes/shared/frames.mjs and src/provider/frames.ts."""
 import asyncio
 import json
 import struct

@@ -73,9 +73,10 @@ interface RuntimeServer {
 
 const runtimesDir = fileURLToPath(new URL("../../../runtimes/", import.meta.url));
 const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
+  // runtimes/ as a whole, so the node server can import runtimes/shared/.
   node: {
-    dir: join(runtimesDir, "node"),
-    entry: "server.mjs",
+    dir: runtimesDir,
+    entry: join("node", "server.mjs"),
     interpreter: () => process.execPath,
   },
   python: {

@@ -1,6 +1,6 @@
-// Invocation frames, shared with the gateway (src/provider/frames.ts re-exports this file,
-// typed by frames.d.mts): 4-byte big-endian length of what follows, 1-byte type, 4-byte stream id,
-// payload. Protocol: docs/runtime-protocol.md, "Invocation frames".
+// Invocation frames, shared by the Node-based runtimes and the gateway (src/provider/frames.ts
+// re-exports this file, typed by frames.d.mts): 4-byte big-endian length of what follows,
+// 1-byte type, 4-byte stream id, payload. Protocol: docs/runtime-protocol.md, "Invocation frames".
 
 export const FrameType = {
   RequestHead: 1,
