@@ -36,6 +36,8 @@ const defaultReadyTimeoutMs = 10_000;
 const internalEnv = new Set([
   "RUNLET_SOCKET",
   "RUNLET_FRAME_SOCKET",
+  "RUNLET_HTTP_ADDRESS",
+  "RUNLET_FRAME_ADDRESS",
   "RUNLET_CONTROL_FD",
   "RUNLET_WARMUP",
   "RUNLET_CGROUP_PROCS",

@@ -4,6 +4,7 @@
 import asyncio
 import json
 import os
+import re
 import signal
 import stat
 import sys
@@ -17,6 +18,7 @@ from runlet_runtime.frames import FrameConnection
 from runlet_runtime.http_server import make_http_handler
 from runlet_runtime.invoke import Target, invoke, send_json
 from runlet_runtime.loader import LoadError, load_handler
+from runlet_runtime.log_stream import LogBuffer
 from runlet_runtime.stopping import GracefulStop
 
 # The runtime's own directory must not shadow the function's modules.
@@ -30,21 +32,40 @@ MAX_HANDLER_THREADS = 200
 
 
 class Runtime:
-    def __init__(self, control, streams):
+    def __init__(self, control, streams, logs):
         self.control = control
         self.streams = streams
+        #: The log stream of GET /v2/logs, without a control pipe; None with one.
+        self.logs = logs
         self.loaded = None
         self.specializing = False
-        self.stop = GracefulStop()
+        self.stop = GracefulStop(logs)
 
     async def route(self, call, res):
         """HTTP requests: control paths for the supervisor, invocations for everyone else."""
         if "x-call-id" not in call.headers:
+            if call.url == "/v2/logs" and call.method == "GET" and self.logs is not None:
+                return await self.serve_logs(res)
             if call.url == "/healthz":
                 return send_json(res, 200, {"status": "ok", "specialized": self.loaded is not None})
             if call.url == "/v2/specialize" and call.method == "POST":
                 return self.specialize(res, call.body)
         await self.serve_call(call, res)
+
+    async def serve_logs(self, res):
+        if self.logs.reading:
+            return send_json(
+                res,
+                409,
+                {
+                    "error": {
+                        "code": "RUNLET_LOGS_TAKEN",
+                        "message": "another reader is reading this instance's logs; they go to "
+                        "one reader at a time",
+                    }
+                },
+            )
+        await self.logs.serve(res, res.peer_gone())
 
     async def serve_call(self, call, res):
         self.stop.call_started()
@@ -144,27 +165,62 @@ def _exit_when_stdin_closes():
     threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
 
 
+_TCP_ADDRESS = re.compile(r"^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$")
+
+
+def _tcp_address(variable, value):
+    """"HOST:PORT" (an IPv6 host in brackets, "[::1]:8080") as (host, port); exits naming the
+    variable when it is not one."""
+    match = _TCP_ADDRESS.match(value.strip())
+    port = int(match.group(3)) if match else 0
+    if not match or not 0 < port < 65536:
+        sys.__stderr__.write(
+            "%s must be HOST:PORT (e.g. 0.0.0.0:8888), not %s\n" % (variable, json.dumps(value))
+        )
+        sys.__stderr__.flush()
+        os._exit(1)
+    return match.group(1) or match.group(2), port
+
+
+def _listen_at(address_variable, socket_variable):
+    """Where a server listens (docs/runtime-protocol.md, "Transports"): ("tcp", host, port) from
+    the address variable, else ("unix", path) from the socket variable, else None."""
+    address = os.environ.get(address_variable)
+    if address:
+        return ("tcp",) + _tcp_address(address_variable, address)
+    path = os.environ.get(socket_variable)
+    return ("unix", path) if path else None
+
+
 async def serve(runtime):
     loop = asyncio.get_running_loop()
-    socket_path = os.environ.get("RUNLET_SOCKET")
-    frame_socket_path = os.environ.get("RUNLET_FRAME_SOCKET")
+    http_at = _listen_at("RUNLET_HTTP_ADDRESS", "RUNLET_SOCKET") or (
+        "tcp",
+        "0.0.0.0",
+        int(os.environ.get("PORT") or 8888),
+    )
+    frames_at = _listen_at("RUNLET_FRAME_ADDRESS", "RUNLET_FRAME_SOCKET")
     stop = runtime.stop
     handle_http = make_http_handler(runtime.route, stop.connections)
     try:
-        if socket_path:
-            server = await asyncio.start_unix_server(handle_http, path=socket_path, limit=2**20)
+        if http_at[0] == "unix":
+            server = await asyncio.start_unix_server(handle_http, path=http_at[1], limit=2**20)
         else:
-            port = int(os.environ.get("PORT") or 8888)
             server = await asyncio.start_server(
-                handle_http, host="0.0.0.0", port=port, limit=2**20
+                handle_http, host=http_at[1], port=http_at[2], limit=2**20
             )
         stop.servers.append(server)
-        if frame_socket_path:
-            # Invocations in frames on a second socket when the supervisor asks for one.
-            frame_server = await loop.create_unix_server(
-                lambda: FrameConnection(runtime.serve_call, stop.connections),
-                path=frame_socket_path,
-            )
+        if frames_at is not None:
+            # Invocations in frames on a second server when the supervisor asks for one.
+            def frame_connection():
+                return FrameConnection(runtime.serve_call, stop.connections)
+
+            if frames_at[0] == "unix":
+                frame_server = await loop.create_unix_server(frame_connection, path=frames_at[1])
+            else:
+                frame_server = await loop.create_server(
+                    frame_connection, host=frames_at[1], port=frames_at[2]
+                )
             stop.servers.append(frame_server)
     except OSError as error:
         sys.__stderr__.write("cannot listen: %s\n" % error)
@@ -178,17 +234,16 @@ async def serve(runtime):
 
 def main():
     fd = os.environ.get("RUNLET_CONTROL_FD")
-    control = Control(int(fd) if fd else None)
-    if fd is not None:
-        if _is_pipe(0):
-            _exit_when_stdin_closes()
-        # print() and logging go to the function's logs, tagged with the call that wrote them.
-        sys.stdout = LogStream(control, "stdout", sys.__stdout__)
-        sys.stderr = LogStream(control, "stderr", sys.__stderr__)
-        streams = (sys.stdout, sys.stderr)
-    else:
-        streams = ()
-    asyncio.run(serve(Runtime(control, streams)))
+    # Without a control pipe (a pod), the tagged lines are served on GET /v2/logs.
+    logs = LogBuffer() if not fd else None
+    control = Control(int(fd) if fd else None, logs)
+    if fd and _is_pipe(0):
+        _exit_when_stdin_closes()
+    # print() and logging go to the function's logs, tagged with the call that wrote them.
+    sys.stdout = LogStream(control, "stdout", sys.__stdout__)
+    sys.stderr = LogStream(control, "stderr", sys.__stderr__)
+    streams = (sys.stdout, sys.stderr)
+    asyncio.run(serve(Runtime(control, streams, logs)))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 // The runtime's side of its supervisor (docs/runtime-protocol.md, "Control channel"): exit when
 // the supervisor goes, and tell it things, "ready" and the function's log lines, on the control
-// fd. Shared by the Node-based runtime servers (node, exec); dependency-free.
+// fd; without one, the call-tagged lines go to GET /v2/logs. Shared by the Node-based runtime
+// servers (node, exec); dependency-free.
 import { fstatSync, writeSync } from "node:fs";
+import { LogStream } from "./log-stream.mjs";
 
 const controlFd = process.env.RUNLET_CONTROL_FD ? Number(process.env.RUNLET_CONTROL_FD) : undefined;
+
+/** Where call-tagged log lines go when there is no control pipe; undefined when there is one. */
+export const logStream = controlFd === undefined ? new LogStream() : undefined;
 
 function isPipe(fd) {
   try {
@@ -28,10 +33,18 @@ export function exitWithSupervisor() {
   }
 }
 
-/** One JSON line to the supervisor (fd 3), or stdout/stderr when running without one (in a pod). */
+/**
+ * One JSON line to the supervisor (fd 3). Without one (in a pod), a log line of a call goes to
+ * the log stream, and one of no call to the process's own stdout or stderr.
+ */
 export function control(message) {
   if (controlFd === undefined) {
-    if (message.event === "log") {
+    if (message.event !== "log") {
+      return;
+    }
+    if (message.callId !== undefined) {
+      logStream?.write(message.stream, message.text, message.callId);
+    } else {
       (message.stream === "stderr" ? process.stderr : process.stdout).write(message.text + "\n");
     }
     return;

@@ -207,3 +207,67 @@ export async function startRuntimeProcess(
     },
   };
 }
+
+export interface LogRecord {
+  readonly time: number;
+  readonly stream: string;
+  readonly callId?: string;
+  readonly text: string;
+}
+
+/** A reader of GET /v2/logs (docs/runtime-protocol.md), line by line. */
+export interface LogReader {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  /** The next `count` lines, waiting for them as long as it takes. */
+  take(count: number): Promise<LogRecord[]>;
+  /** The lines not taken, once the stream has ended; rejects if it is cut off instead. */
+  readonly rest: Promise<LogRecord[]>;
+}
+
+export function openLogs(endpoint: Endpoint): Promise<LogReader> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { ...endpoint, path: "/v2/logs", method: "GET" },
+      (res: IncomingMessage) => {
+        onTestFinished(() => {
+          res.destroy();
+        });
+        const lines: LogRecord[] = [];
+        let pending = "";
+        let wake = (): void => {};
+        res.setEncoding("utf8").on("data", (text: string) => {
+          const parts = (pending + text).split("\n");
+          pending = parts.pop() ?? "";
+          for (const part of parts) {
+            lines.push(JSON.parse(part) as LogRecord);
+          }
+          wake();
+        });
+        const rest = new Promise<LogRecord[]>((resolveRest, rejectRest) => {
+          res.on("end", () => resolveRest(lines.splice(0)));
+          res.on("error", rejectRest);
+        });
+        // Awaited by the tests that want it; others let it go.
+        rest.catch(() => {});
+        resolve({
+          rest,
+          status: res.statusCode ?? 0,
+          contentType: res.headers["content-type"],
+          take: (count) =>
+            new Promise((resolveTake) => {
+              wake = () => {
+                if (lines.length >= count) {
+                  wake = () => {};
+                  resolveTake(lines.splice(0, count));
+                }
+              };
+              wake();
+            }),
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -1,5 +1,6 @@
 """The control channel to the supervisor, and print()/logging output as log events tagged
-with the call that wrote them (docs/runtime-protocol.md, "Control channel")."""
+with the call that wrote them (docs/runtime-protocol.md, "Control channel"); without a control
+fd, the tagged lines go to the log stream of GET /v2/logs."""
 import contextvars
 import io
 import json
@@ -14,17 +15,23 @@ captured_output = contextvars.ContextVar("runlet_captured_output", default=None)
 
 
 class Control:
-    """One JSON object per line on the control fd, or plain lines on stdout/stderr without one."""
+    """One JSON object per line on the control fd. Without one, a log line of a call goes to
+    `logs` (a LogBuffer), and one of no call to the process's own stdout or stderr."""
 
-    def __init__(self, fd):
+    def __init__(self, fd, logs=None):
         self._fd = fd
+        self._logs = logs
         self._lock = threading.Lock()
         self._stdout = sys.stdout
         self._stderr = sys.stderr
 
     def send(self, message):
         if self._fd is None:
-            if message.get("event") == "log":
+            if message.get("event") != "log":
+                return
+            if self._logs is not None and message.get("callId") is not None:
+                self._logs.write(message["stream"], message["text"], message["callId"])
+            else:
                 stream = self._stderr if message.get("stream") == "stderr" else self._stdout
                 stream.write(message["text"] + "\n")
                 stream.flush()

@@ -16,8 +16,9 @@ class BadRequest(Exception):
 class HttpResponse:
     """The answer to one HTTP request, with the interface of FrameResponse."""
 
-    def __init__(self, writer, keep_alive, head_only):
+    def __init__(self, writer, keep_alive, head_only, reader=None):
         self._writer = writer
+        self._reader = reader
         self._keep_alive = keep_alive
         self._head_only = head_only
         self._status = 200
@@ -36,18 +37,41 @@ class HttpResponse:
     async def write(self, data):
         if self.closed or not data:
             return
-        if not self._chunked:
-            self._chunked = True
-            self._headers = dict(self._headers)
-            self._headers.pop("content-length", None)
-            self._headers["transfer-encoding"] = "chunked"
-            self._writer.write(self._head())
+        self._start_chunked()
         if not self._head_only:
             self._writer.write(b"%x\r\n" % len(data) + bytes(data) + b"\r\n")
         try:
             await self._writer.drain()
         except (ConnectionError, OSError):
             self._lost("caller went away")
+
+    async def write_head(self):
+        """Sends the head now, for an answer whose body comes later (the log stream)."""
+        if self.closed:
+            return
+        self._start_chunked()
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError):
+            self._lost("caller went away")
+
+    async def peer_gone(self):
+        """Completes when the caller closes the connection. It reads what the caller sends, so
+        the connection serves nothing after this answer."""
+        self._keep_alive = False
+        try:
+            while await self._reader.read(4096):
+                pass
+        except (ConnectionError, OSError):
+            pass
+
+    def _start_chunked(self):
+        if not self._chunked:
+            self._chunked = True
+            self._headers = dict(self._headers)
+            self._headers.pop("content-length", None)
+            self._headers["transfer-encoding"] = "chunked"
+            self._writer.write(self._head())
 
     def end(self, data=b""):
         if self.closed:
@@ -170,7 +194,7 @@ def make_http_handler(route, connections):
                     return
                 connection = headers.get("connection", "").lower()
                 keep_alive = version == "HTTP/1.1" and "close" not in connection
-                response = HttpResponse(writer, keep_alive, method == "HEAD")
+                response = HttpResponse(writer, keep_alive, method == "HEAD", reader)
                 await route(Call(method, target, headers, body), response)
                 if not response.closed:
                     response.end()

@@ -1,6 +1,6 @@
 """Stopping on SIGTERM or SIGINT (a pod being stopped, Ctrl-C): take no new connections, let
-the calls in progress finish with their whole answers, then exit 0 (docs/runtime-protocol.md,
-"Stopping"). A second signal exits at once."""
+the calls in progress finish with their whole answers, end the log stream once they have, then
+exit 0 (docs/runtime-protocol.md, "Stopping"). A second signal exits at once."""
 import asyncio
 import os
 import sys
@@ -10,7 +10,8 @@ class GracefulStop:
     """Counts calls in progress and knows the open connections, so a stop can wait for one and
     then close the other."""
 
-    def __init__(self):
+    def __init__(self, logs=None):
+        self._logs = logs
         self.servers = []
         #: Open connections, each with close() and wait_closed() (asyncio.StreamWriter's shape).
         self.connections = set()
@@ -40,6 +41,8 @@ class GracefulStop:
         if self._calls > 0:
             self._idle = asyncio.get_running_loop().create_future()
             await self._idle
+        if self._logs is not None:
+            await self._logs.end()
         # Answers already queued (frames wait for the end of a loop turn) leave first.
         await asyncio.sleep(0)
         connections = list(self.connections)
