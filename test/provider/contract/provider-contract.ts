@@ -44,7 +44,7 @@ const handlers = {
   hang: `export default async () => { for (;;) {} };`,
   crash: `export default async () => { setTimeout(() => process.exit(3), 5); return new Promise(() => {}); };`,
   hog: `const kept = [];
-  export default async () => { for (;;) { kept.push(Buffer.alloc(4 * 1024 * 1024, 1).toString("latin1")); await new Promise((r) => setImmediate(r)); } };`,
+  export default async () => { for (let i = 0; ; i += 1) { kept.push(new Array(1_000_000).fill(i + 0.5)); await new Promise((r) => setImmediate(r)); } };`,
   syntax: `export default async () => {\n  return 1 +;\n};`,
 } as const;
 
