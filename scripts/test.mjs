@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm test`: builds the CLI, runs the whole suite (installing what it needs on the way),
-// and ends with the plain "N passed, N failed" line CI reads.
-import { spawnSync } from "node:child_process";
+// `npm test`: builds the CLI, installs what the suite needs, checks what developers check
+// (lint and typecheck), runs the whole suite, and ends with the plain "N passed, N failed"
+// line CI reads.
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,8 +23,54 @@ function run(command, args, what) {
   console.log(`✔ ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
+/**
+ * Runs `checks` side by side (each is one process on one core, and the machine has two), and
+ * exits when any fails. Output is shown whole, and only for a check that failed, so the two do
+ * not interleave.
+ */
+async function runTogether(checks) {
+  const results = await Promise.all(
+    checks.map(
+      ({ command, args, what }) =>
+        new Promise((resolve) => {
+          const started = Date.now();
+          console.log(`▶ ${what}`);
+          const child = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+          let output = "";
+          child.stdout.on("data", (chunk) => (output += chunk));
+          child.stderr.on("data", (chunk) => (output += chunk));
+          child.on("error", (error) => (output += `${error.message}\n`));
+          child.on("close", (code, signal) => {
+            resolve({ what, code, signal, output, seconds: (Date.now() - started) / 1000 });
+          });
+        }),
+    ),
+  );
+  for (const { what, code, signal, output, seconds } of results) {
+    if (code === 0) {
+      console.log(`✔ ${what} (${seconds.toFixed(1)} s)`);
+    } else {
+      process.stdout.write(output);
+      console.error(`✖ ${what} failed (exit ${code ?? signal}) after ${seconds.toFixed(1)} s`);
+    }
+  }
+  const failed = results.find(({ code }) => code !== 0);
+  if (failed) {
+    process.exit(failed.code || 1);
+  }
+}
+
 run("npm", ["run", "--silent", "build"], "build the CLI (tsc)");
+// Before lint: it installs ruff, which lints the Python runtime.
 run("node", [join(root, "scripts", "test-setup.mjs")], "install what the suite needs");
+await runTogether([
+  { command: "npm", args: ["run", "--silent", "lint"], what: "lint (eslint, prettier, ruff)" },
+  {
+    command: "npm",
+    args: ["run", "--silent", "typecheck"],
+    what: "typecheck (src, test, bench, scripts, runtimes)",
+  },
+]);
 
 rmSync(resultsFile, { force: true });
 const vitest = spawnSync(
