@@ -87,7 +87,7 @@ const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
     // __pycache__ beside it. Unbuffered, so output written straight to the fds is not held.
     env: { PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1", PYTHONNOUSERSITE: "1" },
   },
-  // runtimes/ as a whole, so the exec server can import the frame modules from ../node/.
+  // runtimes/ as a whole, so the exec server can import the helpers in ../shared/.
   exec: {
     dir: runtimesDir,
     entry: join("exec", "server.mjs"),
