@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
+import type { Clock } from "../../src/clock.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { eventually, startTestRunlet, tempDir, type TestRunlet } from "../helpers/runlet.js";
 
 /** Fails (500, or by exiting) until it has seen `?fail=N` attempts of the same call, logging each to a file. */
@@ -46,13 +48,23 @@ interface CallJson {
   };
 }
 
+/**
+ * A platform on fed time (the default retry back-off, moved by `clock`), or with `realTime`
+ * on the system clock and a short back-off.
+ */
 async function setUp(
   spec: Record<string, unknown> = {},
-): Promise<{ runlet: TestRunlet; log: string }> {
+  { realTime = false } = {},
+): Promise<{ runlet: TestRunlet; log: string; clock: ManualClock }> {
+  const clock = new ManualClock();
   const runlet = await startTestRunlet({
     sandbox: "none",
-    // The callback receivers below listen on loopback, refused unless allowed (issue 13).
-    calls: { retryBaseMs: 20, retryMaxMs: 200, callbackAllow: ["127.0.0.1/32"] },
+    ...(realTime ? {} : { clock }),
+    calls: {
+      ...(realTime ? { retryBaseMs: 20, retryMaxMs: 200 } : {}),
+      // The callback receivers below listen on loopback, refused unless allowed (issue 13).
+      callbackAllow: ["127.0.0.1/32"],
+    },
   });
   const log = join(await tempDir(), "attempts.ndjson");
   const deployed = await runlet.deploy(
@@ -61,7 +73,7 @@ async function setUp(
     { env: { ATTEMPT_LOG: log }, ...spec },
   );
   expect(deployed.status).toBe(201);
-  return { runlet, log };
+  return { runlet, log, clock };
 }
 
 async function attempts(log: string, callId: string): Promise<Attempt[]> {
@@ -81,6 +93,17 @@ async function enqueue(runlet: TestRunlet, path: string, init: RequestInit = {})
   expect(callId).not.toBe("");
   expect(response.headers.get("location")).toBe(`/api/v1/calls/${callId}`);
   return callId;
+}
+
+/** A call to flaky that succeeds at once, stored without the HTTP round trip. */
+function enqueueDirectly(runlet: TestRunlet): { id: string } {
+  return runlet.platform.calls.enqueue({
+    name: "flaky",
+    method: "POST",
+    path: "/",
+    headers: {},
+    body: Buffer.alloc(0),
+  });
 }
 
 async function call(runlet: TestRunlet, id: string): Promise<CallJson> {
@@ -103,19 +126,71 @@ function finished(
   );
 }
 
+/**
+ * Waits until failure number `failures` of call `id` is stored and the call queued again, and
+ * checks its back-off against the default (docs/async.md): a random wait between half and all
+ * of 1 s, 2 s, 4 s… Returns when the retry is due.
+ */
+async function queuedForRetry(
+  runlet: TestRunlet,
+  clock: ManualClock,
+  id: string,
+  failures: number,
+): Promise<number> {
+  const queued = await eventually(
+    () => {
+      const current = runlet.platform.calls.get(id);
+      return current?.state === "queued" && current.failures === failures ? current : undefined;
+    },
+    { intervalMs: 2, what: `failure ${failures} of call ${id} to be stored` },
+  );
+  const due = queued.nextAttemptAt ?? Number.NaN;
+  const ceiling = 1000 * 2 ** (failures - 1);
+  expect(due - clock.now()).toBeGreaterThanOrEqual(ceiling / 2);
+  expect(due - clock.now()).toBeLessThanOrEqual(ceiling);
+  return due;
+}
+
+/**
+ * Moves the clock to just before `due`, where another call makes the queue claim the due calls
+ * of the function (the retry must not be one of them), then to `due`.
+ */
+async function retryAt(
+  runlet: TestRunlet,
+  clock: ManualClock,
+  id: string,
+  due: number,
+): Promise<void> {
+  await clock.advanceTo(due - 1);
+  const other = enqueueDirectly(runlet);
+  await eventually(
+    () => (runlet.platform.calls.get(other.id)?.state !== "queued" ? true : undefined),
+    { intervalMs: 2, what: "the other call to be claimed" },
+  );
+  // Claimed calls are `running` at once; still queued means no attempt started early.
+  expect(runlet.platform.calls.get(id)?.state).toBe("queued");
+  await clock.advanceTo(due);
+}
+
 interface Received {
   headers: IncomingHttpHeaders;
   body: string;
+  /** The platform's time when the callback arrived. */
+  at: number;
 }
 
 /** A real HTTP server on port 0 that answers 500 to the first `failFirst` callbacks. */
-async function callbackReceiver(failFirst = 0): Promise<{ url: string; received: Received[] }> {
+async function callbackReceiver(
+  failFirst = 0,
+  clock: Pick<Clock, "now"> = Date,
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
+    const at = clock.now();
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), at });
       res.writeHead(received.length <= failFirst ? 500 : 200).end();
     });
   });
@@ -186,9 +261,14 @@ describe("async calls over HTTP", () => {
     expect(get.status).toBe(405);
   });
 
-  it("retries failures with the same X-Call-Id until the function succeeds", async () => {
-    const { runlet, log } = await setUp();
+  it("retries failures after their back-off, with the same X-Call-Id, until the function succeeds", async () => {
+    const { runlet, log, clock } = await setUp();
     const id = await enqueue(runlet, "flaky?fail=2", { body: "again" });
+    for (const failures of [1, 2]) {
+      const due = await queuedForRetry(runlet, clock, id, failures);
+      expect(await attempts(log, id)).toHaveLength(failures);
+      await retryAt(runlet, clock, id, due);
+    }
     const done = await finished(runlet, id);
     expect(done).toMatchObject({ state: "succeeded", attempts: 3, failures: 2, statusCode: 200 });
     const seen = await attempts(log, id);
@@ -196,8 +276,10 @@ describe("async calls over HTTP", () => {
     expect(seen.every((attempt) => attempt.header === id)).toBe(true);
   });
 
-  it("retries a call whose instance crashes", async () => {
-    const { runlet, log } = await setUp();
+  it("retries a call whose instance crashes, on the system clock", async () => {
+    // The one retry test on real time: without a clock given, the platform's own timers wake
+    // the queue for a retry (the other tests feed time instead).
+    const { runlet, log } = await setUp({}, { realTime: true });
     const id = await enqueue(runlet, "flaky?fail=1&mode=crash");
     const done = await finished(runlet, id);
     expect(done).toMatchObject({ state: "succeeded", attempts: 2, failures: 1 });
@@ -205,12 +287,18 @@ describe("async calls over HTTP", () => {
   });
 
   it("dead-letters a call after maxRetries with its last error, and does not retry a 4xx", async () => {
-    const { runlet, log } = await setUp({ maxRetries: 2 });
+    const { runlet, log, clock } = await setUp({ maxRetries: 2 });
     const id = await enqueue(runlet, "flaky?fail=100");
+    for (const failures of [1, 2]) {
+      await retryAt(runlet, clock, id, await queuedForRetry(runlet, clock, id, failures));
+    }
     const dead = await finished(runlet, id);
     expect(dead).toMatchObject({ state: "dead", attempts: 3, failures: 3, statusCode: 500 });
     expect(dead.lastError).toContain("not yet (attempt 3)");
+    // Dead is final: no attempt follows, though a third retry would have run within 4 s.
+    await clock.advance(60_000);
     expect(await attempts(log, id)).toHaveLength(3);
+    expect((await call(runlet, id)).state).toBe("dead");
     const listed = (await (await runlet.api("/api/v1/calls?status=dead")).json()) as CallJson[];
     expect(listed.map((c) => c.id)).toEqual([id]);
 
@@ -244,12 +332,39 @@ describe("async calls over HTTP", () => {
     expect(JSON.parse(hook?.body ?? "")).toEqual({ attempts: 1, input: "to-callback" });
   });
 
-  it("retries a failing callback, and reports a dead call to it", async () => {
-    const { runlet } = await setUp({ maxRetries: 0 });
-    const receiver = await callbackReceiver(2);
+  it("retries a failing callback after its back-off, and reports a dead call to it", async () => {
+    const { runlet, clock } = await setUp({ maxRetries: 0 });
+    const receiver = await callbackReceiver(2, clock);
     const id = await enqueue(runlet, "flaky?fail=1", {
       headers: { "x-callback-url": receiver.url },
     });
+    const firstAt = clock.now();
+    const dues: number[] = [];
+    const callbackAttempts = () => runlet.platform.calls.get(id)?.callback?.attempts;
+    for (const attempts of [1, 2]) {
+      await eventually(() => (callbackAttempts() === attempts ? true : undefined), {
+        intervalMs: 2,
+        what: `callback attempt ${attempts} to be stored`,
+      });
+      // The call is dead, so the callback is the only thing the queue has due; its back-off
+      // is the calls' one.
+      const due = runlet.platform.calls.store.nextDueAt() ?? Number.NaN;
+      const ceiling = 1000 * 2 ** (attempts - 1);
+      expect(due - clock.now()).toBeGreaterThanOrEqual(ceiling / 2);
+      expect(due - clock.now()).toBeLessThanOrEqual(ceiling);
+      await clock.advanceTo(due - 1);
+      // Another call makes the queue look for due work; it must not deliver early (the time
+      // the other call takes lets a delivery started too early arrive).
+      const other = enqueueDirectly(runlet);
+      await eventually(
+        () => (runlet.platform.calls.get(other.id)?.state === "succeeded" ? true : undefined),
+        { intervalMs: 2, what: "the other call to succeed" },
+      );
+      expect(callbackAttempts()).toBe(attempts);
+      expect(receiver.received).toHaveLength(attempts);
+      await clock.advanceTo(due);
+      dues.push(due);
+    }
     const delivered = await eventually(async () => {
       const current = await call(runlet, id);
       return current.callback?.state === "delivered" ? current : undefined;
@@ -257,6 +372,8 @@ describe("async calls over HTTP", () => {
     expect(delivered.state).toBe("dead");
     expect(delivered.callback).toMatchObject({ attempts: 3, status: 200 });
     expect(receiver.received).toHaveLength(3);
+    // Each delivery arrived when it was due by the clock, none early.
+    expect(receiver.received.map((hook) => hook.at)).toEqual([firstAt, ...dues]);
     for (const hook of receiver.received) {
       expect(hook.headers["x-call-id"]).toBe(id);
       expect(hook.headers["x-function-status"]).toBe("500");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { adminToken, eventually, startTestRunlet, tempDir } from "../helpers/runlet.js";
 
 const handler = `export default async function (event) {
@@ -10,7 +11,8 @@ const handler = `export default async function (event) {
 
 describe("runlet invoke --async and runlet calls", () => {
   it("queues a call, lists it, shows it, and filters by state", async () => {
-    const runlet = await startTestRunlet({ calls: { retryBaseMs: 10, retryMaxMs: 50 } });
+    const clock = new ManualClock();
+    const runlet = await startTestRunlet({ clock });
     expect((await runlet.deploy("job", { "index.js": handler }, { maxRetries: 1 })).status).toBe(
       201,
     );
@@ -41,6 +43,16 @@ describe("runlet invoke --async and runlet calls", () => {
     expect(json.result.body).toBe("done: report-7");
 
     const failing = (await cli(["invoke", "job", "--async", "-q", "fail=1"])).stdout.trim();
+    // maxRetries 1: one retry, when the fed clock reaches its back-off, and the call is dead.
+    const retry = await eventually(() => {
+      const current = runlet.platform.calls.get(failing);
+      return current?.state === "queued" && current.failures === 1 ? current : undefined;
+    });
+    const pending = await cli(["calls", "get", failing]);
+    expect(pending.stdout).toMatch(/State: +queued\n/);
+    expect(pending.stdout).toMatch(/Next attempt: +\S+\n/);
+    expect(pending.stdout).toContain(new Date(retry.nextAttemptAt ?? 0).toISOString());
+    await clock.advanceTo(retry.nextAttemptAt ?? 0);
     await eventually(async () => runlet.platform.calls.get(failing)?.state === "dead");
     const dead = await cli(["calls", "job", "--status", "dead"]);
     expect(dead.code).toBe(0);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { eventually, startTestRunlet, tempDir } from "../helpers/runlet.js";
 
 const sleeper = `let inFlight = 0;
@@ -120,13 +121,21 @@ describe("the async call queue", () => {
   });
 
   it("deletes finished calls after the retention time", async () => {
-    const runlet = await startTestRunlet({ calls: { retentionMs: 50 } });
+    const clock = new ManualClock();
+    const runlet = await startTestRunlet({ clock, calls: { retentionMs: 600_000 } });
     await runlet.deploy("brief", { "index.js": sleeper });
     const call = enqueue(runlet, "brief");
-    await eventually(() => runlet.platform.calls.get(call.id)?.state === "succeeded");
-    await eventually(() => (runlet.platform.calls.get(call.id) === undefined ? true : undefined), {
-      what: "the finished call to be swept",
+    const done = await eventually(() => {
+      const current = runlet.platform.calls.get(call.id);
+      return current?.state === "succeeded" ? current : undefined;
     });
+    const finishedAt = done.finishedAt ?? 0;
+    // Sweeps run every tenth of the retention time (at most a minute apart): kept until it is
+    // 10 minutes old, gone by the sweep after.
+    await clock.advanceTo(finishedAt + 600_000);
+    expect(runlet.platform.calls.get(call.id)?.state).toBe("succeeded");
+    await clock.advanceTo(finishedAt + 660_000);
+    expect(runlet.platform.calls.get(call.id)).toBeUndefined();
   });
 
   it("fails queued calls of a function that was removed, without retrying", async () => {

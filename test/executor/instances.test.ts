@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { eventually, startTestRunlet, type TestRunlet } from "../helpers/runlet.js";
 
 interface Status {
@@ -11,12 +14,42 @@ interface Status {
     coldStartsFromPool: number;
     lastExit?: string;
     lastDecision?: { desired: number; reason: string };
-    crashLoop?: { crashes: number };
+    crashLoop?: { crashes: number; retryAt: string };
   }[];
 }
 
 const status = async (runlet: TestRunlet, name: string): Promise<Status> =>
   (await (await runlet.api(`/api/v1/functions/${name}`)).json()) as Status;
+
+/** A real HTTP server that holds every request until release(), then answers "released". */
+async function holdingServer(): Promise<{ url: string; held(): number; release(): void }> {
+  const waiting: ServerResponse[] = [];
+  let released = false;
+  let held = 0;
+  const server = createServer((_request, response) => {
+    if (released) {
+      response.end("released");
+    } else {
+      held += 1;
+      waiting.push(response);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTestFinished(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    held: () => held,
+    release() {
+      released = true;
+      for (const response of waiting.splice(0)) {
+        response.end("released");
+      }
+    },
+  };
+}
 
 const isolation = (runlet: TestRunlet) => runlet.platform.provider.isolation;
 
@@ -165,18 +198,17 @@ describe("warm pool and scaling", () => {
   });
 
   it("answers a burst of 200 concurrent calls to a cold function without 5xx and within max", async () => {
-    const runlet = await startTestRunlet({ poolSize: 2 });
+    const clock = new ManualClock();
+    const runlet = await startTestRunlet({ poolSize: 2, clock });
     const slow = `export default async () => { await new Promise((r) => setTimeout(r, 50)); return "ok"; }`;
     await runlet.deploy(
       "burst",
       { "index.js": slow },
-      { scale: { max: 4, concurrency: 10, idleTimeout: "1s" }, timeout: "30s" },
+      { scale: { max: 4, concurrency: 10 }, timeout: "30s" },
     );
-    // Scale it to zero first so the burst meets a cold function.
-    await eventually(
-      async () => ((await status(runlet, "burst")).availableReplicas === 0 ? true : undefined),
-      { what: "scale to zero", timeoutMs: 20_000 },
-    );
+    // The default idle timeout (5 minutes) scales it to zero, so the burst meets a cold function.
+    await clock.advance(300_000 + 1000);
+    expect((await status(runlet, "burst")).availableReplicas).toBe(0);
     const responses = await Promise.all(
       Array.from({ length: 200 }, () =>
         fetch(`${runlet.url}/function/burst`).then(async (r) => ({
@@ -192,70 +224,174 @@ describe("warm pool and scaling", () => {
     expect(after.replicas).toBeLessThanOrEqual(4);
   });
 
-  it("scales up under load and back to zero after the idle timeout, and says why", async () => {
-    const runlet = await startTestRunlet({ poolSize: 0, tickIntervalMs: 100 });
-    const slow = `export default async () => { await new Promise((r) => setTimeout(r, 100)); return "ok"; }`;
+  it("scales up under load, holds for the stable window after a burst, then to one, and to zero after the idle timeout", async () => {
+    const clock = new ManualClock();
+    const runlet = await startTestRunlet({ poolSize: 0, clock });
+    const gate = await holdingServer();
+    // Default window (60 s), idle timeout (5 min) and autoscaler tick (1 s).
     await runlet.deploy(
       "elastic",
-      { "index.js": slow },
-      { scale: { max: 3, concurrency: 2, idleTimeout: "1s", window: "2s" } },
+      { "index.js": `export default async (event) => (await fetch(event.query.gate)).text();` },
+      { scale: { max: 3, concurrency: 2 }, network: "host" },
     );
-    await Promise.all(
-      Array.from({ length: 12 }, () =>
-        fetch(`${runlet.url}/function/elastic`).then((r) => r.text()),
-      ),
+    const query = new URLSearchParams({ gate: gate.url });
+    const calls = Array.from({ length: 12 }, () =>
+      fetch(`${runlet.url}/function/elastic?${query}`).then((r) => r.text()),
     );
-    expect((await status(runlet, "elastic")).instances[0]?.coldStarts).toBeGreaterThan(1);
-    const scaledDown = await eventually(
-      async () => {
-        const s = await status(runlet, "elastic");
-        return s.replicas === 0 ? s : undefined;
-      },
-      { what: "scale to zero", timeoutMs: 20_000 },
+    // 6 calls held on 3 instances (max × concurrency), 6 waiting for a slot.
+    await eventually(
+      () =>
+        gate.held() === 6 && runlet.platform.executor.status("elastic")[0]?.queued === 6
+          ? true
+          : undefined,
+      { what: "six calls held and six waiting" },
     );
-    expect(scaledDown.instances[0]?.lastDecision?.reason).toContain("scale to zero");
+    const loaded = runlet.platform.executor.status("elastic")[0];
+    expect(loaded).toMatchObject({ replicas: 3, ready: 3, inFlight: 6, queued: 6, coldStarts: 3 });
+    // Five ticks under load: twice the capacity in demand is a burst (panic mode).
+    await clock.advance(5000);
+    expect((await status(runlet, "elastic")).instances[0]?.lastDecision).toMatchObject({
+      desired: 3,
+      reason: expect.stringContaining("panic") as unknown,
+    });
+    gate.release();
+    expect(await Promise.all(calls)).toEqual(Array(12).fill("released"));
+    const lastCall = clock.now();
+
+    // The panic window (6 s) still averages twice the capacity for two ticks after the last
+    // call; from then on the burst is over, and nothing scales down for a stable window (60 s).
+    await clock.advanceTo(lastCall + 61_000);
+    expect((await status(runlet, "elastic")).replicas).toBe(3);
+    await clock.advanceTo(lastCall + 62_000);
+    const calm = await status(runlet, "elastic");
+    expect(calm.replicas).toBe(1);
+    expect(calm.instances[0]?.lastDecision?.reason).toBe("idle for 62s; scale to zero after 300s");
+
+    await clock.advanceTo(lastCall + 299_000);
+    expect((await status(runlet, "elastic")).replicas).toBe(1);
+    await clock.advanceTo(lastCall + 300_000);
+    const scaledDown = await status(runlet, "elastic");
+    expect(scaledDown.replicas).toBe(0);
+    expect(scaledDown.instances[0]?.lastDecision?.reason).toBe(
+      "no calls for 300s (idle timeout 300s): scale to zero",
+    );
     const open = (await (await runlet.api("/system/function/elastic")).json()) as {
       replicas: number;
       availableReplicas: number;
     };
     expect(open).toMatchObject({ replicas: 0, availableReplicas: 0 });
     // Scale from zero during a call just works.
-    expect(await (await fetch(`${runlet.url}/function/elastic`)).text()).toBe("ok");
+    expect(await (await fetch(`${runlet.url}/function/elastic?${query}`)).text()).toBe("released");
+    expect((await status(runlet, "elastic")).instances[0]?.coldStarts).toBe(4);
   });
 
-  it("keeps min instances warm", async () => {
+  it("scales an idle function to zero on the system clock", async () => {
+    // The one scaling test on real time: without a clock given, the platform's own timers
+    // drive the autoscaler (the tests above feed time instead).
     const runlet = await startTestRunlet({ poolSize: 0, tickIntervalMs: 100 });
+    await runlet.deploy(
+      "idler",
+      { "index.js": `export default async () => "ok"` },
+      { scale: { idleTimeout: "500ms" } },
+    );
+    const scaledDown = await eventually(
+      async () => {
+        const s = await status(runlet, "idler");
+        return s.replicas === 0 ? s : undefined;
+      },
+      { what: "scale to zero" },
+    );
+    expect(scaledDown.instances[0]?.coldStarts).toBe(1);
+    expect(scaledDown.instances[0]?.lastDecision?.reason).toContain("scale to zero");
+  });
+
+  it("keeps min instances warm however long they idle", async () => {
+    const clock = new ManualClock();
+    const runlet = await startTestRunlet({ poolSize: 0, clock });
     await runlet.deploy(
       "steady",
       { "index.js": `export default async () => "ok"` },
-      { scale: { min: 2, idleTimeout: "1s", window: "1s" } },
+      { scale: { min: 2, idleTimeout: "1m" } },
     );
     await eventually(
       async () => ((await status(runlet, "steady")).availableReplicas === 2 ? true : undefined),
       { what: "two warm instances" },
     );
+    // Well past the idle timeout (1 minute) and the stable window.
+    await clock.advance(150_000);
+    const later = await status(runlet, "steady");
+    expect(later.availableReplicas).toBe(2);
+    // The same two instances: none was stopped and replaced.
+    expect(later.instances[0]?.coldStarts).toBe(2);
+    expect(later.instances[0]?.lastDecision?.reason).toBe("idle; keeping min 2");
   });
 
-  it("backs off a crash-looping function and reports the crash in describe", async () => {
-    const runlet = await startTestRunlet({ poolSize: 0 });
+  it("backs off a crash-looping function, answers RUNLET_CRASH_LOOP meanwhile, and reports it in describe", async () => {
+    const clock = new ManualClock();
+    const runlet = await startTestRunlet({ poolSize: 0, clock });
     await runlet.deploy("crashloop", {
-      "index.js": `export default async () => { setImmediate(() => process.exit(7)); return "bye"; }`,
+      "index.js": `export default async (event) => {
+        if (event.query.crash) { process.exit(7); }
+        return "alive";
+      }`,
     });
-    const statuses: number[] = [];
-    for (let i = 0; i < 6; i += 1) {
-      const response = await fetch(`${runlet.url}/function/crashloop`);
-      statuses.push(response.status);
-      const body = await response.text();
-      if (response.status === 502 && body.includes("keeps crashing")) {
-        break;
-      }
-    }
-    const s = await status(runlet, "crashloop");
-    expect(s.instances[0]?.lastExit).toContain("exited with code 7");
-    expect(s.instances[0]?.crashLoop?.crashes).toBeGreaterThanOrEqual(2);
-    const last = await fetch(`${runlet.url}/function/crashloop`);
-    expect([200, 502]).toContain(last.status);
-    expect(statuses.length).toBeLessThanOrEqual(6);
+    const executorStatus = () => runlet.platform.executor.status("crashloop")[0];
+    const call = (query = "") => fetch(`${runlet.url}/function/crashloop${query}`);
+    /** A call that kills its instance, and the executor seeing the exit. */
+    const crash = async (pending = call("?crash=1")): Promise<void> => {
+      const answer = await pending;
+      expect(answer.status).toBe(502);
+      expect(((await answer.json()) as { error: { message: string } }).error.message).toContain(
+        "exited with code 7",
+      );
+      await eventually(() => (executorStatus()?.ready === 0 ? true : undefined), {
+        what: "the instance's exit",
+      });
+    };
+
+    // The first crash restarts at once.
+    await crash();
+    expect(executorStatus()?.crashLoop).toBeUndefined();
+    await crash();
+    // From the second crash in a row, restarts wait 250 ms × 2ⁿ.
+    expect(executorStatus()?.crashLoop).toEqual({
+      crashes: 2,
+      retryAt: new Date(clock.now() + 250).toISOString(),
+    });
+    const third = call("?crash=1");
+    await eventually(() => (executorStatus()?.queued === 1 ? true : undefined), {
+      what: "the call waiting for the back-off",
+    });
+    await clock.advance(249);
+    expect(executorStatus()).toMatchObject({ starting: 0, ready: 0, queued: 1, coldStarts: 2 });
+    await clock.advance(1);
+    expect(executorStatus()?.starting).toBe(1);
+    await crash(third);
+
+    // Three in a row and nothing running: calls are refused until the next start (500 ms).
+    const described = await status(runlet, "crashloop");
+    expect(described.instances[0]?.lastExit).toContain("exited with code 7");
+    expect(described.instances[0]?.crashLoop).toEqual({
+      crashes: 3,
+      retryAt: new Date(clock.now() + 500).toISOString(),
+    });
+    await clock.advance(499);
+    const refused = await call();
+    expect(refused.status).toBe(502);
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("RUNLET_CRASH_LOOP");
+    expect(error.message).toMatch(
+      /keeps crashing \(3 times in a row; last: .*exited with code 7\); the next start is in 1s/,
+    );
+    expect(executorStatus()?.coldStarts).toBe(3);
+    await clock.advance(1);
+    expect(await (await call()).text()).toBe("alive");
+
+    // An instance that ran longer than 10 s before it died is not part of the loop.
+    await clock.advance(11_000);
+    await crash();
+    expect(executorStatus()?.crashLoop).toBeUndefined();
+    expect(await (await call()).text()).toBe("alive");
   });
 });
 

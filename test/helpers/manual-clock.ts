@@ -45,6 +45,15 @@ export class ManualClock implements Clock {
     return this.#timers.size;
   }
 
+  /** Moves time on to `at` (ms since the epoch), as advance() does; never back. */
+  async advanceTo(at: number): Promise<void> {
+    // Written so that NaN is refused too.
+    if (!(at >= this.#now)) {
+      throw new Error(`the clock is at ${this.#now} and does not go back to ${at}`);
+    }
+    await this.advance(at - this.#now);
+  }
+
   /** Moves time on by `ms`, firing every timer that falls due on the way, in order. */
   async advance(ms: number): Promise<void> {
     const until = this.#now + ms;
