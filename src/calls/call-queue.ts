@@ -330,9 +330,10 @@ export class CallQueue {
     this.#clock.clearTimeout(this.#wakeTimer);
     this.#clock.clearInterval(this.#heartbeat);
     this.#clock.clearInterval(this.#sweeper);
-    const deadline = this.#clock.now() + graceMs;
-    while (this.#running.size > 0 && this.#clock.now() < deadline) {
-      await this.#nextSettle(deadline - this.#clock.now());
+    // The grace period is wall-clock time, like the running calls' own timeouts.
+    const deadline = Date.now() + graceMs;
+    while (this.#running.size > 0 && Date.now() < deadline) {
+      await this.#nextSettle(deadline - Date.now());
     }
     for (const { controller } of this.#running.values()) {
       controller.abort(new Error("the platform is shutting down"));
@@ -350,11 +351,11 @@ export class CallQueue {
   #nextSettle(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
-        this.#clock.clearTimeout(timer);
+        clearTimeout(timer);
         this.#settled.delete(done);
         resolve();
       };
-      const timer = this.#clock.setTimeout(done, Math.max(1, timeoutMs));
+      const timer = setTimeout(done, Math.max(1, timeoutMs));
       this.#settled.add(done);
     });
   }

@@ -347,7 +347,7 @@ export class Executor {
         waiter.reject(new Error("the platform is shutting down"));
       }
     }
-    const deadline = this.#clock.now() + graceMs;
+    const deadline = Date.now() + graceMs;
     await Promise.all(pools.map((pool) => this.#drainAndStop(pool, deadline)));
   }
 
@@ -570,10 +570,11 @@ export class Executor {
     void slot.instance.stop();
   }
 
-  async #drainAndStop(pool: RevisionPool, deadline = this.#clock.now() + 30_000): Promise<void> {
+  async #drainAndStop(pool: RevisionPool, deadline = Date.now() + 30_000): Promise<void> {
     // Poll in-flight counts: calls end on their own (each has a timeout), so this ends too.
-    while (pool.inFlight > 0 && this.#clock.now() < deadline) {
-      await new Promise((resolve) => this.#clock.setTimeout(() => resolve(undefined), 20));
+    // Wall-clock time, like the calls' own timeouts: a drain waits for real calls to end.
+    while (pool.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await Promise.all(
       pool.slots.map(async (slot) => {
