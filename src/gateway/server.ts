@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import type { Clock } from "../clock.js";
 import {
   UserError,
   codeForStatus,
@@ -56,6 +57,11 @@ export interface GatewayOptions {
   readonly requestTimeoutMs?: number;
   /** Milliseconds between two points of the metrics history (tests shorten it). @default 5000 */
   readonly historyStepMs?: number;
+  /**
+   * Time for the lean front's sweep of idle connections and requests slow to arrive (tests
+   * feed it; node:http keeps its own timers). @default the platform's clock
+   */
+  readonly clock?: Clock;
 }
 
 export interface Gateway {
@@ -122,6 +128,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     handOff: (socket) => handOff(socket),
     keepAliveTimeoutMs,
     requestReadTimeoutMs: Math.min(60_000, requestTimeoutMs),
+    clock: options.clock ?? platform.clock,
   });
   let server: Server | undefined;
   /**

@@ -1,4 +1,5 @@
 /** Starts the embedded platform: store, executor, local provider and gateway in one process. */
+import type { Clock } from "../clock.js";
 import { startGateway, type Gateway } from "./server.js";
 import { Platform, type PlatformOptions } from "../platform/platform.js";
 
@@ -14,6 +15,8 @@ export interface RunletOptions extends PlatformOptions {
   readonly maxUploadBytes?: number;
   /** See GatewayOptions. @default 5000 */
   readonly historyStepMs?: number;
+  /** The gateway's clock (see GatewayOptions.clock). @default the platform's clock */
+  readonly gatewayClock?: Clock;
 }
 
 export interface Runlet {
@@ -35,6 +38,7 @@ export async function startRunlet(options: RunletOptions): Promise<Runlet> {
       requestTimeoutMs: options.requestTimeoutMs,
       maxUploadBytes: options.maxUploadBytes,
       historyStepMs: options.historyStepMs,
+      clock: options.gatewayClock,
     });
   } catch (error) {
     await platform.close(0);

@@ -265,6 +265,8 @@ describe("invocation end to end", () => {
   });
 
   it("answers 408, not the function's 504, when a declared body never all arrives", async () => {
+    // On the real clock, on purpose: the lean front's sweep as the gateway wires it by default
+    // (lean-front.test.ts and slow-client.test.ts feed it time instead).
     const runlet = await startTestRunlet({ requestTimeoutMs: 1000 });
     await runlet.deploy(
       "stalled",

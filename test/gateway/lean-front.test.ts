@@ -1,15 +1,26 @@
 import { createServer, type Server } from "node:http";
 import { connect, type AddressInfo, type Socket } from "node:net";
+import { EventEmitter, once } from "node:events";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { LeanFront, type LeanFrontOptions } from "../../src/gateway/front/lean-front.js";
+import {
+  LeanFront,
+  sweepIntervalMs,
+  type LeanFrontOptions,
+} from "../../src/gateway/front/lean-front.js";
 import { CallController } from "../../src/router/call-controller.js";
+import { RequestTimeout } from "../../src/router/run-call.js";
 import type { Exchange } from "../../src/router/exchange.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 
 interface Front {
   readonly port: number;
   readonly front: LeanFront;
   readonly abandoned: string[];
+  /** Resolves once the front has read the first bytes of the next connection. */
+  nextRead(): Promise<void>;
+  /** Resolves with the URL of the next call whose caller went away. */
+  nextAbandon(): Promise<string>;
 }
 
 const servers: { server: Server; front: LeanFront }[] = [];
@@ -28,6 +39,7 @@ async function startFront(
   options: Partial<LeanFrontOptions> = {},
 ): Promise<Front> {
   const abandoned: string[] = [];
+  const events = new EventEmitter();
   const server = createServer((req, res) => {
     req.resume();
     req.on("end", () => res.end(`node:${req.method} ${req.url}`));
@@ -37,7 +49,10 @@ async function startFront(
   const front = new LeanFront({
     serves: (url) => url.startsWith("/function/"),
     handle: (exchange) => {
-      exchange.onAbandon(() => abandoned.push(exchange.url));
+      exchange.onAbandon(() => {
+        abandoned.push(exchange.url);
+        events.emit("abandon", exchange.url);
+      });
       answer(exchange);
     },
     handOff: (socket) => {
@@ -49,10 +64,22 @@ async function startFront(
     requestReadTimeoutMs: 60_000,
     ...options,
   });
-  server.on("connection", (socket: Socket) => front.accept(socket));
+  server.on("connection", (socket: Socket) => {
+    // Called just before the front's listener, and gone before it runs (so a connection handed
+    // off has none but node:http's): whoever awaits nextRead() resumes once the front has
+    // taken the bytes.
+    socket.once("data", () => events.emit("read"));
+    front.accept(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   servers.push({ server, front });
-  return { port: (server.address() as AddressInfo).port, front, abandoned };
+  return {
+    port: (server.address() as AddressInfo).port,
+    front,
+    abandoned,
+    nextRead: () => once(events, "read").then(() => undefined),
+    nextAbandon: () => once(events, "abandon").then(([url]) => url as string),
+  };
 }
 
 const echo = (exchange: Exchange): void => {
@@ -97,6 +124,20 @@ async function exchangeRaw(
 }
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;
+
+/**
+ * `promise`, or a failure if it takes more than a few real seconds: what the front does once
+ * fed time has passed its timeouts (a minute) must not wait for real time to pass them.
+ */
+function soon<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`waited too long for ${what}`)), 5000);
+    }),
+  ]);
+}
 
 describe("the gateway's lean front", () => {
   it("answers pipelined calls in order and hands the connection to node:http at the first other request", async () => {
@@ -213,14 +254,86 @@ describe("the gateway's lean front", () => {
     expect(text).not.toContain("never");
   });
 
-  it("answers 408 to a request that never finishes, and closes idle connections", async () => {
-    const { port } = await startFront(echo, { requestReadTimeoutMs: 200, keepAliveTimeoutMs: 200 });
-    const partial = await exchangeRaw(port, "GET /function/a HTTP/1.1\r\nHost: h\r\n");
-    expect(partial.closed).toBe(true);
-    expect(partial.text).toMatch(/^HTTP\/1.1 408 Request Timeout/);
-    const idle = await exchangeRaw(port, "GET /function/a HTTP/1.1\r\nHost: h\r\n\r\n");
-    expect(idle.closed).toBe(true);
-    expect(idle.text).toContain("lean:GET /function/a");
+  it("answers 408 to a request whose head never finishes, once its read timeout has passed on the front's clock", async () => {
+    const clock = new ManualClock();
+    const readTimeoutMs = 60_000;
+    const { port, nextRead } = await startFront(echo, {
+      clock,
+      requestReadTimeoutMs: readTimeoutMs,
+    });
+    const read = nextRead();
+    const partial = exchangeRaw(port, "GET /function/a HTTP/1.1\r\nHost: h\r\n");
+    let closed = false;
+    void partial.then(() => (closed = true));
+    await read;
+    // Never early: the stamps lag by up to a sweep, so the timeout allows one more.
+    await clock.advance(readTimeoutMs + sweepIntervalMs);
+    expect(closed).toBe(false);
+    await clock.advance(sweepIntervalMs);
+    const answer = await soon(partial, "the answer");
+    expect(answer.closed).toBe(true);
+    expect(answer.text).toMatch(/^HTTP\/1.1 408 Request Timeout/);
+    expect(answer.text).toContain('"code":"RUNLET_REQUEST_TIMEOUT"');
+  });
+
+  it("fails the body read of a call whose declared body never all arrives, once its read timeout has passed", async () => {
+    const clock = new ManualClock();
+    const readTimeoutMs = 60_000;
+    const failures: unknown[] = [];
+    const awaitBody = (exchange: Exchange): void => {
+      const body = exchange.body(1 << 20);
+      if (typeof body !== "function") {
+        exchange.send(200, {}, "whole");
+        return;
+      }
+      body(new CallController()).then(
+        () => exchange.send(200, {}, "arrived"),
+        (error: unknown) => {
+          failures.push(error);
+          exchange.send(408, { "content-type": "text/plain" }, "body timed out");
+        },
+      );
+    };
+    const { port, nextRead } = await startFront(awaitBody, {
+      clock,
+      requestReadTimeoutMs: readTimeoutMs,
+    });
+    const read = nextRead();
+    const partial = exchangeRaw(
+      port,
+      "POST /function/a HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",
+    );
+    await read;
+    await clock.advance(readTimeoutMs + sweepIntervalMs);
+    expect(failures).toEqual([]);
+    await clock.advance(sweepIntervalMs);
+    const answer = await soon(partial, "the answer");
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(RequestTimeout);
+    expect(answer.text).toMatch(/^HTTP\/1.1 408 /);
+    // Answered before the body was all in: the connection is not reused.
+    expect(answer.closed).toBe(true);
+  });
+
+  it("closes a keep-alive connection idle past its timeout on the front's clock, not before", async () => {
+    const clock = new ManualClock();
+    const keepAliveTimeoutMs = 65_000;
+    const { port } = await startFront(echo, { clock, keepAliveTimeoutMs });
+    const socket = connect(port, "127.0.0.1");
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+    const closed = once(socket, "close");
+    let isClosed = false;
+    void closed.then(() => (isClosed = true));
+    socket.write("GET /function/a HTTP/1.1\r\nHost: h\r\n\r\n");
+    await once(socket, "data");
+    expect(text).toContain("lean:GET /function/a");
+    expect(text).toContain("Keep-Alive: timeout=65");
+    await clock.advance(keepAliveTimeoutMs + sweepIntervalMs);
+    expect(isClosed).toBe(false);
+    await clock.advance(sweepIntervalMs);
+    await soon(closed, "the connection to close");
+    expect(isClosed).toBe(true);
   });
 
   it("tells the call when its caller goes, and counts calls in flight", async () => {
@@ -231,8 +344,9 @@ describe("the gateway's lean front", () => {
     socket.write("GET /function/hang HTTP/1.1\r\nHost: h\r\n\r\n");
     await running;
     expect(front.front.inFlight).toBe(1);
+    const abandon = front.nextAbandon();
     socket.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await abandon).toBe("/function/hang");
     expect(front.abandoned).toEqual(["/function/hang"]);
     expect(front.front.inFlight).toBe(0);
   });

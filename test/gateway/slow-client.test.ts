@@ -5,6 +5,8 @@
  */
 import { connect, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { sweepIntervalMs } from "../../src/gateway/front/lean-front.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { adminToken, eventually, startTestRunlet, type TestRunlet } from "../helpers/runlet.js";
 
 /** One instance, several calls at once; every answer names the instance that gave it. */
@@ -98,38 +100,60 @@ async function instanceStatus(
 const functionTimeoutMs = 1000;
 
 /** The partial requests of the attack, one per way a body reaches the router. */
-const partialBodies: readonly { readonly path: string; readonly head: (host: string) => string }[] =
-  [
-    {
-      // Plain shape, small body: the lean front reads it.
-      path: "the lean front",
-      head: (host) =>
-        `POST /function/shared HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000\r\n\r\n0123456789`,
-    },
-    {
-      // A repeated header sends it to node:http, which reads a small body whole.
-      path: "node:http, a small body read whole",
-      head: (host) =>
-        `POST /function/shared HTTP/1.1\r\nHost: ${host}\r\nX-Repeated: 1\r\nX-Repeated: 2\r\nContent-Length: 1000\r\n\r\n0123456789`,
-    },
-    {
-      // Too large for the lean front: node:http streams it to the instance.
-      path: "node:http, a streamed body",
-      head: (host) =>
-        `POST /function/shared HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000000\r\n\r\n0123456789`,
-    },
-  ];
+const partialBodies: readonly {
+  readonly path: string;
+  readonly head: (host: string) => string;
+  /** The lean front's sweep runs on fed time; node:http keeps its own (real) timers. */
+  readonly fedTime: boolean;
+}[] = [
+  {
+    // Plain shape, small body: the lean front reads it.
+    path: "the lean front, its sweep on fed time",
+    head: (host) =>
+      `POST /function/shared HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000\r\n\r\n0123456789`,
+    fedTime: true,
+  },
+  {
+    // A repeated header sends it to node:http, which reads a small body whole.
+    path: "node:http, a small body read whole",
+    head: (host) =>
+      `POST /function/shared HTTP/1.1\r\nHost: ${host}\r\nX-Repeated: 1\r\nX-Repeated: 2\r\nContent-Length: 1000\r\n\r\n0123456789`,
+    fedTime: false,
+  },
+  {
+    // Too large for the lean front: node:http streams it to the instance.
+    path: "node:http, a streamed body",
+    head: (host) =>
+      `POST /function/shared HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000000\r\n\r\n0123456789`,
+    fedTime: false,
+  },
+];
+
+/** The lean front's read timeout under the default requestTimeoutMs: a minute. */
+const leanReadTimeoutMs = 60_000;
 
 describe("a caller that does not send the body it declared", () => {
-  for (const { path, head } of partialBodies) {
+  for (const { path, head, fedTime } of partialBodies) {
     it(`gets a 408 and costs the instance nothing (${path})`, async () => {
-      const runlet = await startTestRunlet({ requestTimeoutMs: 2 * functionTimeoutMs });
+      const clock = new ManualClock();
+      const runlet = await startTestRunlet(
+        fedTime ? { gatewayClock: clock } : { requestTimeoutMs: 2 * functionTimeoutMs },
+      );
       const deployed = await runlet.deploy(
         "shared",
         { "index.js": sharedInstance },
         { timeout: `${functionTimeoutMs}ms`, scale: { min: 1, max: 1, concurrency: 10 } },
       );
       expect(deployed.status).toBe(201);
+      if (fedTime) {
+        // Its calls time out as the shared function's would: one answered 504 shows that the
+        // function's timeout has passed (in real time) since it was called.
+        await runlet.deploy(
+          "sleeper",
+          { "index.js": `export default async () => new Promise(() => {});` },
+          { timeout: `${functionTimeoutMs}ms` },
+        );
+      }
       const call = async (sub: string): Promise<string> => {
         const response = await fetch(`${runlet.url}/function/shared${sub}`);
         const body = (await response.json()) as { instance: string };
@@ -146,6 +170,14 @@ describe("a caller that does not send the body it declared", () => {
         .received(/\{"error".*\}/s)
         .then((text) => text)
         .finally(() => (refused = true));
+      // On fed time the read timeout passes when the test says, and only after the function's
+      // timeout has passed in real time: the moment the instance used to die.
+      const readTimeout = fedTime
+        ? fetch(`${runlet.url}/function/sleeper`).then(async (timedOut) => {
+            expect(timedOut.status).toBe(504);
+            await clock.advance(leanReadTimeoutMs + 2 * sweepIntervalMs);
+          })
+        : Promise.resolve();
       // Legitimate calls keep the instance busy until the attacker is answered: one of them
       // is always in flight, also when the function's timeout has passed for the attacker.
       const instances = new Set<string>();
@@ -157,6 +189,7 @@ describe("a caller that does not send the body it declared", () => {
       }
       const text = await withDeadline(answered, 20_000, "the attacker's answer");
       const heldMs = Date.now() - started;
+      await readTimeout;
       await call("/release");
       instances.add(await held);
 

@@ -10,6 +10,7 @@
  */
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
+import { systemClock, type Clock, type TimerHandle } from "../../clock.js";
 import { InvalidResponse, type Exchange, type OutgoingHeaders } from "../../router/exchange.js";
 import { bodyEnded } from "../../router/answer-body.js";
 import { errorJson, type ErrorCode } from "../../errors.js";
@@ -31,20 +32,23 @@ export interface LeanFrontOptions {
    * body too, which has not started on an instance yet (issue 13).
    */
   readonly requestReadTimeoutMs: number;
+  /** Time for the sweep of idle and slow connections. @default systemClock */
+  readonly clock?: Clock;
 }
 
 const headEnd = Buffer.from("\r\n\r\n");
 const noBody = Buffer.alloc(0);
 const chunkedEnd = Buffer.from("0\r\n\r\n");
 /** How often idle and slow connections are looked for. */
-const sweepIntervalMs = 1000;
+export const sweepIntervalMs = 1000;
 /** Bodies up to this size go out in one buffer with the head. */
 const maxCopiedBodyBytes = 16 * 1024;
 
 export class LeanFront {
   readonly #options: LeanFrontOptions;
   readonly #connections = new Set<LeanConnection>();
-  readonly #sweep: NodeJS.Timeout;
+  readonly #clock: Clock;
+  readonly #sweep: TimerHandle;
   #closing = false;
   /** Calls started and not yet answered. */
   inFlight = 0;
@@ -53,16 +57,20 @@ export class LeanFront {
    * activity with. Timeouts here are checked once a second, so a clock that ticks once a
    * second serves them, without a system call on every read and answer.
    */
-  coarseNow = Date.now();
+  coarseNow: number;
 
   constructor(options: LeanFrontOptions) {
     this.#options = options;
+    const clock = options.clock ?? systemClock;
+    this.#clock = clock;
+    this.coarseNow = clock.now();
     // One timer for all connections: a timer per request would cost more than the parse.
-    this.#sweep = setInterval(() => {
-      this.coarseNow = Date.now();
-      this.#sweepTimeouts();
-    }, sweepIntervalMs);
-    this.#sweep.unref();
+    this.#sweep = clock
+      .setInterval(() => {
+        this.coarseNow = clock.now();
+        this.#sweepTimeouts();
+      }, sweepIntervalMs)
+      .unref();
   }
 
   /** Takes a connection node:http's server accepted. */
@@ -71,14 +79,14 @@ export class LeanFront {
       socket.destroy();
       return;
     }
-    this.coarseNow = Date.now();
+    this.coarseNow = this.#clock.now();
     this.#connections.add(new LeanConnection(this, this.#options, socket));
   }
 
   /** Stops serving: idle connections close now, busy ones after their answer. */
   close(): void {
     this.#closing = true;
-    clearInterval(this.#sweep);
+    this.#clock.clearInterval(this.#sweep);
     for (const connection of this.#connections) {
       connection.closeWhenIdle();
     }
