@@ -48,6 +48,21 @@ const steps = [
     why: "the NATS trigger tests start a real nats-server; install it with: apt-get install nats-server",
   },
   {
+    name: "chromium (the dashboard's browser tests, driven by playwright-core)",
+    // Installed and able to start headless: a browser that cannot start fails the setup here,
+    // not as a skipped test later.
+    present: () =>
+      existsSync("/usr/bin/chromium") &&
+      spawnSync(
+        "/usr/bin/chromium",
+        ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "about:blank"],
+        { stdio: "ignore", timeout: 60_000 },
+      ).status === 0,
+    install:
+      "(apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)) > /dev/null",
+    why: "the dashboard tests drive Debian's chromium; install it with: apt-get install chromium",
+  },
+  {
     name: `ruff ${ruffVersion} (lints the Python runtime; npm run lint)`,
     present: ruffInstalled,
     install: `(${ruffInstallCommand()}) > /dev/null`,

@@ -35,6 +35,7 @@ import { registerTriggerRoutes } from "./routes/triggers.js";
 import { registerLogEventRoutes } from "./routes/log-events.js";
 import { registerMetricsHistoryRoutes, startMetricsHistory } from "./routes/metrics-history.js";
 import { registerRevisionRoutes } from "./routes/revisions.js";
+import { isDashboardPath, registerDashboardRoutes } from "./routes/ui.js";
 
 export interface GatewayOptions {
   readonly platform: Platform;
@@ -263,7 +264,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const path = request.url.split("?")[0] ?? "";
     // A path that serves nothing is a 404 for everyone: asking for the admin token there
     // would send someone who mistyped a function's URL looking for a token.
-    if (publicPaths.has(path) || request.is404) {
+    if (publicPaths.has(path) || isDashboardPath(path) || request.is404) {
       return;
     }
     if (!isAdmin(request.headers, platform.credentials)) {
@@ -309,6 +310,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerMetricsHistoryRoutes(app, platform, history);
   registerRevisionRoutes(app, platform);
   registerLogEventRoutes(app, platform);
+  registerDashboardRoutes(app);
 
   const port = options.port ?? 8080;
   const host = options.host ?? "127.0.0.1";

@@ -1,0 +1,60 @@
+/** The login form: nothing of the platform is shown before a token the gateway accepts. */
+import { useState } from "preact/hooks";
+import { checkToken } from "../api.js";
+
+export function Login(props: {
+  readonly onLogin: (token: string) => void;
+  readonly notice?: string;
+}) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await checkToken(token.trim());
+      props.onLogin(token.trim());
+    } catch (caught) {
+      setError(
+        (caught as { status?: number }).status === 401
+          ? "The gateway refused that token."
+          : `Could not check the token: ${(caught as Error).message}`,
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="login">
+      <h1>Runlet</h1>
+      <form onSubmit={submit}>
+        <label>
+          Token
+          <input
+            type="password"
+            name="token"
+            autocomplete="current-password"
+            value={token}
+            onInput={(e) => setToken(e.currentTarget.value)}
+            required
+          />
+        </label>
+        <button type="submit" disabled={busy || token.trim() === ""}>
+          Log in
+        </button>
+        <p class="hint">
+          The admin token <code>runlet up</code> printed (also in <code>~/.runlet/admin-token</code>
+          ).
+        </p>
+        {props.notice && <p class="notice">{props.notice}</p>}
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+    </main>
+  );
+}
