@@ -68,6 +68,30 @@ const steps = [
     install: `(${ruffInstallCommand()}) > /dev/null`,
     why: `npm run lint needs ruff ${ruffVersion} in ${ruffVenv}; it is installed with python3 -m venv and pip from PyPI (apt-get install python3-venv if venv is missing)`,
   },
+  {
+    name: "openssl (the Kubernetes test cluster's certificates)",
+    present: () => has("openssl"),
+    install:
+      "(apt-get install -y -q openssl || (apt-get update -q && apt-get install -y -q openssl)) > /dev/null",
+    why: "the Kubernetes tests make their CA with openssl; install it with: apt-get install openssl",
+  },
+  {
+    name: "gcc, libc6-dev and libseccomp-dev (the real test node's pause and runc are C)",
+    present: () =>
+      has("gcc") &&
+      existsSync("/usr/lib/x86_64-linux-gnu/libc.a") &&
+      existsSync("/usr/include/seccomp.h"),
+    install:
+      "(apt-get install -y -q gcc libc6-dev libseccomp-dev || (apt-get update -q && apt-get install -y -q gcc libc6-dev libseccomp-dev)) > /dev/null",
+    why: "test/k8s/node/build.sh compiles pause (static) and runc; install: apt-get install gcc libc6-dev libseccomp-dev",
+  },
+  {
+    name: "iptables (kube-proxy and the CNI portmap plugin on the real test node)",
+    present: () => has("iptables") || existsSync("/usr/sbin/iptables"),
+    install:
+      "(apt-get install -y -q iptables || (apt-get update -q && apt-get install -y -q iptables)) > /dev/null",
+    why: "the real test node's kube-proxy writes iptables rules (inside its own network namespace only); install it with: apt-get install iptables",
+  },
 ];
 
 let failed = false;

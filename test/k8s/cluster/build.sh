@@ -39,26 +39,12 @@ if complete; then
   exit 0
 fi
 
-START=$SECONDS
-STEP="setup"
-log() { printf '[k8s-build +%4ds] %s\n' "$((SECONDS - START))" "$*" >&2; }
-on_error() {
-  local rc=$?
-  log "FAILED in step '${STEP}' (exit ${rc}); see the output above. Versions: ${KEY}"
-  exit "$rc"
-}
+LOG_TAG=k8s-build
+# shellcheck source=../go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../go-build.sh"
 trap on_error ERR
-
-command -v go >/dev/null || { STEP="check go"; log "go is not on PATH; Go >= 1.26 is required"; exit 1; }
-command -v flock >/dev/null || { STEP="check flock"; log "flock (util-linux) is not on PATH"; exit 1; }
-
-mkdir -p "$CACHE_ROOT"
-# One build at a time: a second run waits here, then finds the binaries and returns.
-exec 9>"${CACHE_ROOT}/${KEY}.lock"
-if ! flock -n 9; then
-  log "another build of ${KEY} is running; waiting for its lock"
-  flock 9
-fi
+require_tools go flock
+take_lock "$CACHE_ROOT"
 if complete; then
   log "built by a concurrent run"
   echo "$BIN"
@@ -73,66 +59,24 @@ BUILD=(build -p 2 -trimpath)
 PARTIAL="${OUT}/bin.partial"
 mkdir -p "$PARTIAL" "$OUT/k8s" "$OUT/kwok"
 
-# `go get` lists every module it adds; keep only what explains a failure.
-quiet_get() {
-  "${GO[@]}" get "$@" 2>&1 | { grep -vE '^go: (downloading|added|upgraded|finding) ' >&2 || true; }
-}
-
-step() {
-  STEP="$1"
-  log "step: ${STEP}"
-}
-
 # --- wrapper module for k8s.io/kubernetes -------------------------------------------------
 step "resolve k8s.io/kubernetes ${K8S_VERSION}"
 cd "$OUT/k8s"
-if [[ ! -f go.mod ]]; then
-  cat >go.mod <<MOD
-// Throwaway wrapper module: builds Kubernetes binaries from the published k8s.io/kubernetes module.
-module runlet.local/k8sbin
-
-go 1.26.0
-MOD
-fi
-# k8s.io/kubernetes requires each staging module at v0.0.0 and maps it to ./staging/...;
-# a consumer must replace each with its published v0.Y.Z tag. Take the list from its go.mod.
-# `go mod download -json` reports a failure in the JSON's "Error" field.
-k8s_info="$("${GO[@]}" mod download -json "k8s.io/kubernetes@${K8S_VERSION}" || true)"
-json_field() { sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p" <<<"$k8s_info"; }
-K8S_GOMOD="$(json_field GoMod)"
-if [[ ! -f "$K8S_GOMOD" ]]; then
-  log "could not download k8s.io/kubernetes@${K8S_VERSION}: $(json_field Error)"
-  false
-fi
-STAGING_VERSION="v0.${K8S_VERSION#v1.}"
-STAGING=($(awk '$2 == "=>" && $3 ~ /^\.\/staging\// { print $1 }' "$K8S_GOMOD"))
-[[ ${#STAGING[@]} -gt 10 ]] || { log "found only ${#STAGING[@]} staging replaces in ${K8S_GOMOD}"; false; }
+k8s_wrapper_module "$K8S_VERSION" runlet.local/k8sbin
 pinned_etcd="$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$K8S_GOMOD")"
 if [[ "$pinned_etcd" != "$ETCD_VERSION" ]]; then
   log "note: k8s.io/kubernetes ${K8S_VERSION} pins etcd server ${pinned_etcd:-nothing}; building ${ETCD_VERSION}"
 fi
-edits=()
-for m in "${STAGING[@]}"; do edits+=("-replace=${m}=${m}@${STAGING_VERSION}"); done
-go mod edit "${edits[@]}"
-log "replaced ${#STAGING[@]} staging modules with ${STAGING_VERSION}"
 
 step "download modules for Kubernetes and etcd"
 P=k8s.io/kubernetes/cmd
 quiet_get "$P/kube-apiserver@${K8S_VERSION}" "$P/kube-controller-manager@${K8S_VERSION}" \
   "$P/kube-scheduler@${K8S_VERSION}" "$P/kubectl@${K8S_VERSION}" "go.etcd.io/etcd/server/v3@${ETCD_VERSION}"
-
-# /version reports what these say (k/k hack/lib/version.sh); without them it says v0.0.0-master.
-minor="${K8S_VERSION#v1.}"
-minor="${minor%%.*}"
-LDFLAGS="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  LDFLAGS+=" -X ${p}.gitVersion=${K8S_VERSION} -X ${p}.gitMajor=1 -X ${p}.gitMinor=${minor}"
-  LDFLAGS+=" -X ${p}.gitTreeState=clean -X ${p}.buildDate=1970-01-01T00:00:00Z"
-done
+LDFLAGS="$(k8s_ldflags "$K8S_VERSION")"
 
 build_one() { # name package ldflags
   local name="$1" pkg="$2" ld="$3" t0=$SECONDS
-  if [[ -x "$PARTIAL/$name" ]]; then
+  if have "$name"; then
     log "$name: already built in an earlier, unfinished run"
     return 0
   fi
@@ -163,9 +107,5 @@ step "check binaries"
 "$PARTIAL/etcd" --version >&2
 "$PARTIAL/kwok" --version >&2
 
-step "publish"
-touch "$PARTIAL/.complete"
-rm -rf "$BIN"
-mv "$PARTIAL" "$BIN"
-log "done: ${BIN} in $((SECONDS - START))s"
+publish
 echo "$BIN"

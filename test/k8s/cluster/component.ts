@@ -83,9 +83,14 @@ export class Component {
     return this.#exit;
   }
 
-  /** True when the process ended without stop() having asked it to. */
+  /** True when the process ended without stop() (or markStopping()) having said it would. */
   get crashed(): boolean {
     return this.#exit !== undefined && !this.#stopping;
+  }
+
+  /** Says that the process is about to be ended from outside (teardown.sh), so it did not crash. */
+  markStopping(): void {
+    this.#stopping = true;
   }
 
   /** Sends a signal to the whole process group; a group that is already gone is fine. */
