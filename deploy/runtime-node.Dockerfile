@@ -1,5 +1,6 @@
-# Runlet's Node.js runtime image: the runtime server (runtimes/node, docs/runtime-protocol.md)
-# that every Node function pod runs, generic until POST /v2/specialize loads a function.
+# Runlet's Node.js runtime image: the runtime server (runtimes/node and the runtimes/shared
+# modules it imports, docs/runtime-protocol.md) that every Node function pod runs, generic
+# until POST /v2/specialize loads a function.
 # Build from the repository root:
 #   docker build -f deploy/runtime-node.Dockerfile -t REGISTRY/runlet/runtime-node:0.1.0 .
 # The test suite writes the same image without Docker (test/k8s/images/image-specs.ts);
@@ -8,6 +9,7 @@ FROM node:20.20.2-bookworm-slim
 
 ENV NODE_ENV=production PORT=8888
 WORKDIR /opt/runlet
+COPY runtimes/shared/ /opt/runlet/runtimes/shared/
 COPY runtimes/node/ /opt/runlet/runtimes/node/
 RUN groupadd --gid 10001 runlet \
  && useradd --uid 10001 --gid 10001 --home-dir /home/runlet --create-home --shell /usr/sbin/nologin runlet

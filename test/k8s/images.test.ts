@@ -1,11 +1,11 @@
 // The suite's OCI images and deploy/*.Dockerfile describe the same images: entrypoint, user, ports, env and Runlet's files (issue 15).
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImages, type ImageBuild } from "./images/image-cache.js";
 import { readImageArchive, sha256Of, type ImageContents } from "./images/image-contents.js";
-import { REPO_ROOT, RUNLET_IMAGES, type ImageSpec } from "./images/image-specs.js";
+import { REPO_ROOT, RUNLET_HOME, RUNLET_IMAGES, type ImageSpec } from "./images/image-specs.js";
 import { readDockerfile, type DockerfileImage } from "./images/dockerfile.js";
 
 let scratch = "";
@@ -69,6 +69,36 @@ async function repoFiles(from: string, to: string): Promise<[string, string][]> 
   return pairs;
 }
 
+/**
+ * Image paths of every module `entry` (an image path of a repo file) imports with a relative
+ * specifier, transitively. Reads the repo's copies, mapped through the platform's layout.
+ */
+async function relativeImports(entry: string): Promise<string[]> {
+  const toRepo = (imagePath: string): string =>
+    path.join(REPO_ROOT, path.posix.relative(RUNLET_HOME, imagePath));
+  const seen = new Set<string>();
+  const queue = [entry];
+  for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+    if (seen.has(next)) {
+      continue;
+    }
+    seen.add(next);
+    let source: string;
+    try {
+      source = await readFile(toRepo(next), "utf8");
+    } catch {
+      continue; // not in the repo: reported as missing from the image by the caller
+    }
+    for (const match of source.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+      const specifier = match[1];
+      if (specifier !== undefined) {
+        queue.push(path.posix.join(path.posix.dirname(next), specifier));
+      }
+    }
+  }
+  return [...seen];
+}
+
 describe("Runlet's images", () => {
   it("are all described by a Dockerfile under deploy/", async () => {
     const dockerfiles = (await readdir(path.join(REPO_ROOT, "deploy"))).filter((f) =>
@@ -111,6 +141,15 @@ describe("Runlet's images", () => {
           expect(contents.paths.has(to.replace(/^\/|\/$/g, "")), `${to} in ${spec.name}`).toBe(
             true,
           );
+        }
+        // A Node entrypoint's relative imports, followed through, are all in the image: a runtime
+        // that starts importing a new sibling folder must bring it along.
+        const script = dockerfile.entrypoint?.[1] ?? "";
+        if (script.endsWith(".mjs")) {
+          const missing = (await relativeImports(script)).filter(
+            (file) => !contents.files.has(file.replace(/^\//, "")),
+          );
+          expect(missing, `modules ${script} imports`).toEqual([]);
         }
         // The entrypoint's program is in the image, wherever PATH finds it.
         const program = dockerfile.entrypoint?.[0] ?? "";

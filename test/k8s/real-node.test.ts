@@ -335,7 +335,7 @@ describe("the real test node", () => {
 
       // A function written into the pod, then loaded through the runtime protocol.
       const source =
-        'import { hostname } from "node:os"; export default async function (event) { console.log("called with", event.path); return { pod: hostname() }; }';
+        'import { hostname } from "node:os"; console.log("loaded on " + hostname()); export default async function (event) { console.log("called with", event.path); return { pod: hostname() }; }';
       await cluster.kubectl([
         "-n",
         namespace,
@@ -402,19 +402,27 @@ describe("the real test node", () => {
         });
         expect(called.status).toBe(200);
         expect(JSON.parse(called.body)).toEqual({ pod: name });
+        // A call's own output is on the runtime's log stream (a pod has no control pipe).
+        const line = await firstLogLine(localPort);
+        expect(line).toMatchObject({
+          stream: "stdout",
+          callId: "call-1",
+          text: "called with /greet",
+        });
       } finally {
         forward.kill();
       }
-      // logs: what the function printed is the container's output.
+      // logs: what the function printed outside any call (while it loaded) is the container's
+      // output, which the kubelet keeps.
       const logs = await pollUntil(
-        "the function's log line in kubectl logs",
+        "the function's load-time line in kubectl logs",
         async () => {
           const text = await cluster.kubectl(["-n", namespace, "logs", name]);
-          return text.includes("called with /greet") ? text : undefined;
+          return text.includes(`loaded on ${name}`) ? text : undefined;
         },
         { timeoutMs: STEP_TIMEOUT_MS },
       );
-      expect(logs).toContain("called with /greet");
+      expect(logs).toContain(`loaded on ${name}`);
     },
     TEST_TIMEOUT_MS,
   );
@@ -599,6 +607,25 @@ describe("the real test node", () => {
     TEST_TIMEOUT_MS,
   );
 });
+
+/** The first line of the runtime's log stream (`GET /v2/logs`, NDJSON), then hangs up. */
+function firstLogLine(port: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/v2/logs", timeout: 10_000 }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (chunk: string) => {
+        text += chunk;
+        const end = text.indexOf("\n");
+        if (end >= 0) {
+          req.destroy();
+          resolve(JSON.parse(text.slice(0, end)));
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("GET /v2/logs: no line within 10 s")));
+    req.on("error", reject).end();
+  });
+}
 
 async function postJson(port: number, path: string, body: unknown): Promise<HttpAnswer> {
   const data = JSON.stringify(body);

@@ -102,7 +102,7 @@ const PYTHON_BASE: ImageLayer = {
   },
 };
 
-/** The Node.js runtime server (runtimes/node), listening on 8888 in a pod. */
+/** The Node.js runtime server (runtimes/node, with runtimes/shared), listening on 8888 in a pod. */
 export const runtimeNodeImage: ImageSpec = {
   name: "runtime-node",
   reference: `runlet.local/runtime-node:${VERSION}`,
@@ -114,7 +114,10 @@ export const runtimeNodeImage: ImageSpec = {
     workingDir: RUNLET_HOME,
     exposedPorts: ["8888/tcp"],
   },
-  copies: [{ from: "runtimes/node", to: `${RUNLET_HOME}/runtimes/node` }],
+  copies: [
+    { from: "runtimes/shared", to: `${RUNLET_HOME}/runtimes/shared` },
+    { from: "runtimes/node", to: `${RUNLET_HOME}/runtimes/node` },
+  ],
   layers: [NODE_BASE],
 };
 
@@ -134,10 +137,7 @@ export const runtimePythonImage: ImageSpec = {
   layers: [PYTHON_BASE],
 };
 
-/**
- * The exec runtime (runtimes/exec, which imports the frame modules of runtimes/node), with a
- * shell for functions that are scripts.
- */
+/** The exec runtime (runtimes/exec, with runtimes/shared), with a shell for functions that are scripts. */
 export const runtimeExecImage: ImageSpec = {
   name: "runtime-exec",
   reference: `runlet.local/runtime-exec:${VERSION}`,
@@ -150,7 +150,7 @@ export const runtimeExecImage: ImageSpec = {
     exposedPorts: ["8888/tcp"],
   },
   copies: [
-    { from: "runtimes/node", to: `${RUNLET_HOME}/runtimes/node` },
+    { from: "runtimes/shared", to: `${RUNLET_HOME}/runtimes/shared` },
     { from: "runtimes/exec", to: `${RUNLET_HOME}/runtimes/exec` },
   ],
   layers: [
