@@ -5,6 +5,12 @@ import type { TriggerView } from "../triggers/triggers.js";
 import { describeConfig } from "../spec/function-spec.js";
 import { formatSize } from "../spec/units.js";
 
+/**
+ * The one namespace here, named as OpenFaaS names its functions' namespace, so clients that
+ * address NAME.openfaas-fn or list namespaces see what they expect.
+ */
+export const openfaasNamespace = "openfaas-fn";
+
 export function openfaasStatus(
   fn: FunctionView,
   invocationCount?: number,
@@ -12,7 +18,7 @@ export function openfaasStatus(
   return {
     name: fn.name,
     image: fn.packageDigest,
-    namespace: "default",
+    namespace: openfaasNamespace,
     envProcess: "",
     envVars: fn.config.env,
     secrets: fn.config.secrets,

@@ -48,9 +48,13 @@ export function forward(executor: Executor, request: ForwardRequest): Promise<vo
   const { exchange, target, callId, onAnswered } = request;
   const { maxBodyBytes } = target.config;
   const started = performance.now();
+  // X-Start-Time as OpenFaaS's gateway writes it: when the call arrived, in Unix nanoseconds.
+  const startTime = `${Date.now()}000000`;
   if (exchange.declaredLength > maxBodyBytes) {
     exchange.discardBody();
-    onAnswered?.(fail(exchange, callId, classify(new BodyTooLarge(maxBodyBytes)), started));
+    onAnswered?.(
+      fail(exchange, callId, classify(new BodyTooLarge(maxBodyBytes)), started, startTime),
+    );
     return Promise.resolve();
   }
   const controller = new CallController();
@@ -74,6 +78,7 @@ export function forward(executor: Executor, request: ForwardRequest): Promise<vo
       const headers: OutgoingHeaders = forwardedHeaders(response.headers);
       headers["x-call-id"] = callId;
       headers["x-duration-seconds"] = ((performance.now() - started) / 1000).toFixed(6);
+      headers["x-start-time"] = startTime;
       if (Buffer.isBuffer(response.body)) {
         exchange.send(response.status, headers, response.body);
         return response.status;
@@ -92,13 +97,19 @@ export function forward(executor: Executor, request: ForwardRequest): Promise<vo
           }),
         );
       }
-      onAnswered?.(fail(exchange, callId, failure as CallFailure, started));
+      onAnswered?.(fail(exchange, callId, failure as CallFailure, started, startTime));
     },
   );
 }
 
 /** Answers with the failure, or cuts the connection if the answer has started; its status. */
-function fail(exchange: Exchange, callId: string, failure: CallFailure, started: number): number {
+function fail(
+  exchange: Exchange,
+  callId: string,
+  failure: CallFailure,
+  started: number,
+  startTime: string,
+): number {
   const { status } = failure;
   if (exchange.headersSent) {
     // Mid-stream: the status is out; cutting the connection is the only signal left.
@@ -109,6 +120,7 @@ function fail(exchange: Exchange, callId: string, failure: CallFailure, started:
     "content-type": "application/json",
     "x-call-id": callId,
     "x-duration-seconds": ((performance.now() - started) / 1000).toFixed(6),
+    "x-start-time": startTime,
   };
   if (status === 429) {
     headers["retry-after"] = "1";

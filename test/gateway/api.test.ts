@@ -125,7 +125,7 @@ describe("OpenFaaS gateway routes", () => {
     expect(list[0]).toMatchObject({
       name: "of-fn",
       image: packed.digest,
-      namespace: "default",
+      namespace: "openfaas-fn",
       envVars: { A: "1" },
       limits: { memory: "64Mi" },
       replicas: 1,
@@ -145,7 +145,7 @@ describe("OpenFaaS gateway routes", () => {
       string,
       unknown
     >;
-    expect(line).toMatchObject({ name: "of-fn", namespace: "default", text: "of call" });
+    expect(line).toMatchObject({ name: "of-fn", namespace: "openfaas-fn", text: "of call" });
     expect(typeof line["timestamp"]).toBe("string");
     expect((await fetch(`${runlet.url}/system/logs`, { headers: auth })).status).toBe(422);
     const updated = await fetch(`${runlet.url}/system/functions`, {
@@ -194,8 +194,8 @@ describe("OpenFaaS gateway routes", () => {
       ).status,
     ).toBe(201);
     expect(await (await runlet.api("/system/secrets")).json()).toEqual([
-      { name: "db-pass", namespace: "default" },
-      { name: "raw", namespace: "default" },
+      { name: "db-pass", namespace: "openfaas-fn" },
+      { name: "raw", namespace: "openfaas-fn" },
     ]);
     expect(runlet.platform.secrets.reveal(["raw"])).toEqual({ raw: "bytes" });
     expect(
@@ -215,7 +215,7 @@ describe("OpenFaaS gateway routes", () => {
           body: JSON.stringify({ name: "db-pass" }),
         })
       ).status,
-    ).toBe(204);
+    ).toBe(202);
     expect(
       (
         await runlet.api("/system/secrets", {

@@ -15,7 +15,7 @@ import {
 import { nameProblem } from "../../spec/names.js";
 import { VERSION } from "../../version.js";
 import type { GatewayMetrics } from "../metrics.js";
-import { openfaasStatus } from "../views.js";
+import { openfaasNamespace, openfaasStatus } from "../views.js";
 import { sinceMs, sinceParam, streamLogs, tailParam } from "./logs.js";
 
 const functionDeploymentSchema = z.object({
@@ -25,8 +25,9 @@ const functionDeploymentSchema = z.object({
   envProcess: z.string().optional(),
   envVars: z.record(z.string(), z.string()).optional(),
   secrets: z.array(z.string()).optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
+  // Older Go clients send null for "none".
+  labels: z.record(z.string(), z.string()).nullish(),
+  annotations: z.record(z.string(), z.string()).nullish(),
   limits: z.object({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
   requests: z.object({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
 });
@@ -37,6 +38,12 @@ const secretSchema = z.object({
   namespace: z.string().optional(),
   value: z.string().optional(),
   rawValue: z.string().optional(),
+});
+
+const scaleRequestSchema = z.object({
+  serviceName: z.string().optional(),
+  namespace: z.string().optional(),
+  replicas: z.number().int().min(0).max(1000),
 });
 
 const logsQuerySchema = z.object({
@@ -98,6 +105,8 @@ export function registerOpenfaasRoutes(
     arch: process.arch === "x64" ? "x86_64" : process.arch,
   }));
 
+  app.get("/system/namespaces", async () => [openfaasNamespace]);
+
   app.get("/system/functions", async () => {
     const counts = metrics.calls.counts();
     return platform.list().map((fn) => openfaasStatus(fn, counts.get(fn.name) ?? 0));
@@ -137,7 +146,7 @@ export function registerOpenfaasRoutes(
   });
 
   app.get("/system/secrets", async () =>
-    platform.secrets.list().map((secret) => ({ name: secret.name, namespace: "default" })),
+    platform.secrets.list().map((secret) => ({ name: secret.name, namespace: openfaasNamespace })),
   );
   const putSecret = async (body: unknown, mustExist: boolean): Promise<void> => {
     const secret = parseFunctionSpec(secretSchema, body, "secret");
@@ -145,8 +154,15 @@ export function registerOpenfaasRoutes(
     if (problem) {
       throw new UserError("RUNLET_INVALID_NAME", `Invalid secret name: ${problem}.`);
     }
-    if (mustExist && !platform.secrets.has(secret.name)) {
+    const exists = platform.secrets.has(secret.name);
+    if (mustExist && !exists) {
       throw new UserError("RUNLET_SECRET_NOT_FOUND", `Secret ${secret.name} does not exist.`);
+    }
+    if (!mustExist && exists) {
+      throw new UserError(
+        "RUNLET_ALREADY_EXISTS",
+        `Secret ${secret.name} already exists; update it with PUT /system/secrets (faas-cli secret update).`,
+      );
     }
     const value =
       secret.rawValue !== undefined
@@ -171,7 +187,22 @@ export function registerOpenfaasRoutes(
   app.delete("/system/secrets", async (request, reply) => {
     const secret = parseFunctionSpec(secretSchema, request.body, "secret");
     platform.removeSecret(secret.name);
-    return reply.code(204).send();
+    // 202 as faas-netes answers; faas-cli takes no other success status here.
+    return reply.code(202).send();
+  });
+
+  /**
+   * OpenFaaS sets a function's replica count; here that is the number of instances kept
+   * running (`scale.min`), 0 letting it scale to zero, with `scale.max` raised to fit.
+   */
+  app.post<{ Params: { name: string } }>("/system/scale-function/:name", async (request, reply) => {
+    const { replicas } = parseFunctionSpec(scaleRequestSchema, request.body, "scale request");
+    const current = platform.get(request.params.name);
+    await platform.scale(request.params.name, {
+      min: replicas,
+      max: Math.max(replicas, current.config.scale.max),
+    });
+    return reply.code(202).send();
   });
 
   app.get("/system/logs", async (request, reply) => {
@@ -200,7 +231,7 @@ export function registerOpenfaasRoutes(
       instance: query.instance,
       format: (line) => ({
         name: line.functionName,
-        namespace: "default",
+        namespace: openfaasNamespace,
         instance: line.instance,
         timestamp: new Date(line.time).toISOString(),
         text: line.text,

@@ -245,9 +245,11 @@ export class ProcessInstance implements Instance {
       try {
         cgroup.setLimits({ memoryBytes: shape.memoryBytes, cpu: shape.cpu });
       } catch (error) {
+        // The kernel's refusal (EBUSY from memory.limit_in_bytes) says nothing to the user.
         throw new UserError(
           "RUNLET_INVALID_SPEC",
-          `memory ${formatSize(shape.memoryBytes)} is less than the runtime itself uses; raise the function's memory limit (${(error as Error).message})`,
+          `memory ${formatSize(shape.memoryBytes)} is less than the runtime itself uses; raise the function's memory limit (e.g. memory: 64Mi)`,
+          { cause: error },
         );
       }
     }
