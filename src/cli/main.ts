@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { isUserError } from "../errors.js";
 import { VERSION } from "../version.js";
 import type { CommandDefinition } from "./command.js";
+import { completionCommand } from "./commands/completion.js";
 import { commands } from "./commands/index.js";
 import { line, processIO, type CliIO } from "./io.js";
 
@@ -14,7 +15,7 @@ const groupDescriptions: Readonly<Record<string, string>> = {
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const program = new Command("runlet")
     .description("Runlet: deploy functions from source, get HTTP endpoints that scale from zero.")
-    .version(VERSION, "-V, --version-flag", "print the CLI version")
+    .version(VERSION, "-V, --version", "print the CLI version")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -25,7 +26,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     .enablePositionalOptions();
   let exitCode = 0;
   const groups = new Map<string, Command>();
-  for (const definition of commands) {
+  const all: readonly CommandDefinition[] = [...commands, completionCommand(() => all)];
+  for (const definition of all) {
     const words = definition.name.split(" ");
     let parent = program;
     if (words.length === 2 && words[0]) {

@@ -73,7 +73,8 @@ function partialDeployError(
   );
 }
 
-async function deployOne(
+/** Packs, uploads (unless the gateway has the package) and deploys one function. */
+export async function deployOne(
   client: GatewayClient,
   given: StackFunction,
   progress: (text: string) => void,

@@ -2,6 +2,7 @@
 import type { CommandDefinition } from "../command.js";
 import { callsGetCommand, callsListCommand } from "./calls.js";
 import { deployCommand } from "./deploy.js";
+import { devCommand } from "./dev.js";
 import { describeCommand } from "./describe.js";
 import { importFissionCommand, importKubelessCommand } from "./import.js";
 import { invokeCommand } from "./invoke.js";
@@ -13,6 +14,7 @@ import { removeCommand } from "./remove.js";
 import { revisionsCommand } from "./revisions.js";
 import { rollbackCommand } from "./rollback.js";
 import { scaleCommand } from "./scale.js";
+import { topCommand } from "./top.js";
 import { secretCreateCommand, secretListCommand, secretRemoveCommand } from "./secret.js";
 import { triggerCreateCommand, triggerListCommand, triggerRemoveCommand } from "./trigger.js";
 import { upCommand } from "./up.js";
@@ -22,6 +24,7 @@ export const commands: readonly CommandDefinition[] = [
   upCommand,
   newCommand,
   deployCommand,
+  devCommand,
   importFissionCommand,
   importKubelessCommand,
   invokeCommand,
@@ -34,6 +37,7 @@ export const commands: readonly CommandDefinition[] = [
   revisionsCommand,
   rollbackCommand,
   scaleCommand,
+  topCommand,
   secretCreateCommand,
   secretListCommand,
   secretRemoveCommand,

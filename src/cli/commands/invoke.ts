@@ -129,8 +129,16 @@ export const invokeCommand = defineCommand({
       line(io.stderr, `Error: ${name} answered HTTP ${response.status}: ${message}`);
       return 1;
     }
+    let last: number | undefined;
     for await (const chunk of response.body) {
-      io.stdout.write(chunk as Buffer);
+      const bytes = chunk as Buffer;
+      io.stdout.write(bytes);
+      last = bytes.length > 0 ? bytes[bytes.length - 1] : last;
+    }
+    // On a terminal the answer ends its line, so the prompt does not follow it on the same
+    // one; piped or redirected, the bytes stay exactly the function's.
+    if ((io.stdout as { isTTY?: boolean }).isTTY === true && last !== undefined && last !== 0x0a) {
+      io.stdout.write("\n");
     }
     return 0;
   },
