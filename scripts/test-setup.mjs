@@ -32,6 +32,13 @@ const steps = [
     why: "the build tests compile Go functions; install Go (apt-get install golang-go)",
   },
   {
+    name: "JDK 17 and Maven (Java functions: the runtime server and pom.xml builds)",
+    present: () => has("javac") && has("mvn"),
+    install:
+      "(apt-get install -y -q openjdk-17-jdk-headless maven || (apt-get update -q && apt-get install -y -q openjdk-17-jdk-headless maven)) > /dev/null",
+    why: "the Java tests compile and run Java functions; install a JDK and Maven (apt-get install openjdk-17-jdk-headless maven)",
+  },
+  {
     name: "pip for the system python3 (Python function builds)",
     present: () =>
       !existsSync("/usr/bin/python3") ||

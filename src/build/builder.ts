@@ -19,6 +19,7 @@ import type { BuildContext } from "./build-context.js";
 import { step, type BuildEventSink } from "./build-events.js";
 import { BuildSlots } from "./build-slots.js";
 import { compileGo } from "./go-compile.js";
+import { buildJava } from "./java-build.js";
 import { hasNodeDependencies, installNodeDependencies } from "./node-dependencies.js";
 import { hasPythonRequirements, installPythonDependencies } from "./python-dependencies.js";
 import { BuildTools } from "./tools.js";
@@ -55,7 +56,7 @@ export interface BuildResult {
   readonly cached: boolean;
 }
 
-type Step = "npm" | "pip" | "esbuild" | "go";
+type Step = "npm" | "pip" | "esbuild" | "go" | "java";
 
 const builderVersion = "1";
 const layerMaxIdleMs = 30 * 24 * 3600 * 1000;
@@ -141,7 +142,7 @@ export class Builder {
         timeoutMs: this.#options.timeoutMs ?? 600_000,
         emit,
       };
-      for (const tool of ["npm", "pip", "go-build", "go-mod"]) {
+      for (const tool of ["npm", "pip", "go-build", "go-mod", "maven"]) {
         await mkdir(ctx.cacheDir(tool), { recursive: true });
       }
       await mkdir(ctx.layersDir, { recursive: true });
@@ -204,7 +205,9 @@ export class Builder {
             ? (await this.#tools.python()).version
             : name === "go"
               ? (await this.#tools.go()).version
-              : `esbuild ${this.#tools.esbuildVersion()}`,
+              : name === "java"
+                ? (await this.#tools.java()).version
+                : `esbuild ${this.#tools.esbuildVersion()}`,
       );
     }
     return createHash("sha256")
@@ -251,6 +254,8 @@ async function planSteps(runtime: RuntimeName, sourceTree: string): Promise<Step
       return (await hasPythonRequirements(sourceTree)) ? ["pip"] : [];
     case "go":
       return ["go"];
+    case "java":
+      return ["java"];
     case "exec":
       return [];
   }
@@ -266,6 +271,8 @@ function runStep(name: Step, ctx: BuildContext): Promise<void> {
       return compileTypeScript(ctx);
     case "go":
       return compileGo(ctx);
+    case "java":
+      return buildJava(ctx);
   }
 }
 

@@ -3,11 +3,12 @@
  * their versions, which are part of every build cache key: a tool upgrade rebuilds.
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { UserError } from "../errors.js";
+import { javaRuntime, type JavaRuntime } from "../host/java-runtime.js";
 import { pythonInterpreter } from "../host/python-interpreter.js";
 
 const run = promisify(execFile);
@@ -33,6 +34,17 @@ export interface EsbuildTools {
   readonly version: string;
 }
 
+export interface JavaTools {
+  /** The JDK and the Runlet API the function compiles against. */
+  readonly runtime: JavaRuntime;
+  /** Maven's launcher (resolved), its home and the host configuration it links to. */
+  readonly mvn: string;
+  readonly mavenHome: string;
+  readonly mavenEtcDirs: readonly string[];
+  /** JDK and Maven versions: part of the build key. */
+  readonly version: string;
+}
+
 export interface GoTools {
   readonly go: string;
   readonly goroot: string;
@@ -44,6 +56,7 @@ export class BuildTools {
   #node: Promise<NodeTools> | undefined;
   #python: Promise<PythonTools> | undefined;
   #go: Promise<GoTools> | undefined;
+  #java: Promise<JavaTools> | undefined;
 
   node(): Promise<NodeTools> {
     this.#node ??= findNode();
@@ -58,6 +71,11 @@ export class BuildTools {
   go(): Promise<GoTools> {
     this.#go ??= findGo();
     return this.#go;
+  }
+
+  java(): Promise<JavaTools> {
+    this.#java ??= findJava();
+    return this.#java;
   }
 
   /** Its version keys TypeScript builds. */
@@ -152,4 +170,43 @@ async function findGo(): Promise<GoTools> {
     }
   }
   throw missing("Go", "Install Go so `go` is on the PATH or at /usr/local/go/bin/go.");
+}
+
+/**
+ * The JDK the Java runtime runs (so classes are compiled for it) and Maven: RUNLET_MAVEN, else
+ * `mvn` on the PATH. Without Maven, functions without a pom.xml still build with javac.
+ */
+async function findJava(): Promise<JavaTools> {
+  const runtime = javaRuntime();
+  let mvn = process.env["RUNLET_MAVEN"] ?? "";
+  if (mvn === "") {
+    mvn = await run("sh", ["-c", "command -v mvn"], { timeout: 10_000 }).then(
+      (found) => found.stdout.trim(),
+      () => "",
+    );
+  }
+  if (mvn === "") {
+    return {
+      runtime,
+      mvn: "",
+      mavenHome: "",
+      mavenEtcDirs: [],
+      version: `java ${runtime.version}`,
+    };
+  }
+  mvn = realpathSync(mvn);
+  const mavenHome = dirname(dirname(mvn));
+  const { stdout } = await run(mvn, ["--version", "-B"], {
+    timeout: 60_000,
+    env: { PATH: `${join(runtime.home, "bin")}:/usr/bin:/bin`, JAVA_HOME: runtime.home },
+  });
+  const mavenVersion = /Apache Maven (\S+)/.exec(stdout)?.[1] ?? "unknown";
+  return {
+    runtime,
+    mvn,
+    mavenHome,
+    // Debian's Maven links its conf/ to /etc/maven.
+    mavenEtcDirs: ["/etc/maven"].filter((dir) => existsSync(dir)),
+    version: `java ${runtime.version}, maven ${mavenVersion}`,
+  };
 }

@@ -12,11 +12,11 @@ import { triggerSpecSchema } from "./trigger-spec.js";
 import { formatDuration, formatSize, parseDuration, parseSize } from "./units.js";
 
 /** What users pick. Some are built into another runtime's form at deploy (typescript → node, go → exec). */
-export const runtimes = ["node", "typescript", "python", "exec", "go"] as const;
+export const runtimes = ["node", "typescript", "python", "exec", "go", "java"] as const;
 export type RuntimeName = (typeof runtimes)[number];
 
 /** The runtime servers instances run (`runtimes/<name>/`); each has its own warm pool. */
-export const instanceRuntimes = ["node", "python", "exec"] as const;
+export const instanceRuntimes = ["node", "python", "exec", "java"] as const;
 export type InstanceRuntime = (typeof instanceRuntimes)[number];
 
 const instanceRuntimeOfRuntime: Record<RuntimeName, InstanceRuntime> = {
@@ -25,6 +25,7 @@ const instanceRuntimeOfRuntime: Record<RuntimeName, InstanceRuntime> = {
   python: "python",
   exec: "exec",
   go: "exec",
+  java: "java",
 };
 
 /** The runtime server a function's instances run. */
@@ -169,6 +170,7 @@ export const defaultHandler: Record<RuntimeName, string> = {
   python: "handler.py",
   exec: "",
   go: "main.go",
+  java: "Handler",
 };
 
 /** Applies every default once; callers never see an optional field afterwards. */

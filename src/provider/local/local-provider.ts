@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../errors.js";
+import { javaServerArgs } from "../../host/java-flags.js";
+import { javaRuntime } from "../../host/java-runtime.js";
 import { pythonInterpreter } from "../../host/python-interpreter.js";
 import { detectSandbox, type SandboxSupport } from "../../host/sandbox-support.js";
 import type { InstanceRuntime, NetworkMode } from "../../spec/function-spec.js";
@@ -56,6 +58,8 @@ interface LaunchOptions {
    * connection) so that specializing it later is as fast as possible.
    */
   readonly warm: boolean;
+  /** The memory the instance will have, when it is started for one function (not pooled). */
+  readonly memoryBytes?: number;
 }
 
 /** How each runtime server starts: its directory under runtimes/, entry file, and interpreter. */
@@ -69,6 +73,10 @@ interface RuntimeServer {
   readonly interpreter: () => string | undefined;
   /** Environment the runtime needs besides the common one. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Interpreter arguments before the entry, given the memory the instance starts with. */
+  readonly args?: (memoryBytes: number) => string[];
+  /** Host directories the interpreter reads besides its own installation (sandboxed). */
+  readonly readOnlyDirs?: () => readonly string[];
 }
 
 const runtimesDir = fileURLToPath(new URL("../../../runtimes/", import.meta.url));
@@ -92,6 +100,16 @@ const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
     dir: runtimesDir,
     entry: join("exec", "server.mjs"),
     interpreter: () => process.execPath,
+  },
+  // The server is compiled on first use (see java-runtime.ts), hence the directory's getter.
+  java: {
+    get dir() {
+      return javaRuntime().dir;
+    },
+    entry: "runtime.jar",
+    interpreter: () => javaRuntime().java,
+    args: javaServerArgs,
+    readOnlyDirs: () => javaRuntime().etcDirs,
   },
 };
 
@@ -200,6 +218,7 @@ export class LocalProvider implements Provider {
         network: options.network,
         onLog: options.onLog,
         warm: false,
+        memoryBytes: options.memoryBytes,
       }));
     if (pooled && pool) {
       pooled.adopt(options.onLog);
@@ -324,6 +343,8 @@ export class LocalProvider implements Provider {
         runtimeDir: server.dir,
         entry: server.entry,
         interpreter,
+        interpreterArgs: server.args?.(options.memoryBytes ?? genericMemoryBytes),
+        readOnlyDirs: server.readOnlyDirs?.(),
         network,
         tmpBytes: genericMemoryBytes,
         user,
@@ -351,7 +372,10 @@ export class LocalProvider implements Provider {
       };
       await makeDirs([socketDir, paths.secretsHost, join(socketDir, "tmp")]);
       command = interpreter;
-      args = [join(server.dir, server.entry)];
+      args = [
+        ...(server.args?.(options.memoryBytes ?? genericMemoryBytes) ?? []),
+        join(server.dir, server.entry),
+      ];
       // A clean environment: nothing of the platform's leaks into functions, and variables
       // such as NODE_EXTRA_CA_CERTS (45–65 ms per start here) stay out.
       env = {

@@ -382,7 +382,7 @@ export class ProcessInstance implements Instance {
   #exitOf(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
     const oomKilled = (this.#options.cgroup?.oomKills() ?? 0) > 0;
     const heapExhausted = this.#stderrTail.some((line) =>
-      /heap out of memory|Reached heap limit/.test(line),
+      /heap out of memory|Reached heap limit|java\.lang\.OutOfMemoryError/.test(line),
     );
     if ((oomKilled || heapExhausted) && this.#memoryBytes !== undefined) {
       return {

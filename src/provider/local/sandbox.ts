@@ -41,6 +41,10 @@ export interface SandboxLayout {
   readonly entry: string;
   /** Program that runs the entry (node, python3); outside /usr it is mounted at its own path. */
   readonly interpreter: string;
+  /** Arguments of the interpreter before the entry (a JVM's flags and `-jar`). */
+  readonly interpreterArgs?: readonly string[];
+  /** More host directories the runtime reads, shown read-only at their own paths. */
+  readonly readOnlyDirs?: readonly string[];
   readonly network: NetworkMode;
   /** Size cap of /tmp and /dev/shm. */
   readonly tmpBytes: number;
@@ -83,6 +87,9 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
   if (!interpreter.startsWith("/usr/") && !interpreter.startsWith("/bin/")) {
     args.push(...binds.bind(prefix, prefix, false));
   }
+  for (const dir of layout.readOnlyDirs ?? []) {
+    args.push(...binds.bind(dir, dir, false));
+  }
   if (layout.resolvConf !== undefined) {
     args.push(...binds.bind(layout.resolvConf, "/etc/resolv.conf", false));
   }
@@ -100,6 +107,7 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
     "--chdir",
     "/tmp",
     interpreter,
+    ...(layout.interpreterArgs ?? []),
     join(insidePaths.runtime, layout.entry),
   );
   const [command = "bwrap", ...rest] = binds.launch([...bubblewrapLauncher(layout.user), ...args]);

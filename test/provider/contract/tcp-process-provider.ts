@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { onLines } from "../../../src/host/lines.js";
+import { javaServerArgs } from "../../../src/host/java-flags.js";
+import { javaRuntime } from "../../../src/host/java-runtime.js";
 import { pythonInterpreter } from "../../../src/host/python-interpreter.js";
 import { RemoteInstance } from "../../../src/provider/remote/remote-instance.js";
 import type {
@@ -33,6 +35,10 @@ const servers = {
     args: [join(runtimesDir, "python", "server.py")],
   }),
   exec: () => ({ command: process.execPath, args: [join(runtimesDir, "exec", "server.mjs")] }),
+  java: () => ({
+    command: javaRuntime().java,
+    args: [...javaServerArgs(256 * 2 ** 20), javaRuntime().runtimeJar],
+  }),
 } as const;
 
 async function freePort(): Promise<number> {

@@ -1,0 +1,259 @@
+/**
+ * Java functions: compiled at deploy into `.runlet/java/classes`, with their runtime
+ * dependencies as jars in `.runlet/java/lib`, which the Java runtime server loads in a class
+ * loader of the function's own. With a pom.xml, Maven resolves the dependencies into a layer
+ * keyed by the pom (so changing only code reuses them) and compiles; without one, javac
+ * compiles the source's .java files against the Runlet API alone. The Maven repository is a
+ * tool cache shared by all builds; the Runlet API is installed into it as a provided artifact.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, readFile, readdir, rename, rm } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { UserError } from "../errors.js";
+import { javaApi } from "../host/java-runtime.js";
+import { linkTree } from "../host/tree-link.js";
+import {
+  buildFailed,
+  insideLayer,
+  insideOut,
+  installLayer,
+  runStepTool,
+  seen,
+  toolEnv,
+  type BuildContext,
+} from "./build-context.js";
+import { step, type BuildEvent } from "./build-events.js";
+import type { JavaTools } from "./tools.js";
+
+/** Where a built package holds the function's classes and dependency jars. */
+export const javaClassesDir = ".runlet/java/classes";
+export const javaLibDir = ".runlet/java/lib";
+
+/** Pinned so a build means the same thing tomorrow (Maven would pick the newest otherwise). */
+const dependencyPlugin = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1";
+const mavenCache = "/cache/maven";
+
+export function hasMavenProject(sourceTree: string): boolean {
+  return existsSync(join(sourceTree, "pom.xml"));
+}
+
+export async function buildJava(ctx: BuildContext): Promise<void> {
+  const java = await ctx.tools.java();
+  if (hasMavenProject(ctx.outDir)) {
+    await buildWithMaven(ctx, java);
+  } else {
+    await buildWithJavac(ctx, java);
+  }
+}
+
+/** Compiler messages name `path:[line,col] message` (Maven) or `path:line: error: message` (javac). */
+const compilerError = [
+  /^\[ERROR\] (\/\S+?\.java):\[(\d+),(\d+)\] (.*)$/,
+  /^(\/\S+?\.java):(\d+): error: (.*)$/,
+];
+
+/** The first compile error as `file:line[:col]: message`, the file relative to the source. */
+function firstCompileError(lines: readonly string[], root: string): string | undefined {
+  for (const text of lines) {
+    for (const pattern of compilerError) {
+      const match = pattern.exec(text.trim());
+      if (match?.[1] && match[2]) {
+        const file = relative(root, match[1]);
+        const column = match.length === 5 ? `:${match[3] ?? ""}` : "";
+        const message = match.length === 5 ? match[4] : match[3];
+        return `${file}:${match[2]}${column}: ${message ?? ""}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Runs a compile, and on failure names the first error's file and line in the headline. */
+async function compile(
+  ctx: BuildContext,
+  stepName: string,
+  run: (ctx: BuildContext) => Promise<void>,
+): Promise<void> {
+  const lines: string[] = [];
+  const watching: BuildContext = {
+    ...ctx,
+    emit: (event: BuildEvent) => {
+      if (event.type === "log" && lines.length < 10_000) {
+        lines.push(event.text);
+      }
+      ctx.emit(event);
+    },
+  };
+  try {
+    await run(watching);
+  } catch (error) {
+    const where = firstCompileError(lines, seen(ctx, ctx.outDir, insideOut));
+    if (error instanceof UserError && where !== undefined) {
+      const output = (error.details?.["output"] as string[] | undefined) ?? [];
+      throw buildFailed(ctx, stepName, `${where}`, output);
+    }
+    throw error;
+  }
+}
+
+async function installApi(repository: string, java: JavaTools): Promise<void> {
+  const dir = join(repository, ...javaApi.groupId.split("."), javaApi.artifactId, javaApi.version);
+  await mkdir(dir, { recursive: true });
+  const base = `${javaApi.artifactId}-${javaApi.version}`;
+  await copyFile(java.runtime.apiJar, join(dir, `${base}.jar`));
+  await copyFile(java.runtime.apiPom, join(dir, `${base}.pom`));
+}
+
+async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void> {
+  if (java.mvn === "") {
+    throw new UserError(
+      "RUNLET_UNSUPPORTED_RUNTIME",
+      "This Runlet server cannot build the function's pom.xml: Maven is not installed where it runs. Install it (apt-get install maven) or set RUNLET_MAVEN; a function without pom.xml is compiled with javac alone.",
+      { status: 501 },
+    );
+  }
+  const cache = ctx.cacheDir("maven");
+  const repository = join(cache, "repository");
+  await installApi(repository, java);
+  const repositoryInside = `${seen(ctx, cache, mavenCache)}/repository`;
+  const toolDirs = [
+    java.runtime.home,
+    java.mavenHome,
+    ...java.runtime.etcDirs,
+    ...java.mavenEtcDirs,
+  ];
+  const env = (home: string): Record<string, string> =>
+    toolEnv(ctx, [join(java.runtime.home, "bin"), dirname(java.mvn)], {
+      JAVA_HOME: java.runtime.home,
+      // Maven's own JVM: a short-lived tool, so start fast rather than peak.
+      MAVEN_OPTS: "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto",
+      MAVEN_CONFIG: "",
+      HOME: home,
+    });
+  const pom = await readFile(join(ctx.outDir, "pom.xml"));
+  const key = `maven-${createHash("sha256")
+    .update("maven-layer-1\0")
+    .update(`${java.version}\0`)
+    .update(pom)
+    .digest("hex")}`;
+  const layerDir = await installLayer(ctx, {
+    key,
+    step: "mvn dependencies",
+    detail: `mvn ${dependencyPlugin.split(":").slice(1).join(":")}:copy-dependencies (pom.xml)`,
+    cachedDetail: "pom.xml unchanged: reusing the resolved dependencies",
+    inputs: ["pom.xml"],
+    cache: "maven",
+    tool: (dir) => ({
+      command: java.mvn,
+      args: [
+        "-B",
+        "--no-transfer-progress",
+        "-Dstyle.color=never",
+        `-Dmaven.repo.local=${repositoryInside}`,
+        `${dependencyPlugin}:copy-dependencies`,
+        "-DincludeScope=runtime",
+        `-DoutputDirectory=${seen(ctx, join(dir, "lib"), `${insideLayer}/lib`)}`,
+      ],
+      env: env(ctx.sandboxed ? "/tmp" : join(ctx.scratchDir, "home")),
+      toolDirs,
+    }),
+  });
+  const out = seen(ctx, ctx.outDir, insideOut);
+  await compile(ctx, "mvn compile", (watching) =>
+    step(watching.emit, "mvn compile", "mvn compile (pom.xml)", () =>
+      runStepTool(watching, {
+        step: "mvn compile",
+        command: java.mvn,
+        args: [
+          "-B",
+          "--no-transfer-progress",
+          "-Dstyle.color=never",
+          "-Dstyle.color=never",
+          `-Dmaven.repo.local=${repositoryInside}`,
+          "-DskipTests",
+          "compile",
+        ],
+        cwd: out,
+        env: env(ctx.sandboxed ? "/tmp" : join(ctx.scratchDir, "home")),
+        mounts: [
+          { host: ctx.outDir, inside: insideOut, writable: true },
+          { host: cache, inside: mavenCache, writable: true },
+        ],
+        toolDirs,
+      }),
+    ),
+  );
+  const compiled = join(ctx.outDir, "target", "classes");
+  await mkdir(join(ctx.outDir, dirname(javaClassesDir)), { recursive: true });
+  if (existsSync(compiled)) {
+    await rename(compiled, join(ctx.outDir, javaClassesDir));
+  } else {
+    await mkdir(join(ctx.outDir, javaClassesDir), { recursive: true });
+  }
+  // What else Maven left in target/ is not run; the package carries only the classes.
+  await rm(join(ctx.outDir, "target"), { recursive: true, force: true });
+  const lib = join(layerDir, "lib");
+  if (existsSync(lib)) {
+    await linkTree(lib, join(ctx.outDir, javaLibDir));
+  }
+}
+
+async function javaSources(root: string, dir = root): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith(".") || entry.name === "target" || entry.name === "node_modules") {
+      continue;
+    }
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      found.push(...(await javaSources(root, path)));
+    } else if (entry.name.endsWith(".java") && !entry.name.endsWith("Test.java")) {
+      found.push(relative(root, path));
+    }
+  }
+  return found.sort();
+}
+
+async function buildWithJavac(ctx: BuildContext, java: JavaTools): Promise<void> {
+  const sources = await javaSources(ctx.outDir);
+  if (sources.length === 0) {
+    throw new UserError(
+      "RUNLET_BUILD_FAILED",
+      `Building ${ctx.functionName} failed: the source has no .java files and no pom.xml.`,
+      { status: 422, details: { step: "javac", output: [] } },
+    );
+  }
+  // The API jar is put beside the source for the compile (the sandbox shows only the tree).
+  const apiJar = ".runlet/java/runlet-java-api.jar";
+  await mkdir(join(ctx.outDir, dirname(apiJar)), { recursive: true });
+  await copyFile(java.runtime.apiJar, join(ctx.outDir, apiJar));
+  const out = seen(ctx, ctx.outDir, insideOut);
+  try {
+    await compile(ctx, "javac", (watching) =>
+      step(watching.emit, "javac", `javac --release 17 (${sources.length} files)`, () =>
+        runStepTool(watching, {
+          step: "javac",
+          command: java.runtime.javac,
+          args: [
+            "--release",
+            "17",
+            "-encoding",
+            "UTF-8",
+            "-cp",
+            `${out}/${apiJar}`,
+            "-d",
+            `${out}/${javaClassesDir}`,
+            ...sources,
+          ],
+          cwd: out,
+          env: toolEnv(ctx, [join(java.runtime.home, "bin")], { JAVA_HOME: java.runtime.home }),
+          mounts: [{ host: ctx.outDir, inside: insideOut, writable: true }],
+          toolDirs: [java.runtime.home, ...java.runtime.etcDirs],
+        }),
+      ),
+    );
+  } finally {
+    await rm(join(ctx.outDir, apiJar), { force: true });
+  }
+}
