@@ -4,12 +4,13 @@
  * rest of the directory is copied as the function's source.
  */
 import { existsSync } from "node:fs";
-import { cp, readFile, readdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { copyFile, cp, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMap, parseDocument } from "yaml";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
+import { javaApi, javaRuntime } from "../../host/java-runtime.js";
 import { runtimes } from "../../spec/function-spec.js";
 import { assertValidName } from "../../spec/names.js";
 import { didYouMean, suggestRuntime } from "../../spec/suggest.js";
@@ -56,6 +57,31 @@ export interface NewFunctionResult {
   readonly template: Template;
 }
 
+/**
+ * The Runlet Java API is not on Maven Central: a Java function gets it in a file repository
+ * of its own (.mvn/runlet-repo, named by the template's pom.xml), so `mvn test` works before
+ * the first deploy. Without a JDK here the function is still created; its build runs on the server.
+ */
+async function addJavaApi(dir: string): Promise<void> {
+  let runtime: ReturnType<typeof javaRuntime>;
+  try {
+    runtime = javaRuntime();
+  } catch {
+    return;
+  }
+  const repo = join(
+    dir,
+    ".mvn",
+    "runlet-repo",
+    ...javaApi.groupId.split("."),
+    javaApi.artifactId,
+    javaApi.version,
+  );
+  await mkdir(repo, { recursive: true });
+  await copyFile(runtime.apiJar, join(repo, basename(runtime.apiJar)));
+  await copyFile(runtime.apiPom, join(repo, basename(runtime.apiPom)));
+}
+
 /** Copies the runtime's template into `<cwd>/<name>` and adds the function to the stack file. */
 export async function createFunction(
   cwd: string,
@@ -100,6 +126,9 @@ export async function createFunction(
     recursive: true,
     filter: (source) => !source.endsWith("template.json"),
   });
+  if (runtime === "java") {
+    await addJavaApi(dir);
+  }
   const functions = doc.get("functions");
   if (!isMap(functions) || functions.items.length === 0) {
     doc.set("functions", doc.createNode({}));
