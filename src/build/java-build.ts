@@ -50,7 +50,7 @@ export async function buildJava(ctx: BuildContext): Promise<void> {
 /** Compiler messages name `path:[line,col] message` (Maven) or `path:line: error: message` (javac). */
 const compilerError = [
   /^\[ERROR\] (\/\S+?\.java):\[(\d+),(\d+)\] (.*)$/,
-  /^(\/\S+?\.java):(\d+): error: (.*)$/,
+  /^(\S+?\.java):(\d+): error: (.*)$/,
 ];
 
 /** The first compile error as `file:line[:col]: message`, the file relative to the source. */
@@ -59,7 +59,7 @@ function firstCompileError(lines: readonly string[], root: string): string | und
     for (const pattern of compilerError) {
       const match = pattern.exec(text.trim());
       if (match?.[1] && match[2]) {
-        const file = relative(root, match[1]);
+        const file = match[1].startsWith("/") ? relative(root, match[1]) : match[1];
         const column = match.length === 5 ? `:${match[3] ?? ""}` : "";
         const message = match.length === 5 ? match[4] : match[3];
         return `${file}:${match[2]}${column}: ${message ?? ""}`;

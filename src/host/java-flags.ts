@@ -14,12 +14,16 @@ export function javaServerArgs(memoryBytes: number): string[] {
     "-XX:+UseSerialGC",
     `-XX:MaxRAM=${Math.max(64 * 2 ** 20, Math.floor(memoryBytes))}`,
     `-XX:MaxRAMPercentage=${heapShare}`,
+    // Below about 250 MiB the JVM takes MinRAMPercentage instead (50% by default).
+    `-XX:MinRAMPercentage=${heapShare}`,
     "-XX:ReservedCodeCacheSize=48m",
     "-XX:MaxMetaspaceSize=128m",
     "-Xss512k",
     // An OutOfMemoryError ends the instance with the JVM's own line on stderr, which the
     // provider names as out of memory; a half-broken JVM would keep taking calls.
     "-XX:+ExitOnOutOfMemoryError",
+    // ...written by the VM to stdout unless told otherwise; the provider reads stderr.
+    "-XX:+DisplayVMOutputToStderr",
     // No hsperfdata file in /tmp: nothing attaches to instances, and it costs start time.
     "-XX:-UsePerfData",
     "-Xshare:auto",
