@@ -82,7 +82,12 @@ export async function deployOne(
   const fn = { ...given, spec: withRunletHandler(given.spec) };
   assertValidName(fn.name);
   const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(/:[^:/]*$/, "");
-  if (existsSync(fn.source) && !existsSync(join(fn.source, handlerFile))) {
+  // A Java handler names a class, not a file: the server says when it is not in the build.
+  if (
+    fn.spec.runtime !== "java" &&
+    existsSync(fn.source) &&
+    !existsSync(join(fn.source, handlerFile))
+  ) {
     throw new UserError(
       "RUNLET_HANDLER_NOT_FOUND",
       `Handler file ${handlerFile} is not in ${fn.source}; set --handler (or handler: in runlet.yaml) to the file that exports your function.`,
