@@ -267,6 +267,21 @@ describe("the real test node", () => {
       const node = realNode();
       const t0 = performance.now();
       await createDeployment("runtime", 2, runtimeContainer(runtimeNodeImage.reference, 8888));
+      // The first pod's way from created to Running to its first answer on the host.
+      const first = await pollUntil(
+        "a Running pod with an IP",
+        async () => {
+          const list = await started().core.listNamespacedPod({
+            namespace,
+            labelSelector: "app=runtime",
+          });
+          return list.items.find((p) => p.status?.phase === "Running" && p.status.podIP);
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 50 },
+      );
+      const tRunning = performance.now();
+      await firstOk(await node.expose(first.status?.podIP ?? "", 8888), "/healthz");
+      const tFirst200 = performance.now();
       const pods = await readyPods("app=runtime", 2);
       const tReady = performance.now();
       for (const pod of pods) {
@@ -281,7 +296,8 @@ describe("the real test node", () => {
       const tService = performance.now();
       expect(answer.status).toBe(200);
       console.log(
-        `Deployment of 2: create → 2 Ready ${seconds(tReady - t0)}, → Service answers on the host ${seconds(tService - t0)}`,
+        `pod create → Running ${seconds(tRunning - t0)} → first 200 on the host ${seconds(tFirst200 - t0)}; ` +
+          `Deployment of 2: → 2 Ready ${seconds(tReady - t0)}, → Service answers on the host ${seconds(tService - t0)}`,
       );
       // Really running under runc: containerd on the node lists both containers as running.
       const containers = await node.crictl([
@@ -455,6 +471,25 @@ describe("the real test node", () => {
       'require("dns").lookup("runtime", (e, a) => console.log(e ? "error " + e.code : a))',
     ]);
     expect(short.trim()).toBe(await clusterIpOf("runtime"));
+  });
+
+  it("keeps a pod out of the kubelet's API, which only the apiserver's certificate opens", async () => {
+    const { cluster } = started();
+    const [pod] = await readyPods("app=runtime", 2);
+    // From inside a pod the node address is reachable; asking the kubelet for every pod on
+    // the node (or to exec into one) must be refused.
+    const script = `require("https").get({ host: ${JSON.stringify(NODE_ADDRESS)}, port: 10250, path: "/pods", rejectUnauthorized: false }, (r) => { console.log(r.statusCode); r.resume(); }).on("error", (e) => console.log(e.code))`;
+    const out = await cluster.kubectl([
+      "-n",
+      namespace,
+      "exec",
+      pod?.metadata?.name ?? "",
+      "--",
+      "node",
+      "-e",
+      script,
+    ]);
+    expect(out.trim()).toBe("401");
   });
 
   it(

@@ -96,6 +96,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         // Logs, exec and port-forward dial the kubelet at its InternalIP: there is no DNS name
         // for the node, and the host's resolver must not be asked.
         "--kubelet-preferred-address-types=InternalIP",
+        `--kubelet-client-certificate=${credentials.kubeletClientCertFile}`,
+        `--kubelet-client-key=${credentials.kubeletClientKeyFile}`,
         // On loopback the default reconciler would publish 127.0.0.1 as the `kubernetes`
         // Service endpoint, which Endpoints validation rejects.
         ...(network.apiserverAdvertiseAddress.startsWith("127.")

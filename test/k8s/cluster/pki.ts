@@ -13,6 +13,9 @@ export interface ClusterCredentials {
   readonly caPem: string;
   readonly apiserverCertFile: string;
   readonly apiserverKeyFile: string;
+  /** The apiserver's client certificate for the kubelet (`system:masters`). */
+  readonly kubeletClientCertFile: string;
+  readonly kubeletClientKeyFile: string;
   /** kube-apiserver --token-auth-file */
   readonly tokensFile: string;
   /** Bearer token of a `system:masters` user. */
@@ -63,39 +66,51 @@ export async function createCredentials(options: CredentialOptions): Promise<Clu
     "-out",
     file("ca.crt"),
   ]);
+  /** A key and a certificate for `subject`, signed by the CA, with the given extensions. */
+  const issue = async (name: string, subject: string, extensions: string): Promise<void> => {
+    await writeFile(file(`${name}.ext`), extensions);
+    await openssl([
+      "req",
+      ...ecKey,
+      "-subj",
+      subject,
+      "-keyout",
+      file(`${name}.key`),
+      "-out",
+      file(`${name}.csr`),
+    ]);
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      file(`${name}.csr`),
+      "-CA",
+      file("ca.crt"),
+      "-CAkey",
+      file("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "7",
+      "-extfile",
+      file(`${name}.ext`),
+      "-out",
+      file(`${name}.crt`),
+    ]);
+  };
   const names = ["127.0.0.1", "localhost", ...options.apiserverNames];
   const altNames = [...new Set(names)].map((n) => (isIP(n) === 0 ? `DNS:${n}` : `IP:${n}`));
-  await writeFile(
-    file("apiserver.ext"),
+  await issue(
+    "apiserver",
+    "/CN=kube-apiserver",
     `subjectAltName=${altNames.join(",")}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n`,
   );
-  await openssl([
-    "req",
-    ...ecKey,
-    "-subj",
-    "/CN=kube-apiserver",
-    "-keyout",
-    file("apiserver.key"),
-    "-out",
-    file("apiserver.csr"),
-  ]);
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    file("apiserver.csr"),
-    "-CA",
-    file("ca.crt"),
-    "-CAkey",
-    file("ca.key"),
-    "-CAcreateserial",
-    "-days",
-    "7",
-    "-extfile",
-    file("apiserver.ext"),
-    "-out",
-    file("apiserver.crt"),
-  ]);
+  // What the apiserver shows the kubelet (logs, exec, port-forward). The kubelet accepts no
+  // other client: a pod on the node can reach its port, and must not be let in.
+  await issue(
+    "apiserver-kubelet-client",
+    "/O=system:masters/CN=kube-apiserver-kubelet-client",
+    "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n",
+  );
 
   // Token auth: `token,user,uid,"groups"` (kube-apiserver --token-auth-file).
   const adminToken = randomBytes(24).toString("hex");
@@ -122,6 +137,8 @@ export async function createCredentials(options: CredentialOptions): Promise<Clu
     caPem: await readFile(file("ca.crt"), "utf8"),
     apiserverCertFile: file("apiserver.crt"),
     apiserverKeyFile: file("apiserver.key"),
+    kubeletClientCertFile: file("apiserver-kubelet-client.crt"),
+    kubeletClientKeyFile: file("apiserver-kubelet-client.key"),
     tokensFile: file("tokens.csv"),
     adminToken,
     nodeToken,

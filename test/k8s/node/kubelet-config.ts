@@ -6,6 +6,8 @@ export interface KubeletConfigOptions {
   readonly cgroupRoot: string;
   readonly containerdSocket: string;
   readonly podLogsDir: string;
+  /** The cluster's CA, which signed the apiserver's client certificate. */
+  readonly clientCaFile: string;
 }
 
 /** A KubeletConfiguration as JSON (which the kubelet reads as the YAML it is). */
@@ -26,8 +28,13 @@ export function kubeletConfig(options: KubeletConfigOptions): string {
     readOnlyPort: 0,
     healthzBindAddress: "127.0.0.1",
     healthzPort: PORTS.kubeletHealthz,
-    // Only the apiserver (in the same namespace) can reach the kubelet at all.
-    authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
+    // Pods can reach the node address, so only a client certificate of the cluster's CA gets
+    // in, and only the apiserver has one; whoever has it may do anything.
+    authentication: {
+      anonymous: { enabled: false },
+      webhook: { enabled: false },
+      x509: { clientCAFile: options.clientCaFile },
+    },
     authorization: { mode: "AlwaysAllow" },
     podLogsDir: options.podLogsDir,
     // Pods resolve through CoreDNS only; the host's resolvers are not reachable.

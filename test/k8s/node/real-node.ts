@@ -110,7 +110,12 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   const kubeletConfigFile = path.join(dir, "kubelet-config.json");
   await writeFile(
     kubeletConfigFile,
-    kubeletConfig({ cgroupRoot, containerdSocket: socket, podLogsDir }),
+    kubeletConfig({
+      cgroupRoot,
+      containerdSocket: socket,
+      podLogsDir,
+      clientCaFile: options.credentials.caFile,
+    }),
   );
   const kubelet = await supervisor.start(
     {
