@@ -74,7 +74,7 @@ export interface TestCluster {
   /** Milliseconds from the start of startTestCluster() to each step, for the record. */
   readonly startTimes: Readonly<Record<string, number>>;
   /** Runs kubectl against this cluster and returns its stdout. */
-  kubectl(args: readonly string[], options?: { readonly input?: string }): Promise<string>;
+  kubectl(args: readonly string[]): Promise<string>;
   /**
    * Ends every component, the namespaces and cgroups, and removes the run dir (teardown.sh).
    * Rejects, after cleaning up, when a component had crashed while the cluster was in use.
@@ -189,6 +189,9 @@ async function boot(opts: Resolved, supervisor: Supervisor): Promise<TestCluster
   mark("control plane");
   const api = controlPlane.api;
 
+  // containerd came up long ago, while the control plane started; its images may still be
+  // on their way in.
+  const containerRuntime = runtime === undefined ? undefined : await runtime;
   const kwokNodeNames = Array.from({ length: opts.kwokNodes }, (_, i) => `kwok-node-${String(i)}`);
   const starting: Promise<unknown>[] = [];
   if (kwokNodeNames.length > 0) {
@@ -206,7 +209,7 @@ async function boot(opts: Resolved, supervisor: Supervisor): Promise<TestCluster
     );
   }
   let realNode: Promise<RealNode> | undefined;
-  if (realNodeSetup !== undefined && nodeNetwork !== undefined && runtime !== undefined) {
+  if (realNodeSetup !== undefined && nodeNetwork !== undefined && containerRuntime !== undefined) {
     realNode = startRealNode({
       supervisor,
       namespace: nodeNetwork.namespace,
@@ -216,7 +219,7 @@ async function boot(opts: Resolved, supervisor: Supervisor): Promise<TestCluster
       api,
       componentKubeconfig: controlPlane.componentKubeconfig,
       innerServer: controlPlane.innerServer,
-      runtime: await runtime,
+      runtime: containerRuntime,
       startTimeoutMs: timeout,
     });
     starting.push(realNode);
@@ -251,17 +254,14 @@ async function boot(opts: Resolved, supervisor: Supervisor): Promise<TestCluster
     realNode: node,
     binaries: opts.binaries,
     startTimes,
-    kubectl: async (args, kubectlOptions) => {
-      const child = execFileAsync(
-        opts.binaries.kubectl,
-        [`--kubeconfig=${controlPlane.hostKubeconfig}`, ...args],
-        { env, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
-      );
-      if (kubectlOptions?.input !== undefined) {
-        child.child.stdin?.end(kubectlOptions.input);
-      }
-      return (await child).stdout;
-    },
+    kubectl: async (args) =>
+      (
+        await execFileAsync(
+          opts.binaries.kubectl,
+          [`--kubeconfig=${controlPlane.hostKubeconfig}`, ...args],
+          { env, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+        )
+      ).stdout,
     stop: async () => {
       const crashes = await supervisor.stopAll();
       if (crashes !== "") {

@@ -1,5 +1,5 @@
 // What each image of the real test node holds (issue 15): the same images deploy/*.Dockerfile describe for real clusters.
-import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ImageRuntimeConfig } from "./oci-image.js";
@@ -230,6 +230,12 @@ export const RUNLET_IMAGES: readonly ImageSpec[] = [
 export async function addRepoCopies(rootfs: Rootfs, spec: ImageSpec): Promise<void> {
   for (const copy of spec.copies) {
     const from = path.join(REPO_ROOT, copy.from);
+    if (!existsSync(from)) {
+      throw new Error(
+        `${copy.from} is missing, and the ${spec.name} image needs it` +
+          (copy.from === "dist" ? " (run npm run build)" : ""),
+      );
+    }
     if (statSync(from).isDirectory()) {
       await rootfs.tree(from, copy.to, NOT_SHIPPED);
     } else {

@@ -5,7 +5,6 @@ import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import type { HostAddress } from "../cluster/cluster-network.js";
-import type { Component } from "../cluster/component.js";
 import { httpCall, type ApiClient } from "../cluster/http-probe.js";
 import { kubeconfig, type ClusterCredentials } from "../cluster/pki.js";
 import type { Supervisor } from "../cluster/supervisor.js";
@@ -159,13 +158,11 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     launch,
   );
 
-  const waitReady = async (
-    component: Component,
+  const waitReady = (
+    component: Parameters<Supervisor["waitFor"]>[0],
     what: string,
     probe: () => Promise<true | undefined>,
-  ): Promise<void> => {
-    await supervisor.waitFor(component, what, timeout, probe);
-  };
+  ): Promise<true> => supervisor.waitFor(component, what, timeout, probe);
   const [images] = await Promise.all([
     runtime.imported,
     waitReady(coredns, "CoreDNS /ready", () => healthy(PORTS.corednsReady, "/ready")).then(() =>
