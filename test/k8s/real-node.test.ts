@@ -124,6 +124,11 @@ function runtimeContainer(
   };
 }
 
+/** Runs `node -e script` in the pod's container through `kubectl exec` and returns its output. */
+async function nodeInPod(pod: string, script: string): Promise<string> {
+  return started().cluster.kubectl(["-n", namespace, "exec", pod, "--", "node", "-e", script]);
+}
+
 function isReady(pod: V1Pod): boolean {
   return (
     pod.metadata?.deletionTimestamp === undefined &&
@@ -337,31 +342,19 @@ describe("the real test node", () => {
       const [pod] = await readyPods("app=runtime", 2);
       const name = pod?.metadata?.name ?? "";
       // exec: the container runs as the image's unprivileged user, in its own hostname.
-      const identity = await cluster.kubectl([
-        "-n",
-        namespace,
-        "exec",
+      const identity = await nodeInPod(
         name,
-        "--",
-        "node",
-        "-e",
         'console.log(JSON.stringify({ uid: process.getuid(), host: require("os").hostname() }))',
-      ]);
+      );
       expect(JSON.parse(identity)).toEqual({ uid: 10001, host: name });
 
       // A function written into the pod, then loaded through the runtime protocol.
       const source =
         'import { hostname } from "node:os"; console.log("loaded on " + hostname()); export default async function (event) { console.log("called with", event.path); return { pod: hostname() }; }';
-      await cluster.kubectl([
-        "-n",
-        namespace,
-        "exec",
+      await nodeInPod(
         name,
-        "--",
-        "node",
-        "-e",
         `require("fs").mkdirSync("/tmp/fn"); require("fs").writeFileSync("/tmp/fn/index.mjs", ${JSON.stringify(source)})`,
-      ]);
+      );
 
       // port-forward from the host, through the apiserver and the kubelet.
       const forward = spawn(
@@ -444,51 +437,25 @@ describe("the real test node", () => {
   );
 
   it("resolves a Service's name through the cluster DNS from inside a pod", async () => {
-    const { cluster } = started();
     const [pod] = await readyPods("app=runtime", 2);
     const fqdn = `runtime.${namespace}.svc.cluster.local`;
     const script = `require("dns").lookup(${JSON.stringify(fqdn)}, (e, a) => { if (e) { console.log("error " + e.code); return; } require("http").get("http://" + a + "/healthz", (r) => { console.log(a + " " + r.statusCode); r.resume(); }); })`;
-    const out = await cluster.kubectl([
-      "-n",
-      namespace,
-      "exec",
-      pod?.metadata?.name ?? "",
-      "--",
-      "node",
-      "-e",
-      script,
-    ]);
+    const out = await nodeInPod(pod?.metadata?.name ?? "", script);
     expect(out.trim()).toBe(`${await clusterIpOf("runtime")} 200`);
     // The short name works too, through the search path the kubelet wrote.
-    const short = await cluster.kubectl([
-      "-n",
-      namespace,
-      "exec",
+    const short = await nodeInPod(
       pod?.metadata?.name ?? "",
-      "--",
-      "node",
-      "-e",
       'require("dns").lookup("runtime", (e, a) => console.log(e ? "error " + e.code : a))',
-    ]);
+    );
     expect(short.trim()).toBe(await clusterIpOf("runtime"));
   });
 
   it("keeps a pod out of the kubelet's API, which only the apiserver's certificate opens", async () => {
-    const { cluster } = started();
     const [pod] = await readyPods("app=runtime", 2);
     // From inside a pod the node address is reachable; asking the kubelet for every pod on
     // the node (or to exec into one) must be refused.
     const script = `require("https").get({ host: ${JSON.stringify(NODE_ADDRESS)}, port: 10250, path: "/pods", rejectUnauthorized: false }, (r) => { console.log(r.statusCode); r.resume(); }).on("error", (e) => console.log(e.code))`;
-    const out = await cluster.kubectl([
-      "-n",
-      namespace,
-      "exec",
-      pod?.metadata?.name ?? "",
-      "--",
-      "node",
-      "-e",
-      script,
-    ]);
+    const out = await nodeInPod(pod?.metadata?.name ?? "", script);
     expect(out.trim()).toBe("401");
   });
 

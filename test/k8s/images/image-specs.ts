@@ -102,57 +102,58 @@ const PYTHON_BASE: ImageLayer = {
   },
 };
 
-/** The Node.js runtime server (runtimes/node, with runtimes/shared), listening on 8888 in a pod. */
-export const runtimeNodeImage: ImageSpec = {
-  name: "runtime-node",
-  reference: `runlet.local/runtime-node:${VERSION}`,
-  dockerfile: "deploy/runtime-node.Dockerfile",
-  config: {
-    entrypoint: ["node", `${RUNLET_HOME}/runtimes/node/server.mjs`],
-    user: USER,
-    env: [PATH_ENV, "NODE_ENV=production", "PORT=8888"],
-    workingDir: RUNLET_HOME,
-    exposedPorts: ["8888/tcp"],
-  },
-  copies: [
-    { from: "runtimes/shared", to: `${RUNLET_HOME}/runtimes/shared` },
-    { from: "runtimes/node", to: `${RUNLET_HOME}/runtimes/node` },
-  ],
+/**
+ * A runtime server's image: the same user, working dir and port (8888, where a runtime listens
+ * in a pod) for every language.
+ */
+function runtimeImage(options: {
+  readonly language: string;
+  readonly entrypoint: readonly string[];
+  readonly env: readonly string[];
+  readonly copies: readonly RepoCopy[];
+  readonly layers: readonly ImageLayer[];
+}): ImageSpec {
+  const name = `runtime-${options.language}`;
+  return {
+    name,
+    reference: `runlet.local/${name}:${VERSION}`,
+    dockerfile: `deploy/${name}.Dockerfile`,
+    config: {
+      entrypoint: options.entrypoint,
+      user: USER,
+      env: [PATH_ENV, ...options.env, "PORT=8888"],
+      workingDir: RUNLET_HOME,
+      exposedPorts: ["8888/tcp"],
+    },
+    copies: options.copies,
+    layers: options.layers,
+  };
+}
+
+/** The Node.js runtime server (runtimes/node, with runtimes/shared). */
+export const runtimeNodeImage = runtimeImage({
+  language: "node",
+  entrypoint: ["node", `${RUNLET_HOME}/runtimes/node/server.mjs`],
+  env: ["NODE_ENV=production"],
+  copies: [repoDir("runtimes/shared"), repoDir("runtimes/node")],
   layers: [NODE_BASE],
-};
+});
 
 /** The Python runtime server (runtimes/python), standard library only. */
-export const runtimePythonImage: ImageSpec = {
-  name: "runtime-python",
-  reference: `runlet.local/runtime-python:${VERSION}`,
-  dockerfile: "deploy/runtime-python.Dockerfile",
-  config: {
-    entrypoint: ["python3", `${RUNLET_HOME}/runtimes/python/server.py`],
-    user: USER,
-    env: [PATH_ENV, "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PORT=8888"],
-    workingDir: RUNLET_HOME,
-    exposedPorts: ["8888/tcp"],
-  },
-  copies: [{ from: "runtimes/python", to: `${RUNLET_HOME}/runtimes/python` }],
+export const runtimePythonImage = runtimeImage({
+  language: "python",
+  entrypoint: ["python3", `${RUNLET_HOME}/runtimes/python/server.py`],
+  env: ["PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"],
+  copies: [repoDir("runtimes/python")],
   layers: [PYTHON_BASE],
-};
+});
 
 /** The exec runtime (runtimes/exec, with runtimes/shared), with a shell for functions that are scripts. */
-export const runtimeExecImage: ImageSpec = {
-  name: "runtime-exec",
-  reference: `runlet.local/runtime-exec:${VERSION}`,
-  dockerfile: "deploy/runtime-exec.Dockerfile",
-  config: {
-    entrypoint: ["node", `${RUNLET_HOME}/runtimes/exec/server.mjs`],
-    user: USER,
-    env: [PATH_ENV, "NODE_ENV=production", "PORT=8888"],
-    workingDir: RUNLET_HOME,
-    exposedPorts: ["8888/tcp"],
-  },
-  copies: [
-    { from: "runtimes/shared", to: `${RUNLET_HOME}/runtimes/shared` },
-    { from: "runtimes/exec", to: `${RUNLET_HOME}/runtimes/exec` },
-  ],
+export const runtimeExecImage = runtimeImage({
+  language: "exec",
+  entrypoint: ["node", `${RUNLET_HOME}/runtimes/exec/server.mjs`],
+  env: ["NODE_ENV=production"],
+  copies: [repoDir("runtimes/shared"), repoDir("runtimes/exec")],
   layers: [
     NODE_BASE,
     {
@@ -162,7 +163,12 @@ export const runtimeExecImage: ImageSpec = {
       },
     },
   ],
-};
+});
+
+/** A repo path (file or folder) at the same place under RUNLET_HOME. */
+function repoDir(from: string): RepoCopy {
+  return { from, to: path.posix.join(RUNLET_HOME, from) };
+}
 
 /**
  * The platform (`runlet up`: gateway, executor, store) with its production dependencies, on
@@ -190,13 +196,7 @@ export const platformImage: ImageSpec = {
     workingDir: RUNLET_HOME,
     exposedPorts: ["8080/tcp"],
   },
-  copies: [
-    { from: "package.json", to: `${RUNLET_HOME}/package.json` },
-    { from: "bin", to: `${RUNLET_HOME}/bin` },
-    { from: "dist", to: `${RUNLET_HOME}/dist` },
-    { from: "runtimes", to: `${RUNLET_HOME}/runtimes` },
-    { from: "templates", to: `${RUNLET_HOME}/templates` },
-  ],
+  copies: ["package.json", "bin", "dist", "runtimes", "templates"].map(repoDir),
   layers: [
     NODE_BASE,
     {
