@@ -180,7 +180,16 @@ writeFileSync(
 for (const [file, svg] of Object.entries(renderCharts(results))) {
   writeFileSync(`${repoRoot}bench/charts/${file}`, svg);
 }
-writeFileSync(`${repoRoot}docs/benchmarks.md`, renderReport(results));
+// Sections measured by their own scripts (bench/dashboard-and-dev.ts) follow this marker; a
+// rerun keeps them as they were written.
+const keptMarker = "<!-- measured by its own script; npm run bench keeps what follows -->";
+const previousDoc = existsSync(`${repoRoot}docs/benchmarks.md`)
+  ? readFileSync(`${repoRoot}docs/benchmarks.md`, "utf8")
+  : "";
+const kept = previousDoc.includes(keptMarker)
+  ? `\n${previousDoc.slice(previousDoc.indexOf(keptMarker))}`
+  : "";
+writeFileSync(`${repoRoot}docs/benchmarks.md`, `${renderReport(results)}${kept}`);
 log(
   `wrote docs/benchmarks.md, bench/charts/ and bench/results/latest.json in ${((Date.now() - started) / 1000).toFixed(0)} s`,
 );

@@ -45,7 +45,7 @@ export async function runDevLoop(options: DevLoopOptions): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   let deploying: Promise<void> | undefined;
   let again = false;
-  let logs: { destroy(): void } | undefined;
+  let logs: Promise<{ destroy(): void }> | undefined;
   let stopped = false;
 
   const deploy = async (): Promise<void> => {
@@ -58,7 +58,11 @@ export async function runDevLoop(options: DevLoopOptions): Promise<void> {
         result,
         sinceChangeMs: changedAt === undefined ? undefined : performance.now() - changedAt,
       });
-      logs ??= await followLogs(client, fn.name, (line) => report({ type: "log", line }));
+      // Followed beside the deploys, never in their way: a stream that opens slowly (or not
+      // at all) must not hold up the next save's deploy.
+      logs ??= followLogs(client, fn.name, (line) => report({ type: "log", line })).catch(() => ({
+        destroy: () => undefined,
+      }));
     } catch (error) {
       // A broken edit fails its deploy; the previous revision keeps serving, and the next
       // change is tried again.
@@ -102,7 +106,7 @@ export async function runDevLoop(options: DevLoopOptions): Promise<void> {
     clearTimeout(timer);
     watcher?.close();
     await deploying;
-    logs?.destroy();
+    (await logs)?.destroy();
   }
 }
 

@@ -83,6 +83,28 @@ describe("runlet dev", () => {
     expect(await dev.exit).toBe(0);
   });
 
+  it("deploys a save of a function that has printed nothing yet (the log stream waits aside)", async () => {
+    const { runlet, cwd, env } = await setup();
+    await mkdir(join(cwd, "quiet"));
+    const handler = join(cwd, "quiet", "index.js");
+    await writeFile(handler, 'export default async () => "one";\n');
+    await writeFile(
+      join(cwd, "runlet.yaml"),
+      "version: 1\nfunctions:\n  quiet:\n    runtime: node\n",
+    );
+    const dev = startCli(["dev", "quiet"], cwd, env);
+    await eventually(() => dev.output.stdout.includes("✔ quiet revision 1"), {
+      what: "the first deploy",
+    });
+    await writeFile(handler, 'export default async () => "two";\n');
+    await eventually(() => dev.output.stdout.includes("✔ quiet revision 2"), {
+      what: "the deploy of the save",
+    });
+    expect(await (await fetch(`${runlet.url}/function/quiet`)).text()).toBe("two");
+    dev.stop();
+    expect(await dev.exit).toBe(0);
+  });
+
   it("names the functions to choose from when runlet.yaml has several", async () => {
     const { cwd, env } = await setup();
     await writeFile(

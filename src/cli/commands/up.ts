@@ -78,6 +78,7 @@ export const upCommand = defineCommand({
       `Runlet ${VERSION} is up (embedded mode, ${runlet.platform.provider.name} instances)`,
     );
     line(io.stdout, `  gateway    ${runlet.url}`);
+    line(io.stdout, `  dashboard  ${runlet.url}/ui/`);
     line(io.stdout, `  data dir   ${dataDir}`);
     line(io.stdout, `  functions  ${functions} deployed`);
     line(io.stdout, `  instances  ${runlet.platform.provider.isolation}`);

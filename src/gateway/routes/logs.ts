@@ -22,6 +22,8 @@ export function streamLogs(
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" });
+  // Sent now, not with the first line: a follower of a quiet function learns the stream is open.
+  res.flushHeaders();
   const write = (line: StoredLogLine): void => {
     if (options.instance === undefined || line.instance === options.instance) {
       res.write(`${JSON.stringify(options.format(line))}\n`);

@@ -49,8 +49,13 @@ export function AsyncCalls(props: { readonly api: Api; readonly name: string }) 
             {list.map((call) => (
               <tr key={call.id} data-call={call.id}>
                 <td>
-                  <button type="button" class="link" onClick={() => void show(call.id)}>
-                    {call.id}
+                  <button
+                    type="button"
+                    class="link"
+                    title={call.id}
+                    onClick={() => void show(call.id)}
+                  >
+                    {call.id.slice(0, 8)}
                   </button>
                 </td>
                 <td>
