@@ -164,9 +164,18 @@ class FrameConnection(asyncio.Protocol):
         self._connections.add(self)
 
     def close(self):
-        """Ends the connection once what is queued has been written."""
+        """Ends the connection once what is queued has been written.
+
+        Our side ends first (a half-close) and the transport closes when the gateway closes its
+        own: closing at once would answer the gateway's last frames (window updates for the
+        answer it is still reading) with a reset, and fail a call whose answer was all sent.
+        """
         self._flush()
-        self._transport.close()
+        if self._transport.can_write_eof():
+            self._transport.write_eof()
+            self._loop.call_later(1.0, self._transport.close)
+        else:
+            self._transport.close()
 
     async def wait_closed(self):
         await self._closed
