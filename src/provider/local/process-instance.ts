@@ -15,6 +15,7 @@ import { onLines } from "../../host/lines.js";
 import { linkTree } from "../../host/tree-link.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
 import { formatSize } from "../../spec/units.js";
+import { exitWithin } from "../exit-report.js";
 import { FrameChannel } from "../frame-channel.js";
 import { specializeRuntime } from "../runtime-control.js";
 import type {
@@ -267,19 +268,8 @@ export class ProcessInstance implements Instance {
     return this.#channel.invoke(request);
   }
 
-  async exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
-    if (this.#exitInfo) {
-      return this.#exitInfo;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), exitReportMs);
-    });
-    try {
-      return await Promise.race([this.exited, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
+    return exitWithin(this, exitReportMs);
   }
 
   async specialize(request: SpecializeRequest): Promise<void> {

@@ -8,6 +8,7 @@
  */
 import { Pool } from "undici";
 import { onLines } from "../../host/lines.js";
+import { exitWithin } from "../exit-report.js";
 import { FrameChannel } from "../frame-channel.js";
 import { invokeOverHttp } from "../http-invoke.js";
 import { specializeRuntime } from "../runtime-control.js";
@@ -122,19 +123,8 @@ export class RemoteInstance implements Instance {
     return this.#channel ? this.#channel.invoke(request) : invokeOverHttp(this.#http, request);
   }
 
-  async exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
-    if (this.#exitInfo) {
-      return this.#exitInfo;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.#options.exitReportMs ?? 1000);
-    });
-    try {
-      return await Promise.race([this.exited, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
+    return exitWithin(this, this.#options.exitReportMs ?? 1000);
   }
 
   async specialize(request: SpecializeRequest): Promise<void> {
