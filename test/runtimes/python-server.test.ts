@@ -13,6 +13,7 @@ import { pythonInterpreter } from "../../src/host/python-interpreter.js";
 import type { InvocationResponse } from "../../src/provider/types.js";
 import { invokeOverHttp } from "../../src/provider/http-invoke.js";
 import { eventually, tempDir } from "../helpers/runlet.js";
+import { text } from "../provider/frame-calls.js";
 
 const server = fileURLToPath(new URL("../../runtimes/python/server.py", import.meta.url));
 
@@ -140,17 +141,6 @@ function call(
     body: options.body === undefined ? undefined : Readable.from([Buffer.from(options.body)]),
     signal: options.signal ?? new AbortController().signal,
   });
-}
-
-async function text(response: InvocationResponse): Promise<string> {
-  if (Buffer.isBuffer(response.body)) {
-    return response.body.toString("utf8");
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body) {
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 describe("python runtime server", () => {

@@ -6,7 +6,6 @@
  */
 import { describe, expect, it, onTestFinished } from "vitest";
 import { FrameChannel } from "../../src/provider/frame-channel.js";
-import type { InvocationResponse } from "../../src/provider/types.js";
 import { writeSource } from "../helpers/runlet.js";
 import {
   openLogs,
@@ -14,6 +13,7 @@ import {
   startRuntimeProcess,
   type RuntimeName,
 } from "./runtime-process.js";
+import { text } from "../provider/frame-calls.js";
 
 /**
  * A function that writes `n` lines (the query's n, else 1) to its logs in the call, and answers
@@ -67,17 +67,6 @@ def handle(event, context):
     stream: "stdout",
   },
 };
-
-async function text(response: InvocationResponse): Promise<string> {
-  if (Buffer.isBuffer(response.body)) {
-    return response.body.toString("utf8");
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body) {
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 describe.each(runtimeNames)("the %s runtime over TCP", (name) => {
   it("serves calls over HTTP and frames, and the call-tagged log lines on /v2/logs", async () => {
