@@ -17,6 +17,7 @@ const srcRoot = resolve("src");
 const ranks: Readonly<Record<string, number>> = {
   cli: 11,
   gateway: 10,
+  operator: 10,
   platform: 9,
   calls: 8,
   triggers: 8,
@@ -29,6 +30,7 @@ const ranks: Readonly<Record<string, number>> = {
   packaging: 0,
   importers: 0,
   host: 0,
+  kubernetes: 0,
   "errors.ts": 0,
   "clock.ts": 0,
   "version.ts": 0,

@@ -1,0 +1,55 @@
+/**
+ * The names Runlet's objects carry in a Kubernetes cluster: one place, so the gateway's
+ * provider, the operator, the stores on custom resources and the manifests under deploy/
+ * agree on every group, label and field manager.
+ */
+
+/** API group and version of Runlet's own custom resources. */
+export const runletGroup = "runlet.dev";
+export const runletVersion = "v1alpha1";
+export const runletApiVersion = `${runletGroup}/${runletVersion}`;
+
+/** Kinds and their plurals (the resource names in API paths). */
+export const kinds = {
+  function: { kind: "Function", plural: "functions" },
+  revision: { kind: "FunctionRevision", plural: "functionrevisions" },
+  trigger: { kind: "Trigger", plural: "triggers" },
+} as const;
+
+/** The namespace functions live in when none is named: the one OpenFaaS clients expect. */
+export const defaultFunctionNamespace = "openfaas-fn";
+/** Where the gateway, operator and runtime pools run when the install names no other. */
+export const defaultSystemNamespace = "runlet-system";
+
+/**
+ * Labels. A pool pod carries `pool` (its Deployment's selector); a pod taken for a function
+ * loses `pool` (so its ReplicaSet lets it go and makes a replacement) and gains `function`,
+ * `revision` and `instance`.
+ */
+export const labels = {
+  pool: "runlet.dev/pool",
+  runtime: "runlet.dev/runtime",
+  limitsClass: "runlet.dev/limits-class",
+  function: "runlet.dev/function",
+  revision: "runlet.dev/revision",
+  instance: "runlet.dev/instance",
+  component: "app.kubernetes.io/component",
+  partOf: "app.kubernetes.io/part-of",
+  managedBy: "app.kubernetes.io/managed-by",
+} as const;
+
+/** The value of `app.kubernetes.io/part-of` on everything Runlet makes. */
+export const partOf = "runlet";
+
+/** Server-side apply field managers: who owns which fields of an object. */
+export const fieldManagers = {
+  gateway: "runlet-gateway",
+  operator: "runlet-operator",
+  provider: "runlet-provider",
+} as const;
+
+/** The operator's finalizer on Function objects (their pods and revisions go first). */
+export const functionFinalizer = "runlet.dev/cleanup";
+
+/** The Lease the operator replicas elect their leader with. */
+export const operatorLeaseName = "runlet-operator";
