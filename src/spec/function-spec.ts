@@ -41,17 +41,35 @@ export type CompatShape = (typeof compatShapes)[number];
 export const execModes = ["stdio", "http"] as const;
 export type ExecMode = (typeof execModes)[number];
 
-const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, {
-  message: 'expected a duration such as "500ms", "10s" or "5m"',
-});
-const size = z.union([z.string(), z.number()]).refine((v) => parseSize(v) !== undefined, {
-  message: 'expected a size such as "128Mi", "1Gi" or a number of bytes',
-});
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and '_'");
-const secretName = z.string().refine((n) => nameProblem(n) === undefined, {
-  message: "secret names are DNS-1123 labels (lower-case letters, digits, '-')",
+/**
+ * The messages of the field schemas below, exported with them: the Function CRD repeats each
+ * check as a validation rule of its own (src/kubernetes/resources.ts) with the same words.
+ */
+export const fieldMessages = {
+  duration: 'expected a duration such as "500ms", "10s" or "5m"',
+  size: 'expected a size such as "128Mi", "1Gi" or a number of bytes',
+  cpu: 'expected cores such as 0.5, 2 or "500m"',
+  envName: "environment variable names are letters, digits and '_'",
+  secretName: "secret names are DNS-1123 labels (lower-case letters, digits, '-')",
+} as const;
+
+export const packageDigestPattern = /^sha256:[a-f0-9]{64}$/;
+export const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const cpuTextPattern = /^\d+m$|^\d+(\.\d+)?$/;
+
+export const durationSchema = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseDuration(v) !== undefined, { message: fieldMessages.duration });
+export const sizeSchema = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseSize(v) !== undefined, { message: fieldMessages.size });
+export const cpuSchema = z.union([
+  z.number().positive().max(256),
+  z.string().regex(cpuTextPattern, fieldMessages.cpu),
+]);
+export const envNameSchema = z.string().regex(envNamePattern, fieldMessages.envName);
+export const secretNameSchema = z.string().refine((n) => nameProblem(n) === undefined, {
+  message: fieldMessages.secretName,
 });
 
 export const scaleSchema = z.strictObject({
@@ -62,11 +80,11 @@ export const scaleSchema = z.strictObject({
   /** Concurrent calls one instance serves. @default 50 for node */
   concurrency: z.number().int().min(1).max(10_000).optional(),
   /** @default "5m" */
-  idleTimeout: duration.optional(),
+  idleTimeout: durationSchema.optional(),
   /** Concurrent calls per instance the autoscaler aims for. @default 70% of concurrency */
   target: z.number().positive().optional(),
   /** Autoscaler stable window. @default "60s" */
-  window: duration.optional(),
+  window: durationSchema.optional(),
 });
 
 /** What a user declares about a function (API body, stack-file entry); all optional but runtime. */
@@ -90,21 +108,16 @@ export const functionSpecSchema = z.strictObject({
     .optional(),
   /** Async calls: attempts after the first before a call is dead-lettered. @default 3 */
   maxRetries: z.number().int().min(0).max(100).optional(),
-  env: z.record(envName, z.string()).optional(),
-  secrets: z.array(secretName).optional(),
+  env: z.record(envNameSchema, z.string()).optional(),
+  secrets: z.array(secretNameSchema).optional(),
   /** @default "30s" */
-  timeout: duration.optional(),
+  timeout: durationSchema.optional(),
   /** @default "256Mi" */
-  memory: size.optional(),
+  memory: sizeSchema.optional(),
   /** CPU limit in cores, e.g. 0.5 or "500m". @default no limit */
-  cpu: z
-    .union([
-      z.number().positive().max(256),
-      z.string().regex(/^\d+m$|^\d+(\.\d+)?$/, 'expected cores such as 0.5, 2 or "500m"'),
-    ])
-    .optional(),
+  cpu: cpuSchema.optional(),
   /** Largest request body accepted. @default "10Mi" */
-  maxBody: size.optional(),
+  maxBody: sizeSchema.optional(),
   scale: scaleSchema.optional(),
   /** Invocation needs the admin token when "required". @default "public" */
   auth: z.enum(["public", "required"]).optional(),
@@ -123,7 +136,7 @@ export type FunctionSpec = z.infer<typeof functionSpecSchema>;
 
 /** The deploy request body of the native API: the spec plus the uploaded package. */
 export const deployRequestSchema = functionSpecSchema.extend({
-  package: z.string().regex(/^sha256:[a-f0-9]{64}$/, "expected a package digest sha256:<64 hex>"),
+  package: z.string().regex(packageDigestPattern, "expected a package digest sha256:<64 hex>"),
 });
 export type DeployRequest = z.infer<typeof deployRequestSchema>;
 

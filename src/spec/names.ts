@@ -1,7 +1,7 @@
 /** Names of functions and secrets: DNS-1123 labels, so they are valid on Kubernetes too. */
 import { UserError } from "../errors.js";
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Returns why `name` is not a DNS-1123 label, or undefined when it is one. */
 export function nameProblem(name: string): string | undefined {

@@ -3,6 +3,13 @@
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
+ * The text forms parseDuration and parseSize accept, as regular expressions that RE2 (the
+ * CEL validation rules of the Function CRD) reads the same way.
+ */
+export const durationTextPattern = /^\d+(\.\d+)?$|^(\d+(\.\d+)?(ms|s|m|h))+$/;
+export const sizeTextPattern = /^(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|k|K|M|G)?$/;
+
+/**
  * Parses "250ms", "10s", "5m", "1h" or "1m30s" into milliseconds. A bare number is seconds,
  * as in OpenFaaS' `exec_timeout`. Returns undefined when the text is not a duration.
  */
@@ -54,7 +61,7 @@ export function parseSize(text: string | number): number | undefined {
   if (typeof text === "number") {
     return Number.isFinite(text) && text >= 0 ? Math.round(text) : undefined;
   }
-  const match = /^(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|k|K|M|G)?$/.exec(text.trim());
+  const match = sizeTextPattern.exec(text.trim());
   if (!match) {
     return undefined;
   }
