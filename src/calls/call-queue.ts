@@ -6,13 +6,11 @@
  * too), and delete finished calls after the retention time. Delivery is at least once: a call
  * running when the process dies runs again on the next start, with the same call id.
  */
-import { randomUUID } from "node:crypto";
-import { UserError, errorJson, isUserError } from "../errors.js";
+import { isUserError, errorJson } from "../errors.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import type { FunctionCall, FunctionCallResult } from "../router/call.js";
 import type { PlatformCredentials } from "../router/credentials.js";
-import { requireTarget, type RevisionLookup } from "../router/revision-lookup.js";
-import { formatSize } from "../spec/units.js";
+import type { RevisionLookup } from "../router/revision-lookup.js";
 import type { CallStore } from "../store/call-store.js";
 import {
   type CallQuery,
@@ -22,9 +20,21 @@ import {
   type FinishedAttempt,
   type NewCall,
 } from "../store/call-store.js";
+import type { AsyncCallQueue, CallCount, EnqueueRequest } from "./async-call-queue.js";
 import { retryDelay } from "./backoff.js";
 import { CallbackAddressPolicy } from "./callback-address.js";
 import { callbackDispatcher, deliverCallback, type CallbackTransport } from "./callback.js";
+import {
+  assertSameFunction,
+  attemptOutcome,
+  callNotFound,
+  newCallOf,
+  queuedRecord,
+  storedResult,
+} from "./call-request.js";
+
+export type { EnqueueRequest } from "./async-call-queue.js";
+export { isRetryable } from "./call-request.js";
 
 export interface CallQueueOptions {
   /**
@@ -55,13 +65,8 @@ export interface CallQueueOptions {
   readonly callbackAllow?: readonly string[];
 }
 
-type ResolvedOptions = Required<CallQueueOptions>;
-
-/**
- * Request headers that carry credentials. A platform credential in one is never stored; a
- * function's own (its bearer token, a cookie) is stored sealed, for the attempt to send it.
- */
-const credentialHeaders = new Set(["authorization", "proxy-authorization", "cookie"]);
+export type ResolvedCallQueueOptions = Required<CallQueueOptions>;
+type ResolvedOptions = ResolvedCallQueueOptions;
 
 export function resolveCallQueueOptions(options: CallQueueOptions = {}): ResolvedOptions {
   return {
@@ -78,21 +83,6 @@ export function resolveCallQueueOptions(options: CallQueueOptions = {}): Resolve
   };
 }
 
-export interface EnqueueRequest {
-  readonly name: string;
-  readonly method: string;
-  /** Path inside the function, with the query string. */
-  readonly path: string;
-  readonly headers: Record<string, string>;
-  readonly body: Buffer;
-  /** Where the result is POSTed; must be an http(s) URL. */
-  readonly callbackUrl?: string;
-  /** Who makes the call: "http", "cli", "cron:<trigger>", "nats:<trigger>"… @default "http" */
-  readonly source?: string;
-  /** A caller-chosen id makes enqueueing idempotent: the same id returns the stored call. */
-  readonly callId?: string;
-}
-
 /** One finished attempt, for metrics. */
 export interface CallAttemptEvent {
   readonly functionName: string;
@@ -101,8 +91,6 @@ export interface CallAttemptEvent {
   readonly statusCode: number | undefined;
   readonly durationMs: number;
 }
-
-const callIdPattern = /^[\w.:-]{1,128}$/;
 
 /** What the queue needs of the platform around it (the composition root provides it). */
 export interface CallQueueHost {
@@ -125,7 +113,7 @@ export interface CallQueueParts {
   readonly clock?: Clock;
 }
 
-export class CallQueue {
+export class CallQueue implements AsyncCallQueue {
   readonly store: CallStore;
   readonly options: ResolvedOptions;
   readonly #host: CallQueueHost;
@@ -165,7 +153,12 @@ export class CallQueue {
   }
 
   /** Re-queues calls a previous process left running, then starts working. */
-  start(): void {
+  start(): Promise<void> {
+    this.#startNow();
+    return Promise.resolve();
+  }
+
+  #startNow(): void {
     if (this.#started) {
       return;
     }
@@ -185,24 +178,17 @@ export class CallQueue {
   }
 
   /**
-   * Stores a call and returns its record; the call is durable when this returns. Throws a
-   * UserError for an unknown function (404), a bad callback URL or call id (400), a body over
-   * the function's limit (413), or a call id already used for another function (409).
-   */
-  enqueue(request: EnqueueRequest): CallRecord {
-    const call = this.#newCall(request);
-    const record = this.store.insert(call) ? queuedRecord(call) : this.#existing(call);
-    this.#wake();
-    return record;
-  }
-
-  /**
-   * enqueue() for callers that can wait a moment (the HTTP route): calls that arrive in the
+   * Stores a call and resolves with its record once it is durable: calls that arrive in the
    * same turn of the event loop are stored in one transaction, one disk write for all of
-   * them. Resolves once the call is stored; rejects as enqueue() throws.
+   * them. Rejects with the UserErrors AsyncCallQueue.enqueue documents.
    */
-  enqueueBatched(request: EnqueueRequest): Promise<CallRecord> {
-    const call = this.#newCall(request);
+  enqueue(request: EnqueueRequest): Promise<CallRecord> {
+    let call: NewCall;
+    try {
+      call = this.#newCall(request);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return new Promise((resolve, reject) => {
       this.#batch.push({ call, resolve, reject });
       if (this.#batch.length === 1) {
@@ -237,45 +223,12 @@ export class CallQueue {
     if (this.#closing) {
       throw new Error("the platform is shutting down and takes no new async calls");
     }
-    const target = requireTarget(this.#host.revisions, request.name);
-    if (request.callbackUrl !== undefined) {
-      assertCallbackUrl(request.callbackUrl, this.#callbackTransport.policy);
-    }
-    const id = request.callId ?? randomUUID();
-    if (!callIdPattern.test(id)) {
-      throw new UserError(
-        "RUNLET_INVALID_REQUEST",
-        `Call id "${id.slice(0, 200)}" is not valid; use 1 to 128 letters, digits, '.', ':', '_' or '-'.`,
-      );
-    }
-    if (request.body.length > target.config.maxBodyBytes) {
-      throw new UserError(
-        "RUNLET_BODY_TOO_LARGE",
-        `The request body is larger than this function's limit of ${formatSize(target.config.maxBodyBytes)}; send less, or raise maxBody in the function's spec.`,
-      );
-    }
-    const headers: Record<string, string> = {};
-    const sealedHeaders: Record<string, string> = {};
-    for (const [key, value] of Object.entries(request.headers)) {
-      const name = key.toLowerCase();
-      if (!credentialHeaders.has(name)) {
-        headers[name] = value;
-      } else if (!this.#host.credentials.carries(value)) {
-        sealedHeaders[name] = value;
-      }
-    }
-    return {
-      id,
-      functionName: request.name,
-      source: request.source ?? "http",
-      method: request.method.toUpperCase(),
-      path: request.path.startsWith("/") ? request.path : `/${request.path}`,
-      headers,
-      sealedHeaders,
-      body: request.body,
-      callbackUrl: request.callbackUrl,
-      createdAt: this.#clock.now(),
-    };
+    return newCallOf(request, {
+      revisions: this.#host.revisions,
+      credentials: this.#host.credentials,
+      policy: this.#callbackTransport.policy,
+      now: this.#clock.now(),
+    });
   }
 
   /** The stored call a repeated call id names: the same call again, unless it is another function's. */
@@ -284,33 +237,27 @@ export class CallQueue {
     if (!existing) {
       throw new Error(`call ${call.id} was neither stored nor found`);
     }
-    if (existing.functionName !== call.functionName) {
-      throw new UserError(
-        "RUNLET_ALREADY_EXISTS",
-        `Call id ${call.id} is already used by a call to ${existing.functionName}; use another X-Call-Id.`,
-      );
-    }
-    return existing;
+    return assertSameFunction(existing, call);
   }
 
-  get(id: string): CallRecord | undefined {
-    return this.store.get(id);
+  get(id: string): Promise<CallRecord | undefined> {
+    return Promise.resolve(this.store.get(id));
   }
 
-  /** Like get(), but a missing call is a 404 UserError. */
-  require(id: string): CallRecord {
+  async require(id: string): Promise<CallRecord> {
     const record = this.store.get(id);
     if (!record) {
-      throw new UserError(
-        "RUNLET_CALL_NOT_FOUND",
-        `Call ${id} does not exist (finished calls are kept for a limited time); list recent calls with: runlet calls`,
-      );
+      throw callNotFound(id);
     }
     return record;
   }
 
-  list(query: CallQuery = {}): CallRecord[] {
-    return this.store.list(query);
+  list(query: CallQuery = {}): Promise<CallRecord[]> {
+    return Promise.resolve(this.store.list(query));
+  }
+
+  counts(): Promise<CallCount[]> {
+    return Promise.resolve(this.store.counts());
   }
 
   /** Attempts running now. */
@@ -519,44 +466,17 @@ export class CallQueue {
       this.#emit(call, "interrupted", result);
       return;
     }
-    const { status } = result;
-    if (status < 400) {
-      this.#finish(call, "succeeded", result, undefined);
-      return;
-    }
-    const error = describeFailure(result);
-    if (!isRetryable(status)) {
-      this.#finish(call, "failed", result, error);
-      return;
-    }
-    const failures = call.failures + 1;
     const target = this.#host.revisions.find(call.functionName);
-    if (!target) {
-      this.#finish(
-        call,
-        "failed",
-        result,
-        `the function was removed; last attempt: ${error}`,
-        failures,
-      );
-      return;
-    }
-    const maxRetries = target.config.maxRetries;
-    if (failures > maxRetries) {
-      this.#finish(
-        call,
-        "dead",
-        result,
-        `gave up after ${failures} failed attempts: ${error}`,
-        failures,
-      );
+    const outcome = attemptOutcome(result, call.failures, target?.config.maxRetries);
+    if (outcome.state !== "retry") {
+      this.#finish(call, outcome.state, result, outcome.error, outcome.failures);
       return;
     }
     const retry = {
-      nextAttemptAt: this.#clock.now() + retryDelay(this.#backoff(), failures),
-      failures,
-      statusCode: status,
-      error,
+      nextAttemptAt: this.#clock.now() + retryDelay(this.#backoff(), outcome.failures),
+      failures: outcome.failures,
+      statusCode: result.status,
+      error: outcome.error,
       durationMs: result.durationMs,
     };
     this.#defer(() => this.store.retryLater(call.id, retry));
@@ -578,12 +498,7 @@ export class CallQueue {
       durationMs: result.durationMs,
       failures,
       finishedAt: this.#clock.now(),
-      result: {
-        headers: result.headers,
-        body: result.body.length > limit ? result.body.subarray(0, limit) : result.body,
-        size: result.body.length,
-        truncated: result.body.length > limit,
-      },
+      result: storedResult(result, limit),
     };
     this.#defer(() => this.store.finish(call.id, finished));
     this.#emit(call, state, result);
@@ -665,77 +580,4 @@ export class CallQueue {
       this.#host.onError(error);
     }
   }
-}
-
-/** 5xx (the function failed, timed out or crashed), 429 (no capacity) and 408 run again. */
-export function isRetryable(status: number): boolean {
-  return status >= 500 || status === 429 || status === 408;
-}
-
-function describeFailure(result: FunctionCallResult): string {
-  const text = result.body.subarray(0, 2048).toString("utf8");
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
-    if (typeof parsed.error?.message === "string") {
-      return `${result.status}: ${parsed.error.message}`;
-    }
-  } catch {
-    // not a Runlet error body: show the start of it
-  }
-  const snippet = text.trim().slice(0, 200);
-  return snippet ? `${result.status}: ${snippet}` : `the function answered ${result.status}`;
-}
-
-function assertCallbackUrl(value: string, policy: CallbackAddressPolicy): void {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
-    throw new UserError(
-      "RUNLET_INVALID_REQUEST",
-      `Callback URL "${value.slice(0, 200)}" is not an absolute http:// or https:// URL; send one like https://example.com/hooks/result in X-Callback-Url.`,
-    );
-  }
-  const refusal = policy.refusalOfUrl(url);
-  if (refusal !== undefined) {
-    throw new UserError(
-      "RUNLET_INVALID_REQUEST",
-      `Callback URL "${value.slice(0, 200)}" is refused: ${refusal}, where callbacks are not delivered; send a public address in X-Callback-Url, or ${CallbackAddressPolicy.howToAllow(url.hostname)}.`,
-    );
-  }
-}
-
-function queuedRecord(call: NewCall): CallRecord {
-  return {
-    id: call.id,
-    functionName: call.functionName,
-    source: call.source,
-    method: call.method,
-    path: call.path,
-    requestSize: call.body.length,
-    state: "queued",
-    attempts: 0,
-    failures: 0,
-    createdAt: call.createdAt,
-    startedAt: undefined,
-    finishedAt: undefined,
-    nextAttemptAt: call.createdAt,
-    durationMs: undefined,
-    statusCode: undefined,
-    lastError: undefined,
-    result: undefined,
-    callback:
-      call.callbackUrl === undefined
-        ? undefined
-        : {
-            url: call.callbackUrl,
-            state: undefined,
-            attempts: 0,
-            status: undefined,
-            error: undefined,
-          },
-  };
 }

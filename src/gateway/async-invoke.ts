@@ -64,7 +64,7 @@ export async function handleAsyncInvocation(
     headers["x-forwarded-host"] ??= req.headers.host ?? "";
     const callbackUrl = single(req.headers["x-callback-url"]);
     const callId = single(req.headers["x-call-id"]);
-    const record = await platform.calls.enqueueBatched({
+    const record = await platform.calls.enqueue({
       name,
       method: req.method,
       path: `${match?.[2] || "/"}${match?.[3] ?? ""}`,

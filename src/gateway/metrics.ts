@@ -92,9 +92,10 @@ export function createMetrics(platform: Platform): GatewayMetrics {
     help: "Stored async calls per function and state (queued is the queue depth)",
     labelNames: ["function_name", "state"] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const counts = await platform.calls.counts();
       this.reset();
-      for (const row of platform.calls.store.counts()) {
+      for (const row of counts) {
         this.set({ function_name: row.functionName, state: row.state }, row.count);
       }
     },

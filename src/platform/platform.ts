@@ -9,6 +9,7 @@ import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import type { BuildEventSink } from "../build/build-events.js";
 import { Builder } from "../build/builder.js";
+import type { AsyncCallQueue } from "../calls/async-call-queue.js";
 import { CallQueue, type CallQueueHost, type CallQueueOptions } from "../calls/call-queue.js";
 import { systemClock, type Clock } from "../clock.js";
 import { UserError } from "../errors.js";
@@ -58,20 +59,18 @@ export interface PlatformStores {
   close(): void;
 }
 
-/** The async call queue as the platform and its shells use it. */
-export type AsyncCallQueue = Pick<
-  CallQueue,
-  | "store"
-  | "options"
-  | "start"
-  | "enqueue"
-  | "enqueueBatched"
-  | "get"
-  | "require"
-  | "list"
-  | "runningCount"
-  | "close"
->;
+/** The async call queue as the platform and its shells use it (src/calls/async-call-queue.ts). */
+export type { AsyncCallQueue } from "../calls/async-call-queue.js";
+
+/** What a queue other than the embedded one is built from (Platform.open's `queue` option). */
+export interface QueueParts {
+  readonly host: CallQueueHost;
+  readonly stores: PlatformStores;
+  /** The data directory's 32-byte secrets key: seals credential headers stored with a call. */
+  readonly sealKey: Buffer;
+  readonly options: CallQueueOptions | undefined;
+  readonly clock: Clock;
+}
 
 export interface PlatformOptions {
   /** Where state lives. */
@@ -82,8 +81,8 @@ export interface PlatformOptions {
   readonly provider?: (context: ProviderContext) => Promise<Provider>;
   /** @default SQLite stores in the data directory */
   readonly stores?: (dataDir: DataDir) => PlatformStores;
-  /** @default a CallQueue on the stores' call store */
-  readonly queue?: (host: CallQueueHost, stores: PlatformStores) => AsyncCallQueue;
+  /** @default a CallQueue on the stores' call store; JetStreamCallQueue.factory for NATS */
+  readonly queue?: (parts: QueueParts) => AsyncCallQueue;
   /** Time for scaling, back-off, retries and sweeps. @default systemClock */
   readonly clock?: Clock;
   /** Largest package once unpacked. @default 256 MiB */
@@ -213,7 +212,13 @@ export class Platform {
       onAttempt: (event) => this.events.emit("callAttempt", event),
     };
     this.calls = options.queue
-      ? options.queue(queueHost, stores)
+      ? options.queue({
+          host: queueHost,
+          stores,
+          sealKey: dataDir.secretsKey,
+          options: options.calls,
+          clock: this.clock,
+        })
       : new CallQueue({
           host: queueHost,
           store: stores.calls,
@@ -268,7 +273,7 @@ export class Platform {
           platform.executor.ensureMin(platform.target(record.name));
         }
       }
-      platform.calls.start();
+      await platform.calls.start();
       platform.triggers.start();
       return platform;
     } catch (error) {

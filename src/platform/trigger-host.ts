@@ -1,5 +1,5 @@
 /** Connects triggers to the platform's parts: buffered calls, async enqueue, function lookups. */
-import type { CallQueue } from "../calls/call-queue.js";
+import type { AsyncCallQueue } from "../calls/async-call-queue.js";
 import { callFunction, type CallRouting } from "../router/call.js";
 import type { RevisionLookup } from "../router/revision-lookup.js";
 import type { FunctionStore } from "../store/function-store.js";
@@ -9,7 +9,7 @@ export interface TriggerHostParts {
   readonly revisions: RevisionLookup;
   readonly functions: Pick<FunctionStore, "revision">;
   readonly routing: CallRouting;
-  readonly calls: Pick<CallQueue, "enqueue">;
+  readonly calls: Pick<AsyncCallQueue, "enqueue">;
   readonly onError: (error: unknown) => void;
 }
 
@@ -18,8 +18,8 @@ export function triggerHostOf(parts: TriggerHostParts): TriggerHost {
     functionTimeoutMs: (name) => parts.revisions.find(name)?.config.timeoutMs,
     hasRevision: (name, revision) => parts.functions.revision(name, revision) !== undefined,
     call: (request, signal) => callFunction(parts.routing, request, signal),
-    enqueue: (request) => {
-      parts.calls.enqueue(request);
+    enqueue: async (request) => {
+      await parts.calls.enqueue(request);
     },
     onError: parts.onError,
   };

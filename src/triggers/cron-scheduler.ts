@@ -109,26 +109,30 @@ export class CronScheduler {
 
   #fire(record: TriggerRecord, time: number): void {
     const scheduledAt = new Date(time).toISOString();
-    try {
-      this.#host.enqueue({
-        name: record.target,
-        method: "POST",
-        path: "/",
-        headers: {
-          "content-type": "application/json",
-          "x-runlet-trigger": record.name,
-          "x-runlet-scheduled-at": scheduledAt,
-        },
-        body: Buffer.from(JSON.stringify({ trigger: record.name, scheduledAt })),
-        source: `cron:${record.name}`,
-        callId: `cron-${record.name}-${time}`,
-      });
-    } catch (error) {
+    const failed = (error: unknown): void =>
       this.#host.onError(
         new Error(`cron trigger ${record.name} could not queue its ${scheduledAt} call`, {
           cause: error,
         }),
       );
+    try {
+      this.#host
+        .enqueue({
+          name: record.target,
+          method: "POST",
+          path: "/",
+          headers: {
+            "content-type": "application/json",
+            "x-runlet-trigger": record.name,
+            "x-runlet-scheduled-at": scheduledAt,
+          },
+          body: Buffer.from(JSON.stringify({ trigger: record.name, scheduledAt })),
+          source: `cron:${record.name}`,
+          callId: `cron-${record.name}-${time}`,
+        })
+        .catch(failed);
+    } catch (error) {
+      failed(error);
     }
   }
 }

@@ -36,7 +36,8 @@ export interface TriggerHost {
   /** Whether revision `revision` of `name` exists (canary routes name one). */
   hasRevision(name: string, revision: number): boolean;
   call(request: TriggerCall, signal?: AbortSignal): Promise<TriggerCallResult>;
-  enqueue(request: TriggerAsyncCall): void;
+  /** Resolves once the call is stored (durable); rejects as AsyncCallQueue.enqueue does. */
+  enqueue(request: TriggerAsyncCall): Promise<void>;
   /** Failures nobody waits for (a cron firing that could not be queued, a NATS outage). */
   onError(error: unknown): void;
 }

@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { CallQueue } from "../../src/calls/call-queue.js";
+import type { CallStore } from "../../src/store/call-store.js";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { Clock } from "../../src/clock.js";
 import { ManualClock } from "../helpers/manual-clock.js";
@@ -96,7 +98,7 @@ async function enqueue(runlet: TestRunlet, path: string, init: RequestInit = {})
 }
 
 /** A call to flaky that succeeds at once, stored without the HTTP round trip. */
-function enqueueDirectly(runlet: TestRunlet): { id: string } {
+function enqueueDirectly(runlet: TestRunlet): Promise<{ id: string }> {
   return runlet.platform.calls.enqueue({
     name: "flaky",
     method: "POST",
@@ -104,6 +106,15 @@ function enqueueDirectly(runlet: TestRunlet): { id: string } {
     headers: {},
     body: Buffer.alloc(0),
   });
+}
+
+/** The SQLite store under the embedded queue (its next due time is not on the port). */
+function embeddedStore(runlet: TestRunlet): CallStore {
+  const queue = runlet.platform.calls;
+  if (!(queue instanceof CallQueue)) {
+    throw new Error("this test needs the embedded call queue");
+  }
+  return queue.store;
 }
 
 async function call(runlet: TestRunlet, id: string): Promise<CallJson> {
@@ -138,8 +149,8 @@ async function queuedForRetry(
   failures: number,
 ): Promise<number> {
   const queued = await eventually(
-    () => {
-      const current = runlet.platform.calls.get(id);
+    async () => {
+      const current = await runlet.platform.calls.get(id);
       return current?.state === "queued" && current.failures === failures ? current : undefined;
     },
     { intervalMs: 2, what: `failure ${failures} of call ${id} to be stored` },
@@ -162,13 +173,14 @@ async function retryAt(
   due: number,
 ): Promise<void> {
   await clock.advanceTo(due - 1);
-  const other = enqueueDirectly(runlet);
+  const other = await enqueueDirectly(runlet);
   await eventually(
-    () => (runlet.platform.calls.get(other.id)?.state !== "queued" ? true : undefined),
+    async () =>
+      (await runlet.platform.calls.get(other.id))?.state !== "queued" ? true : undefined,
     { intervalMs: 2, what: "the other call to be claimed" },
   );
   // Claimed calls are `running` at once; still queued means no attempt started early.
-  expect(runlet.platform.calls.get(id)?.state).toBe("queued");
+  expect((await runlet.platform.calls.get(id))?.state).toBe("queued");
   await clock.advanceTo(due);
 }
 
@@ -207,7 +219,7 @@ describe("async calls over HTTP", () => {
       body: "payload",
     });
     // Stored before the answer: the record exists straight away.
-    const stored = runlet.platform.calls.get(id);
+    const stored = await runlet.platform.calls.get(id);
     expect(stored?.functionName).toBe("flaky");
     expect(stored?.path).toBe("/sub?x=1");
     const done = await finished(runlet, id);
@@ -256,7 +268,7 @@ describe("async calls over HTTP", () => {
       const body = (await response.json()) as { error: { code: string; message: string } };
       expect(body.error.message).toContain("X-Callback-Url");
     }
-    expect(runlet.platform.calls.list()).toEqual([]);
+    expect(await runlet.platform.calls.list()).toEqual([]);
     const get = await fetch(`${runlet.url}/async-function/flaky`);
     expect(get.status).toBe(405);
   });
@@ -340,27 +352,28 @@ describe("async calls over HTTP", () => {
     });
     const firstAt = clock.now();
     const dues: number[] = [];
-    const callbackAttempts = () => runlet.platform.calls.get(id)?.callback?.attempts;
+    const callbackAttempts = async () => (await runlet.platform.calls.get(id))?.callback?.attempts;
     for (const attempts of [1, 2]) {
-      await eventually(() => (callbackAttempts() === attempts ? true : undefined), {
+      await eventually(async () => ((await callbackAttempts()) === attempts ? true : undefined), {
         intervalMs: 2,
         what: `callback attempt ${attempts} to be stored`,
       });
       // The call is dead, so the callback is the only thing the queue has due; its back-off
       // is the calls' one.
-      const due = runlet.platform.calls.store.nextDueAt() ?? Number.NaN;
+      const due = embeddedStore(runlet).nextDueAt() ?? Number.NaN;
       const ceiling = 1000 * 2 ** (attempts - 1);
       expect(due - clock.now()).toBeGreaterThanOrEqual(ceiling / 2);
       expect(due - clock.now()).toBeLessThanOrEqual(ceiling);
       await clock.advanceTo(due - 1);
       // Another call makes the queue look for due work; it must not deliver early (the time
       // the other call takes lets a delivery started too early arrive).
-      const other = enqueueDirectly(runlet);
+      const other = await enqueueDirectly(runlet);
       await eventually(
-        () => (runlet.platform.calls.get(other.id)?.state === "succeeded" ? true : undefined),
+        async () =>
+          (await runlet.platform.calls.get(other.id))?.state === "succeeded" ? true : undefined,
         { intervalMs: 2, what: "the other call to succeed" },
       );
-      expect(callbackAttempts()).toBe(attempts);
+      expect(await callbackAttempts()).toBe(attempts);
       expect(receiver.received).toHaveLength(attempts);
       await clock.advanceTo(due);
       dues.push(due);

@@ -79,7 +79,7 @@ describe("callFunction (buffered calls through the router)", () => {
   it("stores an enqueued call and runs it", async () => {
     const runlet = await startTestRunlet();
     expect((await runlet.deploy("echo", { "index.js": echo })).status).toBe(201);
-    const record = runlet.platform.calls.enqueue({
+    const record = await runlet.platform.calls.enqueue({
       name: "echo",
       method: "POST",
       path: "/q?y=2",
@@ -88,9 +88,9 @@ describe("callFunction (buffered calls through the router)", () => {
       source: "test",
     });
     expect(record.state).toBe("queued");
-    expect(runlet.platform.calls.get(record.id)?.source).toBe("test");
-    const done = await eventually(() => {
-      const call = runlet.platform.calls.get(record.id);
+    expect((await runlet.platform.calls.get(record.id))?.source).toBe("test");
+    const done = await eventually(async () => {
+      const call = await runlet.platform.calls.get(record.id);
       return call?.state === "succeeded" ? call : undefined;
     });
     expect(done.attempts).toBe(1);

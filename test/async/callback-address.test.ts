@@ -250,7 +250,7 @@ describe("callbacks through a real Runlet", () => {
       expect(body.error.message).toContain("loopback address");
       expect(body.error.message).toContain("--callback-allow");
     }
-    expect(runlet.platform.calls.list()).toEqual([]);
+    expect(await runlet.platform.calls.list()).toEqual([]);
     expect(target.connections()).toBe(0);
   });
 
@@ -305,7 +305,7 @@ describe("callbacks through a real Runlet", () => {
     });
     const id = response.headers.get("x-call-id") ?? "";
     // The function got its own token (it echoed it in a response header)…
-    expect(runlet.platform.calls.get(id)?.result?.headers.authorization).toBe(
+    expect((await runlet.platform.calls.get(id))?.result?.headers.authorization).toBe(
       "Bearer fn-own-token",
     );
     // …and the callback target got neither that header nor the token.

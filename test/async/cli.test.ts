@@ -44,8 +44,8 @@ describe("runlet invoke --async and runlet calls", () => {
 
     const failing = (await cli(["invoke", "job", "--async", "-q", "fail=1"])).stdout.trim();
     // maxRetries 1: one retry, when the fed clock reaches its back-off, and the call is dead.
-    const retry = await eventually(() => {
-      const current = runlet.platform.calls.get(failing);
+    const retry = await eventually(async () => {
+      const current = await runlet.platform.calls.get(failing);
       return current?.state === "queued" && current.failures === 1 ? current : undefined;
     });
     const pending = await cli(["calls", "get", failing]);
@@ -53,7 +53,7 @@ describe("runlet invoke --async and runlet calls", () => {
     expect(pending.stdout).toMatch(/Next attempt: +\S+\n/);
     expect(pending.stdout).toContain(new Date(retry.nextAttemptAt ?? 0).toISOString());
     await clock.advanceTo(retry.nextAttemptAt ?? 0);
-    await eventually(async () => runlet.platform.calls.get(failing)?.state === "dead");
+    await eventually(async () => (await runlet.platform.calls.get(failing))?.state === "dead");
     const dead = await cli(["calls", "job", "--status", "dead"]);
     expect(dead.code).toBe(0);
     expect(dead.stdout).toContain(failing);

@@ -38,22 +38,21 @@ describe("the async call queue", () => {
     await runlet.deploy("narrow", { "index.js": sleeper }, { scale: { max: 1, concurrency: 2 } });
     await runlet.deploy("wide", { "index.js": sleeper });
     const ids = [
-      ...Array.from({ length: 8 }, () => enqueue(runlet, "narrow", "/?ms=30").id),
-      ...Array.from({ length: 8 }, () => enqueue(runlet, "wide", "/?ms=30").id),
-    ];
+      ...(await Promise.all(Array.from({ length: 8 }, () => enqueue(runlet, "narrow", "/?ms=30")))),
+      ...(await Promise.all(Array.from({ length: 8 }, () => enqueue(runlet, "wide", "/?ms=30")))),
+    ].map((call) => call.id);
     let maxNarrow = 0;
     let maxAll = 0;
     await eventually(
-      () => {
-        const running = runlet.platform.calls.list({ state: "running", limit: 100 });
+      async () => {
+        const running = await runlet.platform.calls.list({ state: "running", limit: 100 });
         maxAll = Math.max(maxAll, running.length);
         maxNarrow = Math.max(
           maxNarrow,
           running.filter((call) => call.functionName === "narrow").length,
         );
-        return ids.every((id) => runlet.platform.calls.get(id)?.state === "succeeded")
-          ? true
-          : undefined;
+        const states = await Promise.all(ids.map((id) => runlet.platform.calls.get(id)));
+        return states.every((call) => call?.state === "succeeded") ? true : undefined;
       },
       { intervalMs: 2, what: "all calls to succeed" },
     );
@@ -66,13 +65,13 @@ describe("the async call queue", () => {
     const dataDir = await tempDir();
     const first = await startTestRunlet({ dataDir });
     await first.deploy("slow", { "index.js": sleeper });
-    const call = enqueue(first, "slow", "/?hang=1");
-    await eventually(() => first.platform.calls.get(call.id)?.state === "running");
+    const call = await enqueue(first, "slow", "/?hang=1");
+    await eventually(async () => (await first.platform.calls.get(call.id))?.state === "running");
     await first.close(100);
 
     const second = await startTestRunlet({ dataDir });
-    const done = await eventually(() => {
-      const current = second.platform.calls.get(call.id);
+    const done = await eventually(async () => {
+      const current = await second.platform.calls.get(call.id);
       return current?.state === "succeeded" ? current : undefined;
     });
     // The cut-short attempt counts as an attempt, not as a failure of the function.
@@ -83,11 +82,11 @@ describe("the async call queue", () => {
     const dataDir = await tempDir();
     const first = await startTestRunlet({ dataDir });
     await first.deploy("slow", { "index.js": sleeper });
-    const call = enqueue(first, "slow", "/?ms=300");
-    await eventually(() => first.platform.calls.get(call.id)?.state === "running");
+    const call = await enqueue(first, "slow", "/?ms=300");
+    await eventually(async () => (await first.platform.calls.get(call.id))?.state === "running");
     await first.close(10_000);
     const second = await startTestRunlet({ dataDir, calls: { maxConcurrency: 0 } });
-    expect(second.platform.calls.get(call.id)).toMatchObject({
+    expect(await second.platform.calls.get(call.id)).toMatchObject({
       state: "succeeded",
       attempts: 1,
       statusCode: 200,
@@ -98,22 +97,26 @@ describe("the async call queue", () => {
     const dataDir = await tempDir();
     const accepting = await startTestRunlet({ dataDir, calls: { maxConcurrency: 0 } });
     await accepting.deploy("later", { "index.js": sleeper });
-    const ids = Array.from({ length: 5 }, () => enqueue(accepting, "later").id);
-    const queued = accepting.platform.calls.list({ functionName: "later" });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      ids.push((await enqueue(accepting, "later")).id);
+    }
+    const queued = await accepting.platform.calls.list({ functionName: "later" });
     expect(queued.map((c) => c.state)).toEqual(Array(5).fill("queued"));
     await accepting.close(1000);
     const working = await startTestRunlet({ dataDir });
-    await eventually(() =>
-      ids.every((id) => working.platform.calls.get(id)?.state === "succeeded") ? true : undefined,
-    );
+    await eventually(async () => {
+      const states = await Promise.all(ids.map((id) => working.platform.calls.get(id)));
+      return states.every((call) => call?.state === "succeeded") ? true : undefined;
+    });
   });
 
   it("keeps at most maxResultBytes of a result, and says it was cut", async () => {
     const runlet = await startTestRunlet({ calls: { maxResultBytes: 100 } });
     await runlet.deploy("big", { "index.js": sleeper });
-    const call = enqueue(runlet, "big", "/?size=1000");
-    const done = await eventually(() => {
-      const current = runlet.platform.calls.get(call.id);
+    const call = await enqueue(runlet, "big", "/?size=1000");
+    const done = await eventually(async () => {
+      const current = await runlet.platform.calls.get(call.id);
       return current?.state === "succeeded" ? current : undefined;
     });
     expect(done.result).toMatchObject({ size: 1000, truncated: true });
@@ -124,18 +127,18 @@ describe("the async call queue", () => {
     const clock = new ManualClock();
     const runlet = await startTestRunlet({ clock, calls: { retentionMs: 600_000 } });
     await runlet.deploy("brief", { "index.js": sleeper });
-    const call = enqueue(runlet, "brief");
-    const done = await eventually(() => {
-      const current = runlet.platform.calls.get(call.id);
+    const call = await enqueue(runlet, "brief");
+    const done = await eventually(async () => {
+      const current = await runlet.platform.calls.get(call.id);
       return current?.state === "succeeded" ? current : undefined;
     });
     const finishedAt = done.finishedAt ?? 0;
     // Sweeps run every tenth of the retention time (at most a minute apart): kept until it is
     // 10 minutes old, gone by the sweep after.
     await clock.advanceTo(finishedAt + 600_000);
-    expect(runlet.platform.calls.get(call.id)?.state).toBe("succeeded");
+    expect((await runlet.platform.calls.get(call.id))?.state).toBe("succeeded");
     await clock.advanceTo(finishedAt + 660_000);
-    expect(runlet.platform.calls.get(call.id)).toBeUndefined();
+    expect(await runlet.platform.calls.get(call.id)).toBeUndefined();
   });
 
   it("fails queued calls of a function that was removed, without retrying", async () => {
@@ -146,20 +149,22 @@ describe("the async call queue", () => {
       { "index.js": sleeper },
       { timeout: "1s", scale: { max: 1, concurrency: 1 } },
     );
-    const running = enqueue(runlet, "gone", "/?hang=1");
-    await eventually(() => runlet.platform.calls.get(running.id)?.state === "running");
-    const waiting = enqueue(runlet, "gone");
-    expect(runlet.platform.calls.get(waiting.id)?.state).toBe("queued");
+    const running = await enqueue(runlet, "gone", "/?hang=1");
+    await eventually(
+      async () => (await runlet.platform.calls.get(running.id))?.state === "running",
+    );
+    const waiting = await enqueue(runlet, "gone");
+    expect((await runlet.platform.calls.get(waiting.id))?.state).toBe("queued");
     await runlet.platform.remove("gone");
     const failed = (id: string) =>
-      eventually(() => {
-        const current = runlet.platform.calls.get(id);
+      eventually(async () => {
+        const current = await runlet.platform.calls.get(id);
         return current?.state === "failed" ? current : undefined;
       });
     expect(await failed(running.id)).toMatchObject({ attempts: 1, statusCode: 504 });
     expect(await failed(waiting.id)).toMatchObject({ attempts: 1, statusCode: 404 });
     for (const id of [running.id, waiting.id]) {
-      expect(runlet.platform.calls.get(id)?.lastError).toContain("removed");
+      expect((await runlet.platform.calls.get(id))?.lastError).toContain("removed");
     }
   });
 });

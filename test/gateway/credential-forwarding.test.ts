@@ -153,10 +153,10 @@ describe("platform credentials never reach a function", () => {
       ids.push(response.headers.get("x-call-id") ?? "");
     }
     await eventually(
-      () =>
-        ids.every((id) => runlet.platform.calls.get(id)?.callback?.state === "delivered")
-          ? true
-          : undefined,
+      async () => {
+        const calls = await Promise.all(ids.map((id) => runlet.platform.calls.get(id)));
+        return calls.every((call) => call?.callback?.state === "delivered") ? true : undefined;
+      },
       { what: "every callback" },
     );
     for (const id of ids) {
@@ -210,8 +210,8 @@ describe("platform credentials never reach a function", () => {
       body: "x",
     });
     const id = response.headers.get("x-call-id") ?? "";
-    const done = await eventually(() => {
-      const call = runlet.platform.calls.get(id);
+    const done = await eventually(async () => {
+      const call = await runlet.platform.calls.get(id);
       return call?.state === "succeeded" ? call : undefined;
     });
     expect(done.result?.headers["x-seen-authorization"]).toBe("Bearer fn-own-token");

@@ -44,7 +44,7 @@ describe("credentials at rest", () => {
     });
     expect(accepted.status).toBe(202);
     const id = accepted.headers.get("x-call-id") ?? "";
-    await eventually(() => (first.platform.calls.get(id) ? true : undefined));
+    await eventually(async () => ((await first.platform.calls.get(id)) ? true : undefined));
     const bytes = await storeBytes(first);
     expect(bytes).toContain(id);
     expect(bytes).not.toContain("fn-own-token");

@@ -12,9 +12,12 @@ const tick = `export default async function (event) {
 `;
 
 /** Scheduled times (epoch ms) of the cron calls of `functionName`, from the calls' ids. */
-function cronFirings(runlet: TestRunlet, functionName: string, trigger: string): number[] {
-  return runlet.platform.calls
-    .list({ functionName, limit: 1000 })
+async function cronFirings(
+  runlet: TestRunlet,
+  functionName: string,
+  trigger: string,
+): Promise<number[]> {
+  return (await runlet.platform.calls.list({ functionName, limit: 1000 }))
     .filter((call) => call.source === `cron:${trigger}`)
     .map((call) => Number(call.id.slice(`cron-${trigger}-`.length)))
     .sort((a, b) => a - b);
@@ -30,15 +33,15 @@ describe("cron triggers", () => {
     );
     expect(deployed.status).toBe(201);
     const calls = await eventually(
-      () => {
-        const done = runlet.platform.calls
-          .list({ functionName: "ticker" })
-          .filter((call) => call.source === "cron:ticker.cron-1" && call.state === "succeeded");
+      async () => {
+        const done = (await runlet.platform.calls.list({ functionName: "ticker" })).filter(
+          (call) => call.source === "cron:ticker.cron-1" && call.state === "succeeded",
+        );
         return done.length >= 2 ? done : undefined;
       },
       { what: "two successful cron calls", timeoutMs: 20_000 },
     );
-    const result = runlet.platform.calls.get(calls[0]?.id ?? "")?.result;
+    const result = (await runlet.platform.calls.get(calls[0]?.id ?? ""))?.result;
     expect(JSON.parse(result?.body.toString("utf8") ?? "{}")).toMatchObject({
       trigger: "ticker.cron-1",
     });
@@ -54,10 +57,13 @@ describe("cron triggers", () => {
       body: JSON.stringify({ name: "tick", function: "ticker", cron: "@every 1s" }),
     });
     expect(created.status).toBe(201);
-    await eventually(() => cronFirings(first, "ticker", "tick").length >= 2 || undefined, {
-      what: "two firings before the restart",
-      timeoutMs: 20_000,
-    });
+    await eventually(
+      async () => (await cronFirings(first, "ticker", "tick")).length >= 2 || undefined,
+      {
+        what: "two firings before the restart",
+        timeoutMs: 20_000,
+      },
+    );
     await first.close(2000);
     const closedAt = Date.now();
     // Stay down across at least two firings.
@@ -66,8 +72,8 @@ describe("cron triggers", () => {
     const reopenedAt = Date.now();
     const second = await startTestRunlet({ dataDir });
     const firings = await eventually(
-      () => {
-        const all = cronFirings(second, "ticker", "tick");
+      async () => {
+        const all = await cronFirings(second, "ticker", "tick");
         return all.filter((time) => time > reopenedAt).length >= 2 ? all : undefined;
       },
       { what: "two firings after the restart", timeoutMs: 20_000 },
@@ -104,6 +110,7 @@ describe("CronScheduler", () => {
       call: () => Promise.reject(new Error("not used")),
       enqueue: (call) => {
         fired.push(call);
+        return Promise.resolve();
       },
       onError: (error) => {
         throw error;

@@ -15,12 +15,15 @@ export const callsQuerySchema = z.object({
 export function registerCallRoutes(app: FastifyInstance, platform: Platform): void {
   app.get("/api/v1/calls", async (request) => {
     const query = parseFunctionSpec(callsQuerySchema, request.query, "calls query");
-    return platform.calls
-      .list({ functionName: query.function, state: query.status, limit: query.limit })
-      .map((call) => callView(call));
+    const calls = await platform.calls.list({
+      functionName: query.function,
+      state: query.status,
+      limit: query.limit,
+    });
+    return calls.map((call) => callView(call));
   });
 
   app.get<{ Params: { id: string } }>("/api/v1/calls/:id", async (request) =>
-    callView(platform.calls.require(request.params.id)),
+    callView(await platform.calls.require(request.params.id)),
   );
 }
