@@ -4,11 +4,12 @@
  * function with the fission handler shape (docs/compat.md).
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { globSync } from "tinyglobby";
 import { parseAllDocuments } from "yaml";
 import { UserError } from "../errors.js";
 import { functionSpecSchema, type RuntimeName } from "../spec/function-spec.js";
+import { resolveFissionEntrypoint, type PackageFiles } from "../spec/fission-entrypoint.js";
 import {
   envList,
   importError,
@@ -119,28 +120,24 @@ export function readFissionSpecs(dir: string): ImportResult {
       continue;
     }
     const entrypoint = text(packageRef.functionName) ?? "";
-    const [entryFile = "", entryFunc = ""] = entrypoint.split(".");
-    const defaultFile =
-      runtime === "node" ? `${entryFile || "index"}.js` : `${entryFile || "main"}.py`;
-    const content = archiveFiles(archive, defaultFile, root, (name) =>
+    const content = archiveFiles(archive, literalFileName(entrypoint, runtime), root, (name) =>
       find("ArchiveUploadSpec", name),
     );
     if (typeof content === "string") {
       problems.push({ file: pkg.file, message: `package ${pkg.name}: ${content}` });
       continue;
     }
-    const handlerFile = findHandlerFile(content, runtime, entryFile);
-    if (!handlerFile) {
+    const resolved = resolveFissionEntrypoint(entrypoint, runtime, filesOf(content));
+    if ("problem" in resolved) {
       problems.push({
         file: fn.file,
-        message: `function ${fn.name}: entrypoint ${JSON.stringify(entrypoint)} names no file in package ${pkg.name} (it has ${[...content.keys()].join(", ") || "no files"})`,
+        message: `function ${fn.name}: ${resolved.problem} in package ${pkg.name} (looked for ${resolved.tried.join(", ")}; it has ${[...content.keys()].join(", ") || "no files"})`,
       });
       continue;
     }
-    const pythonFunc = runtime === "python" ? entryFunc || "main" : entryFunc;
     const runletSpec: Record<string, unknown> = {
       runtime,
-      handler: pythonFunc ? `${handlerFile}:${pythonFunc}` : handlerFile,
+      handler: resolved.handler,
       compat: "fission",
       timeout: `${Number(spec.functionTimeout ?? 60) || 60}s`,
     };
@@ -339,40 +336,27 @@ function archiveFiles(
 }
 
 /** The file an entrypoint names, as Fission's environments look it up. */
-function findHandlerFile(
-  files: ReadonlyMap<string, Buffer>,
-  runtime: RuntimeName,
-  entryFile: string,
-): string | undefined {
-  const has = (path: string) => files.has(path);
+/** The name a package's one literal file gets: the module its entrypoint names. */
+function literalFileName(entrypoint: string, runtime: RuntimeName): string {
+  const dot = entrypoint.lastIndexOf(".");
+  const module = dot > 0 ? entrypoint.slice(0, dot) : "";
   if (runtime === "python") {
-    const file = `${entryFile || "main"}.py`;
-    return has(file) ? file : undefined;
+    return `${module === "" ? "main" : module.split(".").join("/")}.py`;
   }
-  if (entryFile) {
-    return [
-      entryFile,
-      `${entryFile}.js`,
-      `${entryFile}.cjs`,
-      `${entryFile}.mjs`,
-      `${entryFile}/index.js`,
-    ].find(has);
-  }
-  const scripts = [...files.keys()].filter((f) => /^[^/]+\.[cm]?js$/.test(f));
-  if (scripts.length === 1) {
-    return scripts[0];
-  }
-  const pkg = files.get("package.json");
-  if (pkg) {
-    try {
-      const main = text(record(JSON.parse(pkg.toString("utf8"))).main);
-      if (main) {
-        const path = relative(".", main);
-        return [path, `${path}.js`].find(has);
+  return `${module || entrypoint || "index"}.js`;
+}
+
+function filesOf(content: ReadonlyMap<string, Buffer>): PackageFiles {
+  return {
+    has: (path) => content.has(path),
+    topLevel: () => [...content.keys()].filter((file) => !file.includes("/")),
+    packageMain: () => {
+      const pkg = content.get("package.json");
+      try {
+        return pkg === undefined ? undefined : text(record(JSON.parse(pkg.toString("utf8"))).main);
+      } catch {
+        return undefined; // Not JSON: the usual names are tried.
       }
-    } catch {
-      // Not JSON: fall through to the usual names.
-    }
-  }
-  return ["index.js", "main.js"].find(has);
+    },
+  };
 }

@@ -1,9 +1,10 @@
 /** `runlet deploy`: pack a source folder, upload it, and deploy it as a new revision. */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError, isUserError } from "../../errors.js";
 import { packDirectory } from "../../packaging/pack.js";
+import { sourceFiles } from "../../packaging/source-files.js";
 import {
   assertExecFields,
   compatShapes,
@@ -79,7 +80,9 @@ export async function deployOne(
   given: StackFunction,
   progress: (text: string) => void,
 ): Promise<DeployedFunction> {
-  const fn = { ...given, spec: withRunletHandler(given.spec) };
+  const isFolder = statSync(given.source, { throwIfNoEntry: false })?.isDirectory() === true;
+  const files = isFolder ? sourceFiles(given.source) : undefined;
+  const fn = { ...given, spec: withRunletHandler(given.spec, files) };
   assertValidName(fn.name);
   const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(/:[^:/]*$/, "");
   // A Java handler names a class, not a file: the server says when it is not in the build.
