@@ -221,7 +221,12 @@ function fissionHandler(fn, info) {
       }
     } else {
       try {
-        fn(fissionContext, callback);
+        const returned = fn(fissionContext, callback);
+        // An async (context, callback) function that throws rejects its promise: answered
+        // as a thrown error is, instead of ending the instance with an unhandled rejection.
+        if (typeof returned?.then === "function") {
+          returned.then(undefined, failed);
+        }
       } catch (error) {
         failed(error);
       }

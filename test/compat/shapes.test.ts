@@ -172,9 +172,16 @@ describe("Fission Node environment shape", () => {
   broken: async function (context) {
     throw new Error('boom');
   },
+  brokenWithCallback: async function (context, callback) {
+    if (context.request.query.pid !== undefined) {
+      callback(200, String(process.pid));
+      return;
+    }
+    throw new Error('boom');
+  },
 };
 `;
-    for (const name of ["viaCallback", "viaResponse", "broken"]) {
+    for (const name of ["viaCallback", "viaResponse", "broken", "brokenWithCallback"]) {
       const deployed = await runlet.deploy(
         `fi-${name.toLowerCase()}`,
         { "multi.js": source },
@@ -195,6 +202,16 @@ describe("Fission Node environment shape", () => {
     const broken = await fetch(`${runlet.url}/function/fi-broken`);
     expect(broken.status).toBe(500);
     expect(await broken.text()).toBe("Internal server error");
+    // An async (context, callback) function that throws: a 500, and the instance stays.
+    const pid = async () =>
+      (await fetch(`${runlet.url}/function/fi-brokenwithcallback?pid`)).text();
+    const before = await pid();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const thrown = await fetch(`${runlet.url}/function/fi-brokenwithcallback`);
+      expect(thrown.status).toBe(500);
+      expect(await thrown.text()).toBe("Internal server error");
+    }
+    expect(await pid()).toBe(before);
   });
 });
 
