@@ -169,7 +169,8 @@ export function convertOpenFaasStack(value: unknown, path: string): OpenFaasStac
     set("secrets", fn.secrets);
     set("labels", fn.labels);
     set("annotations", fn.annotations);
-    set("memory", fn.limits?.memory);
+    set("memory", fn.limits?.memory === undefined ? undefined : memoryValue(fn.limits.memory));
+    set("timeout", watchdogTimeout(env));
     set("cpu", fn.limits?.cpu === undefined ? undefined : cpuValue(fn.limits.cpu));
     const scale = scaleFromLabels(fn.labels ?? {}, [...at, "labels"], problems);
     set("scale", Object.keys(scale).length > 0 ? scale : undefined);
@@ -196,6 +197,8 @@ function stackPathOf(specPath: readonly PropertyKey[]): PropertyKey[] {
     case "memory":
     case "cpu":
       return ["limits", field];
+    case "timeout":
+      return ["environment", "exec_timeout"];
     case "env":
       return ["environment", ...rest];
     case "scale":
@@ -203,6 +206,32 @@ function stackPathOf(specPath: readonly PropertyKey[]): PropertyKey[] {
     default:
       return [...specPath];
   }
+}
+
+/**
+ * Docker and Swarm write memory as `30m` or `1g` (binary units); Runlet's sizes are
+ * Kubernetes quantities, where `30m` would be 0.03 bytes.
+ */
+function memoryValue(memory: string): string {
+  const swarm = /^(\d+(?:\.\d+)?)\s*([kmg])b?$/i.exec(memory.trim());
+  const unit = swarm?.[2];
+  if (swarm === null || unit === undefined || /^[KMG]$/.test(memory.trim().slice(-1))) {
+    return memory;
+  }
+  return `${swarm[1]}${unit.toUpperCase()}i`;
+}
+
+/**
+ * The watchdogs' `exec_timeout` (of-watchdog and classic: the longest a call may run; a Go
+ * duration or whole seconds; 0 means none) is the function's timeout. Without one, Runlet's
+ * default applies.
+ */
+function watchdogTimeout(env: Readonly<Record<string, string>>): string | undefined {
+  const raw = env["exec_timeout"]?.trim();
+  if (raw === undefined || raw === "" || /^0+(?:\.0+)?[a-z]*$/.test(raw)) {
+    return undefined;
+  }
+  return /^\d+(?:\.\d+)?$/.test(raw) ? `${raw}s` : raw;
 }
 
 function cpuValue(cpu: string): string | number {

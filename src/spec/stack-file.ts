@@ -63,6 +63,8 @@ export interface StackFunction {
   readonly name: string;
   /** Absolute path of the source folder. */
   readonly source: string;
+  /** The folder was not named, only implied by the function's name (it may not exist). */
+  readonly sourceImplied?: boolean;
   readonly spec: FunctionSpec;
 }
 
@@ -80,17 +82,25 @@ export interface StackProblem {
   readonly message: string;
 }
 
-export function readStackFile(path: string): StackFile {
+/**
+ * Reads a stack file. With `only`, problems of the other functions of an OpenFaaS stack file
+ * (a lang Runlet has no template for) do not stop the ones named from deploying.
+ */
+export function readStackFile(path: string, only: readonly string[] = []): StackFile {
   if (!existsSync(path)) {
     throw new UserError(
       "RUNLET_INVALID_STACK_FILE",
       `No stack file at ${path}. Create one with \`runlet new NAME --runtime node\`, or deploy a folder directly: runlet deploy NAME --runtime node --source DIR`,
     );
   }
-  return parseStackFile(readFileSync(path, "utf8"), path);
+  return parseStackFile(readFileSync(path, "utf8"), path, only);
 }
 
-export function parseStackFile(text: string, path: string): StackFile {
+export function parseStackFile(
+  text: string,
+  path: string,
+  only: readonly string[] = [],
+): StackFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   const problems: StackProblem[] = doc.errors.map((error) => ({
@@ -105,10 +115,21 @@ export function parseStackFile(text: string, path: string): StackFile {
   if (problems.length === 0 && isOpenFaasStack(value)) {
     // An OpenFaaS stack.yml: its functions run with the openfaas handler shape.
     const stack = convertOpenFaasStack(value, path);
-    if (stack.problems.length === 0) {
-      return { path, gateway: stack.gateway, functions: stack.functions, notices: stack.notices };
+    const isOther = (problem: { path: readonly PropertyKey[] }) =>
+      only.length > 0 &&
+      problem.path[0] === "functions" &&
+      typeof problem.path[1] === "string" &&
+      !only.includes(problem.path[1]);
+    const relevant = stack.problems.filter((problem) => !isOther(problem));
+    if (relevant.length === 0) {
+      const skipped = [...new Set(stack.problems.map((problem) => String(problem.path[1])))];
+      const notices =
+        skipped.length === 0
+          ? stack.notices
+          : [...stack.notices, `not deployed, and not checked further: ${skipped.join(", ")}`];
+      return { path, gateway: stack.gateway, functions: stack.functions, notices };
     }
-    for (const problem of stack.problems) {
+    for (const problem of relevant) {
       problems.push({
         line: lineOf(doc, lineCounter, problem.path),
         path: problem.path.map(String).join("."),
@@ -124,7 +145,7 @@ export function parseStackFile(text: string, path: string): StackFile {
         gateway: parsed.data.gateway,
         functions: Object.entries(parsed.data.functions).map(([name, fn]) => {
           const { source, ...spec } = fn;
-          return { name, source: resolve(base, source ?? name), spec };
+          return { name, source: resolve(base, source ?? name), sourceImplied: !source, spec };
         }),
       };
     }

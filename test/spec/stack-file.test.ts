@@ -38,6 +38,7 @@ describe("stack file", () => {
       {
         name: "hello",
         source: "/app/src/hello",
+        sourceImplied: false,
         spec: { runtime: "node", env: { A: "b" }, scale: { min: 1 } },
       },
     ]);

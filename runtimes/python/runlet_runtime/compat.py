@@ -8,11 +8,73 @@
 - Fission: `main()` with no arguments, reading the request from `flask.request`; it returns
   what a Flask view returns.
 """
+import collections.abc
+import contextvars
 import datetime
 import inspect
 import os
 
-from .control import captured_output
+from .control import captured_errors, captured_output
+
+#: The classic watchdog's variables of the call the current task or handler thread serves.
+call_environ = contextvars.ContextVar("runlet_call_environ", default=None)
+
+
+class CallEnviron(collections.abc.MutableMapping):
+    """os.environ with the current call's Http_* variables laid over it. The classic watchdog
+    forks a process per call with them set; here one process serves many calls, so each sees
+    its own (os.getenv and os.environ read through this; writes go to the real environment)."""
+
+    def __init__(self, base):
+        self._base = base
+
+    def __getitem__(self, key):
+        overlay = call_environ.get()
+        if overlay is not None and key in overlay:
+            return overlay[key]
+        return self._base[key]
+
+    def __setitem__(self, key, value):
+        self._base[key] = value
+
+    def __delitem__(self, key):
+        del self._base[key]
+
+    def __iter__(self):
+        overlay = call_environ.get() or {}
+        yield from overlay
+        yield from (key for key in self._base if key not in overlay)
+
+    def __len__(self):
+        return len(set(self._base).union(call_environ.get() or {}))
+
+    def copy(self):
+        return dict(self)
+
+    def __repr__(self):
+        return "environ(%r)" % (dict(self),)
+
+
+def _install_call_environ():
+    if not isinstance(os.environ, CallEnviron):
+        # Rebinding (not clearing) is the point: os.getenv reads the module's environ.
+        os.environ = CallEnviron(os.environ)  # noqa: B003
+
+
+def classic_environ(event):
+    """As the classic watchdog sets them: Http_Method, Http_Path, Http_Query, and each header
+    as Http_<Header_Name> (Content-Type becomes Http_Content_Type)."""
+    env = {
+        "Http_Method": event.method or "GET",
+        "Http_Path": event.path,
+        "Http_Query": event.query_string,
+    }
+    for name, value in event.headers.items():
+        if not name or not all(c.isalnum() or c == "-" for c in name):
+            continue
+        canonical = "_".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+        env["Http_" + canonical] = ", ".join(value) if isinstance(value, list) else str(value)
+    return env
 
 
 def shape_of(fn, compat):
@@ -126,17 +188,29 @@ def openfaas_http_result(result):
 
 
 async def run_openfaas_classic(target, event, loop, call_sync):
-    """The classic template prints what handle(req) returns: stdout is the response body."""
+    """The classic template prints what handle(req) returns: stdout is the response body, with
+    stderr in it too unless combine_output is false (as the classic watchdog does)."""
+    _install_call_environ()
     request = event.raw_body.decode("utf-8", "replace")
     capture = []
-    if target.is_async:
-        token = captured_output.set(capture)
-        try:
-            result = await target.fn(request)
-        finally:
-            captured_output.reset(token)
-    else:
-        result = await call_sync(target, loop, target.fn, request, capture=capture)
+    combined = os.environ.get("combine_output", "true").strip().lower() != "false"
+    errors = capture if combined else None
+    environ_token = call_environ.set(classic_environ(event))
+    try:
+        if target.is_async:
+            token = captured_output.set(capture)
+            errors_token = captured_errors.set(errors)
+            try:
+                result = await target.fn(request)
+            finally:
+                captured_errors.reset(errors_token)
+                captured_output.reset(token)
+        else:
+            result = await call_sync(
+                target, loop, target.fn, request, capture=capture, capture_errors=errors
+            )
+    finally:
+        call_environ.reset(environ_token)
     printed = "".join(capture)
     body = printed + ("" if result is None else "%s\n" % (result,))
     content_type = os.environ.get("content_type") or "text/plain; charset=utf-8"

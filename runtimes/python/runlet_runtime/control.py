@@ -12,6 +12,8 @@ import threading
 current_call = contextvars.ContextVar("runlet_current_call", default=None)
 #: Set while a classic OpenFaaS handler runs: what it prints is its response, not a log.
 captured_output = contextvars.ContextVar("runlet_captured_output", default=None)
+#: Set with it when the handler's stderr belongs in its response too (combine_output).
+captured_errors = contextvars.ContextVar("runlet_captured_errors", default=None)
 
 
 class Control:
@@ -88,11 +90,10 @@ class LogStream(io.TextIOBase):
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError("write() argument must be str, not " + type(text).__name__)
-        if self._stream == "stdout":
-            capture = captured_output.get()
-            if capture is not None:
-                capture.append(text)
-                return len(text)
+        capture = (captured_output if self._stream == "stdout" else captured_errors).get()
+        if capture is not None:
+            capture.append(text)
+            return len(text)
         call_id = current_call.get()
         with self._lock:
             pending = self._partial.pop(call_id, "") + text

@@ -14,7 +14,7 @@ import traceback
 from urllib.parse import parse_qsl, urlsplit
 
 from . import compat
-from .control import captured_output, current_call
+from .control import captured_errors, captured_output, current_call
 
 SECRET_NAME = re.compile(r"^[a-z0-9-]+$")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -36,12 +36,13 @@ class Headers(dict):
 class Event:
     """What a handler gets about the request; fields read as attributes or as keys."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "raw_body", "params")
+    __slots__ = ("method", "path", "query", "query_string", "headers", "body", "raw_body", "params")
 
-    def __init__(self, method, path, query, headers, body, raw_body, params):
+    def __init__(self, method, path, query, headers, body, raw_body, params, query_string=""):
         self.method = method
         self.path = path
         self.query = query
+        self.query_string = query_string
         self.headers = headers
         self.body = body
         self.raw_body = raw_body
@@ -244,6 +245,7 @@ def build_event(call, headers):
         body=decode_body(call.body, content_type if isinstance(content_type, str) else ""),
         raw_body=call.body,
         params=_params(headers.get("x-runlet-params")),
+        query_string=url.query,
     )
 
 
@@ -318,11 +320,13 @@ async def call_handler(target, args, loop):
     return result
 
 
-def call_sync(target, loop, fn, *args, capture=None):
+def call_sync(target, loop, fn, *args, capture=None, capture_errors=None):
     """Runs sync code in the function's thread pool, in the calling task's context."""
     context = contextvars.copy_context()
     if capture is not None:
         context.run(captured_output.set, capture)
+    if capture_errors is not None:
+        context.run(captured_errors.set, capture_errors)
     return loop.run_in_executor(target.pool, context.run, fn, *args)
 
 

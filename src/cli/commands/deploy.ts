@@ -1,9 +1,11 @@
 /** `runlet deploy`: pack a source folder, upload it, and deploy it as a new revision. */
 import { existsSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError, isUserError } from "../../errors.js";
-import { packDirectory } from "../../packaging/pack.js";
+import { packDirectory, type PackedSource } from "../../packaging/pack.js";
 import { sourceFiles } from "../../packaging/source-files.js";
 import {
   assertExecFields,
@@ -74,6 +76,15 @@ function partialDeployError(
   );
 }
 
+async function packEmptySource(): Promise<PackedSource> {
+  const empty = await mkdtemp(join(tmpdir(), "runlet-empty-"));
+  try {
+    return await packDirectory(empty);
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
+}
+
 /** Packs, uploads (unless the gateway has the package) and deploys one function. */
 export async function deployOne(
   client: GatewayClient,
@@ -96,7 +107,11 @@ export async function deployOne(
       `Handler file ${handlerFile} is not in ${fn.source}; set --handler (or handler: in runlet.yaml) to the file that exports your function.`,
     );
   }
-  const packed = await packDirectory(fn.source);
+  // A program on the PATH (`--command "tr a-z A-Z"`) needs no code of its own.
+  const packed =
+    !isFolder && fn.sourceImplied === true && fn.spec.runtime === "exec" && fn.spec.command
+      ? await packEmptySource()
+      : await packDirectory(fn.source);
   progress(
     `${fn.name}: packed ${fn.source} (${packed.files} ${packed.files === 1 ? "file" : "files"}, ${humanSize(packed.archive.length)}) as ${packed.digest.slice(0, 19)}…`,
   );
@@ -271,10 +286,15 @@ function selectFunctions(
       );
     }
     return [
-      { name, source: resolve(io.cwd, options.source ?? name), spec: specFromFlags(options) },
+      {
+        name,
+        source: resolve(io.cwd, options.source ?? name),
+        sourceImplied: options.source === undefined,
+        spec: specFromFlags(options),
+      },
     ];
   }
-  const stack = readStackFile(stackFilePath(options.file, io));
+  const stack = readStackFile(stackFilePath(options.file, io), names);
   for (const notice of stack.notices ?? []) {
     line(io.stderr, `note: ${notice}`);
   }
