@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, normalize, resolve, sep } from "node:path";
 import { stringify } from "yaml";
 import { unzipSync } from "fflate";
+import { Parser as TarParser } from "tar";
+import { gunzipSync } from "node:zlib";
 import { UserError } from "../errors.js";
 import type { FunctionSpec } from "../spec/function-spec.js";
 import type { StackFunction } from "../spec/stack-file.js";
@@ -111,6 +113,42 @@ export function unzipFiles(bytes: Uint8Array): Map<string, Buffer> {
     }
   }
   return files;
+}
+
+/** Largest inline archive once unpacked: a function's source, not a data set. */
+const maxInlineArchiveBytes = 64 * 2 ** 20;
+
+/**
+ * The regular files of a gzipped tar (Kubeless' `base64+compressedtar`). Links, devices and
+ * the like are left out; paths are checked again where the files are written.
+ */
+export function untarFiles(bytes: Uint8Array): Map<string, Buffer> | string {
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(bytes, { maxOutputLength: maxInlineArchiveBytes });
+  } catch (error) {
+    return `the compressed tar cannot be read (${(error as Error).message}); it must be gzipped and at most ${maxInlineArchiveBytes / 2 ** 20} MiB unpacked`;
+  }
+  const files = new Map<string, Buffer>();
+  let problem: string | undefined;
+  const parser = new TarParser({
+    strict: true,
+    onwarn: (_code, message) => {
+      problem ??= `the tar archive is damaged: ${String(message)}`;
+    },
+    onReadEntry: (entry) => {
+      const chunks: Buffer[] = [];
+      entry.on("data", (chunk: Buffer) => chunks.push(chunk));
+      entry.on("end", () => {
+        if (entry.type === "File" || entry.type === "OldFile") {
+          files.set(entry.path.replace(/^(\.\/)+/, ""), Buffer.concat(chunks));
+        }
+      });
+    },
+  });
+  // Given the whole archive at once, the parser reads every entry before end() returns.
+  parser.end(raw);
+  return problem ?? files;
 }
 
 /** `yaml` values read from Kubernetes-style resources, checked loosely and by hand. */

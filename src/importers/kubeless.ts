@@ -14,6 +14,7 @@ import {
   list,
   record,
   text,
+  untarFiles,
   unzipFiles,
   type ImportProblem,
   type ImportResult,
@@ -101,7 +102,7 @@ function convertFunction(
   const source = text(spec.function) ?? "";
   const [encoding, packing] = contentType.split("+");
   if (encoding !== "text" && encoding !== "base64") {
-    return `function-content-type ${contentType} is not supported; Runlet imports inline source (text, base64 or base64+zip)`;
+    return `function-content-type ${contentType} is not supported; Runlet imports inline source (text, base64, base64+zip or base64+compressedtar)`;
   }
   const bytes = encoding === "base64" ? Buffer.from(source, "base64") : Buffer.from(source, "utf8");
   const checksum = text(spec.checksum);
@@ -116,8 +117,14 @@ function convertFunction(
     files = new Map([[file, bytes]]);
   } else if (packing === "zip") {
     files = unzipFiles(bytes);
+  } else if (packing === "compressedtar") {
+    const unpacked = untarFiles(bytes);
+    if (typeof unpacked === "string") {
+      return unpacked;
+    }
+    files = unpacked;
   } else {
-    return `function-content-type ${contentType} is not supported (text, base64 or base64+zip); unpack the archive and deploy its folder with runlet deploy --compat kubeless`;
+    return `function-content-type ${contentType} is not supported (text, base64, base64+zip or base64+compressedtar); unpack the archive and deploy its folder with runlet deploy --compat kubeless`;
   }
   if (!files.has(file)) {
     return `handler ${handler} needs ${file}, which the function's source does not have (it has ${[...files.keys()].join(", ")})`;

@@ -160,6 +160,10 @@ export async function runCall<T>(
     if (reason instanceof FunctionTimeout) {
       // A hung handler may never give its slot back: replace the instance.
       lease?.recycle(reason.message);
+      if (target.config.compat === "kubeless") {
+        // Kubeless' runtimes answer a call past its timeout with 408; its users' clients expect it.
+        throw new CallFailure(408, "RUNLET_FUNCTION_TIMEOUT", reason.message, reason);
+      }
     } else if (reason instanceof RequestTimeout) {
       // The caller's delay, not the function's: the call was cancelled on the instance.
       lease?.release();

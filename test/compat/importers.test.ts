@@ -1,8 +1,9 @@
 /** `runlet import fission` and `runlet import kubeless`: specs as those tools write them, deployed and called. */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { strToU8, zipSync } from "fflate";
+import { create as createTar } from "tar";
 import { describe, expect, it } from "vitest";
 import { functionSpecSchema } from "../../src/spec/function-spec.js";
 import { runCli } from "../helpers/cli.js";
@@ -364,6 +365,58 @@ describe("runlet import kubeless", () => {
     const bad = await runCli(["import", "kubeless", "tampered.yaml", "--dry-run"], { cwd });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("does not match the function's content");
+  });
+});
+
+describe("runlet import kubeless with a base64+compressedtar source", () => {
+  it("takes the archive's files (links left out) and deploys the handler from it", async () => {
+    const runlet = await startTestRunlet();
+    const cwd = await tempDir("runlet-kubeless-tar-");
+    const src = join(cwd, "src");
+    await mkdir(join(src, "lib"), { recursive: true });
+    await writeFile(
+      join(src, "test.js"),
+      "const { shout } = require('./lib/util');\nmodule.exports = { foo: (event) => shout(event.data) };\n",
+    );
+    await writeFile(
+      join(src, "lib", "util.js"),
+      "exports.shout = (s) => String(s).toUpperCase();\n",
+    );
+    await symlink("/etc/passwd", join(src, "passwd"));
+    const archive = join(cwd, "fn.tgz");
+    createTar({ gzip: true, cwd: src, file: archive, sync: true, portable: true }, [
+      "test.js",
+      "lib",
+      "passwd",
+    ]);
+    const content = (await readFile(archive)).toString("base64");
+    await writeFile(
+      join(cwd, "fn.yaml"),
+      kubelessYaml("nodejs14")
+        .replace("function-content-type: text", "function-content-type: base64+compressedtar")
+        .replace(/function: ".*"/, `function: ${content}`)
+        .replace(/checksum: .*/, "checksum: ''"),
+    );
+    const env = { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken };
+    const dry = await runCli(["import", "kubeless", "fn.yaml", "--dry-run"], { cwd, env });
+    expect({ code: dry.code, stderr: dry.stderr }).toMatchObject({ code: 0 });
+    expect(dry.stdout).toContain("): test.js, lib/util.js\n");
+    expect(dry.stdout).not.toContain("passwd");
+    const imported = await runCli(["import", "kubeless", "fn.yaml"], { cwd, env });
+    expect(imported.code).toBe(0);
+    const answer = await fetch(`${runlet.url}/function/hello`, { method: "POST", body: "hi" });
+    expect(await answer.text()).toBe("HI");
+
+    await writeFile(
+      join(cwd, "broken.yaml"),
+      kubelessYaml("nodejs14")
+        .replace("function-content-type: text", "function-content-type: base64+compressedtar")
+        .replace(/function: ".*"/, `function: ${Buffer.from("not gzip").toString("base64")}`)
+        .replace(/checksum: .*/, "checksum: ''"),
+    );
+    const broken = await runCli(["import", "kubeless", "broken.yaml", "--dry-run"], { cwd });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("the compressed tar cannot be read");
   });
 });
 

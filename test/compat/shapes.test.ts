@@ -291,6 +291,29 @@ describe("Kubeless Node runtime shape", () => {
   });
 });
 
+describe("Kubeless timeouts", () => {
+  it("answers a call past the function's timeout with 408, as Kubeless' runtimes do", async () => {
+    const runlet = await startTestRunlet();
+    const source = "module.exports = { wait: () => new Promise(() => {}) };\n";
+    for (const [name, compat] of [
+      ["kl-wait", "kubeless"],
+      ["plain-wait", undefined],
+    ] as const) {
+      const deployed = await runlet.deploy(
+        name,
+        { "test.js": source },
+        { handler: "test.js:wait", timeout: "1s", ...(compat ? { compat } : {}) },
+      );
+      expect(deployed.status).toBeLessThan(300);
+    }
+    const late = await fetch(`${runlet.url}/function/kl-wait`);
+    expect(late.status).toBe(408);
+    expect(await late.json()).toMatchObject({ error: { code: "RUNLET_FUNCTION_TIMEOUT" } });
+    // Runlet's own shape keeps its 504.
+    expect((await fetch(`${runlet.url}/function/plain-wait`)).status).toBe(504);
+  });
+});
+
 describe("runlet deploy --compat", () => {
   it("deploys a folder with a platform's shape, and refuses an unknown one with the known ones", async () => {
     const runlet = await startTestRunlet();
