@@ -17,17 +17,18 @@ export interface ChildRunlet {
 
 /**
  * Runs `serverScript` (an ES module that starts a platform and prints `url <URL>`) with
- * DATA_DIR and TOKEN in its environment, and waits for its URL.
+ * DATA_DIR and TOKEN (and `env`) in its environment, and waits for its URL.
  */
 export async function startChildRunlet(
   serverScript: string,
   dataDir: string,
+  env: Record<string, string> = {},
 ): Promise<ChildRunlet> {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "--input-type=module", "-e", serverScript],
     {
-      env: { ...process.env, DATA_DIR: dataDir, TOKEN: adminToken },
+      env: { ...process.env, ...env, DATA_DIR: dataDir, TOKEN: adminToken },
       stdio: ["ignore", "pipe", "inherit"],
     },
   );

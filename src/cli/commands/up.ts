@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { parseAllowList } from "../../calls/callback-address.js";
 import type { CallQueueOptions } from "../../calls/call-queue.js";
+import { JetStreamCallQueue } from "../../calls/jetstream-call-queue.js";
 import { UserError } from "../../errors.js";
 import { startRunlet } from "../../gateway/start.js";
 import { parseDuration } from "../../spec/units.js";
@@ -33,6 +34,11 @@ export const upCommand = defineCommand({
         "NATS server for NATS triggers, e.g. nats://127.0.0.1:4222 (default: RUNLET_NATS_URL)",
     },
     {
+      flags: "--call-queue <kind>",
+      description:
+        "where async calls are queued: sqlite (the data directory) or jetstream (the --nats server, shared by several gateways) (default: RUNLET_CALL_QUEUE or sqlite)",
+    },
+    {
       flags: "--callback-allow <ranges>",
       description:
         "addresses or CIDR ranges async callbacks may go to although they are loopback, private or link-local, e.g. 127.0.0.1/32,10.1.0.0/16 (default: RUNLET_CALLBACK_ALLOW)",
@@ -51,9 +57,18 @@ export const upCommand = defineCommand({
     sandbox: z.boolean(),
     nats: z.string().optional(),
     callbackAllow: z.string().optional(),
+    callQueue: z.enum(["sqlite", "jetstream"]).optional(),
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
+    const natsUrl = options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined);
+    const queueKind = options.callQueue ?? callQueueKind(io.env["RUNLET_CALL_QUEUE"]);
+    if (queueKind === "jetstream" && natsUrl === undefined) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "The jetstream call queue needs a NATS server: pass --nats nats://HOST:4222 or set RUNLET_NATS_URL.",
+      );
+    }
     const runlet = await startRunlet({
       dataDir,
       port: options.port,
@@ -65,7 +80,10 @@ export const upCommand = defineCommand({
         ...callQueueOptions(io.env),
         callbackAllow: parseAllowList(options.callbackAllow ?? io.env["RUNLET_CALLBACK_ALLOW"]),
       },
-      natsUrl: options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined),
+      natsUrl,
+      ...(queueKind === "jetstream" && natsUrl !== undefined
+        ? { queue: JetStreamCallQueue.factory({ servers: natsUrl.split(",") }) }
+        : {}),
       onInternalError: (error) =>
         line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
     });
@@ -82,9 +100,11 @@ export const upCommand = defineCommand({
     line(io.stdout, `  data dir   ${dataDir}`);
     line(io.stdout, `  functions  ${functions} deployed`);
     line(io.stdout, `  instances  ${runlet.platform.provider.isolation}`);
-    const natsUrl = options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined);
     if (natsUrl) {
-      line(io.stdout, `  nats       ${natsUrl} (for NATS triggers)`);
+      line(
+        io.stdout,
+        `  nats       ${natsUrl} (for NATS triggers${queueKind === "jetstream" ? " and the async call queue" : ""})`,
+      );
     }
     const clientEnv = clientEnvironment(runlet.url, dataDir, io.env);
     if (clientEnv) {
@@ -168,4 +188,17 @@ function callQueueOptions(env: Record<string, string | undefined>): CallQueueOpt
     }
   }
   return { retentionMs, maxConcurrency };
+}
+
+function callQueueKind(value: string | undefined): "sqlite" | "jetstream" {
+  if (value === undefined || value === "" || value === "sqlite") {
+    return "sqlite";
+  }
+  if (value === "jetstream") {
+    return "jetstream";
+  }
+  throw new UserError(
+    "RUNLET_INVALID_REQUEST",
+    `RUNLET_CALL_QUEUE=${value} is not a call queue; use sqlite or jetstream.`,
+  );
 }
