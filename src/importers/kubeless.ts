@@ -55,7 +55,7 @@ export function readKubelessFunctions(path: string): ImportResult {
       }
       continue;
     }
-    const fn = convertFunction(name, resource, notices);
+    const fn = convertKubelessFunction(name, resource, notices);
     if (typeof fn === "string") {
       problems.push({ file: path, message: `function ${name}: ${fn}` });
     } else {
@@ -74,7 +74,8 @@ export function readKubelessFunctions(path: string): ImportResult {
   return { functions, notices };
 }
 
-function convertFunction(
+/** One Kubeless Function object as a Runlet function with its files, or what stops it. */
+export function convertKubelessFunction(
   name: string,
   resource: Record<string, unknown>,
   notices: string[],

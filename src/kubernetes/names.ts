@@ -45,6 +45,12 @@ export const partOf = "runlet";
 export const fieldManagers = {
   gateway: "runlet-gateway",
   operator: "runlet-operator",
+  /**
+   * The spec of a runlet Function the operator made from a peer's (Kubeless, OpenFaaS) object.
+   * Apart from `operator`, whose applies on the same Function hold only its finalizer: an
+   * apply drops the fields its manager left out, so one manager for both would delete the spec.
+   */
+  operatorImport: "runlet-operator-import",
   provider: "runlet-provider",
 } as const;
 

@@ -10,6 +10,7 @@ import { listCommand } from "./list.js";
 import { loginCommand, logoutCommand } from "./login.js";
 import { logsCommand } from "./logs.js";
 import { newCommand } from "./new.js";
+import { operatorCommand } from "./operator.js";
 import { removeCommand } from "./remove.js";
 import { revisionsCommand } from "./revisions.js";
 import { rollbackCommand } from "./rollback.js";
@@ -22,6 +23,7 @@ import { versionCommand } from "./version.js";
 
 export const commands: readonly CommandDefinition[] = [
   upCommand,
+  operatorCommand,
   newCommand,
   deployCommand,
   devCommand,
