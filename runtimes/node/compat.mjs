@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
 import { describeError } from "../shared/responses.mjs";
 
 export const compatShapes = ["openfaas", "fission", "kubeless"];
@@ -301,7 +302,9 @@ function kubelessHandler(fn, info) {
         } else if (typeof result === "object") {
           res.json(result);
         } else if (result === undefined) {
-          res.end();
+          if (!res.piped) {
+            res.end();
+          }
         } else {
           res.end(JSON.stringify(result));
         }
@@ -422,7 +425,18 @@ function expressRequest(event, body) {
     return event.headers[lower];
   };
   const host = String(event.headers["x-forwarded-host"] ?? event.headers.host ?? "");
-  return {
+  // A readable stream of the request's bytes, as Express's req is: multer, busboy and
+  // `req.pipe(...)` read it.
+  const raw = event.rawBody;
+  const stream = new Readable({
+    read() {
+      if (raw.length > 0) {
+        this.push(raw);
+      }
+      this.push(null);
+    },
+  });
+  return Object.assign(stream, {
     method: event.method,
     url,
     originalUrl: url,
@@ -451,7 +465,7 @@ function expressRequest(event, body) {
       }
       return false;
     },
-  };
+  });
 }
 
 const shortTypes = {
@@ -478,19 +492,34 @@ function withCharset(type, charset) {
  * Collects what a function does with its response: status, headers, writes, end. `done`
  * settles when the response ends.
  */
-class ExpressResponse {
+class ExpressResponse extends Writable {
   #headers = new Map();
   #chunks = [];
   #method;
-  #resolveDone;
+  /** @type {(value?: unknown) => void} */
+  #resolveDone = () => {};
 
   constructor(method) {
+    // A writable stream, as Express's res is, so `readable.pipe(res)` and pipeline() work.
+    super({
+      write: (chunk, _encoding, callback) => {
+        this.#chunks.push(Buffer.from(chunk));
+        callback();
+      },
+    });
     this.#method = method;
     this.statusCode = 200;
     this.headersSent = false;
-    this.writableEnded = false;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
+    });
+    this.once("finish", () => this.#resolveDone());
+    // A write after the end is the function's mistake; it must not end the instance.
+    this.on("error", () => {});
+    // A stream piped in ends the response when it ends; nothing else may end it first.
+    this.piped = false;
+    this.once("pipe", () => {
+      this.piped = true;
     });
   }
 
@@ -587,28 +616,43 @@ class ExpressResponse {
     return this;
   }
 
-  write(chunk, encoding) {
-    if (chunk !== undefined && chunk !== null) {
-      this.#chunks.push(
-        Buffer.isBuffer(chunk) || chunk instanceof Uint8Array
-          ? Buffer.from(chunk)
-          : Buffer.from(String(chunk), encoding),
-      );
-    }
+  /**
+   * @override
+   * @param {any} chunk
+   * @param {any} [encoding]
+   * @param {any} [callback]
+   */
+  write(chunk, encoding, callback) {
     this.headersSent = true;
-    return true;
+    if (chunk === undefined || chunk === null || this.writableEnded) {
+      return true;
+    }
+    const bytes =
+      Buffer.isBuffer(chunk) || chunk instanceof Uint8Array
+        ? chunk
+        : Buffer.from(
+            String(chunk),
+            /** @type {BufferEncoding} */ (typeof encoding === "string" ? encoding : "utf8"),
+          );
+    return super.write(bytes, typeof encoding === "function" ? encoding : callback);
   }
 
-  end(chunk, encoding) {
+  /**
+   * @override
+   * @param {any} [chunk]
+   * @param {any} [encoding]
+   * @param {any} [callback]
+   */
+  end(chunk, encoding, callback) {
     if (this.writableEnded) {
       return this;
     }
-    if (typeof chunk !== "function") {
-      this.write(chunk, typeof encoding === "string" ? encoding : undefined);
+    if (chunk !== undefined && chunk !== null && typeof chunk !== "function") {
+      this.write(chunk, encoding);
     }
     this.headersSent = true;
-    this.writableEnded = true;
-    this.#resolveDone();
+    const done = [chunk, encoding, callback].find((one) => typeof one === "function");
+    super.end(done);
     return this;
   }
 

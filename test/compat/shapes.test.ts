@@ -291,6 +291,55 @@ describe("Kubeless Node runtime shape", () => {
   });
 });
 
+describe("Kubeless extensions.request and extensions.response are streams", () => {
+  it("reads the request as a stream and pipes an answer into the response", async () => {
+    const runlet = await startTestRunlet();
+    // As Kubeless examples do: multer/busboy read extensions.request, files are piped out.
+    const source = `const { Readable, Transform, pipeline } = require('stream');
+module.exports = {
+  count: (event) => new Promise((resolve, reject) => {
+    const req = event.extensions.request;
+    let bytes = 0;
+    req.on('data', (chunk) => { bytes += chunk.length; });
+    req.on('end', () => resolve({ bytes, type: req.headers['content-type'] }));
+    req.on('error', reject);
+  }),
+  piped: (event) => {
+    const res = event.extensions.response;
+    res.setHeader('content-type', 'text/plain');
+    Readable.from(['one ', 'two ', 'three']).pipe(res);
+  },
+  upper: (event) => new Promise((resolve, reject) => {
+    const shout = new Transform({ transform(chunk, _e, done) { done(null, chunk.toString().toUpperCase()); } });
+    pipeline(event.extensions.request, shout, event.extensions.response, (err) => err ? reject(err) : resolve());
+  }),
+};
+`;
+    for (const fn of ["count", "piped", "upper"]) {
+      const deployed = await runlet.deploy(
+        `kls-${fn}`,
+        { "streams.js": source },
+        { handler: `streams.js:${fn}`, compat: "kubeless" },
+      );
+      expect(deployed.status).toBeLessThan(300);
+    }
+    const form = new FormData();
+    form.append("file", new Blob([Buffer.alloc(1000, 1)]), "data.bin");
+    const counted = await fetch(`${runlet.url}/function/kls-count`, { method: "POST", body: form });
+    const count = (await counted.json()) as { bytes: number; type: string };
+    expect(count.type).toMatch(/^multipart\/form-data; boundary=/);
+    expect(count.bytes).toBeGreaterThan(1000);
+    const piped = await fetch(`${runlet.url}/function/kls-piped`);
+    expect(piped.status).toBe(200);
+    expect(await piped.text()).toBe("one two three");
+    const upper = await fetch(`${runlet.url}/function/kls-upper`, {
+      method: "POST",
+      body: "quiet",
+    });
+    expect(await upper.text()).toBe("QUIET");
+  });
+});
+
 describe("Kubeless timeouts", () => {
   it("answers a call past the function's timeout with 408, as Kubeless' runtimes do", async () => {
     const runlet = await startTestRunlet();
