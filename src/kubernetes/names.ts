@@ -36,6 +36,16 @@ export const labels = {
   component: "app.kubernetes.io/component",
   partOf: "app.kubernetes.io/part-of",
   managedBy: "app.kubernetes.io/managed-by",
+  /** On the Kubernetes Secrets that hold Runlet secrets (value "true"): the ones it lists. */
+  secret: "runlet.dev/secret",
+} as const;
+
+/** Annotations Runlet writes on its objects. */
+export const annotations = {
+  /** When the function's active revision last changed (ms since the epoch), as `updatedAt`. */
+  activatedAt: "runlet.dev/activated-at",
+  /** When a Secret's value was last written (ms since the epoch). */
+  updatedAt: "runlet.dev/updated-at",
 } as const;
 
 /** The value of `app.kubernetes.io/part-of` on everything Runlet makes. */

@@ -32,14 +32,19 @@ import { assertValidName } from "../spec/names.js";
 import { CallStore } from "../store/call-store.js";
 import { openDatabase } from "../store/database.js";
 import {
-  FunctionStore,
+  SqliteFunctionStore,
   type FunctionRecord,
+  type FunctionStore,
   type RevisionRecord,
 } from "../store/function-store.js";
 import { LogStore } from "../store/log-store.js";
-import { PackageStore, type PackageStoreOptions } from "../store/package-store.js";
-import { SecretStore } from "../store/secret-store.js";
-import { TriggerStore } from "../store/trigger-store.js";
+import {
+  PackageStore,
+  SqlitePackageIndex,
+  type PackageStoreOptions,
+} from "../store/package-store.js";
+import { SqliteSecretStore, type SecretStore } from "../store/secret-store.js";
+import { SqliteTriggerStore, type TriggerStore } from "../store/trigger-store.js";
 import { Triggers } from "../triggers/triggers.js";
 import { triggersHash } from "../spec/trigger-spec.js";
 import { openDataDir, type DataDir } from "./data-dir.js";
@@ -47,7 +52,11 @@ import { KeyedLock } from "../keyed-lock.js";
 import { RevisionTargets } from "./revision-targets.js";
 import { triggerHostOf } from "./trigger-host.js";
 
-/** Where the platform keeps its state; the embedded default is one SQLite file. */
+/**
+ * Where the platform keeps its state; the embedded default is one SQLite file. In Kubernetes
+ * mode functions, revisions, triggers and secrets are objects on the API server and packages a
+ * folder the replicas share (kubernetes-stores.ts).
+ */
 export interface PlatformStores {
   readonly functions: FunctionStore;
   readonly packages: PackageStore;
@@ -56,7 +65,7 @@ export interface PlatformStores {
   readonly triggers: TriggerStore;
   readonly calls: CallStore;
   /** Closes what backs them; called last by Platform.close(). */
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /** The async call queue as the platform and its shells use it (src/calls/async-call-queue.ts). */
@@ -80,7 +89,7 @@ export interface PlatformOptions {
   /** @default a LocalProvider */
   readonly provider?: (context: ProviderContext) => Promise<Provider>;
   /** @default SQLite stores in the data directory */
-  readonly stores?: (dataDir: DataDir) => PlatformStores;
+  readonly stores?: (dataDir: DataDir) => PlatformStores | Promise<PlatformStores>;
   /** @default a CallQueue on the stores' call store; JetStreamCallQueue.factory for NATS */
   readonly queue?: (parts: QueueParts) => AsyncCallQueue;
   /** Time for scaling, back-off, retries and sweeps. @default systemClock */
@@ -162,6 +171,7 @@ export class Platform {
   readonly #lock = new KeyedLock();
   /** Packages of deploys in progress (uploaded sources, fresh builds): never collected. */
   readonly #deploying = new Map<string, number>();
+  readonly #unsubscribe: (() => void) | undefined;
 
   private constructor(
     dataDir: DataDir,
@@ -236,11 +246,36 @@ export class Platform {
       }),
       natsUrl: options.natsUrl,
     });
+    this.#unsubscribe = stores.functions.onChange?.((name) => this.#functionChanged(name));
+  }
+
+  /**
+   * Another writer changed a function (another gateway replica deployed, rolled back or removed
+   * it; kubectl; the operator): its active revision serves from now on, as after a deploy here.
+   */
+  #functionChanged(name: string): void {
+    void this.#lock
+      .run(name, async () => {
+        const record = this.functions.get(name);
+        if (!record) {
+          this.targets.forget(name);
+          await this.executor.retire(name);
+          return;
+        }
+        if (this.targets.cached(name)?.revision === String(record.active.number)) {
+          return;
+        }
+        const target = this.targets.targetOf(record.active);
+        this.targets.activate(target);
+        this.executor.ensureMin(target);
+        void this.executor.retire(name, target.revision);
+      })
+      .catch((error: unknown) => this.events.emit("backgroundError", error));
   }
 
   static async open(options: PlatformOptions): Promise<Platform> {
     const dataDir = await openDataDir(options.dataDir, options.adminToken);
-    const stores = (options.stores ?? embeddedStores(options))(dataDir);
+    const stores = await (options.stores ?? embeddedStores(options))(dataDir);
     const events = new EventEmitter();
     const context: ProviderContext = {
       packages: { localPath: (digest) => stores.packages.treePath(digest) },
@@ -259,7 +294,7 @@ export class Platform {
             poolSize: options.poolSize,
           });
     } catch (error) {
-      stores.close();
+      await stores.close();
       throw error;
     }
     let platform: Platform | undefined;
@@ -282,7 +317,7 @@ export class Platform {
       const closed = platform ? platform.close(0) : Promise.reject(new Error("not opened"));
       await closed.catch(async () => {
         await provider.close().catch(() => undefined);
-        stores.close();
+        await stores.close();
       });
       throw error;
     }
@@ -345,7 +380,7 @@ export class Platform {
           emit: options.onBuildEvent,
           onStored: (digest) => holds.push(this.#holdPackage(digest)),
         });
-        revision = this.functions.addRevision(name, spec, built.digest, hash);
+        revision = await this.functions.addRevision(name, spec, built.digest, hash);
       } finally {
         for (const release of holds) {
           release();
@@ -356,11 +391,11 @@ export class Platform {
         await this.executor.prepare(target);
       } catch (error) {
         await this.executor.retire(name, current ? String(current.active.number) : undefined);
-        this.functions.discardRevision(name, revision.number);
+        await this.functions.discardRevision(name, revision.number);
         throw error;
       }
-      this.functions.activate(name, revision.number);
-      this.triggers.setSpecTriggers(name, spec.triggers ?? []);
+      await this.functions.activate(name, revision.number);
+      await this.triggers.setSpecTriggers(name, spec.triggers ?? []);
       this.targets.activate(target);
       this.executor.ensureMin(target);
       // Old instances finish what they serve, then stop.
@@ -443,11 +478,16 @@ export class Platform {
       if (hash === current.active.hash) {
         return { name, revision: current.active.number, outcome: "unchanged" };
       }
-      const revision = this.functions.addRevision(name, spec, current.active.packageDigest, hash);
+      const revision = await this.functions.addRevision(
+        name,
+        spec,
+        current.active.packageDigest,
+        hash,
+      );
       try {
         await this.#activateRevision(name, revision, current.active.number);
       } catch (error) {
-        this.functions.discardRevision(name, revision.number);
+        await this.functions.discardRevision(name, revision.number);
         throw error;
       }
       return { name, revision: revision.number, outcome: "updated" };
@@ -473,8 +513,8 @@ export class Platform {
       await this.executor.retire(name, String(previous));
       throw error;
     }
-    this.functions.activate(name, revision.number);
-    this.triggers.setSpecTriggers(name, revision.spec.triggers ?? []);
+    await this.functions.activate(name, revision.number);
+    await this.triggers.setSpecTriggers(name, revision.spec.triggers ?? []);
     this.targets.activate(target);
     this.executor.ensureMin(target);
     void this.executor.retire(name, target.revision);
@@ -485,13 +525,13 @@ export class Platform {
       const used = this.functions.get(name)
         ? this.functions.revisions(name).map((revision) => revision.packageDigest)
         : [];
-      if (!this.functions.remove(name)) {
+      if (!(await this.functions.remove(name))) {
         throw functionNotFound(name);
       }
       // Their grace period before collection starts now (issue 13, item 10).
       this.packages.release(used);
       this.targets.forget(name);
-      this.triggers.removeFunction(name);
+      await this.triggers.removeFunction(name);
       this.logs.remove(name);
       await this.executor.retire(name);
       const referenced = this.functions.referencedPackages();
@@ -535,7 +575,7 @@ export class Platform {
     return this.functions.revisions(name);
   }
 
-  removeSecret(name: string): void {
+  async removeSecret(name: string): Promise<void> {
     const users = this.functions
       .list()
       .filter((fn) => resolveFunctionConfig(fn.active.spec).secrets.includes(name))
@@ -547,7 +587,7 @@ export class Platform {
         { status: 409 },
       );
     }
-    if (!this.secrets.remove(name)) {
+    if (!(await this.secrets.remove(name))) {
       throw new UserError(
         "RUNLET_SECRET_NOT_FOUND",
         `Secret ${name} does not exist; see the secrets with: runlet secret list`,
@@ -561,8 +601,9 @@ export class Platform {
     await this.calls.close(graceMs);
     await this.executor.close(Math.max(0, graceMs - (Date.now() - started)));
     await this.provider.close();
+    this.#unsubscribe?.();
     this.logs.close();
-    this.#stores.close();
+    await this.#stores.close();
   }
 
   /** `source` was checked just now; any other package is checked again. */
@@ -623,18 +664,20 @@ function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => Platfor
   return (dataDir) => {
     const db = openDatabase(join(dataDir.root, "runlet.db"));
     return {
-      functions: new FunctionStore(db),
+      functions: new SqliteFunctionStore(db),
       packages: new PackageStore(
-        db,
+        new SqlitePackageIndex(db),
         dataDir.packagesDir,
         { maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20, maxFiles: 50_000 },
         options.packages,
       ),
-      secrets: new SecretStore(db, dataDir.secretsKey),
+      secrets: new SqliteSecretStore(db, dataDir.secretsKey),
       logs: new LogStore(db),
-      triggers: new TriggerStore(db),
+      triggers: new SqliteTriggerStore(db),
       calls: new CallStore(db, dataDir.secretsKey),
-      close: () => db.close(),
+      close: () => {
+        db.close();
+      },
     };
   };
 }

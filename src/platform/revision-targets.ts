@@ -68,9 +68,15 @@ export class RevisionTargets implements RevisionLookup {
     this.#absent.delete(target.functionName);
   }
 
-  /** The function is gone. */
+  /** The function is gone (or was changed elsewhere: the next lookup reads the store). */
   forget(name: string): void {
     this.#targets.delete(name);
+    this.#absent.delete(name);
+  }
+
+  /** The active revision's target if one was looked up; the store is not read. */
+  cached(name: string): RevisionTarget | undefined {
+    return this.#targets.get(name);
   }
 
   targetOf(revision: RevisionRecord): RevisionTarget {

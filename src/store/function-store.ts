@@ -1,5 +1,6 @@
 /** Functions and their immutable revisions. A function points at its active revision. */
 import type { FunctionSpec } from "../spec/function-spec.js";
+import type { Awaitable } from "./awaitable.js";
 import type { Db } from "./database.js";
 
 export interface RevisionRecord {
@@ -34,7 +35,38 @@ interface FunctionRow {
   updated_at: number;
 }
 
-export class FunctionStore {
+/**
+ * What the platform uses of a function store. Reads answer at once (SQLite, or a cache of the
+ * API server that each write goes through, so a replica reads its own writes); writes may
+ * answer later and are awaited.
+ */
+export interface FunctionStore {
+  get(name: string): FunctionRecord | undefined;
+  list(): FunctionRecord[];
+  revisions(name: string): RevisionRecord[];
+  revision(name: string, number: number): RevisionRecord | undefined;
+  /** Package digests some revision still uses, so unused packages can be collected. */
+  referencedPackages(): Set<string>;
+  /** Records a new revision (not yet active) and returns it. */
+  addRevision(
+    name: string,
+    spec: FunctionSpec,
+    packageDigest: string,
+    hash: string,
+  ): Awaitable<RevisionRecord>;
+  /** Drops a revision that never became active (its code did not load). */
+  discardRevision(name: string, number: number): Awaitable<void>;
+  activate(name: string, number: number): Awaitable<void>;
+  remove(name: string): Awaitable<boolean>;
+  /**
+   * Tells of functions another writer changed (another gateway replica, kubectl, the
+   * operator); a store only this process writes has none.
+   */
+  onChange?(listener: (name: string) => void): () => void;
+}
+
+/** The embedded function store: two tables of the SQLite database. */
+export class SqliteFunctionStore implements FunctionStore {
   readonly #db: Db;
 
   constructor(db: Db) {

@@ -1,13 +1,15 @@
 /**
  * Content-addressed function packages: the archive and its unpacked tree live under
- * `<data>/packages/<hex>`, indexed in SQLite. Writing is idempotent: the same bytes give the
- * same digest and are stored once. A tree is checked against its archive before a revision
- * runs it, and a tree found changed is replaced by the next upload of the same bytes
- * (issue 13, item 11).
+ * `<data>/packages/<hex>`, indexed in SQLite (embedded) or by the files alone (a directory
+ * several gateway replicas share, directory-package-index.ts). Writing is idempotent: the same
+ * bytes give the same digest and are stored once; each upload is unpacked under a temporary
+ * name and renamed into place, so no reader ever sees half a package. A tree is checked against
+ * its archive before a revision runs it, and a tree found changed is replaced by the next upload
+ * of the same bytes (issue 13, item 11).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { treeMismatch } from "../packaging/tree-check.js";
@@ -37,8 +39,65 @@ export interface PackageStoreOptions {
 
 export const defaultGcGraceMs = 3600 * 1000;
 
-export class PackageStore {
+/** Which packages are stored and when each was last uploaded or used (for collection). */
+export interface PackageIndex {
+  has(digest: string): boolean;
+  /** An upload was written into place just now. */
+  record(digest: string, size: number, now: number): void;
+  touch(digests: Iterable<string>, now: number): void;
+  /** Digests last uploaded or used before `time`. */
+  olderThan(time: number): Promise<string[]>;
+  forget(digest: string): void;
+  /**
+   * How old a staging folder must be before it counts as left by a killed server: 0 when one
+   * process owns the folder; longer when replicas share it (another may be writing it now).
+   */
+  readonly leftoverAgeMs: number;
+}
+
+/** The embedded index: the `packages` table of the SQLite database. */
+export class SqlitePackageIndex implements PackageIndex {
   readonly #db: Db;
+  readonly leftoverAgeMs = 0;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  has(digest: string): boolean {
+    return this.#db.prepare("SELECT 1 FROM packages WHERE digest = ?").get(digest) !== undefined;
+  }
+
+  record(digest: string, size: number, now: number): void {
+    // The created_at column holds when the package was last uploaded or used (see collect).
+    this.#db
+      .prepare("INSERT OR REPLACE INTO packages (digest, size, created_at) VALUES (?, ?, ?)")
+      .run(digest, size, now);
+  }
+
+  touch(digests: Iterable<string>, now: number): void {
+    const update = this.#db.prepare("UPDATE packages SET created_at = ? WHERE digest = ?");
+    for (const digest of digests) {
+      update.run(now, digest);
+    }
+  }
+
+  olderThan(time: number): Promise<string[]> {
+    return Promise.resolve(
+      this.#db
+        .prepare<[number], { digest: string }>("SELECT digest FROM packages WHERE created_at < ?")
+        .all(time)
+        .map((row) => row.digest),
+    );
+  }
+
+  forget(digest: string): void {
+    this.#db.prepare("DELETE FROM packages WHERE digest = ?").run(digest);
+  }
+}
+
+export class PackageStore {
+  readonly #index: PackageIndex;
   readonly #root: string;
   readonly #limits: UnpackLimits;
   readonly #options: PackageStoreOptions;
@@ -52,8 +111,13 @@ export class PackageStore {
   /** Uploads being written, so a second upload of the same bytes waits for the first. */
   readonly #writing = new Map<string, Promise<StoredPackage>>();
 
-  constructor(db: Db, root: string, limits: UnpackLimits, options: PackageStoreOptions = {}) {
-    this.#db = db;
+  constructor(
+    index: PackageIndex,
+    root: string,
+    limits: UnpackLimits,
+    options: PackageStoreOptions = {},
+  ) {
+    this.#index = index;
     this.#root = root;
     this.#limits = { maxCompressionRatio: options.maxCompressionRatio, ...limits };
     this.#options = options;
@@ -66,13 +130,20 @@ export class PackageStore {
   }
 
   /**
-   * Removes what a server killed mid-upload left: staging folders (`<hex>.tmp-*`). Called on
-   * open, before anything is uploaded.
+   * Removes what a server killed mid-upload left: staging folders (`<hex>.tmp-*`) and trees
+   * moved aside (`<hex>.old-*`). Called on open, before anything is uploaded; in a folder
+   * replicas share, only the ones older than the index's leftoverAgeMs.
    */
   async removeLeftovers(): Promise<void> {
+    const before = this.#now() - this.#index.leftoverAgeMs;
     for (const name of await readdir(this.#root).catch(() => [])) {
-      if (name.includes(".tmp-")) {
-        await rm(join(this.#root, name), { recursive: true, force: true });
+      if (name.includes(".tmp-") || name.includes(".old-")) {
+        const path = join(this.#root, name);
+        const age =
+          this.#index.leftoverAgeMs === 0 ? undefined : await stat(path).catch(() => undefined);
+        if (age === undefined || age.mtimeMs < before) {
+          await rm(path, { recursive: true, force: true });
+        }
       }
     }
   }
@@ -80,9 +151,7 @@ export class PackageStore {
   /** Stored, and not found changed since. */
   has(digest: string): boolean {
     return (
-      !this.#corrupt.has(digest) &&
-      this.#db.prepare("SELECT 1 FROM packages WHERE digest = ?").get(digest) !== undefined &&
-      existsSync(this.treePath(digest))
+      !this.#corrupt.has(digest) && this.#index.has(digest) && existsSync(this.treePath(digest))
     );
   }
 
@@ -170,12 +239,9 @@ export class PackageStore {
    */
   async collect(referenced: Set<string>): Promise<void> {
     const before = this.#now() - (this.#options.gcGraceMs ?? defaultGcGraceMs);
-    const old = this.#db
-      .prepare<[number], { digest: string }>("SELECT digest FROM packages WHERE created_at < ?")
-      .all(before);
-    for (const { digest } of old) {
+    for (const digest of await this.#index.olderThan(before)) {
       if (!referenced.has(digest) && !this.#writing.has(digest)) {
-        this.#db.prepare("DELETE FROM packages WHERE digest = ?").run(digest);
+        this.#index.forget(digest);
         this.#checked.delete(digest);
         this.#corrupt.delete(digest);
         await rm(join(this.#root, hexOf(digest)), { recursive: true, force: true });
@@ -192,22 +258,42 @@ export class PackageStore {
       await unpackArchive(archive, join(staging, "tree"), this.#limits, {
         onProgress: this.#options.onUnpackProgress,
       });
-      await rm(dir, { recursive: true, force: true });
-      await rename(staging, dir);
+      await this.#moveIntoPlace(staging, dir, digest);
     } catch (error) {
       await rm(staging, { recursive: true, force: true });
       throw error;
     }
-    // The created_at column holds when the package was last uploaded or used (see collect).
-    this.#db
-      .prepare("INSERT OR REPLACE INTO packages (digest, size, created_at) VALUES (?, ?, ?)")
-      .run(digest, archive.length, this.#now());
+    this.#index.record(digest, archive.length, this.#now());
     if (this.#corrupt.delete(digest)) {
       this.#replaced.add(digest);
     }
     // Just unpacked from bytes that hash to the digest.
     this.#checked.set(digest, Promise.resolve());
     return { digest, size: archive.length, created: true };
+  }
+
+  /**
+   * Renames the staged package to its digest's name. When that name is taken, another writer
+   * (a replica sharing the folder) stored the same bytes meanwhile and its copy stays, unless
+   * this process found that copy changed: then it is moved aside and replaced.
+   */
+  async #moveIntoPlace(staging: string, dir: string, digest: string): Promise<void> {
+    try {
+      await rename(staging, dir);
+      return;
+    } catch (error) {
+      if (!isCode(error, "ENOTEMPTY") && !isCode(error, "EEXIST")) {
+        throw error;
+      }
+    }
+    if (!this.#corrupt.has(digest) && this.#index.has(digest)) {
+      await rm(staging, { recursive: true, force: true });
+      return;
+    }
+    const aside = `${dir}.old-${process.pid}-${randomBytes(4).toString("hex")}`;
+    await rename(dir, aside);
+    await rename(staging, dir);
+    await rm(aside, { recursive: true, force: true });
   }
 
   async #check(digest: string): Promise<void> {
@@ -224,11 +310,7 @@ export class PackageStore {
   }
 
   #touch(digests: Iterable<string>): void {
-    const update = this.#db.prepare("UPDATE packages SET created_at = ? WHERE digest = ?");
-    const now = this.#now();
-    for (const digest of digests) {
-      update.run(now, digest);
-    }
+    this.#index.touch(digests, this.#now());
   }
 }
 
@@ -248,7 +330,12 @@ async function digestInSteps(bytes: Buffer): Promise<string> {
   return `sha256:${hash.digest("hex")}`;
 }
 
-function hexOf(digest: string): string {
+function isCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+/** The hex part of a digest, checked (it names a folder). */
+export function hexOf(digest: string): string {
   const match = /^sha256:([a-f0-9]{64})$/.exec(digest);
   if (!match?.[1]) {
     throw new UserError(

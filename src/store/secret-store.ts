@@ -4,6 +4,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { UserError } from "../errors.js";
+import type { Awaitable } from "./awaitable.js";
 import type { Db } from "./database.js";
 
 export interface SecretInfo {
@@ -21,7 +22,27 @@ interface SecretRow {
   updated_at: number;
 }
 
-export class SecretStore {
+/** What the platform uses of a secret store (reads at once, writes awaited). */
+export interface SecretStore {
+  /** Creates or replaces a secret; returns whether it existed before. */
+  put(name: string, value: string): Awaitable<{ created: boolean }>;
+  has(name: string): boolean;
+  list(): SecretInfo[];
+  remove(name: string): Awaitable<boolean>;
+  /** The values of the named secrets; a missing one is an error naming it. */
+  reveal(names: readonly string[]): Record<string, string>;
+}
+
+/** The message for a secret a function names that does not exist (every store says it so). */
+export function secretNotFound(name: string): UserError {
+  return new UserError(
+    "RUNLET_SECRET_NOT_FOUND",
+    `Secret ${name} does not exist; create it with: runlet secret create ${name} --from-literal VALUE`,
+  );
+}
+
+/** The embedded secret store: encrypted rows of the SQLite database. */
+export class SqliteSecretStore implements SecretStore {
   readonly #db: Db;
   readonly #key: Buffer;
 
@@ -76,10 +97,7 @@ export class SecretStore {
         .prepare<[string], SecretRow>("SELECT * FROM secrets WHERE name = ?")
         .get(name);
       if (!row) {
-        throw new UserError(
-          "RUNLET_SECRET_NOT_FOUND",
-          `Secret ${name} does not exist; create it with: runlet secret create ${name} --from-literal VALUE`,
-        );
+        throw secretNotFound(name);
       }
       const decipher = createDecipheriv("aes-256-gcm", this.#key, row.nonce);
       decipher.setAAD(Buffer.from(name));

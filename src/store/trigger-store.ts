@@ -1,5 +1,6 @@
 /** Triggers and the last firing of each cron trigger, in SQLite. */
 import type { TriggerSpec } from "../spec/trigger-spec.js";
+import type { Awaitable } from "./awaitable.js";
 import type { Db } from "./database.js";
 
 /** "spec": declared in a function's spec, replaced on each deploy; "api": created on its own. */
@@ -25,7 +26,37 @@ interface TriggerRow {
   created_at: number;
 }
 
-export class TriggerStore {
+/** When a cron trigger last fired, so a firing runs once however many schedulers race. */
+export interface CronFirings {
+  /**
+   * The cron state of a trigger for `schedule`: the grid anchor of `@every` and the last
+   * firing. A trigger seen for the first time, or whose schedule changed, starts afresh at
+   * `now` (a new schedule has missed nothing).
+   */
+  cronState(name: string, schedule: string, now: number): { anchor: number; lastFired: number };
+  /**
+   * Claims the firing at `time`: true only for the first claimer and only if no later firing
+   * was recorded, so a firing runs at most once however many schedulers race for it.
+   */
+  claimFiring(name: string, time: number): boolean;
+}
+
+/** What the platform uses of a trigger store (reads at once, writes awaited). */
+export interface TriggerStore extends CronFirings {
+  list(): TriggerRecord[];
+  get(name: string): TriggerRecord | undefined;
+  insert(record: TriggerRecord): Awaitable<void>;
+  /** Replaces the triggers a function's spec declares. */
+  replaceSpecTriggers(functionName: string, records: readonly TriggerRecord[]): Awaitable<void>;
+  remove(name: string): Awaitable<boolean>;
+  /** Removes every trigger of a function; returns their names. */
+  removeFunction(functionName: string): Awaitable<string[]>;
+  /** Tells of triggers another writer changed; a store only this process writes has none. */
+  onChange?(listener: (name: string) => void): () => void;
+}
+
+/** The embedded trigger store: SQLite tables, the cron firings among them. */
+export class SqliteTriggerStore implements TriggerStore {
   readonly #db: Db;
 
   constructor(db: Db) {

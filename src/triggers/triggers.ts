@@ -40,6 +40,7 @@ export class Triggers {
   readonly #cron: CronScheduler;
   readonly #nats: NatsBridge | undefined;
   #routes = new RouteTable([]);
+  #unsubscribe: (() => void) | undefined;
 
   constructor(options: TriggersOptions) {
     this.#store = options.store;
@@ -51,12 +52,17 @@ export class Triggers {
       : undefined;
   }
 
-  /** Loads stored triggers and starts their sources (cron timers, NATS subscriptions). */
+  /**
+   * Loads stored triggers and starts their sources (cron timers, NATS subscriptions); triggers
+   * another writer changes (a store on the API server tells) are loaded as they change.
+   */
   start(): void {
+    this.#unsubscribe ??= this.#store.onChange?.(() => this.#reload());
     this.#reload();
   }
 
   async close(): Promise<void> {
+    this.#unsubscribe?.();
     this.#cron.close();
     await this.#nats?.close();
   }
@@ -124,12 +130,12 @@ export class Triggers {
       throw alreadyExists(name);
     }
     this.#check([record], this.#store.list());
-    this.#store.insert(record);
+    await this.#store.insert(record);
     this.#reload();
     return view(record);
   }
 
-  remove(name: string): void {
+  async remove(name: string): Promise<void> {
     const record = this.#store.get(name);
     if (!record) {
       throw triggerNotFound(name);
@@ -141,7 +147,7 @@ export class Triggers {
         { status: 409 },
       );
     }
-    this.#store.remove(name);
+    await this.#store.remove(name);
     this.#reload();
   }
 
@@ -158,14 +164,14 @@ export class Triggers {
   }
 
   /** Makes a function's spec triggers the ones its active revision declares. */
-  setSpecTriggers(functionName: string, specs: readonly TriggerSpec[]): void {
-    this.#store.replaceSpecTriggers(functionName, specRecords(functionName, specs));
+  async setSpecTriggers(functionName: string, specs: readonly TriggerSpec[]): Promise<void> {
+    await this.#store.replaceSpecTriggers(functionName, specRecords(functionName, specs));
     this.#reload();
   }
 
   /** A removed function takes its triggers with it. */
-  removeFunction(functionName: string): void {
-    if (this.#store.removeFunction(functionName).length > 0) {
+  async removeFunction(functionName: string): Promise<void> {
+    if ((await this.#store.removeFunction(functionName)).length > 0) {
       this.#reload();
     }
   }

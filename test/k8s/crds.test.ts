@@ -1,7 +1,5 @@
 // Runlet's CRDs (deploy/crds/) on a real API server (kwok cluster): applied server-side, a valid Function accepted, invalid ones refused with the schema's message; revisions immutable; createRevision under racing writers.
 import { randomBytes } from "node:crypto";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -21,37 +19,15 @@ import { createRevision } from "../../src/kubernetes/revisions.js";
 import { fieldMessages } from "../../src/spec/function-spec.js";
 import { buildControlPlane } from "./cluster/binaries.js";
 import { startTestCluster, type TestCluster } from "./cluster/test-cluster.js";
-import { pollUntil } from "./cluster/wait.js";
+import { applyRunletCrds } from "./cluster/runlet-crds.js";
 
 const BUILD_AND_START_TIMEOUT_MS = 60 * 60_000;
 const STEP_TIMEOUT_MS = 120_000;
-const crdDir = join(import.meta.dirname, "..", "..", "deploy", "crds");
 const digest = `sha256:${"a".repeat(64)}`;
 
 let cluster: TestCluster | undefined;
 let kc: KubeConfig | undefined;
 let namespace = "";
-
-/** Applies deploy/crds/ as a user does (`kubectl apply --server-side`) and waits until served. */
-export async function applyRunletCrds(testCluster: TestCluster): Promise<void> {
-  await testCluster.kubectl(["apply", "--server-side", "-f", crdDir]);
-  await testCluster.kubectl([
-    "wait",
-    "--for=condition=Established",
-    "--timeout=120s",
-    ...(await readdir(crdDir))
-      .filter((f) => f.endsWith(".yaml"))
-      .map((f) => `crd/${f.replace(/\.yaml$/, "")}`),
-  ]);
-  // Established comes a moment before each resource's storage serves lists (429 until then).
-  for (const kind of Object.values(kinds)) {
-    await pollUntil(
-      `${kind.plural} to be listed`,
-      () => testCluster.kubectl(["get", `${kind.plural}.${runletGroup}`, "-A"]),
-      { timeoutMs: STEP_TIMEOUT_MS },
-    );
-  }
-}
 
 beforeAll(async () => {
   cluster = await startTestCluster({ binaries: await buildControlPlane() });

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/store/database.js";
-import { TriggerStore, type TriggerRecord } from "../../src/store/trigger-store.js";
+import { SqliteTriggerStore, type TriggerRecord } from "../../src/store/trigger-store.js";
 import { CronScheduler } from "../../src/triggers/cron-scheduler.js";
 import type { TriggerAsyncCall, TriggerHost } from "../../src/triggers/trigger-host.js";
 import { eventually, startTestRunlet, tempDir, type TestRunlet } from "../helpers/runlet.js";
@@ -100,7 +100,7 @@ describe("CronScheduler", () => {
 
   async function setup(spec: TriggerRecord["spec"], start: number) {
     const db = openDatabase(join(await tempDir(), "runlet.db"));
-    const store = new TriggerStore(db);
+    const store = new SqliteTriggerStore(db);
     const trigger = record(spec);
     store.insert(trigger);
     const fired: TriggerAsyncCall[] = [];

@@ -106,12 +106,12 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
   app.put<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
     assertValidName(request.params.name, "secret");
     const body = parseFunctionSpec(secretBodySchema, request.body, "secret");
-    const { created } = platform.secrets.put(request.params.name, body.value);
+    const { created } = await platform.secrets.put(request.params.name, body.value);
     return reply.code(created ? 201 : 200).send({ name: request.params.name, created });
   });
 
   app.delete<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
-    platform.removeSecret(request.params.name);
+    await platform.removeSecret(request.params.name);
     return reply.code(204).send();
   });
 }

@@ -174,7 +174,7 @@ export function registerOpenfaasRoutes(
         "A secret needs a value (or rawValue, base64).",
       );
     }
-    platform.secrets.put(secret.name, value);
+    await platform.secrets.put(secret.name, value);
   };
   app.post("/system/secrets", async (request, reply) => {
     await putSecret(request.body, false);
@@ -186,7 +186,7 @@ export function registerOpenfaasRoutes(
   });
   app.delete("/system/secrets", async (request, reply) => {
     const secret = parseFunctionSpec(secretSchema, request.body, "secret");
-    platform.removeSecret(secret.name);
+    await platform.removeSecret(secret.name);
     // 202 as faas-netes answers; faas-cli takes no other success status here.
     return reply.code(202).send();
   });

@@ -17,7 +17,7 @@ export function registerTriggerRoutes(app: FastifyInstance, platform: Platform):
   );
 
   app.delete<{ Params: { name: string } }>("/api/v1/triggers/:name", async (request, reply) => {
-    platform.triggers.remove(request.params.name);
+    await platform.triggers.remove(request.params.name);
     return reply.code(204).send();
   });
 }

@@ -1,0 +1,76 @@
+/**
+ * The stores of a gateway replica in Kubernetes mode (issue 16): functions, revisions, triggers
+ * and secrets on the API server, packages in a folder every replica mounts (a PersistentVolume),
+ * so replicas keep nothing that matters to themselves. Logs and async calls stay in the
+ * replica's own data directory until their cluster-wide forms (pod logs, NATS JetStream) take
+ * their place behind the same ports.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { defaultFunctionNamespace } from "../kubernetes/names.js";
+import { CallStore } from "../store/call-store.js";
+import { openDatabase } from "../store/database.js";
+import { DirectoryPackageIndex } from "../store/directory-package-index.js";
+import { KubernetesFunctionStore } from "../store/kubernetes/kubernetes-function-store.js";
+import { KubernetesSecretStore } from "../store/kubernetes/kubernetes-secret-store.js";
+import {
+  KubernetesTriggerStore,
+  type KubernetesTriggerStoreOptions,
+} from "../store/kubernetes/kubernetes-trigger-store.js";
+import { LogStore } from "../store/log-store.js";
+import { PackageStore, type PackageStoreOptions } from "../store/package-store.js";
+import type { DataDir } from "./data-dir.js";
+import type { PlatformStores } from "./platform.js";
+
+export interface KubernetesStoresOptions {
+  readonly kubeConfig: KubeConfig;
+  /** @default defaultFunctionNamespace ("openfaas-fn") */
+  readonly namespace?: string;
+  /** The package folder the replicas share. */
+  readonly packagesDir: string;
+  /** Largest package once unpacked. @default 256 MiB */
+  readonly maxPackageBytes?: number;
+  readonly packages?: PackageStoreOptions;
+  /** Where cron firings are kept. @default in memory */
+  readonly cron?: KubernetesTriggerStoreOptions["cron"];
+  /** Objects that do not parse, watches that fail. @default nothing */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** For Platform.open({ stores }): opens the caches before the platform starts. */
+export function kubernetesStores(
+  options: KubernetesStoresOptions,
+): (dataDir: DataDir) => Promise<PlatformStores> {
+  return async (dataDir) => {
+    const shared = {
+      kubeConfig: options.kubeConfig,
+      namespace: options.namespace ?? defaultFunctionNamespace,
+      onError: options.onError ?? (() => undefined),
+    };
+    await mkdir(options.packagesDir, { recursive: true });
+    const [functions, triggers, secrets] = await Promise.all([
+      KubernetesFunctionStore.open(shared),
+      KubernetesTriggerStore.open({ ...shared, cron: options.cron }),
+      KubernetesSecretStore.open(shared),
+    ]);
+    const db = openDatabase(join(dataDir.root, "runlet.db"));
+    return {
+      functions,
+      triggers,
+      secrets,
+      packages: new PackageStore(
+        new DirectoryPackageIndex(options.packagesDir),
+        options.packagesDir,
+        { maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20, maxFiles: 50_000 },
+        options.packages,
+      ),
+      logs: new LogStore(db),
+      calls: new CallStore(db, dataDir.secretsKey),
+      close: async () => {
+        await Promise.all([functions.close(), triggers.close(), secrets.close()]);
+        db.close();
+      },
+    };
+  };
+}

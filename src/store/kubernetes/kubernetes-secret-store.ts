@@ -1,0 +1,155 @@
+/**
+ * Runlet secrets as Kubernetes Secrets in the functions' namespace: one Secret per Runlet
+ * secret, of the same name, its value under the key of that name (where OpenFaaS keeps its
+ * secrets, so their pods read them the same way), labelled `runlet.dev/secret: "true"`. Values
+ * are read from an informer cache of those Secrets only; they are never logged, nor put into
+ * an error message.
+ */
+import type { V1Secret } from "@kubernetes/client-node";
+import { annotations, fieldManagers, labels, partOf } from "../../kubernetes/names.js";
+import { isConflict } from "../../kubernetes/revisions.js";
+import { secretNotFound, type SecretInfo, type SecretStore } from "../secret-store.js";
+import { NamespaceClient, isNotFound, timeOf, type KubernetesStoreOptions } from "./api-client.js";
+import { ResourceCache } from "./resource-cache.js";
+
+interface SecretObject {
+  metadata: V1Secret["metadata"] & { name?: string; resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
+export class KubernetesSecretStore implements SecretStore {
+  readonly #client: NamespaceClient;
+  readonly #secrets: ResourceCache<SecretObject>;
+
+  private constructor(options: KubernetesStoreOptions) {
+    const client = new NamespaceClient(options.kubeConfig, options.namespace);
+    this.#client = client;
+    const labelSelector = `${labels.secret}=true`;
+    this.#secrets = new ResourceCache<SecretObject>({
+      kubeConfig: options.kubeConfig,
+      path: `/api/v1/namespaces/${options.namespace}/secrets`,
+      labelSelector,
+      list: () => client.core.listNamespacedSecret({ namespace: options.namespace, labelSelector }),
+      parse: (value) => {
+        const secret = value as V1Secret;
+        return { metadata: secret.metadata ?? {}, data: secret.data ?? {} };
+      },
+      onError: options.onError,
+    });
+  }
+
+  static async open(options: KubernetesStoreOptions): Promise<KubernetesSecretStore> {
+    const store = new KubernetesSecretStore(options);
+    await store.#secrets.start();
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.#secrets.stop();
+  }
+
+  async put(name: string, value: string): Promise<{ created: boolean }> {
+    const body: V1Secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "Opaque",
+      metadata: {
+        name,
+        labels: {
+          [labels.secret]: "true",
+          [labels.partOf]: partOf,
+          [labels.managedBy]: fieldManagers.gateway,
+        },
+        annotations: { [annotations.updatedAt]: String(Date.now()) },
+      },
+      data: { [name]: Buffer.from(value, "utf8").toString("base64") },
+    };
+    const known = this.#secrets.get(name);
+    let written: V1Secret;
+    let created = known === undefined;
+    try {
+      written = known
+        ? await this.#replace(name, body)
+        : await this.#client.core.createNamespacedSecret({
+            namespace: this.#client.namespace,
+            body,
+            fieldManager: fieldManagers.gateway,
+          });
+    } catch (error) {
+      if (!isConflict(error) || !created) {
+        throw error;
+      }
+      // Made meanwhile by another replica: this write replaces it.
+      written = await this.#replace(name, body);
+      created = false;
+    }
+    this.#secrets.put({ metadata: written.metadata ?? {}, data: written.data ?? {} });
+    return { created };
+  }
+
+  has(name: string): boolean {
+    return this.#secrets.get(name) !== undefined;
+  }
+
+  list(): SecretInfo[] {
+    return this.#secrets
+      .list()
+      .map((secret) => {
+        const createdAt = timeOf(secret.metadata.creationTimestamp);
+        const updatedAt = Number(secret.metadata.annotations?.[annotations.updatedAt]);
+        return {
+          name: secret.metadata.name ?? "",
+          createdAt,
+          updatedAt: Number.isFinite(updatedAt) ? updatedAt : createdAt,
+        };
+      })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async remove(name: string): Promise<boolean> {
+    try {
+      await this.#client.core.deleteNamespacedSecret({ namespace: this.#client.namespace, name });
+    } catch (error) {
+      if (!isNotFound(error)) {
+        throw error;
+      }
+      this.#secrets.remove(name);
+      return false;
+    }
+    this.#secrets.remove(name);
+    return true;
+  }
+
+  reveal(names: readonly string[]): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (const name of names) {
+      const encoded = this.#secrets.get(name)?.data?.[name];
+      if (encoded === undefined) {
+        throw secretNotFound(name);
+      }
+      values[name] = Buffer.from(encoded, "base64").toString("utf8");
+    }
+    return values;
+  }
+
+  /** Replaces the Secret whatever its version (the last write of a value wins, as embedded). */
+  async #replace(name: string, body: V1Secret): Promise<V1Secret> {
+    const current = await this.#client.core.readNamespacedSecret({
+      namespace: this.#client.namespace,
+      name,
+    });
+    return this.#client.core.replaceNamespacedSecret({
+      namespace: this.#client.namespace,
+      name,
+      body: {
+        ...body,
+        metadata: {
+          ...body.metadata,
+          resourceVersion: current.metadata?.resourceVersion,
+          annotations: { ...body.metadata?.annotations },
+        },
+      },
+      fieldManager: fieldManagers.gateway,
+    });
+  }
+}

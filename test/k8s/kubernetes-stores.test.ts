@@ -1,0 +1,323 @@
+// Two gateway replicas on the Kubernetes stores (kwok cluster): each with its own data dir, both on one API server and one package folder; what one does, the other serves.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRunlet, type Runlet } from "../../src/gateway/start.js";
+import {
+  fieldManagers,
+  kinds,
+  labels,
+  runletApiVersion,
+  runletGroup,
+  runletVersion,
+} from "../../src/kubernetes/names.js";
+import type { FunctionObject, FunctionRevisionObject } from "../../src/kubernetes/resources.js";
+import { createRevision } from "../../src/kubernetes/revisions.js";
+import { packDirectory } from "../../src/packaging/pack.js";
+import { kubernetesStores } from "../../src/platform/kubernetes-stores.js";
+import {
+  adminToken,
+  eventually,
+  withApi,
+  writeSource,
+  type TestRunlet,
+} from "../helpers/runlet.js";
+import { buildControlPlane } from "./cluster/binaries.js";
+import { applyRunletCrds } from "./cluster/runlet-crds.js";
+import { startTestCluster, type TestCluster } from "./cluster/test-cluster.js";
+
+const BUILD_AND_START_TIMEOUT_MS = 60 * 60_000;
+const STEP_TIMEOUT_MS = 120_000;
+
+let cluster: TestCluster | undefined;
+let kc: KubeConfig | undefined;
+let namespace = "";
+let scratch = "";
+const replicas: TestRunlet[] = [];
+const errors: unknown[] = [];
+
+beforeAll(async () => {
+  cluster = await startTestCluster({ binaries: await buildControlPlane() });
+  kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  await applyRunletCrds(cluster);
+  namespace = `fns-${randomBytes(3).toString("hex")}`;
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  scratch = await mkdtemp(join(tmpdir(), "runlet-k8s-stores-"));
+  const packagesDir = join(scratch, "shared-packages");
+  for (const name of ["a", "b"]) {
+    const dataDir = join(scratch, `replica-${name}`);
+    const runlet: Runlet = await startRunlet({
+      port: 0,
+      adminToken,
+      dataDir,
+      poolSize: 0,
+      stores: kubernetesStores({
+        kubeConfig: kc,
+        namespace,
+        packagesDir,
+        onError: (error) => errors.push(error),
+      }),
+    });
+    replicas.push(withApi(runlet, dataDir));
+  }
+}, BUILD_AND_START_TIMEOUT_MS);
+
+afterAll(async () => {
+  for (const replica of replicas) {
+    await replica.close(1000).catch(() => undefined);
+  }
+  await cluster?.stop();
+  if (scratch) {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}, STEP_TIMEOUT_MS);
+
+function both(): [TestRunlet, TestRunlet] {
+  const [a, b] = replicas;
+  if (!a || !b || !kc) {
+    throw new Error("the replicas did not start (see the beforeAll error)");
+  }
+  return [a, b];
+}
+
+function custom(): CustomObjectsApi {
+  if (!kc) {
+    throw new Error("no cluster");
+  }
+  return kc.makeApiClient(CustomObjectsApi);
+}
+
+async function listObjects<T>(plural: string, selector?: string): Promise<T[]> {
+  const list = (await custom().listNamespacedCustomObject({
+    group: runletGroup,
+    version: runletVersion,
+    namespace,
+    plural,
+    ...(selector === undefined ? {} : { labelSelector: selector }),
+  })) as { items: T[] };
+  return list.items;
+}
+
+const handler = (text: string) =>
+  `export default async function () { return ${JSON.stringify(text)}; }`;
+
+async function invoke(replica: TestRunlet, name: string): Promise<string> {
+  const response = await fetch(`${replica.url}/function/${name}`);
+  return `${response.status} ${await response.text()}`;
+}
+
+describe("two gateway replicas on the Kubernetes stores", () => {
+  it("deploy through one makes Function and FunctionRevision objects; the other invokes, describes, rolls back; remove deletes them", async () => {
+    const [a, b] = both();
+    expect((await a.deploy("hello", { "index.js": handler("v1") })).status).toBe(201);
+    const fns = await listObjects<FunctionObject>(kinds.function.plural);
+    expect(fns.map((f) => f.metadata.name)).toEqual(["hello"]);
+    expect(fns[0]?.spec).toMatchObject({ runtime: "node", handler: "index.js", activeRevision: 1 });
+    expect(fns[0]?.metadata.labels?.[labels.managedBy]).toBe(fieldManagers.gateway);
+    expect(fns[0]?.status).toMatchObject({ activeRevision: 1, latestRevision: 1 });
+    const revs = await listObjects<FunctionRevisionObject>(kinds.revision.plural);
+    expect(revs.map((r) => r.metadata.name)).toEqual(["hello-r1"]);
+    expect(revs[0]?.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: "Function",
+      name: "hello",
+      uid: fns[0]?.metadata.uid,
+    });
+    expect(
+      await cluster?.kubectl([
+        "get",
+        "rfn",
+        "hello",
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.spec.runtime} {.status.activeRevision}",
+      ]),
+    ).toBe("node 1");
+
+    // The other replica serves and describes it, once its watch has brought it.
+    expect(
+      await eventually(async () => ((await invoke(b, "hello")) === "200 v1" ? true : undefined), {
+        timeoutMs: 30_000,
+        what: "b to serve v1",
+      }),
+    ).toBe(true);
+    const described = (await (await b.api("/api/v1/functions/hello")).json()) as {
+      revision: number;
+    };
+    expect(described.revision).toBe(1);
+
+    expect((await a.deploy("hello", { "index.js": handler("v2") })).status).toBe(200);
+    await eventually(async () => ((await invoke(b, "hello")) === "200 v2" ? true : undefined), {
+      timeoutMs: 30_000,
+      what: "b to serve v2",
+    });
+    expect(
+      (await listObjects<FunctionRevisionObject>(kinds.revision.plural)).map(
+        (r) => r.spec.revision,
+      ),
+    ).toEqual([1, 2]);
+
+    // Rollback through the second; the first sees it.
+    const rolled = await b.api("/api/v1/functions/hello/rollback", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(rolled.status).toBe(200);
+    expect(((await rolled.json()) as { revision: number }).revision).toBe(1);
+    expect(await invoke(b, "hello")).toBe("200 v1");
+    await eventually(async () => ((await invoke(a, "hello")) === "200 v1" ? true : undefined), {
+      timeoutMs: 30_000,
+      what: "a to serve v1 after b's rollback",
+    });
+    const [afterRollback] = await listObjects<FunctionObject>(kinds.function.plural);
+    expect(afterRollback?.spec.activeRevision).toBe(1);
+    expect(afterRollback?.status?.activeRevision).toBe(1);
+
+    // Remove through the first: the objects go, and the second stops serving.
+    expect((await a.api("/api/v1/functions/hello", { method: "DELETE" })).status).toBe(204);
+    expect(await listObjects(kinds.function.plural)).toEqual([]);
+    expect(await listObjects(kinds.revision.plural, `${labels.function}=hello`)).toEqual([]);
+    await eventually(
+      async () => ((await invoke(b, "hello")).startsWith("404") ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        what: "b to answer 404 after a's remove",
+      },
+    );
+  });
+
+  it("serves a Function applied with kubectl once its revision is made (the operator's step, done here with createRevision)", async () => {
+    const [a, b] = both();
+    const source = await writeSource({ "index.js": handler("from kubectl") });
+    const packed = await packDirectory(source);
+    // The package is in the folder both replicas share.
+    await a.platform.packages.put(packed.archive);
+    expect(b.platform.packages.has(packed.digest)).toBe(true);
+
+    const manifest = join(scratch, "applied.yaml");
+    await writeFile(
+      manifest,
+      [
+        `apiVersion: ${runletApiVersion}`,
+        "kind: Function",
+        "metadata:",
+        "  name: applied",
+        `  namespace: ${namespace}`,
+        "spec:",
+        "  runtime: node",
+        "  handler: index.js",
+        `  package: "${packed.digest}"`,
+        "",
+      ].join("\n"),
+    );
+    await cluster?.kubectl(["apply", "-f", manifest]);
+    // Both stores see the Function, but with no revision yet nothing serves it.
+    await eventually(
+      async () =>
+        (await listObjects<FunctionObject>(kinds.function.plural)).some(
+          (f) => f.metadata.name === "applied",
+        )
+          ? true
+          : undefined,
+      { what: "the applied Function" },
+    );
+    expect((await invoke(a, "applied")).startsWith("404")).toBe(true);
+    expect(a.platform.functions.referencedPackages().has(packed.digest)).toBe(true);
+
+    // What the operator does for a Function not managed by the gateway: make the spec's
+    // revision (idempotent) and point the status at it.
+    const fn = (await custom().getNamespacedCustomObject({
+      group: runletGroup,
+      version: runletVersion,
+      namespace,
+      plural: kinds.function.plural,
+      name: "applied",
+    })) as FunctionObject;
+    const { activeRevision: _none, ...snapshot } = fn.spec;
+    const revision = await createRevision({
+      api: custom(),
+      namespace,
+      owner: { name: "applied", uid: fn.metadata.uid ?? "" },
+      snapshot,
+      hash: "f".repeat(64),
+      fieldManager: fieldManagers.operator,
+      reuseLatest: true,
+    });
+    await custom().patchNamespacedCustomObjectStatus(
+      {
+        group: runletGroup,
+        version: runletVersion,
+        namespace,
+        plural: kinds.function.plural,
+        name: "applied",
+        fieldManager: fieldManagers.operator,
+        force: true,
+        body: {
+          apiVersion: runletApiVersion,
+          kind: "Function",
+          metadata: { name: "applied" },
+          status: {
+            activeRevision: revision.spec.revision,
+            latestRevision: revision.spec.revision,
+          },
+        },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
+    );
+    for (const replica of [a, b]) {
+      await eventually(
+        async () => ((await invoke(replica, "applied")) === "200 from kubectl" ? true : undefined),
+        { timeoutMs: 30_000, what: "the applied Function to be served" },
+      );
+    }
+  });
+
+  it("keeps secrets as Kubernetes Secrets: created through one, revealed by the other", async () => {
+    const [a, b] = both();
+    const put = await a.api("/api/v1/secrets/api-key", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: "s3cret value" }),
+    });
+    expect(put.status).toBe(201);
+    const secret = await kc
+      ?.makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ name: "api-key", namespace });
+    expect(secret?.metadata?.labels?.[labels.secret]).toBe("true");
+    expect(Buffer.from(secret?.data?.["api-key"] ?? "", "base64").toString()).toBe("s3cret value");
+    // The other replica's SecretSource (what its provider reads) has it once its watch does.
+    const revealed = await eventually(
+      () =>
+        b.platform.secrets.has("api-key") ? b.platform.secrets.reveal(["api-key"]) : undefined,
+      { timeoutMs: 30_000, what: "b to see the secret" },
+    );
+    expect(revealed).toEqual({ "api-key": "s3cret value" });
+    // Replaced through the second, read by the first; removed through the first.
+    await b.api("/api/v1/secrets/api-key", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: "rotated" }),
+    });
+    await eventually(
+      () => (a.platform.secrets.reveal(["api-key"])["api-key"] === "rotated" ? true : undefined),
+      { timeoutMs: 30_000, what: "a to see the rotated value" },
+    );
+    expect((await a.api("/api/v1/secrets/api-key", { method: "DELETE" })).status).toBe(204);
+    await eventually(() => (b.platform.secrets.has("api-key") ? undefined : true), {
+      timeoutMs: 30_000,
+      what: "b to see the secret gone",
+    });
+    expect(errors).toEqual([]);
+  });
+});
