@@ -19,6 +19,7 @@ from runlet_runtime.http_server import make_http_handler
 from runlet_runtime.invoke import Target, invoke, send_json
 from runlet_runtime.loader import LoadError, load_handler
 from runlet_runtime.log_stream import LogBuffer
+from runlet_runtime.package_fetch import PackageRefused, place_files
 from runlet_runtime.stopping import GracefulStop
 
 # The runtime's own directory must not shadow the function's modules.
@@ -104,6 +105,8 @@ class Runtime:
         started = time.perf_counter()
         try:
             request = json.loads(body.decode("utf-8"))
+            # A pod fetches its package and writes its secrets itself (package_fetch.py).
+            place_files(request)
             os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
             package = request["packagePath"]
             os.chdir(package)
@@ -128,6 +131,11 @@ class Runtime:
         except LoadError as error:
             self.specializing = False
             send_json(res, 422, error.to_json())
+        except PackageRefused as error:
+            self.specializing = False
+            send_json(
+                res, 422, {"error": {"code": "RUNLET_PACKAGE_REFUSED", "message": str(error)}}
+            )
         except Exception as error:  # noqa: B902 — our bug or a bad request: the supervisor shows it
             self.specializing = False
             send_json(

@@ -2,7 +2,9 @@
 // "Requests"): one specialize per instance (409 for another), 422 with the error's code when
 // the function does not load, 500 for anything else, 200 with the load time when it does.
 // Shared by the Node-based runtime servers; dependency-free.
+import { placeFiles } from "./package-fetch.mjs";
 import { describeError, sendJson } from "./responses.mjs";
+import { PackageRefused } from "./tar-reader.mjs";
 
 /** The function cannot be loaded: a 422 with `code`, the message and `details` (file, line). */
 export class LoadError extends Error {
@@ -28,11 +30,19 @@ export function specializeOnce(load) {
     state = "specializing";
     const started = performance.now();
     try {
-      await load(JSON.parse(body.toString("utf8")));
+      const request = JSON.parse(body.toString("utf8"));
+      // A pod fetches its package and writes its secrets itself (package-fetch.mjs).
+      await placeFiles(request);
+      await load(request);
       state = "specialized";
       sendJson(res, 200, { status: "ready", loadMs: performance.now() - started });
     } catch (error) {
       state = "generic";
+      if (error instanceof PackageRefused) {
+        return sendJson(res, 422, {
+          error: { code: "RUNLET_PACKAGE_REFUSED", message: error.message },
+        });
+      }
       if (error instanceof LoadError) {
         return sendJson(res, 422, {
           error: { code: error.code, message: error.message, ...error.details },

@@ -113,6 +113,23 @@ export function openapiDocument(): Record<string, unknown> {
           responses: { "200": { description: "Stored" }, "404": { description: "Not stored" } },
         },
       },
+      "/api/v1/packages/{digest}/archive": {
+        get: {
+          summary:
+            "A package's archive, for an instance that fetches its own package (a pod): needs a package grant as the bearer token, not the admin token",
+          security: [{ bearer: [] }],
+          parameters: [{ name: "digest", in: "path", required: true, schema: { type: "string" } }],
+          responses: {
+            "200": {
+              description: "The archive (its sha256 is the digest)",
+              content: { "application/gzip": { schema: { type: "string", format: "binary" } } },
+            },
+            "401": { description: "No grant, or one that is forged, malformed or expired" },
+            "403": { description: "A grant for another package" },
+            "404": { description: "Not stored" },
+          },
+        },
+      },
       "/api/v1/functions": {
         get: {
           summary: "List functions",

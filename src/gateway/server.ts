@@ -30,6 +30,7 @@ import { createMetrics } from "./metrics.js";
 import { openapiDocument } from "./openapi.js";
 import { registerCallRoutes } from "./routes/calls.js";
 import { registerNativeRoutes } from "./routes/native.js";
+import { packageArchivePath, registerPackageArchiveRoute } from "./routes/package-archive.js";
 import { registerOpenfaasRoutes } from "./routes/openfaas.js";
 import { registerTriggerRoutes } from "./routes/triggers.js";
 import { registerLogEventRoutes } from "./routes/log-events.js";
@@ -264,7 +265,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const path = request.url.split("?")[0] ?? "";
     // A path that serves nothing is a 404 for everyone: asking for the admin token there
     // would send someone who mistyped a function's URL looking for a token.
-    if (publicPaths.has(path) || isDashboardPath(path) || request.is404) {
+    // The package archive route checks a package grant instead of the admin token.
+    if (
+      publicPaths.has(path) ||
+      isDashboardPath(path) ||
+      request.is404 ||
+      packageArchivePath.test(path)
+    ) {
       return;
     }
     if (!isAdmin(request.headers, platform.credentials)) {
@@ -305,6 +312,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.get("/api/v1/openapi.json", async () => openapiDocument());
   registerOpenfaasRoutes(app, platform, metrics);
   registerNativeRoutes(app, platform);
+  registerPackageArchiveRoute(app, platform);
   registerCallRoutes(app, platform);
   registerTriggerRoutes(app, platform);
   registerMetricsHistoryRoutes(app, platform, history);

@@ -5,6 +5,7 @@
  * this module; another composition (Kubernetes mode) passes its own provider, stores, queue
  * and clock as options, and `Platform.open` without them is the embedded platform.
  */
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import type { BuildEventSink } from "../build/build-events.js";
@@ -50,6 +51,7 @@ import { triggersHash } from "../spec/trigger-spec.js";
 import { openDataDir, type DataDir } from "./data-dir.js";
 import { KeyedLock } from "../keyed-lock.js";
 import { RevisionTargets } from "./revision-targets.js";
+import { PackageGrants } from "../packaging/package-grant.js";
 import { triggerHostOf } from "./trigger-host.js";
 
 /**
@@ -116,6 +118,12 @@ export interface PlatformOptions {
   readonly calls?: CallQueueOptions;
   /** NATS server for NATS triggers (RUNLET_NATS_URL); without one they are refused. */
   readonly natsUrl?: string;
+  /**
+   * Lets instances elsewhere (pods) fetch packages from this platform's gateway with a grant:
+   * the signing key every gateway replica shares, and the gateway's URL as instances reach
+   * it. Without it no grant is issued and the package archive route refuses every token.
+   */
+  readonly packageGrants?: { readonly key: Buffer; readonly gatewayUrl: string };
 }
 
 export interface DeployOptions {
@@ -151,6 +159,8 @@ export class Platform {
   readonly credentials: PlatformCredentials;
   readonly functions: FunctionStore;
   readonly packages: PackageStore;
+  /** Checks the grants instances fetch package archives with (GET /api/v1/packages/:digest/archive). */
+  readonly packageGrants: PackageGrants;
   readonly secrets: SecretStore;
   readonly logs: LogStore;
   /** Active revisions by function name, as the router runs them. */
@@ -187,6 +197,7 @@ export class Platform {
     this.#stores = stores;
     this.functions = stores.functions;
     this.packages = stores.packages;
+    this.packageGrants = packageGrantsOf(options);
     this.secrets = stores.secrets;
     this.logs = stores.logs;
     this.targets = new RevisionTargets(stores);
@@ -277,8 +288,20 @@ export class Platform {
     const dataDir = await openDataDir(options.dataDir, options.adminToken);
     const stores = await (options.stores ?? embeddedStores(options))(dataDir);
     const events = new EventEmitter();
+    const grants = options.packageGrants;
+    const signer = packageGrantsOf(options);
     const context: ProviderContext = {
-      packages: { localPath: (digest) => stores.packages.treePath(digest) },
+      packages: {
+        localPath: (digest) => stores.packages.treePath(digest),
+        ...(grants && {
+          grant: (digest: string, instanceId: string) =>
+            Promise.resolve({
+              url: `${grants.gatewayUrl.replace(/\/$/, "")}/api/v1/packages/${digest}/archive`,
+              digest,
+              ...signer.issue(digest, instanceId),
+            }),
+        }),
+      },
       secrets: stores.secrets,
       onLog: (line) => appendLog(stores.logs, line),
       onError: (error) => events.emit("backgroundError", error),
@@ -680,4 +703,9 @@ function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => Platfor
       },
     };
   };
+}
+
+/** The grant checker: the configured key, else a random one (so no token ever opens a package). */
+function packageGrantsOf(options: PlatformOptions): PackageGrants {
+  return new PackageGrants({ key: options.packageGrants?.key ?? randomBytes(32) });
 }

@@ -13,6 +13,25 @@ export interface SpecializeLocation {
   readonly secretsDir: string;
   /** The instance's exit: loading fails at once if it goes meanwhile. */
   readonly exited: Promise<ExitInfo>;
+  /**
+   * The package for the runtime to fetch and unpack into `packagePath` itself (an instance
+   * elsewhere); undefined when the package is already there.
+   */
+  readonly fetch?: PackageFetch;
+  /**
+   * Secret values for the runtime to write into `secretsDir` as 0400 files; undefined when
+   * the files are already there.
+   */
+  readonly secretValues?: Readonly<Record<string, string>>;
+}
+
+/** What the runtime fetches: the grant's URL and token, checked against the digest. */
+export interface PackageFetch {
+  readonly url: string;
+  readonly token: string;
+  readonly digest: string;
+  /** The most the package may unpack to; the runtime has its own default. */
+  readonly maxUnpackedBytes?: number;
 }
 
 export async function specializeRuntime(
@@ -32,6 +51,8 @@ export async function specializeRuntime(
     compat: request.compat,
     command: request.command,
     mode: request.mode,
+    package: location.fetch,
+    secrets: location.secretValues,
   });
   const response = await Promise.race([
     http.request({

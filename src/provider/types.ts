@@ -137,12 +137,31 @@ export interface Instance {
   stop(): Promise<void>;
 }
 
+/**
+ * A short-lived right for one instance to fetch one package: the instance (a pod) fetches the
+ * archive itself and checks it against the digest, so the credential is bound to both and
+ * expires soon after it is issued.
+ */
+export interface PackageGrant {
+  /** Where the package's archive (a gzipped tar) is served. */
+  readonly url: string;
+  /** `sha256:<hex>` of the archive, which the instance checks what it fetched against. */
+  readonly digest: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  readonly token: string;
+  /** Milliseconds since the epoch. */
+  readonly expiresAt: number;
+}
+
 /** Where a provider gets the package a specialize request names. */
 export interface PackageSource {
   /** A directory on this host holding the unpacked package (for providers on this host). */
   localPath(digest: string): string;
-  /** A URL an instance elsewhere fetches the package from, when the platform serves one. */
-  url?(digest: string): string;
+  /**
+   * A grant for an instance elsewhere to fetch the package from the platform, when the
+   * platform serves packages (providers whose instances are not on this host need it).
+   */
+  grant?(digest: string, instanceId: string): Promise<PackageGrant>;
 }
 
 /** Where a provider gets the values of the secrets a specialize request names. */

@@ -203,6 +203,11 @@ export class PackageStore {
     return join(this.#root, hexOf(digest), "tree");
   }
 
+  /** The archive a package was uploaded as (what its digest is the sha256 of). */
+  archivePath(digest: string): string {
+    return join(this.#root, hexOf(digest), "package.tar.gz");
+  }
+
   async put(archive: Buffer, expectedDigest?: string): Promise<StoredPackage> {
     const digest = await digestInSteps(archive);
     if (expectedDigest && expectedDigest !== digest) {

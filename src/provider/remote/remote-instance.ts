@@ -11,7 +11,7 @@ import { onLines } from "../../host/lines.js";
 import { exitWithin } from "../exit-report.js";
 import { FrameChannel } from "../frame-channel.js";
 import { invokeOverHttp } from "../http-invoke.js";
-import { specializeRuntime } from "../runtime-control.js";
+import { specializeRuntime, type PackageFetch } from "../runtime-control.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
 import type {
   ExitInfo,
@@ -34,6 +34,10 @@ export interface RemoteEndpoint {
 export interface PreparedFiles {
   readonly packagePath: string;
   readonly secretsDir: string;
+  /** The package for the runtime to fetch into `packagePath` (when it is not there yet). */
+  readonly fetch?: PackageFetch;
+  /** Secret values for the runtime to write into `secretsDir` (when they are not there yet). */
+  readonly secretValues?: Readonly<Record<string, string>>;
 }
 
 export interface RemoteInstanceOptions {
@@ -51,6 +55,12 @@ export interface RemoteInstanceOptions {
   readonly readyTimeoutMs?: number;
   /** How long a failed call waits to learn that the instance went. @default 1000 */
   readonly exitReportMs?: number;
+  /**
+   * After a failed call, ask the runtime whether it still serves its function before waiting
+   * `exitReportMs` for an exit: when the exit is reported slowly (a kubelet's), a live
+   * instance's failed call is not held that long.
+   */
+  readonly askAfterFailure?: boolean;
 }
 
 /** How often the health check is tried while the runtime starts. */
@@ -123,8 +133,29 @@ export class RemoteInstance implements Instance {
     return this.#channel ? this.#channel.invoke(request) : invokeOverHttp(this.#http, request);
   }
 
-  exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
+  async exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
+    if (!this.#exitInfo && this.#options.askAfterFailure && (await this.#servesFunction())) {
+      return undefined;
+    }
     return exitWithin(this, this.#options.exitReportMs ?? 1000);
+  }
+
+  /**
+   * Whether the runtime answers as a specialized instance: one that restarted in place (a
+   * pod's container) answers as a generic one, and is not this instance any more.
+   */
+  async #servesFunction(): Promise<boolean> {
+    try {
+      const response = await this.#http.request({
+        path: "/healthz",
+        method: "GET",
+        signal: AbortSignal.timeout(1000),
+      });
+      const answer = (await response.body.json()) as { specialized?: unknown };
+      return response.statusCode === 200 && answer.specialized === true;
+    } catch {
+      return false;
+    }
   }
 
   async specialize(request: SpecializeRequest): Promise<void> {

@@ -214,6 +214,7 @@ async function boot(opts: Resolved, supervisor: Supervisor): Promise<TestCluster
       supervisor,
       namespace: nodeNetwork.namespace,
       forwarders: nodeNetwork.forwarders,
+      toHost: nodeNetwork.toHost,
       binaries: realNodeSetup.binaries,
       credentials,
       api,

@@ -30,6 +30,8 @@ export const PORTS = {
   scheduler: 10259,
   dns: 53,
   corednsReady: 8181,
+  /** On the node address: the relay's way to a Unix socket the host listens on. */
+  toHost: 18080,
 } as const;
 
 /** Where relayed connections may go: only addresses that exist inside the namespace. */

@@ -5,13 +5,38 @@
 // namespace; the relay dials it and from then on copies bytes both ways. The host half
 // (loopback-forwarder.ts) turns that into a port on the host's 127.0.0.1. Dependency-free.
 //
-// Usage: node namespace-relay.mjs SOCKET_PATH CIDR...   (CIDRs the relay may dial, IPv4)
+// With `--to-host HOST:PORT HOST_SOCKET` it also carries connections the other way: it listens
+// on HOST:PORT inside the namespace (the node address) and pipes each connection to the Unix
+// socket HOST_SOCKET in the run dir, where a process on the host may listen (a package server
+// for pods). Only to that socket: the namespace still has no route to any host address.
+//
+// Usage: node namespace-relay.mjs SOCKET_PATH [--to-host HOST:PORT HOST_SOCKET] CIDR...
+//        (CIDRs the relay may dial, IPv4)
 import { rmSync } from "node:fs";
 import { connect, createServer, isIPv4 } from "node:net";
 
-const [socketPath, ...ranges] = process.argv.slice(2);
-if (!socketPath || ranges.length === 0) {
-  process.stderr.write("usage: namespace-relay.mjs SOCKET_PATH CIDR...\n");
+const args = process.argv.slice(2);
+const socketPath = args.shift();
+let toHost;
+const ranges = [];
+while (args.length > 0) {
+  const arg = args.shift();
+  if (arg === "--to-host") {
+    const [listenAt = "", hostSocket = ""] = [args.shift(), args.shift()];
+    const [host, port] = listenAt.split(":");
+    toHost = { host, port: Number(port), hostSocket };
+  } else {
+    ranges.push(arg);
+  }
+}
+if (
+  !socketPath ||
+  ranges.length === 0 ||
+  (toHost && (!isIPv4(toHost.host) || !toHost.hostSocket))
+) {
+  process.stderr.write(
+    "usage: namespace-relay.mjs SOCKET_PATH [--to-host HOST:PORT HOST_SOCKET] CIDR...\n",
+  );
   process.exit(2);
 }
 
@@ -83,7 +108,33 @@ server.on("error", (error) => {
   process.stderr.write(`relay: ${error.message}\n`);
   process.exit(1);
 });
-server.listen(socketPath, () => process.stdout.write(`listening on ${socketPath}\n`));
+/** Each connection from inside to `toHost`'s address goes to the host's socket, nowhere else. */
+function listenToHost() {
+  const inbound = createServer((client) => {
+    const upstream = connect({ path: toHost.hostSocket });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+  });
+  inbound.on("error", (error) => {
+    process.stderr.write(`relay to the host: ${error.message}\n`);
+    process.exit(1);
+  });
+  return new Promise((resolve) => inbound.listen(toHost.port, toHost.host, resolve));
+}
+
+server.listen(socketPath, async () => {
+  if (toHost) {
+    await listenToHost();
+    process.stdout.write(`relaying ${toHost.host}:${toHost.port} to ${toHost.hostSocket}\n`);
+  }
+  process.stdout.write(`listening on ${socketPath}\n`);
+});
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.on(signal, () => {
     rmSync(socketPath, { force: true });

@@ -14,6 +14,19 @@ export interface NodeNetwork {
   readonly network: ClusterNetwork;
   readonly namespace: NodeNamespace;
   readonly forwarders: LoopbackForwarders;
+  /** Pods connect to `address:port`; the relay carries each connection to `socketPath`. */
+  readonly toHost: PodsToHost;
+}
+
+/**
+ * The one way from inside the namespace to the host: connections to the node address's
+ * `port` go to the Unix socket `socketPath` in the run dir (root-only), where a process on
+ * the host may listen. Nothing listens there unless a test does.
+ */
+export interface PodsToHost {
+  readonly address: string;
+  readonly port: number;
+  readonly socketPath: string;
 }
 
 /**
@@ -29,11 +42,23 @@ export async function createNodeNetwork(
   const relayDir = path.join(supervisor.dir, "relay");
   await mkdir(relayDir, { mode: 0o700 });
   const relaySocket = path.join(relayDir, "relay.sock");
+  const toHost: PodsToHost = {
+    address: NODE_ADDRESS,
+    port: PORTS.toHost,
+    socketPath: path.join(relayDir, "to-host.sock"),
+  };
   const relay = await supervisor.start(
     {
       name: "namespace-relay",
       command: process.execPath,
-      args: [RELAY_SCRIPT, relaySocket, ...REACHABLE_RANGES],
+      args: [
+        RELAY_SCRIPT,
+        relaySocket,
+        "--to-host",
+        `${toHost.address}:${toHost.port}`,
+        toHost.socketPath,
+        ...REACHABLE_RANGES,
+      ],
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
     },
     namespace.launcher,
@@ -68,5 +93,5 @@ export async function createNodeNetwork(
     launch: namespace.launcher,
     reach: (host, port) => forwarders.expose(host, port),
   };
-  return { network, namespace, forwarders };
+  return { network, namespace, forwarders, toHost };
 }

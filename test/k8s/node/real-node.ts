@@ -16,6 +16,7 @@ import { corefile, namespaceResolvConf } from "./coredns-config.js";
 import { kubeletConfig } from "./kubelet-config.js";
 import { NODE_ADDRESS, NODE_NAME, POD_CIDR, PORTS, SERVICE_CIDR } from "./layout.js";
 import type { LoopbackForwarders } from "./loopback-forwarder.js";
+import type { PodsToHost } from "./node-network.js";
 import type { NamespaceIds, NodeNamespace } from "./namespace.js";
 
 const execFileAsync = promisify(execFile);
@@ -24,6 +25,7 @@ export interface RealNodeOptions {
   readonly supervisor: Supervisor;
   readonly namespace: NodeNamespace;
   readonly forwarders: LoopbackForwarders;
+  readonly toHost: PodsToHost;
   readonly binaries: NodeBinaries;
   readonly credentials: ClusterCredentials;
   readonly api: ApiClient;
@@ -48,6 +50,11 @@ export interface RealNode {
   readonly namespaceIds: NamespaceIds;
   /** The kubelet's cgroup subtree, e.g. `/runlet-k8s-ab12cd34`. */
   readonly cgroupRoot: string;
+  /**
+   * The way back from pods to the host: a pod connecting to `address:port` (the node address)
+   * reaches whatever listens on the Unix socket `socketPath` on the host (a test's server).
+   */
+  readonly toHost: PodsToHost;
   /** Makes `host:port` inside the namespace (a pod IP, a ClusterIP, ...) reachable on the host. */
   expose(host: string, port: number): Promise<HostAddress>;
   /** Runs a command inside the node's network and mount namespaces. */
@@ -186,6 +193,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     images: new Map(images.map((image) => [image.name, image])),
     namespaceIds: namespace.ids,
     cgroupRoot,
+    toHost: options.toHost,
     expose: (host, port) => forwarders.expose(host, port),
     run: (command, args) => namespace.run(command, args),
     crictl: async (args) =>

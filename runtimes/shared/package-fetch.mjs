@@ -1,0 +1,142 @@
+// The part of specialize a runtime does for itself when the platform is elsewhere (a pod,
+// docs/runtime-protocol.md "Fetching the package"): fetch the package archive with the grant
+// the request carries, check it against its sha256 digest, unpack it safely into
+// `packagePath`, and write the secret values the request carries as 0400 files into
+// `secretsDir`. A request with neither is left as it is (the package and secrets are already
+// in place). Dependency-free.
+import { createHash } from "node:crypto";
+import { mkdir, open, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { PackageRefused, unpackTarGz } from "./tar-reader.mjs";
+
+/** Limits when the request names none. */
+const defaults = {
+  archiveBytes: 256 * 1024 * 1024,
+  unpackedBytes: 256 * 1024 * 1024,
+  entries: 20_000,
+  fetchTimeoutMs: 60_000,
+};
+
+/** A secret's name, as a file name: no path, nothing hidden. */
+const secretName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/** Fetches and unpacks `request.package`, writes `request.secrets`; see the file's opening. */
+export async function placeFiles(request) {
+  if (request.package) {
+    await fetchPackage(request.package, request.packagePath);
+  }
+  if (request.secrets && typeof request.secrets === "object") {
+    await writeSecrets(request.secrets, request.secretsDir);
+  }
+}
+
+async function fetchPackage(source, packagePath) {
+  const { url, token, digest } = source;
+  const match = /^sha256:([a-f0-9]{64})$/.exec(String(digest));
+  if (typeof url !== "string" || typeof token !== "string" || !match) {
+    throw new PackageRefused("the package to fetch needs url, token and a sha256 digest");
+  }
+  if (typeof packagePath !== "string" || packagePath === "") {
+    throw new PackageRefused("the package to fetch needs a packagePath to unpack into");
+  }
+  const limits = {
+    archiveBytes: positive(source.maxArchiveBytes, defaults.archiveBytes),
+    unpackedBytes: positive(source.maxUnpackedBytes, defaults.unpackedBytes),
+    entries: positive(source.maxEntries, defaults.entries),
+  };
+  // Beside the package directory, on the same writable volume.
+  const archivePath = join(dirname(packagePath), ".package.tar.gz");
+  await mkdir(dirname(packagePath), { recursive: true });
+  try {
+    const actual = await download(url, token, archivePath, limits.archiveBytes);
+    if (actual !== match[1]) {
+      throw new PackageRefused(
+        `the fetched package's digest is sha256:${actual}, not the ${digest} asked for`,
+      );
+    }
+    try {
+      await unpackTarGz(archivePath, packagePath, limits);
+    } catch (error) {
+      await rm(packagePath, { recursive: true, force: true });
+      throw error instanceof PackageRefused
+        ? error
+        : new PackageRefused(`the package could not be unpacked: ${messageOf(error)}`);
+    }
+  } finally {
+    await rm(archivePath, { force: true });
+  }
+}
+
+/** What went wrong, in one line (no stack: it goes in the specialize answer). */
+function messageOf(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function positive(value, fallback) {
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+/** Downloads `url` into `path`, at most `maxBytes`; returns the hex sha256 of what came. */
+async function download(url, token, path, maxBytes) {
+  let response;
+  try {
+    response = await fetch(url, {
+      headers: { authorization: `Bearer ${token}` },
+      redirect: "error",
+      signal: AbortSignal.timeout(defaults.fetchTimeoutMs),
+    });
+  } catch (error) {
+    // fetch's own message is "fetch failed"; what went wrong is its cause.
+    const cause = /** @type {{ cause?: unknown }} */ (error).cause;
+    throw new PackageRefused(
+      `the package could not be fetched from ${url}: ${messageOf(cause ?? error)}`,
+    );
+  }
+  if (response.status !== 200) {
+    const body = await response.text().catch(() => "");
+    let message = body.slice(0, 300);
+    try {
+      message = JSON.parse(body).error.message ?? message;
+    } catch {
+      // not the platform's error shape: shown as it came
+    }
+    throw new PackageRefused(`fetching the package answered ${response.status}: ${message}`);
+  }
+  if (!response.body) {
+    throw new PackageRefused("fetching the package answered 200 without a body");
+  }
+  const hash = createHash("sha256");
+  const file = await open(path, "w", 0o600);
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        throw new PackageRefused(
+          `the package archive is larger than ${maxBytes} bytes, the limit of this instance`,
+        );
+      }
+      hash.update(chunk);
+      await file.write(chunk);
+    }
+  } finally {
+    await file.close();
+  }
+  return hash.digest("hex");
+}
+
+async function writeSecrets(values, secretsDir) {
+  if (typeof secretsDir !== "string" || secretsDir === "") {
+    throw new PackageRefused("secret values need a secretsDir to be written into");
+  }
+  await mkdir(secretsDir, { recursive: true, mode: 0o700 });
+  for (const [name, value] of Object.entries(values)) {
+    if (!secretName.test(name) || typeof value !== "string") {
+      throw new PackageRefused(
+        `secret ${JSON.stringify(name)} is not a valid secret name and value`,
+      );
+    }
+    // "wx": never through a link or over a file already there.
+    await writeFile(join(secretsDir, name), value, { mode: 0o400, flag: "wx" });
+  }
+}
