@@ -1,4 +1,4 @@
-// Runs one of the cached-build scripts (cluster/build.sh, node/build.sh) and returns the bin dir it prints.
+// Runs one of the cached-build scripts (cluster/build.sh, node/build.sh, tools/build.sh) and returns the bin dir it prints.
 import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import * as path from "node:path";
@@ -21,10 +21,11 @@ export async function runBuildScript(
   script: string,
   binaries: readonly string[],
   options: BuildOptions = {},
+  args: readonly string[] = [],
 ): Promise<string> {
   const progress = options.progress ?? process.stderr;
   const shown = path.relative(process.cwd(), script);
-  const { code, signal, stdout, stderrTail } = await run(script, progress);
+  const { code, signal, stdout, stderrTail } = await run(script, args, progress);
   if (code !== 0) {
     throw new Error(
       `${shown} failed (${signal ?? `exit ${String(code)}`}); its last output:\n` +
@@ -48,9 +49,13 @@ interface ScriptResult {
   readonly stderrTail: readonly string[];
 }
 
-function run(script: string, progress: NodeJS.WritableStream): Promise<ScriptResult> {
+function run(
+  script: string,
+  args: readonly string[],
+  progress: NodeJS.WritableStream,
+): Promise<ScriptResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [script], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     const tail: string[] = [];
     let partial = "";

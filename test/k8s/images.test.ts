@@ -5,17 +5,28 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImages, type ImageBuild } from "./images/image-cache.js";
 import { readImageArchive, sha256Of, type ImageContents } from "./images/image-contents.js";
-import { REPO_ROOT, RUNLET_HOME, RUNLET_IMAGES, type ImageSpec } from "./images/image-specs.js";
+import {
+  natsImage,
+  REPO_ROOT,
+  RUNLET_HOME,
+  RUNLET_IMAGES,
+  type ImageSpec,
+} from "./images/image-specs.js";
+import { buildTool, toolPath } from "./tools/binaries.js";
 import { readDockerfile, type DockerfileImage } from "./images/dockerfile.js";
 
 let scratch = "";
 let built: Map<string, ImageBuild> = new Map();
+/** Runlet's images and the NATS image of the Kubernetes install (its nats-server built first). */
+const IMAGES: readonly ImageSpec[] = [...RUNLET_IMAGES, natsImage(toolPath("nats-server"))];
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(os.tmpdir(), "runlet-images-test-"));
+  // A cold build of nats-server takes a few minutes; later runs find it cached.
+  await buildTool("nats-server");
   // The cache the cluster uses: a second run (or the cluster tests) finds these.
-  built = new Map((await buildImages(RUNLET_IMAGES)).map((image) => [image.name, image]));
-}, 300_000);
+  built = new Map((await buildImages(IMAGES)).map((image) => [image.name, image]));
+}, 900_000);
 
 afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
@@ -104,10 +115,10 @@ describe("Runlet's images", () => {
     const dockerfiles = (await readdir(path.join(REPO_ROOT, "deploy"))).filter((f) =>
       f.endsWith(".Dockerfile"),
     );
-    expect(dockerfiles.sort()).toEqual(RUNLET_IMAGES.map((s) => `${s.name}.Dockerfile`).sort());
+    expect(dockerfiles.sort()).toEqual(IMAGES.map((s) => `${s.name}.Dockerfile`).sort());
   });
 
-  for (const spec of RUNLET_IMAGES) {
+  for (const spec of IMAGES) {
     describe(spec.name, () => {
       it("has a Dockerfile with the same entrypoint, user, ports, env and copied files", async () => {
         expect(spec.dockerfile).toBe(`deploy/${spec.name}.Dockerfile`);

@@ -219,6 +219,38 @@ export const platformImage: ImageSpec = {
   ],
 };
 
+/** The nats-server version the NATS image carries (test/k8s/tools/build.sh builds it). */
+export const NATS_VERSION = "2.15.3";
+
+/**
+ * NATS with JetStream (the shared async call queue, NATS triggers): the nats-server built from
+ * its Go module and deploy/nats/nats-server.conf, nothing else. Its store is /data, a volume.
+ */
+export function natsImage(natsServerBinary: string): ImageSpec {
+  return {
+    name: "nats",
+    reference: `runlet.local/nats:${NATS_VERSION}`,
+    dockerfile: "deploy/nats.Dockerfile",
+    config: {
+      entrypoint: ["nats-server", "--config", "/etc/nats/nats-server.conf"],
+      user: USER,
+      env: [PATH_ENV],
+      workingDir: "/",
+      exposedPorts: ["4222/tcp", "8222/tcp"],
+    },
+    copies: [{ from: "deploy/nats/nats-server.conf", to: "/etc/nats/nats-server.conf" }],
+    layers: [
+      {
+        name: `nats-server-${NATS_VERSION}`,
+        assemble: async (rootfs) => {
+          await rootfs.file(natsServerBinary, "/usr/local/bin/nats-server", 0o755);
+          rootfs.directory("/data", 0o755, { uid: RUNLET_UID, gid: RUNLET_UID });
+        },
+      },
+    ],
+  };
+}
+
 export const RUNLET_IMAGES: readonly ImageSpec[] = [
   runtimeNodeImage,
   runtimePythonImage,
