@@ -159,8 +159,13 @@ export class FunctionReconciler implements Reconciler {
     const hash = triggersHash(revisionHash(config, spec.package), spec.triggers);
     const known = this.#revisionsOf(namespace, name);
     const latestKnown = known.at(-1);
+    // A spec that is the revision it names is that revision: the gateway writes the spec of
+    // the revision it activates, and a rollback or a deploy in flight names an older one.
+    const pinned = known.find((r) => r.spec.revision === wanted);
     let latest: number;
     if (latestKnown?.spec.hash === hash) {
+      latest = latestKnown.spec.revision;
+    } else if (pinned?.spec.hash === hash && latestKnown) {
       latest = latestKnown.spec.revision;
     } else {
       const uid = object.metadata.uid ?? "";

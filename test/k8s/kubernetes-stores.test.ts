@@ -22,6 +22,7 @@ import {
 } from "../../src/kubernetes/names.js";
 import type { FunctionObject, FunctionRevisionObject } from "../../src/kubernetes/resources.js";
 import { createRevision } from "../../src/kubernetes/revisions.js";
+import { startRunletOperator } from "../../src/operator/runlet-operator.js";
 import { packDirectory } from "../../src/packaging/pack.js";
 import { kubernetesStores } from "../../src/platform/kubernetes-stores.js";
 import {
@@ -124,7 +125,6 @@ describe("two gateway replicas on the Kubernetes stores", () => {
     expect(fns.map((f) => f.metadata.name)).toEqual(["hello"]);
     expect(fns[0]?.spec).toMatchObject({ runtime: "node", handler: "index.js", activeRevision: 1 });
     expect(fns[0]?.metadata.labels?.[labels.managedBy]).toBe(fieldManagers.gateway);
-    expect(fns[0]?.status).toMatchObject({ activeRevision: 1, latestRevision: 1 });
     const revs = await listObjects<FunctionRevisionObject>(kinds.revision.plural);
     expect(revs.map((r) => r.metadata.name)).toEqual(["hello-r1"]);
     expect(revs[0]?.metadata.ownerReferences?.[0]).toMatchObject({
@@ -140,7 +140,7 @@ describe("two gateway replicas on the Kubernetes stores", () => {
         "-n",
         namespace,
         "-o",
-        "jsonpath={.spec.runtime} {.status.activeRevision}",
+        "jsonpath={.spec.runtime} {.spec.activeRevision}",
       ]),
     ).toBe("node 1");
 
@@ -180,9 +180,19 @@ describe("two gateway replicas on the Kubernetes stores", () => {
       timeoutMs: 30_000,
       what: "a to serve v1 after b's rollback",
     });
+    // A rollback moves the pointer only: the spec stays the newest revision's, so the
+    // operator (which makes a revision for each spec it has not seen) makes none.
     const [afterRollback] = await listObjects<FunctionObject>(kinds.function.plural);
+    const newest = (await listObjects<FunctionRevisionObject>(kinds.revision.plural)).find(
+      (r) => r.spec.revision === 2,
+    );
     expect(afterRollback?.spec.activeRevision).toBe(1);
-    expect(afterRollback?.status?.activeRevision).toBe(1);
+    expect(afterRollback?.spec.package).toBe(newest?.spec.spec.package);
+    expect(
+      (await listObjects<FunctionRevisionObject>(kinds.revision.plural)).map(
+        (r) => r.spec.revision,
+      ),
+    ).toEqual([1, 2]);
 
     // Remove through the first: the objects go, and the second stops serving.
     expect((await a.api("/api/v1/functions/hello", { method: "DELETE" })).status).toBe(204);
@@ -319,5 +329,79 @@ describe("two gateway replicas on the Kubernetes stores", () => {
       what: "b to see the secret gone",
     });
     expect(errors).toEqual([]);
+  });
+
+  it("with the operator running: the gateway's deploys and rollbacks make no extra revisions, and a kubectl-applied Function is served by both", async () => {
+    const [a, b] = both();
+    await kc
+      ?.makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: "runlet-system" } } });
+    const operator = await startRunletOperator({
+      kubeconfigPath: cluster?.kubeconfigPath,
+      leaseNamespace: "runlet-system",
+      watchNamespace: namespace,
+      gateway: { url: a.url, adminToken },
+      recheckMs: 500,
+      retryPeriodMs: 500,
+      log: () => undefined,
+    });
+    try {
+      expect((await a.deploy("both", { "index.js": handler("one") })).status).toBe(201);
+      expect((await b.deploy("both", { "index.js": handler("two") })).status).toBe(200);
+      const rolled = await a.api("/api/v1/functions/both/rollback", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(rolled.status).toBe(200);
+      // The operator reconciles each change; its status follows the gateway's pointer.
+      const status = await eventually(
+        async () => {
+          const [fn] = (await listObjects<FunctionObject>(kinds.function.plural)).filter(
+            (f) => f.metadata.name === "both",
+          );
+          return fn?.status?.activeRevision === 1 &&
+            fn.status.observedGeneration === fn.metadata.generation
+            ? fn.status
+            : undefined;
+        },
+        { timeoutMs: 60_000, what: "the operator's status of both" },
+      );
+      expect(status.latestRevision).toBe(2);
+      expect(
+        (
+          await listObjects<FunctionRevisionObject>(
+            kinds.revision.plural,
+            `${labels.function}=both`,
+          )
+        )
+          .map((r) => r.spec.revision)
+          .sort(),
+      ).toEqual([1, 2]);
+      await eventually(async () => ((await invoke(b, "both")) === "200 one" ? true : undefined), {
+        timeoutMs: 30_000,
+        what: "b to serve the rollback",
+      });
+
+      // Applied with kubectl: the operator makes its revision, both replicas serve it.
+      const source = await writeSource({ "index.js": handler("applied by kubectl") });
+      const packed = await packDirectory(source);
+      await b.platform.packages.put(Buffer.from(packed.archive));
+      const manifest = join(scratch, "operated.yaml");
+      await writeFile(
+        manifest,
+        `apiVersion: ${runletApiVersion}\nkind: Function\nmetadata:\n  name: operated\n  namespace: ${namespace}\nspec:\n  runtime: node\n  handler: index.js\n  package: "${packed.digest}"\n`,
+      );
+      await cluster?.kubectl(["apply", "-f", manifest]);
+      for (const replica of [a, b]) {
+        await eventually(
+          async () =>
+            (await invoke(replica, "operated")) === "200 applied by kubectl" ? true : undefined,
+          { timeoutMs: 60_000, what: "the operated Function to be served" },
+        );
+      }
+    } finally {
+      await operator.stop();
+    }
   });
 });

@@ -3,7 +3,9 @@
  * 16), so gateway replicas keep no state of their own. Reads come from informer caches that
  * each write goes through. Which revision serves: `spec.activeRevision` (a deploy or rollback
  * through the API sets it), else `status.activeRevision` (the operator sets it for a Function
- * applied with kubectl, once it has made that spec's revision).
+ * applied with kubectl, once it has made that spec's revision). The gateway writes the spec,
+ * the `runlet.dev/activated-at` annotation and the Function's revisions; the status is the
+ * operator's (function-controller.ts).
  */
 import type { FunctionSpec } from "../../spec/function-spec.js";
 import {
@@ -30,7 +32,6 @@ import {
   NamespaceClient,
   isNotFound,
   jsonPatch,
-  serverSideApply,
   setAnnotation,
   timeOf,
   type KubernetesStoreOptions,
@@ -132,7 +133,7 @@ export class KubernetesFunctionStore implements FunctionStore {
     packageDigest: string,
     hash: string,
   ): Promise<RevisionRecord> {
-    const fn = await this.#ensureFunction(name, spec, packageDigest);
+    const { fn, made } = await this.#ensureFunction(name, spec, packageDigest);
     const known = this.revisions(name).at(-1)?.number;
     const created = await createRevision({
       api: this.#client.custom,
@@ -141,6 +142,9 @@ export class KubernetesFunctionStore implements FunctionStore {
       snapshot: toResourceSnapshot(spec, packageDigest),
       hash,
       fieldManager: fieldManagers.gateway,
+      // A Function made just now may already have this spec's revision from the operator,
+      // which reconciles every new spec: that one is this deploy's revision, not a twin.
+      reuseLatest: made,
       ...(known === undefined ? {} : { atLeast: known }),
     });
     this.#revisions.put(created);
@@ -159,47 +163,40 @@ export class KubernetesFunctionStore implements FunctionStore {
     }
   }
 
+  /**
+   * Points the Function at a revision. Activating the newest revision (a deploy, a scale) also
+   * makes the Function's spec that revision's; an older one (a rollback) only moves
+   * `spec.activeRevision`, so the spec stays the newest revision's and the operator, which
+   * makes a revision for each spec it has not seen, makes none.
+   */
   async activate(name: string, number: number): Promise<void> {
     const fn = this.#live(name);
     const revision = this.revision(name, number);
     if (!fn || !revision) {
       throw new Error(`function ${name} has no revision ${number} to activate`);
     }
+    const newest = Math.max(...this.revisions(name).map((r) => r.number));
+    const change =
+      number === newest
+        ? {
+            op: "replace",
+            path: "/spec",
+            value: toFunctionResourceSpec(revision.spec, revision.packageDigest, number),
+          }
+        : { op: "add", path: "/spec/activeRevision", value: number };
     const patched: unknown = await this.#client.custom.patchNamespacedCustomObject(
       {
         ...this.#client.target(kinds.function.plural),
         name,
         fieldManager: fieldManagers.gateway,
         body: [
-          {
-            op: "replace",
-            path: "/spec",
-            value: toFunctionResourceSpec(revision.spec, revision.packageDigest, number),
-          },
+          change,
           setAnnotation(fn.metadata.annotations, annotations.activatedAt, String(Date.now())),
         ],
       },
       jsonPatch,
     );
     this.#functions.put(parseFunction(patched));
-    // The gateway's part of the status (the operator owns conditions, replicas and url).
-    const latest = Math.max(number, ...this.revisions(name).map((r) => r.number));
-    const withStatus: unknown = await this.#client.custom.patchNamespacedCustomObjectStatus(
-      {
-        ...this.#client.target(kinds.function.plural),
-        name,
-        fieldManager: fieldManagers.gateway,
-        force: true,
-        body: {
-          apiVersion: runletApiVersion,
-          kind: kinds.function.kind,
-          metadata: { name },
-          status: { activeRevision: number, latestRevision: latest },
-        },
-      },
-      serverSideApply,
-    );
-    this.#functions.put(parseFunction(withStatus));
   }
 
   async remove(name: string): Promise<boolean> {
@@ -244,10 +241,10 @@ export class KubernetesFunctionStore implements FunctionStore {
     name: string,
     spec: FunctionSpec,
     packageDigest: string,
-  ): Promise<FunctionObject> {
+  ): Promise<{ fn: FunctionObject; made: boolean }> {
     const cached = this.#live(name);
     if (cached) {
-      return cached;
+      return { fn: cached, made: false };
     }
     const body: FunctionObject = {
       apiVersion: runletApiVersion,
@@ -260,6 +257,7 @@ export class KubernetesFunctionStore implements FunctionStore {
       spec: toFunctionResourceSpec(spec, packageDigest, undefined),
     };
     let object: unknown;
+    let made = true;
     try {
       object = await this.#client.custom.createNamespacedCustomObject({
         ...this.#client.target(kinds.function.plural),
@@ -271,6 +269,7 @@ export class KubernetesFunctionStore implements FunctionStore {
         throw error;
       }
       // Made meanwhile by another replica (or not yet in this cache).
+      made = false;
       object = await this.#client.custom.getNamespacedCustomObject({
         ...this.#client.target(kinds.function.plural),
         name,
@@ -278,7 +277,7 @@ export class KubernetesFunctionStore implements FunctionStore {
     }
     const fn = parseFunction(object);
     this.#functions.put(fn);
-    return fn;
+    return { fn, made };
   }
 
   async #delete(plural: string, name: string): Promise<boolean> {
