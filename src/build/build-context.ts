@@ -7,6 +7,7 @@ import { copyFile, mkdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import type { KeyedLock } from "../keyed-lock.js";
+import type { CompatShape } from "../spec/function-spec.js";
 import { step, type BuildEventSink } from "./build-events.js";
 import { runTool, type Mount, type ToolResult } from "./tool-run.js";
 import type { BuildTools } from "./tools.js";
@@ -15,6 +16,8 @@ export interface BuildContext {
   readonly functionName: string;
   /** The function's handler as the spec resolves it (e.g. "index.ts", "main.go"). */
   readonly handler: string;
+  /** Handler shape of another platform, when the function has one. */
+  readonly compat: CompatShape | undefined;
   /** Host directory of the output tree: a copy of the source that the steps add to. */
   readonly outDir: string;
   /** Host directory for this build's scratch files (deleted after the build). */

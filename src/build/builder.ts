@@ -12,7 +12,7 @@ import { UserError } from "../errors.js";
 import { packDirectory } from "../packaging/pack.js";
 import { KeyedLock } from "../keyed-lock.js";
 import { detectSandbox, type SandboxSupport } from "../host/sandbox-support.js";
-import type { RuntimeName } from "../spec/function-spec.js";
+import type { CompatShape, RuntimeName } from "../spec/function-spec.js";
 import { formatSize, humanSize } from "../spec/units.js";
 import type { PackageStore } from "../store/package-store.js";
 import type { BuildContext } from "./build-context.js";
@@ -28,6 +28,8 @@ import { compileTypeScript } from "./typescript-compile.js";
 export interface BuilderOptions {
   /** `<data>/builds`: caches, dependency layers, the build index and scratch space. */
   readonly root: string;
+  /** The tools' caches (npm, pip, Go, Maven), which several data dirs may share. @default `<root>/cache` */
+  readonly cacheRoot?: string;
   readonly packages: PackageStore;
   /** Longest one tool may run. @default 600000 (10 minutes) */
   readonly timeoutMs?: number;
@@ -42,6 +44,8 @@ export interface BuildRequest {
   readonly runtime: RuntimeName;
   /** Resolved handler (e.g. "index.ts", "main.go"). */
   readonly handler: string;
+  /** Handler shape of another platform (a Go template's wrapper depends on it). */
+  readonly compat?: CompatShape | undefined;
   /** Digest of the uploaded source package. */
   readonly sourceDigest: string;
   readonly emit?: BuildEventSink;
@@ -132,9 +136,11 @@ export class Builder {
       const ctx: BuildContext = {
         functionName: request.functionName,
         handler: request.handler,
+        compat: request.compat,
         outDir,
         scratchDir,
-        cacheDir: (tool) => join(this.#options.root, "cache", tool),
+        cacheDir: (tool) =>
+          join(this.#options.cacheRoot ?? join(this.#options.root, "cache"), tool),
         layersDir: join(this.#options.root, "layers"),
         layerLock: this.#layerLock,
         tools: this.#tools,
@@ -217,6 +223,7 @@ export class Builder {
           source: request.sourceDigest,
           runtime: request.runtime,
           handler: request.handler,
+          ...(request.compat === undefined ? {} : { compat: request.compat }),
           tools,
         }),
       )

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { insideOut, runStepTool, seen, toolEnv, type BuildContext } from "./build-context.js";
 import { step } from "./build-events.js";
+import { prepareGoTemplate } from "./go-templates.js";
 
 /** The compiled program inside a built package, run from the package directory. */
 export const goBinary = ".runlet/bin/function";
@@ -17,14 +18,22 @@ export const goCommand = `./${goBinary}`;
 
 export async function compileGo(ctx: BuildContext): Promise<void> {
   const go = await ctx.tools.go();
-  if (!existsSync(join(ctx.outDir, "go.mod"))) {
+  // Code written for another platform's Go template gets the main package that template has.
+  const templateDir =
+    ctx.compat === undefined
+      ? undefined
+      : await prepareGoTemplate(ctx.outDir, ctx.compat, ctx.handler);
+  if (templateDir === undefined && !existsSync(join(ctx.outDir, "go.mod"))) {
     // A single-file function needs no module file of its own; stdlib-only code builds as is.
     await writeFile(join(ctx.outDir, "go.mod"), "module function\n\ngo 1.21\n");
     ctx.emit({ type: "notice", text: "no go.mod in the source: building as module `function`" });
   }
   // The handler names the main package's file (main.go) or directory.
   const handlerDir = ctx.handler.endsWith(".go") ? posix.dirname(ctx.handler) : ctx.handler;
-  const packagePath = handlerDir === "." || handlerDir === "" ? "." : `./${handlerDir}`;
+  // A generated main module is built from its own directory (a nested go.mod is its own module).
+  const wrapped = templateDir !== undefined && templateDir !== ".";
+  const packagePath =
+    templateDir !== undefined || handlerDir === "." || handlerDir === "" ? "." : `./${handlerDir}`;
   await mkdir(join(ctx.outDir, dirname(goBinary)), { recursive: true });
   const buildCache = ctx.cacheDir("go-build");
   const modCache = ctx.cacheDir("go-mod");
@@ -40,7 +49,7 @@ export async function compileGo(ctx: BuildContext): Promise<void> {
         step: "go build",
         command: go.go,
         args,
-        cwd: out,
+        cwd: wrapped ? `${out}/${templateDir}` : out,
         env: toolEnv(ctx, [dirname(go.go)], {
           GOROOT: go.goroot,
           GOCACHE: seen(ctx, buildCache, "/cache/go-build"),

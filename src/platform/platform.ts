@@ -114,6 +114,11 @@ export interface PlatformOptions {
   readonly buildTimeoutMs?: number;
   /** Builds that run at once; more wait their turn. @default 2 */
   readonly buildConcurrency?: number;
+  /**
+   * The build tools' caches (npm, pip, Go's build and module caches, Maven's repository); only
+   * download and compile caches, never a function's packages. @default `<data>/builds/cache`
+   */
+  readonly buildCacheDir?: string;
   /** Async calls: concurrency cap, retry back-off, result size, retention (docs/async.md). */
   readonly calls?: CallQueueOptions;
   /** NATS server for NATS triggers (RUNLET_NATS_URL); without one they are refused. */
@@ -203,6 +208,7 @@ export class Platform {
     this.targets = new RevisionTargets(stores);
     this.builder = new Builder({
       root: join(dataDir.root, "builds"),
+      cacheRoot: options.buildCacheDir,
       packages: this.packages,
       timeoutMs: options.buildTimeoutMs,
       concurrency: options.buildConcurrency,
@@ -399,6 +405,7 @@ export class Platform {
           functionName: name,
           runtime: config.runtime,
           handler: config.handler,
+          compat: config.compat,
           sourceDigest: packageDigest,
           emit: options.onBuildEvent,
           onStored: (digest) => holds.push(this.#holdPackage(digest)),

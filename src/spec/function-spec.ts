@@ -324,7 +324,7 @@ export function execFieldProblems(
         message: `mode is for runtime exec; remove it for runtime ${spec.runtime}`,
       });
     }
-  } else if (spec.compat !== undefined) {
+  } else if (spec.compat !== undefined && spec.runtime !== "go") {
     problems.push({
       path: "compat",
       message: `compat ${spec.compat} is a handler shape for node and python functions; runtime ${spec.runtime} runs a program. Remove compat, or deploy with --runtime node or python`,

@@ -23,6 +23,9 @@ export const openfaasLangs: Readonly<Record<string, { runtime: RuntimeName; hand
   python3: { runtime: "python", handler: "handler.py" },
   "python3-http": { runtime: "python", handler: "handler.py" },
   "python3-http-debian": { runtime: "python", handler: "handler.py" },
+  "golang-http": { runtime: "go", handler: "handler.go" },
+  "golang-middleware": { runtime: "go", handler: "handler.go" },
+  go: { runtime: "go", handler: "handler.go" },
 };
 
 /** Keys of a stack.yml function that have no meaning without container images. */

@@ -10,7 +10,13 @@ import { execFile } from "node:child_process";
 import { startRunlet } from "../../src/gateway/start.js";
 import { runCli } from "../helpers/cli.js";
 import { deployStreamed } from "./build-helpers.js";
-import { adminToken, eventually, withApi, type TestRunlet } from "../helpers/runlet.js";
+import {
+  adminToken,
+  eventually,
+  sharedBuildCache,
+  withApi,
+  type TestRunlet,
+} from "../helpers/runlet.js";
 import { buildSource, started } from "./builder-helpers.js";
 
 const server = `package main
@@ -66,7 +72,16 @@ describe("Go", () => {
   let runlet: TestRunlet;
   beforeAll(async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "runlet-go-"));
-    runlet = withApi(await startRunlet({ port: 0, adminToken, dataDir, poolSize: 0 }), dataDir);
+    runlet = withApi(
+      await startRunlet({
+        port: 0,
+        adminToken,
+        dataDir,
+        poolSize: 0,
+        buildCacheDir: sharedBuildCache(),
+      }),
+      dataDir,
+    );
   });
   afterAll(async () => {
     await runlet.close(1000);

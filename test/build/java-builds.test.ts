@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRunlet } from "../../src/gateway/start.js";
-import { adminToken, withApi, type TestRunlet } from "../helpers/runlet.js";
+import { adminToken, sharedBuildCache, withApi, type TestRunlet } from "../helpers/runlet.js";
 import { deployStreamed } from "./build-helpers.js";
 
 export const pom = (dependencies = ""): string => `<?xml version="1.0" encoding="UTF-8"?>
@@ -70,7 +70,16 @@ describe("Java with Maven", () => {
   let runlet: TestRunlet;
   beforeAll(async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "runlet-java-"));
-    runlet = withApi(await startRunlet({ port: 0, adminToken, dataDir, poolSize: 0 }), dataDir);
+    runlet = withApi(
+      await startRunlet({
+        port: 0,
+        adminToken,
+        dataDir,
+        poolSize: 0,
+        buildCacheDir: sharedBuildCache(),
+      }),
+      dataDir,
+    );
   });
   afterAll(async () => {
     await runlet.close(1000);

@@ -65,10 +65,10 @@ functions:
     image: sleepy:latest
     environment:
       exec_timeout: 1
-  gofn:
-    lang: golang-middleware
-    handler: ./gofn
-    image: gofn:latest
+  rubyfn:
+    lang: ruby
+    handler: ./rubyfn
+    image: rubyfn:latest
 `;
 
 describe("OpenFaaS classic watchdog behaviour", () => {
@@ -82,18 +82,18 @@ describe("OpenFaaS classic watchdog behaviour", () => {
       "classic/requirements.txt": "",
       "sleepy/handler.py":
         "import time\n\n\ndef handle(req):\n    time.sleep(3)\n    return 'late'\n",
-      "gofn/handler.go": "package function\n",
+      "rubyfn/handler.rb": "class Handler\nend\n",
     });
     const cli = (argv: string[]) => runCli(argv, { cwd, env });
 
-    // The whole file: the Go function's lang is refused, with what to do about it.
+    // The whole file: the Ruby function's lang is refused, with what to do about it.
     const all = await cli(["deploy", "-f", "stack.yml"]);
     expect(all.code).toBe(1);
-    expect(all.stderr).toContain('unknown lang "golang-middleware"');
+    expect(all.stderr).toContain('unknown lang "ruby"');
     // Named functions deploy although another one of the file cannot.
     const some = await cli(["deploy", "-f", "stack.yml", "classic", "quiet", "sleepy"]);
     expect({ code: some.code, stderr: some.stderr }).toMatchObject({ code: 0 });
-    expect(some.stderr).toContain("gofn");
+    expect(some.stderr).toContain("rubyfn");
 
     const call = (name: string, path = "", init?: RequestInit) =>
       fetch(`${runlet.url}/function/${name}${path}`, init);

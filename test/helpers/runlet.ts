@@ -1,12 +1,24 @@
 /** Test helpers: a real Runlet on port 0 with a temp data dir, and temp function sources. */
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { onTestFinished } from "vitest";
 import { packDirectory } from "../../src/packaging/pack.js";
 import { startRunlet, type Runlet, type RunletOptions } from "../../src/gateway/start.js";
 
 export const adminToken = "test-admin-token";
+
+/**
+ * Build tools' caches shared by the suite's platforms and kept across runs, outside the repo:
+ * Go's compiled standard library and Maven's plugins are fetched and built once, not per file.
+ */
+export function sharedBuildCache(): string {
+  return join(
+    process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"),
+    "runlet",
+    "test-build-cache",
+  );
+}
 
 export async function tempDir(prefix = "runlet-test-"): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRunlet } from "../../src/gateway/start.js";
 import {
   adminToken,
+  sharedBuildCache,
   eventually,
   startTestRunlet,
   withApi,
@@ -43,7 +44,16 @@ interface LogLine {
 let runlet: TestRunlet;
 beforeAll(async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "runlet-java-"));
-  runlet = withApi(await startRunlet({ port: 0, adminToken, dataDir, poolSize: 0 }), dataDir);
+  runlet = withApi(
+    await startRunlet({
+      port: 0,
+      adminToken,
+      dataDir,
+      poolSize: 0,
+      buildCacheDir: sharedBuildCache(),
+    }),
+    dataDir,
+  );
 });
 afterAll(async () => {
   await runlet.close(2000);

@@ -96,9 +96,11 @@ export async function deployOne(
   const fn = { ...given, spec: withRunletHandler(given.spec, files) };
   assertValidName(fn.name);
   const handlerFile = (fn.spec.handler ?? defaultHandler[fn.spec.runtime]).replace(/:[^:/]*$/, "");
-  // A Java handler names a class, not a file: the server says when it is not in the build.
+  // A Java handler names a class, not a file, and so does a Go entrypoint of another
+  // platform ("Handler"): the server says when it is not in the build.
   if (
     fn.spec.runtime !== "java" &&
+    !(fn.spec.runtime === "go" && fn.spec.compat !== undefined) &&
     existsSync(fn.source) &&
     !existsSync(join(fn.source, handlerFile))
   ) {
