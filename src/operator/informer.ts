@@ -181,7 +181,7 @@ export class Informer<T extends KubeObject> {
     const seen = new Set<string>();
     for (const item of list.items) {
       // A list's items carry no apiVersion and kind; handlers may want them.
-      const object = { apiVersion: apiVersionOf(type), kind: type.kind, ...item } as T;
+      const object = lean({ apiVersion: apiVersionOf(type), kind: type.kind, ...item } as T);
       const key = objectKey(object);
       seen.add(key);
       const previous = this.#cache.get(key);
@@ -242,7 +242,7 @@ export class Informer<T extends KubeObject> {
         `watch ${collectionPath(this.type, this.#options.namespace)}`,
       );
     }
-    const object = event.object as unknown as T;
+    const object = lean(event.object as unknown as T);
     const version = object.metadata.resourceVersion;
     if (event.type === "BOOKMARK") {
       this.#resourceVersion = version;
@@ -266,4 +266,19 @@ export class Informer<T extends KubeObject> {
       handler(key, current, previous);
     }
   }
+}
+
+/**
+ * The object as cached: without metadata.managedFields, which no reconcile reads and which is
+ * often the larger part of an object (a field set per manager and subresource).
+ */
+function lean<T extends KubeObject>(object: T): T {
+  if (!("managedFields" in object.metadata)) {
+    return object;
+  }
+  const { managedFields: _managedFields, ...metadata } =
+    object.metadata as KubeObject["metadata"] & {
+      managedFields?: unknown;
+    };
+  return { ...object, metadata };
 }

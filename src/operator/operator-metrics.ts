@@ -14,7 +14,7 @@ export interface OperatorMetrics {
 
 export function createOperatorMetrics(): OperatorMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "runlet_operator_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "runlet_operator_" });
   return {
     registry,
     reconciles: new Counter({
