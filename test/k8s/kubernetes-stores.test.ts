@@ -25,6 +25,8 @@ import { createRevision } from "../../src/kubernetes/revisions.js";
 import { startRunletOperator } from "../../src/operator/runlet-operator.js";
 import { packDirectory } from "../../src/packaging/pack.js";
 import { kubernetesStores } from "../../src/platform/kubernetes-stores.js";
+import { KubernetesFunctionStore } from "../../src/store/kubernetes/kubernetes-function-store.js";
+import { functionStoreCases } from "../store/function-store-cases.js";
 import {
   adminToken,
   eventually,
@@ -403,5 +405,28 @@ describe("two gateway replicas on the Kubernetes stores", () => {
     } finally {
       await operator.stop();
     }
+  });
+});
+
+describe("KubernetesFunctionStore", () => {
+  let store: KubernetesFunctionStore | undefined;
+  beforeAll(async () => {
+    if (!kc) {
+      throw new Error("no cluster");
+    }
+    store = await KubernetesFunctionStore.open({
+      kubeConfig: kc,
+      namespace,
+      onError: (error) => errors.push(error),
+    });
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+  functionStoreCases(() => {
+    if (!store) {
+      throw new Error("the store did not open");
+    }
+    return store;
   });
 });
