@@ -49,8 +49,15 @@ try {
       onLog: () => undefined,
       onError: (error) => console.error(error),
     });
+  // Two classes: the CPU limit (0.25 and 1 core) is most of a cold start's time.
   const pooled = (await createKubernetesProvider(
-    pods.providerOptions({ pools: [{ runtime: "node", limitsClass: "small" }], poolReplicas: 2 }),
+    pods.providerOptions({
+      pools: [
+        { runtime: "node", limitsClass: "small" },
+        { runtime: "node", limitsClass: "large" },
+      ],
+      poolReplicas: 2,
+    }),
   )(context())) as KubernetesProvider;
   // A pool of none: every start of this class creates its pod.
   const unpooled = (await createKubernetesProvider(pods.providerOptions({ poolReplicas: 0 }))(
@@ -98,7 +105,7 @@ try {
 
   const waitForIdle = async (): Promise<void> => {
     const deadline = Date.now() + 180_000;
-    while (!pooled.poolStatus().some((pool) => pool.idle > 0)) {
+    while (!pooled.poolStatus().every((pool) => pool.idle > 0)) {
       if (Date.now() > deadline) {
         throw new Error("the pool did not refill within 180 s");
       }
@@ -110,16 +117,20 @@ try {
   await waitForIdle();
   await once(pooled, 128 * 2 ** 20);
   const poolSamples: Sample[] = [];
+  const largeSamples: Sample[] = [];
   for (let i = 0; i < starts; i += 1) {
     await waitForIdle();
     poolSamples.push(await once(pooled, 128 * 2 ** 20));
+    await waitForIdle();
+    largeSamples.push(await once(pooled, 512 * 2 ** 20));
   }
   const noPoolSamples: Sample[] = [];
   for (let i = 0; i < noPoolStarts; i += 1) {
     noPoolSamples.push(await once(unpooled, 256 * 2 ** 20));
   }
-  report("from the pool", poolSamples);
-  report("no pool (a pod created)", noPoolSamples);
+  report("from the pool, class small (128Mi, 0.25 CPU)", poolSamples);
+  report("from the pool, class large (512Mi, 1 CPU)", largeSamples);
+  report("no pool (a pod created), class medium (256Mi, 0.5 CPU)", noPoolSamples);
   await pooled.close();
   await unpooled.close();
 } finally {

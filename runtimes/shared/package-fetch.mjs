@@ -76,42 +76,31 @@ function positive(value, fallback) {
   return Number.isInteger(value) && value > 0 ? value : fallback;
 }
 
-/** Downloads `url` into `path`, at most `maxBytes`; returns the hex sha256 of what came. */
+/**
+ * Downloads `url` into `path`, at most `maxBytes`; returns the hex sha256 of what came.
+ * node:http rather than fetch: the server has it loaded already, and fetch's first use would
+ * load and compile undici in the middle of a cold start.
+ */
 async function download(url, token, path, maxBytes) {
-  let response;
-  try {
-    response = await fetch(url, {
-      headers: { authorization: `Bearer ${token}` },
-      redirect: "error",
-      signal: AbortSignal.timeout(defaults.fetchTimeoutMs),
-    });
-  } catch (error) {
-    // fetch's own message is "fetch failed"; what went wrong is its cause.
-    const cause = /** @type {{ cause?: unknown }} */ (error).cause;
-    throw new PackageRefused(
-      `the package could not be fetched from ${url}: ${messageOf(cause ?? error)}`,
-    );
-  }
-  if (response.status !== 200) {
-    const body = await response.text().catch(() => "");
+  const response = await get(url, token);
+  if (response.statusCode !== 200) {
+    const body = await readSome(response, 4096);
     let message = body.slice(0, 300);
     try {
       message = JSON.parse(body).error.message ?? message;
     } catch {
       // not the platform's error shape: shown as it came
     }
-    throw new PackageRefused(`fetching the package answered ${response.status}: ${message}`);
-  }
-  if (!response.body) {
-    throw new PackageRefused("fetching the package answered 200 without a body");
+    throw new PackageRefused(`fetching the package answered ${response.statusCode}: ${message}`);
   }
   const hash = createHash("sha256");
   const file = await open(path, "w", 0o600);
   let size = 0;
   try {
-    for await (const chunk of response.body) {
+    for await (const chunk of response) {
       size += chunk.length;
       if (size > maxBytes) {
+        response.destroy();
         throw new PackageRefused(
           `the package archive is larger than ${maxBytes} bytes, the limit of this instance`,
         );
@@ -122,7 +111,52 @@ async function download(url, token, path, maxBytes) {
   } finally {
     await file.close();
   }
+  if (!response.complete) {
+    throw new PackageRefused("the package's download was cut off before its end");
+  }
   return hash.digest("hex");
+}
+
+/** The answer's head to `GET url` with the grant, or a refusal naming why there is none. */
+async function get(url, token) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new PackageRefused(`the package URL ${JSON.stringify(url)} is not a URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new PackageRefused(`the package URL must be http or https, not ${parsed.protocol}`);
+  }
+  const { request } = await import(parsed.protocol === "https:" ? "node:https" : "node:http");
+  return new Promise((resolveGet, reject) => {
+    const req = request(
+      parsed,
+      { headers: { authorization: `Bearer ${token}` }, timeout: defaults.fetchTimeoutMs },
+      resolveGet,
+    );
+    req.on("timeout", () =>
+      req.destroy(new Error(`no answer within ${defaults.fetchTimeoutMs} ms`)),
+    );
+    req.on("error", (error) =>
+      reject(
+        new PackageRefused(`the package could not be fetched from ${url}: ${messageOf(error)}`),
+      ),
+    );
+    req.end();
+  });
+}
+
+async function readSome(stream, limit) {
+  let text = "";
+  for await (const chunk of stream) {
+    text += chunk.toString("utf8");
+    if (text.length >= limit) {
+      stream.destroy();
+      break;
+    }
+  }
+  return text;
 }
 
 async function writeSecrets(values, secretsDir) {

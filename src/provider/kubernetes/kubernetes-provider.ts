@@ -135,11 +135,10 @@ export class KubernetesProvider implements Provider {
     );
     const pool = this.#pool(options.runtime, limitsClass);
     // A pool made now fills for the next start; this one does not wait for it.
-    const applying = this.#ensurePool(pool).catch((error: unknown) => this.#context.onError(error));
+    void this.#ensurePool(pool).catch((error: unknown) => this.#context.onError(error));
     const instanceId = `k8s-${randomBytes(6).toString("hex")}`;
     const claimed = await this.#claimFrom(pool, instanceId);
     const pod = claimed ?? (await this.#createPod(pool, instanceId));
-    void applying;
     const instance = await this.#connect(
       pod,
       instanceId,

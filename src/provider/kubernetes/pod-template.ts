@@ -58,11 +58,17 @@ function quantityOfCpu(cores: number): string {
   return `${Math.max(1, Math.round(cores * 1000))}m`;
 }
 
-/** The spec of a runtime pod; `restartPolicy` is the caller's (a Deployment needs Always). */
+/**
+ * The spec of a runtime pod. A pool pod (a Deployment's: restartPolicy Always) warms its load
+ * and call paths up before it is Ready (the runtime's RUNLET_WARMUP): it has the time, a pod
+ * made for one start (restartPolicy Never) has not.
+ */
 export function runtimePodSpec(
   options: PodTemplateOptions,
-  restartPolicy: "Always" | "Never",
+  kind: { readonly restartPolicy: "Always" | "Never"; readonly warmUp: boolean },
 ): V1PodSpec {
+  const { restartPolicy } = kind;
+  const warmUp = kind.warmUp ? [{ name: "RUNLET_WARMUP", value: "1" }] : [];
   const { memoryBytes, cpu, cpuRequest } = options.limitsClass;
   const limits = { memory: String(memoryBytes), cpu: quantityOfCpu(cpu) };
   const requests = { memory: String(memoryBytes), cpu: quantityOfCpu(cpuRequest ?? cpu / 10) };
@@ -89,6 +95,7 @@ export function runtimePodSpec(
           { name: "RUNLET_FRAME_ADDRESS", value: `0.0.0.0:${podPorts.frames}` },
           { name: "HOME", value: podPaths.tmp },
           { name: "TMPDIR", value: podPaths.tmp },
+          ...warmUp,
         ],
         ports: [
           { name: "http", containerPort: podPorts.http },
@@ -160,7 +167,7 @@ export function poolDeployment(
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: { labels: podLabels },
-        spec: runtimePodSpec(options, "Always"),
+        spec: runtimePodSpec(options, { restartPolicy: "Always", warmUp: true }),
       },
     },
   };
@@ -186,6 +193,6 @@ export function instancePod(
         [labels.instance]: options.instanceId,
       },
     },
-    spec: runtimePodSpec(options, "Never"),
+    spec: runtimePodSpec(options, { restartPolicy: "Never", warmUp: false }),
   };
 }
