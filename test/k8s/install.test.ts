@@ -5,7 +5,10 @@ import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { parse, parseAllDocuments } from "yaml";
+import { defaultLimitsClasses, findLimitsClass } from "../../src/provider/kubernetes/options.js";
+import { poolDeployment } from "../../src/provider/kubernetes/pod-template.js";
 import { buildControlPlane, type ControlPlaneBinaries } from "./cluster/binaries.js";
 import { startTestCluster, type TestCluster } from "./cluster/test-cluster.js";
 import { REPO_ROOT } from "./images/image-specs.js";
@@ -123,7 +126,7 @@ describe("the install", () => {
     // The chart with its defaults (the Secrets made) and with other pools and classes.
     for (const values of [
       [],
-      ["pools[0].runtime=python", "pools[0].limitsClass=large", "gateway.replicas=3"],
+      ["pools[0].runtime=python", "pools[0].limitsClass=xlarge", "gateway.replicas=3"],
     ]) {
       const chart = await dryRun(["-f", "-"], await helmTemplate(...values));
       expect(chart.stderr).toBe("");
@@ -142,6 +145,48 @@ describe("the install", () => {
       gateway.replace("containerPort: 8080", "containerPort: 80800"),
     );
     expect(badPort.code).not.toBe(0);
+  });
+
+  it("has the pool Deployments the Kubernetes provider applies, with its limits classes", async () => {
+    const values = parse(await readFile(path.join(CHART, "values.yaml"), "utf8")) as {
+      images: { runtimes: Record<string, string>; pullPolicy: "IfNotPresent" };
+      limitsClasses: Record<string, { memory: string; cpu: string; cpuRequest: string }>;
+      namespaces: { system: string };
+    };
+    for (const limitsClass of defaultLimitsClasses) {
+      const chartClass = values.limitsClasses[limitsClass.name];
+      expect(chartClass, `limits class ${limitsClass.name}`).toBeDefined();
+      expect(quantity(chartClass?.memory ?? "0")).toBe(limitsClass.memoryBytes);
+      expect(quantity(chartClass?.cpu ?? "0")).toBeCloseTo(limitsClass.cpu, 3);
+      expect(quantity(chartClass?.cpuRequest ?? "0")).toBeCloseTo(
+        limitsClass.cpuRequest ?? limitsClass.cpu / 10,
+        3,
+      );
+    }
+    const pools = parseAllDocuments(await helmTemplate())
+      .map((doc) => doc.toJS() as V1Deployment | null)
+      .filter(
+        (object): object is V1Deployment =>
+          object?.kind === "Deployment" &&
+          object.metadata?.labels?.["app.kubernetes.io/component"] === "runtime-pool",
+      );
+    expect(pools.map((pool) => pool.metadata?.name)).toEqual([
+      "runtime-node-small",
+      "runtime-python-small",
+      "runtime-exec-small",
+    ]);
+    for (const pool of pools) {
+      const runtime = pool.metadata?.labels?.["runlet.dev/runtime"] as "node" | "python" | "exec";
+      const applied = poolDeployment({
+        runtime,
+        limitsClass: findLimitsClass(defaultLimitsClasses, "small"),
+        image: values.images.runtimes[runtime] ?? "",
+        imagePullPolicy: values.images.pullPolicy,
+        namespace: values.namespaces.system,
+        replicas: pool.spec?.replicas ?? 0,
+      });
+      expect(normalized(pool)).toEqual(normalized(applied));
+    }
   });
 
   it("refuses a pool whose limits class does not exist, naming it", async () => {
@@ -205,9 +250,10 @@ describe("the install", () => {
       ["runlet-operator", "create", "leases.coordination.k8s.io", "openfaas-fn", false],
       ["runlet-operator", "create", "pods", "runlet-system", false],
       ["runlet-operator", "get", "secrets", "openfaas-fn", false],
-      ["runlet-function", "get", "pods", "runlet-system", false],
-      ["runlet-function", "get", "secrets", "openfaas-fn", false],
-      ["runlet-function", "list", "functions.runlet.dev", "openfaas-fn", false],
+      // Function pods run as the namespace's default account (and without its token).
+      ["default", "get", "pods", "runlet-system", false],
+      ["default", "get", "secrets", "openfaas-fn", false],
+      ["default", "list", "functions.runlet.dev", "openfaas-fn", false],
       ["runlet-nats", "get", "secrets", "runlet-system", false],
     ];
     const wrong: string[] = [];
@@ -246,4 +292,22 @@ async function readManifestKinds(): Promise<string[]> {
     }
   }
   return kinds;
+}
+
+/** An object as the API server stores it: quantities in one spelling (128Mi and 134217728 alike). */
+function normalized(object: unknown): unknown {
+  return JSON.parse(JSON.stringify(object), (key, value: unknown) =>
+    (key === "memory" || key === "cpu") && (typeof value === "string" || typeof value === "number")
+      ? quantity(String(value))
+      : value,
+  ) as unknown;
+}
+
+function quantity(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi)?$/.exec(text);
+  if (!match) {
+    throw new Error(`not a quantity this test reads: ${text}`);
+  }
+  const scale = { m: 0.001, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[match[2] ?? ""] ?? 1;
+  return Number(match[1]) * scale;
 }
