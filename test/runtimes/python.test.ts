@@ -568,6 +568,55 @@ def hello(event, context):
       statusCode: "as data",
     });
   });
+
+  it("gives extensions.request Bottle's request API and the event metadata from the headers", async () => {
+    // As Kubeless' Python examples read the request (its runtime is a Bottle app).
+    await deployed(
+      "kl-bottle",
+      {
+        "handler.py": `
+def inspect(event, context):
+    request = event["extensions"]["request"]
+    return {
+        "token": request.get_header("x-token"),
+        "missing": request.get_header("x-none", "default"),
+        "json": request.json,
+        "body": request.body.read().decode(),
+        "q": request.query.get("q"),
+        "method": request.method,
+        "path": request.path,
+        "id": event["event-id"],
+        "type": event["event-type"],
+        "namespace": event["event-namespace"],
+    }
+`,
+      },
+      { compat: "kubeless", handler: "handler.inspect" },
+    );
+    const response = await invoke("kl-bottle", "/sub?q=1", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-token": "t0k",
+        "event-id": "evt-7",
+        "event-type": "com.example.order",
+        "event-namespace": "orders",
+      },
+      body: JSON.stringify({ a: 1 }),
+    });
+    expect(await response.json()).toEqual({
+      token: "t0k",
+      missing: "default",
+      json: { a: 1 },
+      body: '{"a":1}',
+      q: "1",
+      method: "POST",
+      path: "/sub",
+      id: "evt-7",
+      type: "com.example.order",
+      namespace: "orders",
+    });
+  });
 });
 
 describe("python compat: fission", () => {

@@ -12,6 +12,8 @@ import collections.abc
 import contextvars
 import datetime
 import inspect
+import io
+import json
 import os
 
 from .control import captured_errors, captured_output
@@ -217,24 +219,68 @@ async def run_openfaas_classic(target, event, loop, call_sync):
     return {"statusCode": 200, "headers": {"content-type": content_type}, "body": body}
 
 
+class BottleRequest:
+    """The part of Bottle's request that Kubeless Python functions use (Kubeless' runtime is a
+    Bottle app): headers, the body as a file and as JSON, the query, method and path."""
+
+    def __init__(self, event):
+        self._event = event
+        self.headers = event.headers
+        self.method = event.method
+        self.path = event.path
+        self.fullpath = event.path
+        self.query_string = event.query_string
+        self.query = QueryArgs(event.query)
+        self.GET = self.query
+        self.params = self.query
+        self.content_type = event.headers.get("content-type") or ""
+        self.content_length = len(event.raw_body)
+        self.url = event.path + ("?" + event.query_string if event.query_string else "")
+
+    def get_header(self, name, default=None):
+        return self._event.headers.get(name, default)
+
+    @property
+    def body(self):
+        return io.BytesIO(bytes(self._event.raw_body))
+
+    @property
+    def json(self):
+        """The body parsed, for a JSON request (as Bottle: None for any other)."""
+        if self.content_type.split(";")[0].strip().lower() != "application/json":
+            return None
+        raw = bytes(self._event.raw_body)
+        return json.loads(raw.decode("utf-8")) if raw else None
+
+    def __getitem__(self, key):
+        return getattr(self._event, key)
+
+    def get(self, key, default=None):
+        return self._event.get(key, default)
+
+
 def _kubeless_arguments(event, context):
     content_type = event.headers.get("content-type") or ""
     data = event.body
     if isinstance(data, (bytes, bytearray)):
         data = bytes(data).decode("utf-8", "replace")
+    request = BottleRequest(event)
+    # As Kubeless' runtime: the event metadata comes from the request's headers (its triggers
+    # set them); a plain HTTP call gets the call's id and time and the body's type instead.
     kubeless_event = {
         "data": "" if data is None else data,
-        "event-id": context.call_id,
-        "event-type": content_type,
-        "event-time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "event-namespace": "runlet",
-        "extensions": {"request": event},
+        "event-id": request.get_header("event-id") or context.call_id,
+        "event-type": request.get_header("event-type") or content_type,
+        "event-time": request.get_header("event-time")
+        or datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "event-namespace": request.get_header("event-namespace") or "runlet",
+        "extensions": {"request": request},
     }
     remaining = context.remaining_time()
     kubeless_context = {
         "function-name": context.function_name,
         "timeout": str(int(remaining)) if remaining is not None else "",
-        "runtime": "python3",
+        "runtime": os.environ.get("FUNC_RUNTIME") or "python3",
         "memory-limit": os.environ.get("RUNLET_MEMORY_LIMIT", ""),
     }
     return (kubeless_event, kubeless_context)
