@@ -17,9 +17,10 @@ export function openfaasStatus(
 ): Record<string, unknown> {
   return {
     name: fn.name,
-    image: fn.packageDigest,
+    // An envProcess function keeps the image it was deployed with; others show their package.
+    image: fn.config.annotations["com.runlet.image"] ?? fn.packageDigest,
     namespace: openfaasNamespace,
-    envProcess: "",
+    envProcess: fn.config.runtime === "exec" ? (fn.config.command ?? "") : "",
     envVars: fn.config.env,
     secrets: fn.config.secrets,
     labels: fn.config.labels,

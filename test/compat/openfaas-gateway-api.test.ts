@@ -4,6 +4,7 @@
  * older clients send, replica scaling, X-Start-Time, and a limit error that names no kernel
  * detail.
  */
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { packDirectory } from "../../src/packaging/pack.js";
 import { eventually, startTestRunlet, writeSource, type TestRunlet } from "../helpers/runlet.js";
@@ -142,5 +143,98 @@ describe("the OpenFaaS gateway API as its clients use it", () => {
     expect(body.error.code).toBe("RUNLET_INVALID_SPEC");
     expect(body.error.message).toContain("memory");
     expect(body.error.message).not.toMatch(/EBUSY|resource busy|write/);
+  });
+
+  it("runs an image's envProcess from the host, and refuses an image with no package", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    // faas-cli's `deploy --image functions/alpine:latest --fprocess sha512sum`.
+    const deployed = await runlet.api("/system/functions", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({
+        service: "sha512",
+        image: "functions/alpine:latest",
+        envProcess: "sha512sum",
+      }),
+    });
+    expect(deployed.status).toBe(202);
+    const answer = await fetch(`${runlet.url}/function/sha512`, { method: "POST", body: "hi" });
+    expect(await answer.text()).toBe(`${createHash("sha512").update("hi").digest("hex")}  -\n`);
+    const status = (await (await runlet.api("/system/function/sha512")).json()) as {
+      image: string;
+      envProcess: string;
+      annotations: Record<string, string>;
+    };
+    expect(status).toMatchObject({
+      image: "functions/alpine:latest",
+      envProcess: "sha512sum",
+      annotations: { "com.runlet.package-source": "envProcess" },
+    });
+
+    for (const [body, words] of [
+      [
+        { service: "figlet", image: "ghcr.io/openfaas/figlet:latest" },
+        "runlet deploy -f stack.yml",
+      ],
+      [
+        { service: "nope", image: "functions/alpine:latest", envProcess: "no-such-program-here" },
+        'envProcess "no-such-program-here" names no program on this host',
+      ],
+    ] as const) {
+      const refused = await runlet.api("/system/functions", {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify(body),
+      });
+      expect(refused.status).toBe(400);
+      const error = (await refused.json()) as { error: { code: string; message: string } };
+      expect(error.error.code).toBe("RUNLET_PACKAGE_NOT_FOUND");
+      expect(error.error.message).toContain(words);
+    }
+  });
+
+  it("picks the OpenFaaS handler shape from a lang label, and fills /system/info's sha", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    // The node20 template's handler, as faas-cli new writes it.
+    const packed = await packDirectory(
+      await writeSource({
+        "handler.js": `"use strict";
+module.exports = async (event, context) => {
+  const result = { status: "Received input: " + JSON.stringify(event.body) };
+  return context.status(200).succeed(result);
+};
+`,
+      }),
+    );
+    const upload = await runlet.api("/api/v1/packages", {
+      method: "POST",
+      headers: { "content-type": "application/gzip" },
+      body: packed.archive,
+    });
+    expect(upload.status).toBeLessThan(300);
+    const deployed = await runlet.api("/system/functions", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({
+        service: "node20fn",
+        image: packed.digest,
+        labels: { "com.openfaas.lang": "node20" },
+      }),
+    });
+    expect(deployed.status).toBe(202);
+    const answer = await fetch(`${runlet.url}/function/node20fn`, {
+      method: "POST",
+      headers: json,
+      body: '{"a":1}',
+    });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ status: 'Received input: {"a":1}' });
+
+    const info = (await (await runlet.api("/system/info")).json()) as {
+      version: { sha: string };
+      provider: { version: { sha: string } };
+    };
+    expect(info.version.sha).not.toBe("");
+    expect(info.provider.version.sha).not.toBe("");
   });
 });

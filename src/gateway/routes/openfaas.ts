@@ -13,6 +13,13 @@ import {
   deployRequestSchema,
 } from "../../spec/function-spec.js";
 import { nameProblem } from "../../spec/names.js";
+import { openfaasLangs } from "../../spec/openfaas-stack.js";
+import {
+  resolveImage,
+  imageAnnotation,
+  packageSourceAnnotation,
+  type ImageResolution,
+} from "../openfaas-image.js";
 import { VERSION } from "../../version.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { openfaasNamespace, openfaasStatus } from "../views.js";
@@ -55,10 +62,30 @@ const logsQuerySchema = z.object({
   since: sinceParam.optional(),
 });
 
-/** Maps an OpenFaaS FunctionDeployment onto Runlet's deploy request. */
-export function fromFunctionDeployment(body: FunctionDeployment): DeployRequest {
+/**
+ * Maps an OpenFaaS FunctionDeployment onto Runlet's deploy request. `resolved` is what its
+ * image turned out to be (a package, or an envProcess run on the host); without it the image
+ * must be a package digest.
+ */
+export function fromFunctionDeployment(
+  body: FunctionDeployment,
+  resolved?: ImageResolution,
+): DeployRequest {
   const labels = body.labels ?? {};
   const annotations = body.annotations ?? {};
+  // The template's lang (a label or annotation) picks the handler shape, as stack.yml's does.
+  const langName =
+    annotations["com.runlet.lang"] ??
+    labels["com.runlet.lang"] ??
+    annotations["com.openfaas.lang"] ??
+    labels["com.openfaas.lang"];
+  const lang = langName === undefined ? undefined : openfaasLangs[langName];
+  if (langName !== undefined && lang === undefined) {
+    throw new UserError(
+      "RUNLET_INVALID_REQUEST",
+      `Unknown lang ${JSON.stringify(langName)}; known langs: ${Object.keys(openfaasLangs).join(", ")}.`,
+    );
+  }
   const scale: Record<string, number> = {};
   const min = labels["com.openfaas.scale.min"];
   const max = labels["com.openfaas.scale.max"];
@@ -73,17 +100,31 @@ export function fromFunctionDeployment(body: FunctionDeployment): DeployRequest 
   } else if (labels["com.openfaas.scale.zero"] === "false") {
     scale["min"] = Math.max(1, scale["min"] ?? 1);
   }
+  const fromHost = resolved?.kind === "envProcess" ? resolved : undefined;
+  const shape = fromHost
+    ? { runtime: "exec", command: fromHost.command, mode: "stdio" }
+    : {
+        runtime: annotations["com.runlet.runtime"] ?? lang?.runtime ?? "node",
+        handler: annotations["com.runlet.handler"] ?? lang?.handler,
+        ...(lang === undefined ? {} : { compat: "openfaas" }),
+      };
   return parseFunctionSpec(
     deployRequestSchema,
     {
-      runtime: annotations["com.runlet.runtime"] ?? "node",
-      handler: annotations["com.runlet.handler"],
-      package: body.image,
+      ...shape,
+      package: resolved?.digest ?? body.image,
       env: body.envVars,
       secrets: body.secrets,
       memory: body.limits?.memory,
       labels,
-      annotations,
+      annotations:
+        resolved?.kind === "envProcess"
+          ? {
+              ...annotations,
+              [imageAnnotation]: body.image,
+              [packageSourceAnnotation]: "envProcess",
+            }
+          : annotations,
       ...(Object.keys(scale).length > 0 ? { scale } : {}),
     },
     "function deployment",
@@ -99,9 +140,10 @@ export function registerOpenfaasRoutes(
     provider: {
       provider: "runlet",
       orchestration: platform.provider.name,
-      version: { release: VERSION, sha: "" },
+      version: { release: VERSION, sha: VERSION },
     },
-    version: { release: VERSION, sha: "", commit_message: "" },
+    // Clients check that sha is set; there is no build commit to give, so the release stands in.
+    version: { release: VERSION, sha: VERSION, commit_message: `runlet ${VERSION}` },
     arch: process.arch === "x64" ? "x86_64" : process.arch,
   }));
 
@@ -125,7 +167,8 @@ export function registerOpenfaasRoutes(
     if (mustExist) {
       platform.get(deployment.service);
     }
-    await platform.deploy(deployment.service, fromFunctionDeployment(deployment));
+    const resolved = await resolveImage(platform, deployment.image, deployment.envProcess);
+    await platform.deploy(deployment.service, fromFunctionDeployment(deployment, resolved));
   };
   app.post("/system/functions", async (request, reply) => {
     await deploy(request.body, false);
