@@ -333,6 +333,47 @@ describe("two gateway replicas on the Kubernetes stores", () => {
     expect(errors).toEqual([]);
   });
 
+  it("keeps triggers as Trigger objects: a spec route deployed through one is served by the other; an API trigger made through the other is served by the first, and once removed by neither", async () => {
+    const [a, b] = both();
+    expect(
+      (
+        await a.deploy(
+          "routed",
+          { "index.js": handler("routed") },
+          { triggers: [{ http: "GET /greet" }] },
+        )
+      ).status,
+    ).toBe(201);
+    const triggers = await listObjects<{ metadata: { name: string }; spec: unknown }>(
+      kinds.trigger.plural,
+    );
+    expect(triggers.map((t) => [t.metadata.name, t.spec])).toEqual([
+      ["routed.http-1", { function: "routed", origin: "spec", trigger: { http: "GET /greet" } }],
+    ]);
+    await eventually(
+      async () => {
+        const response = await fetch(`${b.url}/greet`);
+        return response.status === 200 && (await response.text()) === "routed" ? true : undefined;
+      },
+      { timeoutMs: 30_000, what: "b to serve the route a deployed" },
+    );
+    const created = await b.api("/api/v1/triggers", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "hello-there", function: "routed", http: "GET /hello-there" }),
+    });
+    expect(created.status).toBe(201);
+    await eventually(
+      async () => ((await fetch(`${a.url}/hello-there`)).status === 200 ? true : undefined),
+      { timeoutMs: 30_000, what: "a to serve the route b created" },
+    );
+    expect((await a.api("/api/v1/triggers/hello-there", { method: "DELETE" })).status).toBe(204);
+    await eventually(
+      async () => ((await fetch(`${b.url}/hello-there`)).status === 404 ? true : undefined),
+      { timeoutMs: 30_000, what: "b to stop serving the removed route" },
+    );
+  });
+
   it("with the operator running: the gateway's deploys and rollbacks make no extra revisions, and a kubectl-applied Function is served by both", async () => {
     const [a, b] = both();
     await kc
