@@ -6,7 +6,7 @@
  * process (its grant-checked archive route), which they reach through the node relay's one way
  * back to the host: the node address's port, piped to a Unix socket the gateway is bridged to.
  */
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
@@ -69,9 +69,10 @@ describe("the Kubernetes provider's pods", () => {
   const instances: Instance[] = [];
   const logs: LogLine[] = [];
   let packages: ProviderContext["packages"];
+  let root = "";
 
   beforeAll(async () => {
-    const root = await mkdtemp(join(tmpdir(), "runlet-k8s-packages-"));
+    root = await mkdtemp(join(tmpdir(), "runlet-k8s-packages-"));
     const sources: Record<string, Record<string, string>> = {
       hello: { "index.js": "export default async () => ({ hi: 'from a pod' });" },
       buffers: {
@@ -101,6 +102,9 @@ describe("the Kubernetes provider's pods", () => {
   afterAll(async () => {
     await Promise.all(instances.map((instance) => instance.stop().catch(() => undefined)));
     await Promise.all(providers.map((provider) => provider.close()));
+    if (root) {
+      await rm(root, { recursive: true, force: true });
+    }
   }, STEP_TIMEOUT_MS);
 
   async function provider(
