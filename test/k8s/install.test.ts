@@ -249,7 +249,11 @@ describe("the install", () => {
       ["runlet-operator", "create", "leases.coordination.k8s.io", "runlet-system", true],
       ["runlet-operator", "create", "leases.coordination.k8s.io", "openfaas-fn", false],
       ["runlet-operator", "create", "pods", "runlet-system", false],
-      ["runlet-operator", "get", "secrets", "openfaas-fn", false],
+      ["runlet-operator", "deletecollection", "pods", "runlet-system", true],
+      ["runlet-operator", "deletecollection", "pods", "openfaas-fn", false],
+      ["runlet-operator", "get", "secrets", "openfaas-fn", true],
+      ["runlet-operator", "list", "secrets", "openfaas-fn", false],
+      ["runlet-operator", "get", "secrets", "runlet-system", false],
       // Function pods run as the namespace's default account (and without its token).
       ["default", "get", "pods", "runlet-system", false],
       ["default", "get", "secrets", "openfaas-fn", false],
