@@ -153,7 +153,10 @@ export class Operator {
 
   /** Undefined when ready: caches synced and the election decided (leader, or another leads). */
   notReady(): string | undefined {
-    const waiting = this.#informers.filter((i) => !i.hasSynced).map((i) => i.type.plural);
+    // "functions.kubeless.io": three groups here have a kind with that plural.
+    const waiting = this.#informers
+      .filter((i) => !i.hasSynced)
+      .map((i) => (i.type.group === "" ? i.type.plural : `${i.type.plural}.${i.type.group}`));
     if (waiting.length > 0) {
       return `caches not synced: ${waiting.join(", ")}`;
     }

@@ -21,6 +21,15 @@ describe("runlet operator", () => {
     expect(result.stderr).toMatch(/RUNLET_ADMIN_TOKEN/);
   });
 
+  it("takes the gateway from RUNLET_GATEWAY, and refuses it too without the token", async () => {
+    const result = await runCli(["operator"], {
+      cwd: await tempDir(),
+      env: { RUNLET_GATEWAY: "http://127.0.0.1:9", RUNLET_ADMIN_TOKEN: "" },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/RUNLET_ADMIN_TOKEN/);
+  });
+
   it("is listed in runlet --help", async () => {
     const result = await runCli(["--help"], { cwd: await tempDir() });
     expect(result.stdout).toMatch(/operator \[options\]\s+run the Kubernetes operator/);

@@ -18,18 +18,23 @@ export const operatorCommand = defineCommand({
     },
     {
       flags: "--lease-namespace <ns>",
-      description: "namespace of the leader Lease",
-      defaultValue: "runlet-system",
+      description:
+        "namespace of the leader Lease (default: RUNLET_SYSTEM_NAMESPACE, else runlet-system)",
     },
-    { flags: "--namespace <ns>", description: "reconcile only this namespace (default: all)" },
+    {
+      flags: "--namespace <ns>",
+      description:
+        "reconcile only this namespace (default: RUNLET_FUNCTION_NAMESPACE, else every namespace)",
+    },
     {
       flags: "--pod-namespace <ns>",
-      description: "where function pods run (default: each Function's namespace)",
+      description:
+        "where function pods run (default: RUNLET_FUNCTION_NAMESPACE, else each Function's namespace)",
     },
     {
       flags: "--gateway <url>",
       description:
-        "the gateway, for package checks and Kubeless source uploads (the admin token comes from RUNLET_ADMIN_TOKEN)",
+        "the gateway, for package checks and Kubeless source uploads (default: RUNLET_GATEWAY; the admin token comes from RUNLET_ADMIN_TOKEN)",
     },
     {
       flags: "--peers <kinds>",
@@ -42,18 +47,18 @@ export const operatorCommand = defineCommand({
     },
     {
       flags: "-p, --port <port>",
-      description: "port of /healthz, /readyz, /metrics",
+      description: "port of /healthz, /readyz, /metrics (0: any free one)",
       defaultValue: "8081",
     },
     { flags: "--workers <n>", description: "Functions reconciled at once", defaultValue: "8" },
   ],
   examples: [
     "runlet operator --kubeconfig ~/.kube/config --lease-namespace runlet-system",
-    "runlet operator --gateway http://runlet-gateway.runlet-system:8080 --peers kubeless,openfaas",
+    "RUNLET_ADMIN_TOKEN=… runlet operator --gateway http://runlet-gateway.runlet-system:8080 --peers kubeless,openfaas",
   ],
   optionsSchema: z.object({
     kubeconfig: z.string().optional(),
-    leaseNamespace: z.string(),
+    leaseNamespace: z.string().optional(),
     namespace: z.string().optional(),
     podNamespace: z.string().optional(),
     gateway: z.string().optional(),
@@ -64,8 +69,16 @@ export const operatorCommand = defineCommand({
   }),
   async run(_args, options, io) {
     const peers = parsePeers(options.peers);
-    const adminToken = io.env["RUNLET_ADMIN_TOKEN"] ?? "";
-    if (options.gateway !== undefined && adminToken === "") {
+    const env = (name: string): string | undefined => io.env[name] || undefined;
+    const adminToken = env("RUNLET_ADMIN_TOKEN") ?? "";
+    const gatewayUrl = options.gateway ?? env("RUNLET_GATEWAY");
+    // The names the chart passes (deploy/helm/runlet/templates/operator.yaml). Its Roles are
+    // namespaced, so the operator watches the functions namespace it is given, not the cluster.
+    const functionNamespace = env("RUNLET_FUNCTION_NAMESPACE");
+    const watchNamespace = options.namespace ?? functionNamespace;
+    const podNamespace = options.podNamespace ?? functionNamespace;
+    const identity = env("POD_NAME");
+    if (gatewayUrl !== undefined && adminToken === "") {
       throw new UserError(
         "RUNLET_INVALID_REQUEST",
         "--gateway needs the gateway's admin token in RUNLET_ADMIN_TOKEN (in a pod, from the gateway's Secret).",
@@ -73,10 +86,11 @@ export const operatorCommand = defineCommand({
     }
     const operator = await startRunletOperator({
       ...(options.kubeconfig === undefined ? {} : { kubeconfigPath: options.kubeconfig }),
-      leaseNamespace: options.leaseNamespace,
-      ...(options.namespace === undefined ? {} : { watchNamespace: options.namespace }),
-      ...(options.podNamespace === undefined ? {} : { podNamespace: options.podNamespace }),
-      ...(options.gateway === undefined ? {} : { gateway: { url: options.gateway, adminToken } }),
+      leaseNamespace: options.leaseNamespace ?? env("RUNLET_SYSTEM_NAMESPACE") ?? "runlet-system",
+      ...(watchNamespace === undefined ? {} : { watchNamespace }),
+      ...(podNamespace === undefined ? {} : { podNamespace }),
+      ...(gatewayUrl === undefined ? {} : { gateway: { url: gatewayUrl, adminToken } }),
+      ...(identity === undefined ? {} : { identity }),
       peers,
       host: options.host,
       port: options.port,
