@@ -305,9 +305,6 @@ console.log("url " + runlet.url);
     );
     const spec = { env: { ATTEMPT_LOG: log }, timeout: "5m" };
     expect((await childApi.deploy("echo", { "index.js": worker }, spec)).status).toBe(201);
-    // The other gateway is up and working beside it: it gets the call only once the child is gone.
-    const survivor = await startShared(nats, { work: true, keyFrom: childDir, leaseMs });
-    expect((await survivor.deploy("echo", { "index.js": worker }, spec)).status).toBe(201);
     const accepted = await post(child.url, "echo", "hang");
     expect(accepted.status).toBe(202);
     const id = accepted.headers.get("x-call-id") ?? "";
@@ -319,6 +316,10 @@ console.log("url " + runlet.url);
       state: string;
     };
     expect(running.state).toBe("running");
+    // Another gateway, up and working beside it while the child still holds the call (its
+    // heartbeats keep the message), gets the call only once the child is gone.
+    const survivor = await startShared(nats, { work: true, keyFrom: childDir, leaseMs });
+    expect((await survivor.deploy("echo", { "index.js": worker }, spec)).status).toBe(201);
     await child.kill();
 
     const done = await finished(survivor, id);
