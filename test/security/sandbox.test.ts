@@ -207,6 +207,59 @@ export default async () => {
   });
 });
 
+describe("a function's identity", () => {
+  it("has its own hostname and /etc files naming it, never the host's users", async () => {
+    const runlet = await startTestRunlet({ poolSize: 1 });
+    const node = `import { readFileSync, writeFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+export default async () => {
+  let planted;
+  try { writeFileSync("/etc/hostname", "mine"); planted = "written"; } catch (error) { planted = error.code; }
+  return {
+    hostname: hostname(),
+    etcHostname: readFileSync("/etc/hostname", "utf8").trim(),
+    user: userInfo().username,
+    passwd: readFileSync("/etc/passwd", "utf8"),
+    planted,
+  };
+};
+`;
+    const python = `import getpass, socket
+def handle(event, context):
+    return {"hostname": socket.gethostname(), "user": getpass.getuser()}
+`;
+    expect((await runlet.deploy("who-node", { "index.js": node })).status).toBe(201);
+    expect(
+      (await runlet.deploy("who-py", { "handler.py": python }, { runtime: "python" })).status,
+    ).toBe(201);
+    const fromNode = (await (await fetch(`${runlet.url}/function/who-node`)).json()) as {
+      hostname: string;
+      etcHostname: string;
+      user: string;
+      passwd: string;
+      planted: string;
+    };
+    expect(fromNode.hostname).toMatch(/^runlet-node-\d+-[a-z0-9]+$/);
+    expect(fromNode.etcHostname).toBe(fromNode.hostname);
+    expect(fromNode.user).toBe("function");
+    expect(fromNode.planted).toMatch(/^(EROFS|EACCES|EPERM)$/);
+    // The host's own accounts are not listed.
+    const hostUsers = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .map((line) => line.split(":")[0] ?? "")
+      .filter((name) => name !== "" && name !== "root");
+    for (const name of hostUsers) {
+      expect(fromNode.passwd).not.toContain(`${name}:`);
+    }
+    const fromPython = (await (await fetch(`${runlet.url}/function/who-py`)).json()) as {
+      hostname: string;
+      user: string;
+    };
+    expect(fromPython.hostname).toMatch(/^runlet-python-\d+-[a-z0-9]+$/);
+    expect(fromPython.user).toBe("function");
+  });
+});
+
 describe("host loopback services (item 5)", () => {
   it("keeps a function off the host's loopback by default, and reaches it only with network: host", async () => {
     // A service only the host's loopback should reach.

@@ -31,7 +31,7 @@ import {
   outboundResolvConf,
   type OutboundSupport,
 } from "./outbound-network.js";
-import { bubblewrapCommand, insidePaths, instanceUser } from "./sandbox.js";
+import { bubblewrapCommand, identityFiles, insidePaths, instanceUser } from "./sandbox.js";
 
 export interface LocalProviderOptions extends ProviderContext {
   /** Directory on the same filesystem as the package store, for per-instance package views. */
@@ -336,6 +336,16 @@ export class LocalProvider implements Provider {
       if (user) {
         await mkdir(stageDir, { mode: 0o711 });
       }
+      const identity = { hostname: `runlet-${id}`, dir: join(workDir, "etc") };
+      await mkdir(identity.dir, { recursive: true, mode: 0o755 });
+      const files = identityFiles(
+        identity.hostname,
+        user?.uid ?? process.getuid?.() ?? 0,
+        user?.gid ?? process.getgid?.() ?? 0,
+      );
+      for (const [name, text] of Object.entries(files)) {
+        await writeFile(join(identity.dir, name), text, { mode: 0o644 });
+      }
       ({ command, args } = bubblewrapCommand({
         socketDir,
         functionDir: join(workDir, "function"),
@@ -350,6 +360,7 @@ export class LocalProvider implements Provider {
         user,
         infoFd: network === "outbound" ? 4 : undefined,
         resolvConf: network === "outbound" ? this.#resolvConf : undefined,
+        identity,
         stageDir,
       }));
       env = {

@@ -54,8 +54,34 @@ export interface SandboxLayout {
   readonly infoFd: number | undefined;
   /** Host file shown as /etc/resolv.conf instead of the host's. */
   readonly resolvConf: string | undefined;
+  /** The instance's own identity: its hostname, and a folder of the /etc files that name it. */
+  readonly identity?: SandboxIdentity;
   /** Empty traversable folder for the bind stages (root platforms; see StagedBinds). */
   readonly stageDir: string | undefined;
+}
+
+/**
+ * What a function reads to know who and where it is, as a container would have it: its own
+ * hostname, and /etc/hostname, /etc/passwd and /etc/group naming it (never the host's: those
+ * list the host's users).
+ */
+export interface SandboxIdentity {
+  readonly hostname: string;
+  /** Host folder holding hostname, passwd and group. */
+  readonly dir: string;
+}
+
+/** The identity files' contents for an instance running as `uid`/`gid`. */
+export function identityFiles(
+  hostname: string,
+  uid: number,
+  gid: number,
+): Record<"hostname" | "passwd" | "group", string> {
+  return {
+    hostname: `${hostname}\n`,
+    passwd: `root:x:0:0:root:/root:/usr/sbin/nologin\nfunction:x:${uid}:${gid}:Runlet function:/tmp:/usr/sbin/nologin\n`,
+    group: `root:x:0:\nfunction:x:${gid}:\n`,
+  };
 }
 
 /** How many distinct uids instances cycle through (one per live instance in practice). */
@@ -92,6 +118,13 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
   }
   if (layout.resolvConf !== undefined) {
     args.push(...binds.bind(layout.resolvConf, "/etc/resolv.conf", false));
+  }
+  if (layout.identity !== undefined) {
+    // Its own UTS namespace (--unshare-all) takes the name; /etc says the same.
+    args.push("--hostname", layout.identity.hostname);
+    for (const file of ["hostname", "passwd", "group"]) {
+      args.push(...binds.bind(join(layout.identity.dir, file), `/etc/${file}`, false));
+    }
   }
   args.push(
     ...binds.bind(layout.runtimeDir, insidePaths.runtime, false),
