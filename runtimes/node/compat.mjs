@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { describeError } from "../shared/responses.mjs";
 
-export const compatShapes = ["openfaas", "fission", "kubeless"];
+export const compatShapes = ["openfaas", "openfaas-classic", "fission", "kubeless"];
 
 /** Marks a finished answer, to be sent as it is: status, exactly its headers, body bytes. */
 export const finishedAnswer = Symbol("runlet.compat.finishedAnswer");
@@ -27,6 +27,9 @@ export function adaptHandler(shape, fn, info) {
     case "openfaas":
       redirectOpenFaasSecrets(info.secretsDir);
       return openfaasHandler(fn);
+    case "openfaas-classic":
+      redirectOpenFaasSecrets(info.secretsDir);
+      return openfaasClassicHandler(fn);
     case "fission":
       return fissionHandler(fn, info);
     case "kubeless":
@@ -127,6 +130,53 @@ function openfaasHandler(fn) {
     }
     await finished(res, context.signal);
     return res.toResponse();
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// OpenFaaS classic `node` template (classic watchdog): handler(context, callback) where
+// context is the request body as a string; the answer is what it passes to callback or
+// returns: objects and arrays as JSON text with a newline (console.log), anything else as it
+// is (process.stdout.write). An error answers 500 with its text.
+
+function openfaasClassicHandler(fn) {
+  return async (event) => {
+    const input = event.rawBody.toString("utf8");
+    const contentType = process.env.content_type || "text/plain; charset=utf-8";
+    const answered = await new Promise((resolve) => {
+      let done = false;
+      const callback = (err, result) => {
+        if (done) {
+          return;
+        }
+        done = true;
+        resolve({ err, result });
+      };
+      try {
+        const returned = fn(input, callback);
+        if (typeof returned?.then === "function") {
+          returned.then(
+            (value) => callback(undefined, value),
+            (error) => callback(error, undefined),
+          );
+        }
+      } catch (error) {
+        callback(error, undefined);
+      }
+    });
+    if (answered.err !== undefined && answered.err !== null) {
+      console.error(describeError(answered.err));
+      const text = `${answered.err?.toString ? answered.err.toString() : answered.err}\n`;
+      return answer(500, { "content-type": contentType }, Buffer.from(text));
+    }
+    const result = answered.result;
+    const body =
+      result === undefined || result === null
+        ? ""
+        : typeof result === "object" && !Buffer.isBuffer(result)
+          ? `${JSON.stringify(result)}\n`
+          : result;
+    return answer(200, { "content-type": contentType }, Buffer.from(body));
   };
 }
 

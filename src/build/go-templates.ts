@@ -55,7 +55,7 @@ export function detectTemplate(
 ): { template: GoTemplate; packageName: string; entry: string } | string {
   const all = sources.map((source) => source.text).join("\n");
   const packageName = sources[0]?.packageName ?? "";
-  if (compat === "openfaas") {
+  if (compat === "openfaas" || compat === "openfaas-classic") {
     if (
       all.includes(`"${openfaasSdk}"`) &&
       /func\s+Handle\s*\(\s*\w+\s+handler\.Request\s*\)/.test(all)

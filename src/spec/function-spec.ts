@@ -34,7 +34,11 @@ export function instanceRuntimeOf(runtime: RuntimeName): InstanceRuntime {
 }
 
 /** Handler shapes of the platforms Runlet replaces (their functions run unchanged). */
-export const compatShapes = ["openfaas", "fission", "kubeless"] as const;
+/**
+ * Handler shapes of other platforms. `openfaas-classic` is the OpenFaaS classic-watchdog
+ * templates' (`lang: node`: `(context, callback)` with the body as a string).
+ */
+export const compatShapes = ["openfaas", "openfaas-classic", "fission", "kubeless"] as const;
 export type CompatShape = (typeof compatShapes)[number];
 
 /** exec runtime: a process per call (stdin → stdout), or a long-running server on $PORT. */

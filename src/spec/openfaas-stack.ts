@@ -7,12 +7,20 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { functionSpecSchema, type FunctionSpec, type RuntimeName } from "./function-spec.js";
+import {
+  functionSpecSchema,
+  type CompatShape,
+  type FunctionSpec,
+  type RuntimeName,
+} from "./function-spec.js";
 import { nameProblem } from "./names.js";
 
 /** OpenFaaS template names Runlet runs, and what each becomes. */
-export const openfaasLangs: Readonly<Record<string, { runtime: RuntimeName; handler: string }>> = {
-  node: { runtime: "node", handler: "handler.js" },
+export const openfaasLangs: Readonly<
+  Record<string, { runtime: RuntimeName; handler: string; compat?: CompatShape }>
+> = {
+  // The classic-watchdog template: (context, callback), the body as a string.
+  node: { runtime: "node", handler: "handler.js", compat: "openfaas-classic" },
   node12: { runtime: "node", handler: "handler.js" },
   node14: { runtime: "node", handler: "handler.js" },
   node16: { runtime: "node", handler: "handler.js" },
@@ -161,7 +169,7 @@ export function convertOpenFaasStack(value: unknown, path: string): OpenFaasStac
     const spec: Record<string, unknown> = {
       runtime: lang.runtime,
       handler: lang.handler,
-      compat: "openfaas",
+      compat: lang.compat ?? "openfaas",
     };
     const set = (key: string, v: unknown): void => {
       if (v !== undefined) {

@@ -65,6 +65,14 @@ functions:
     image: sleepy:latest
     environment:
       exec_timeout: 1
+  nodeclassic:
+    lang: node
+    handler: ./nodeclassic
+    image: nodeclassic:latest
+  nodecallback:
+    lang: node
+    handler: ./nodecallback
+    image: nodecallback:latest
   rubyfn:
     lang: ruby
     handler: ./rubyfn
@@ -83,6 +91,11 @@ describe("OpenFaaS classic watchdog behaviour", () => {
       "sleepy/handler.py":
         "import time\n\n\ndef handle(req):\n    time.sleep(3)\n    return 'late'\n",
       "rubyfn/handler.rb": "class Handler\nend\n",
+      // The classic node template's handler as faas-cli new --lang node writes it.
+      "nodeclassic/handler.js":
+        '"use strict"\n\nmodule.exports = async (context, callback) => {\n    return {status: "done", got: context}\n}\n',
+      "nodecallback/handler.js":
+        '"use strict"\n\nmodule.exports = (context, callback) => {\n    if (context === "fail") { callback(new Error("bad input"), undefined); return; }\n    callback(undefined, "Hi " + context);\n}\n',
     });
     const cli = (argv: string[]) => runCli(argv, { cwd, env });
 
@@ -91,7 +104,16 @@ describe("OpenFaaS classic watchdog behaviour", () => {
     expect(all.code).toBe(1);
     expect(all.stderr).toContain('unknown lang "ruby"');
     // Named functions deploy although another one of the file cannot.
-    const some = await cli(["deploy", "-f", "stack.yml", "classic", "quiet", "sleepy"]);
+    const some = await cli([
+      "deploy",
+      "-f",
+      "stack.yml",
+      "classic",
+      "quiet",
+      "sleepy",
+      "nodeclassic",
+      "nodecallback",
+    ]);
     expect({ code: some.code, stderr: some.stderr }).toMatchObject({ code: 0 });
     expect(some.stderr).toContain("rubyfn");
 
@@ -122,6 +144,17 @@ describe("OpenFaaS classic watchdog behaviour", () => {
       "to stderr\nGET / fail-loudly=1 - \n",
     );
     expect(await (await call("quiet", "/?fail-loudly=1")).text()).toBe("GET / fail-loudly=1 - \n");
+
+    // The classic node template: the body as a string in, JSON (with console.log's newline)
+    // or text out, and an error as a 500.
+    const done = await call("nodeclassic", "", { method: "POST", body: "abc" });
+    expect(await done.text()).toBe('{"status":"done","got":"abc"}\n');
+    expect(await (await call("nodecallback", "", { method: "POST", body: "Ada" })).text()).toBe(
+      "Hi Ada",
+    );
+    const failed = await call("nodecallback", "", { method: "POST", body: "fail" });
+    expect(failed.status).toBe(500);
+    expect(await failed.text()).toBe("Error: bad input\n");
 
     // exec_timeout: 1 (whole seconds) is the function's timeout.
     const late = await call("sleepy");

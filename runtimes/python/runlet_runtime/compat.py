@@ -82,6 +82,8 @@ def classic_environ(event):
 def shape_of(fn, compat):
     """How a handler is called, from the compat setting and the number of its parameters."""
     count = _positional_count(fn)
+    if compat == "openfaas-classic":
+        return "openfaas-classic"
     if compat == "openfaas":
         return "openfaas-classic" if count == 1 else "openfaas-http"
     if compat == "kubeless":

@@ -106,7 +106,7 @@ export function fromFunctionDeployment(
     : {
         runtime: annotations["com.runlet.runtime"] ?? lang?.runtime ?? "node",
         handler: annotations["com.runlet.handler"] ?? lang?.handler,
-        ...(lang === undefined ? {} : { compat: "openfaas" }),
+        ...(lang === undefined ? {} : { compat: lang.compat ?? "openfaas" }),
       };
   return parseFunctionSpec(
     deployRequestSchema,
