@@ -183,8 +183,12 @@ export function describeProviderContract(name: string, subject: ContractSubject)
         expect(fixture.provider.poolStatus()).toEqual([]);
         return;
       }
-      const status = await eventually(() =>
-        fixture.provider.poolStatus().find((pool) => pool.runtime === "node" && pool.idle > 0),
+      // A pool fills in the background: a process or pod started and warmed up, which on a
+      // loaded machine takes well over the usual wait (within the test's own 60 s).
+      const status = await eventually(
+        () =>
+          fixture.provider.poolStatus().find((pool) => pool.runtime === "node" && pool.idle > 0),
+        40_000,
       );
       expect(status.size).toBeGreaterThan(0);
       const second = await fixture.provider.start(pooledShape);
