@@ -7,16 +7,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { promisify } from "node:util";
 import { execFile } from "node:child_process";
-import { startRunlet } from "../../src/gateway/start.js";
 import { runCli } from "../helpers/cli.js";
 import { deployStreamed } from "./build-helpers.js";
-import {
-  adminToken,
-  eventually,
-  sharedBuildCache,
-  withApi,
-  type TestRunlet,
-} from "../helpers/runlet.js";
+import { adminToken, eventually, startBuildRunlet, type TestRunlet } from "../helpers/runlet.js";
 import { buildSource, started } from "./builder-helpers.js";
 
 const server = `package main
@@ -71,17 +64,7 @@ describe("Go", () => {
   // One platform for these tests: its GOCACHE keeps the standard library compiled after the first build.
   let runlet: TestRunlet;
   beforeAll(async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "runlet-go-"));
-    runlet = withApi(
-      await startRunlet({
-        port: 0,
-        adminToken,
-        dataDir,
-        poolSize: 0,
-        buildCacheDir: sharedBuildCache(),
-      }),
-      dataDir,
-    );
+    runlet = await startBuildRunlet("runlet-go-");
   });
   afterAll(async () => {
     await runlet.close(1000);

@@ -1,9 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRunlet } from "../../src/gateway/start.js";
-import { adminToken, sharedBuildCache, withApi, type TestRunlet } from "../helpers/runlet.js";
+import { startBuildRunlet, type TestRunlet } from "../helpers/runlet.js";
 import { deployStreamed } from "./build-helpers.js";
 
 export const pom = (dependencies = ""): string => `<?xml version="1.0" encoding="UTF-8"?>
@@ -69,17 +66,7 @@ public class Handler implements Function {
 describe("Java with Maven", () => {
   let runlet: TestRunlet;
   beforeAll(async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "runlet-java-"));
-    runlet = withApi(
-      await startRunlet({
-        port: 0,
-        adminToken,
-        dataDir,
-        poolSize: 0,
-        buildCacheDir: sharedBuildCache(),
-      }),
-      dataDir,
-    );
+    runlet = await startBuildRunlet("runlet-java-");
   });
   afterAll(async () => {
     await runlet.close(1000);

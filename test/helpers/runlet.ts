@@ -45,6 +45,22 @@ export async function startTestRunlet(options: Partial<RunletOptions> = {}): Pro
   return withApi(runlet, dataDir);
 }
 
+/**
+ * A Runlet for a whole file of builds (started in beforeAll, closed and removed by the file):
+ * no warm pool, and the suite's shared build caches.
+ */
+export async function startBuildRunlet(prefix: string): Promise<TestRunlet> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  const runlet = await startRunlet({
+    port: 0,
+    adminToken,
+    dataDir,
+    poolSize: 0,
+    buildCacheDir: sharedBuildCache(),
+  });
+  return withApi(runlet, dataDir);
+}
+
 /** Same helpers for a Runlet whose lifetime the test manages itself. */
 export function withApi(runlet: Runlet, dataDir: string): TestRunlet {
   const api = (path: string, init: RequestInit = {}): Promise<Response> =>

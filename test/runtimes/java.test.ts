@@ -1,14 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRunlet } from "../../src/gateway/start.js";
 import {
-  adminToken,
-  sharedBuildCache,
   eventually,
+  startBuildRunlet,
   startTestRunlet,
-  withApi,
   type TestRunlet,
 } from "../helpers/runlet.js";
 
@@ -43,17 +38,7 @@ interface LogLine {
 
 let runlet: TestRunlet;
 beforeAll(async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), "runlet-java-"));
-  runlet = withApi(
-    await startRunlet({
-      port: 0,
-      adminToken,
-      dataDir,
-      poolSize: 0,
-      buildCacheDir: sharedBuildCache(),
-    }),
-    dataDir,
-  );
+  runlet = await startBuildRunlet("runlet-java-");
 });
 afterAll(async () => {
   await runlet.close(2000);
