@@ -225,6 +225,8 @@ export class LocalProvider implements Provider {
       // Once the function is loaded and its first calls are on their way: the next timer
       // turn, after that turn's writes to the instance have gone out.
       pooled.whenSpecialized(() => setTimeout(() => pool.fill(), 0));
+      // Taken but never loaded (stopped, or it died first): the pool refills all the same.
+      void pooled.exited.then(() => pool.fill());
     }
     try {
       instance.setLimits(options);
