@@ -5,11 +5,9 @@
  * with `fprocess: sha512sum` works); any other image name is refused with what to do.
  */
 import { accessSync, constants } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import { UserError } from "../errors.js";
-import { packDirectory } from "../packaging/pack.js";
+import { packEmptySource } from "../packaging/pack.js";
 import type { Platform } from "../platform/platform.js";
 import { packageDigestPattern } from "../spec/function-spec.js";
 
@@ -70,12 +68,7 @@ export async function resolveImage(
 
 /** The package of a function with no code of its own (its program is the host's). */
 async function emptyPackage(platform: Platform): Promise<string> {
-  const empty = await mkdtemp(join(tmpdir(), "runlet-empty-"));
-  try {
-    const packed = await packDirectory(empty);
-    await platform.packages.put(packed.archive, packed.digest);
-    return packed.digest;
-  } finally {
-    await rm(empty, { recursive: true, force: true });
-  }
+  const packed = await packEmptySource();
+  await platform.packages.put(packed.archive, packed.digest);
+  return packed.digest;
 }

@@ -5,7 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { create } from "tar";
 import { UserError } from "../errors.js";
@@ -100,4 +101,14 @@ async function listFiles(root: string, includeBuildOutput: boolean): Promise<str
   };
   await walk(root);
   return found.sort();
+}
+
+/** The package of a function with no code of its own (a program on the PATH). */
+export async function packEmptySource(): Promise<PackedSource> {
+  const empty = await mkdtemp(join(tmpdir(), "runlet-empty-"));
+  try {
+    return await packDirectory(empty);
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
 }

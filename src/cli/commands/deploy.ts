@@ -1,11 +1,9 @@
 /** `runlet deploy`: pack a source folder, upload it, and deploy it as a new revision. */
 import { existsSync, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError, isUserError } from "../../errors.js";
-import { packDirectory, type PackedSource } from "../../packaging/pack.js";
+import { packDirectory, packEmptySource } from "../../packaging/pack.js";
 import { sourceFiles } from "../../packaging/source-files.js";
 import {
   assertExecFields,
@@ -74,15 +72,6 @@ function partialDeployError(
       (summary.length > 0 ? `\n(${summary.join("; ")}. Fix it and run the deploy again.)` : ""),
     { status: error.status, details: error.details, cause: error },
   );
-}
-
-async function packEmptySource(): Promise<PackedSource> {
-  const empty = await mkdtemp(join(tmpdir(), "runlet-empty-"));
-  try {
-    return await packDirectory(empty);
-  } finally {
-    await rm(empty, { recursive: true, force: true });
-  }
 }
 
 /** Packs, uploads (unless the gateway has the package) and deploys one function. */
