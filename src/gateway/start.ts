@@ -1,5 +1,6 @@
 /** Starts the embedded platform: store, executor, local provider and gateway in one process. */
 import type { Clock } from "../clock.js";
+import { startPackageServer, type PackageServer } from "./package-server.js";
 import { startGateway, type Gateway } from "./server.js";
 import { Platform, type PlatformOptions } from "../platform/platform.js";
 
@@ -17,19 +18,35 @@ export interface RunletOptions extends PlatformOptions {
   readonly historyStepMs?: number;
   /** The gateway's clock (see GatewayOptions.clock). @default the platform's clock */
   readonly gatewayClock?: Clock;
+  /**
+   * A second port serving only package archives to instances that fetch their own (Kubernetes
+   * mode: the port function pods may reach). @default none
+   */
+  readonly packagesPort?: number;
 }
 
 export interface Runlet {
   readonly url: string;
   readonly platform: Platform;
   readonly gateway: Gateway;
+  /** The package port's server, when `packagesPort` was given. */
+  readonly packageServer: PackageServer | undefined;
   close(graceMs?: number): Promise<void>;
 }
 
 export async function startRunlet(options: RunletOptions): Promise<Runlet> {
   const platform = await Platform.open(options);
   let gateway: Gateway;
+  let packageServer: PackageServer | undefined;
   try {
+    if (options.packagesPort !== undefined) {
+      packageServer = await startPackageServer({
+        platform,
+        port: options.packagesPort,
+        host: options.host ?? "127.0.0.1",
+        onInternalError: options.onInternalError ?? ((error: unknown) => console.error(error)),
+      });
+    }
     gateway = await startGateway({
       platform,
       port: options.port,
@@ -41,6 +58,7 @@ export async function startRunlet(options: RunletOptions): Promise<Runlet> {
       clock: options.gatewayClock,
     });
   } catch (error) {
+    await packageServer?.close();
     await platform.close(0);
     throw error;
   }
@@ -48,6 +66,11 @@ export async function startRunlet(options: RunletOptions): Promise<Runlet> {
     url: gateway.url,
     platform,
     gateway,
-    close: (graceMs) => gateway.close(graceMs),
+    packageServer,
+    close: async (graceMs) => {
+      // Instances still loading fetch their packages until the gateway has drained.
+      await gateway.close(graceMs);
+      await packageServer?.close();
+    },
   };
 }

@@ -16,7 +16,11 @@ export interface DataDir {
   readonly notices: readonly string[];
 }
 
-export async function openDataDir(root: string, presetToken?: string): Promise<DataDir> {
+export async function openDataDir(
+  root: string,
+  presetToken?: string,
+  presetSecretsKey?: Buffer,
+): Promise<DataDir> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   const notices: string[] = [];
   // A directory made before (or by someone else) may let other users read the database and
@@ -45,7 +49,10 @@ export async function openDataDir(root: string, presetToken?: string): Promise<D
   }
   const keyFile = join(root, "secrets.key");
   let secretsKey: Buffer;
-  if (existsSync(keyFile)) {
+  if (presetSecretsKey) {
+    // Kept where it came from (a Secret every replica mounts), never copied here.
+    secretsKey = presetSecretsKey;
+  } else if (existsSync(keyFile)) {
     secretsKey = Buffer.from((await readFile(keyFile, "utf8")).trim(), "base64");
   } else {
     secretsKey = randomBytes(32);

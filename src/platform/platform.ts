@@ -5,7 +5,7 @@
  * this module; another composition (Kubernetes mode) passes its own provider, stores, queue
  * and clock as options, and `Platform.open` without them is the embedded platform.
  */
-import { randomBytes } from "node:crypto";
+import { hkdfSync, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import type { BuildEventSink } from "../build/build-events.js";
@@ -88,6 +88,11 @@ export interface PlatformOptions {
   readonly dataDir: string;
   /** Preset admin token (RUNLET_ADMIN_TOKEN); generated on first start otherwise. */
   readonly adminToken?: string;
+  /**
+   * Preset 32-byte secrets key (Kubernetes mode: from the Secret every replica mounts, so each
+   * opens what another sealed); kept in the data directory otherwise.
+   */
+  readonly secretsKey?: Buffer;
   /** @default a LocalProvider */
   readonly provider?: (context: ProviderContext) => Promise<Provider>;
   /** @default SQLite stores in the data directory */
@@ -125,10 +130,11 @@ export interface PlatformOptions {
   readonly natsUrl?: string;
   /**
    * Lets instances elsewhere (pods) fetch packages from this platform's gateway with a grant:
-   * the signing key every gateway replica shares, and the gateway's URL as instances reach
-   * it. Without it no grant is issued and the package archive route refuses every token.
+   * the gateway's URL as instances reach it, and the signing key every gateway replica shares
+   * (by default one derived from the data directory's secrets key, which replicas share).
+   * Without it no grant is issued and the package archive route refuses every token.
    */
-  readonly packageGrants?: { readonly key: Buffer; readonly gatewayUrl: string };
+  readonly packageGrants?: { readonly key?: Buffer; readonly gatewayUrl: string };
 }
 
 export interface DeployOptions {
@@ -193,6 +199,7 @@ export class Platform {
     stores: PlatformStores,
     provider: Provider,
     events: EventEmitter,
+    packageGrants: PackageGrants,
     options: PlatformOptions,
   ) {
     this.dataDir = dataDir;
@@ -202,7 +209,7 @@ export class Platform {
     this.#stores = stores;
     this.functions = stores.functions;
     this.packages = stores.packages;
-    this.packageGrants = packageGrantsOf(options);
+    this.packageGrants = packageGrants;
     this.secrets = stores.secrets;
     this.logs = stores.logs;
     this.targets = new RevisionTargets(stores);
@@ -291,11 +298,11 @@ export class Platform {
   }
 
   static async open(options: PlatformOptions): Promise<Platform> {
-    const dataDir = await openDataDir(options.dataDir, options.adminToken);
+    const dataDir = await openDataDir(options.dataDir, options.adminToken, options.secretsKey);
     const stores = await (options.stores ?? embeddedStores(options))(dataDir);
     const events = new EventEmitter();
     const grants = options.packageGrants;
-    const signer = packageGrantsOf(options);
+    const signer = packageGrantsOf(options, dataDir);
     const context: ProviderContext = {
       packages: {
         localPath: (digest) => stores.packages.treePath(digest),
@@ -328,7 +335,7 @@ export class Platform {
     }
     let platform: Platform | undefined;
     try {
-      platform = new Platform(dataDir, stores, provider, events, options);
+      platform = new Platform(dataDir, stores, provider, events, signer, options);
       // Uploads a killed server left half-written (issue 13, item 13).
       await platform.packages.removeLeftovers();
       // Functions with `min > 0` come back warm after a restart.
@@ -712,7 +719,16 @@ function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => Platfor
   };
 }
 
-/** The grant checker: the configured key, else a random one (so no token ever opens a package). */
-function packageGrantsOf(options: PlatformOptions): PackageGrants {
-  return new PackageGrants({ key: options.packageGrants?.key ?? randomBytes(32) });
+/**
+ * The grant signer and checker: the configured key; with grants but no key, one derived from
+ * the secrets key (so replicas sharing it check each other's grants); without grants a random
+ * one, so no token ever opens a package.
+ */
+function packageGrantsOf(options: PlatformOptions, dataDir: DataDir): PackageGrants {
+  const grants = options.packageGrants;
+  const key = grants
+    ? (grants.key ??
+      Buffer.from(hkdfSync("sha256", dataDir.secretsKey, "", "runlet package grants", 32)))
+    : randomBytes(32);
+  return new PackageGrants({ key });
 }

@@ -1,11 +1,13 @@
 /** `runlet up`: the whole platform in this process until Ctrl-C or SIGTERM. */
-import { resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { parseAllowList } from "../../calls/callback-address.js";
 import type { CallQueueOptions } from "../../calls/call-queue.js";
 import { JetStreamCallQueue } from "../../calls/jetstream-call-queue.js";
 import { UserError } from "../../errors.js";
 import { startRunlet } from "../../gateway/start.js";
+import { kubernetesMode } from "../../platform/kubernetes-mode.js";
 import { parseDuration } from "../../spec/units.js";
 import { VERSION } from "../../version.js";
 import { defaultDataDir, defaultGateway } from "../client-config.js";
@@ -44,6 +46,16 @@ export const upCommand = defineCommand({
         "addresses or CIDR ranges async callbacks may go to although they are loopback, private or link-local, e.g. 127.0.0.1/32,10.1.0.0/16 (default: RUNLET_CALLBACK_ALLOW)",
     },
     {
+      flags: "--mode <mode>",
+      description:
+        "embedded (this process runs the instances, state in the data dir) or kubernetes (a gateway replica in a cluster: pods from warm pools, state on the API server) (default: RUNLET_MODE or embedded)",
+    },
+    {
+      flags: "--packages-port <port>",
+      description:
+        "a second port serving only package archives to function pods (kubernetes mode; default 8081 there, none embedded)",
+    },
+    {
       flags: "--no-sandbox",
       description: "run instances without namespaces (they still get cgroup limits)",
     },
@@ -58,22 +70,50 @@ export const upCommand = defineCommand({
     nats: z.string().optional(),
     callbackAllow: z.string().optional(),
     callQueue: z.enum(["sqlite", "jetstream"]).optional(),
+    mode: z.enum(["embedded", "kubernetes"]).optional(),
+    packagesPort: z.coerce.number().int().min(0).max(65535).optional(),
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
     const natsUrl = options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined);
+    const mode = options.mode ?? modeOf(io.env["RUNLET_MODE"]);
     const queueKind = options.callQueue ?? callQueueKind(io.env["RUNLET_CALL_QUEUE"]);
+    if (mode === "kubernetes" && queueKind !== "jetstream") {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "Kubernetes mode keeps async calls where every gateway replica sees them: pass --call-queue jetstream --nats nats://HOST:4222 (the chart does).",
+      );
+    }
     if (queueKind === "jetstream" && natsUrl === undefined) {
       throw new UserError(
         "RUNLET_INVALID_REQUEST",
         "The jetstream call queue needs a NATS server: pass --nats nats://HOST:4222 or set RUNLET_NATS_URL.",
       );
     }
+    const env = (name: string): string | undefined => io.env[name] || undefined;
+    const cluster =
+      mode === "kubernetes"
+        ? kubernetesMode({
+            systemNamespace: env("RUNLET_SYSTEM_NAMESPACE"),
+            functionNamespace: env("RUNLET_FUNCTION_NAMESPACE"),
+            packagesDir: resolve(io.cwd, env("RUNLET_PACKAGES_DIR") ?? join(dataDir, "packages")),
+            packagesUrl: env("RUNLET_PACKAGES_URL"),
+            onError: (error) =>
+              line(io.stderr, `warning: ${error instanceof Error ? error.message : String(error)}`),
+          })
+        : undefined;
     const runlet = await startRunlet({
       dataDir,
+      ...(cluster && {
+        provider: cluster.provider,
+        stores: cluster.stores,
+        packageGrants: cluster.packageGrants,
+      }),
+      packagesPort: options.packagesPort ?? (cluster ? 8081 : undefined),
       port: options.port,
       host: options.host,
       adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
+      secretsKey: await secretsKeyFrom(env("RUNLET_SECRETS_KEY_FILE")),
       poolSize: options.poolSize,
       sandbox: options.sandbox ? "auto" : "none",
       calls: {
@@ -93,10 +133,19 @@ export const upCommand = defineCommand({
     const functions = runlet.platform.functions.list().length;
     line(
       io.stdout,
-      `Runlet ${VERSION} is up (embedded mode, ${runlet.platform.provider.name} instances)`,
+      `Runlet ${VERSION} is up (${mode} mode, ${runlet.platform.provider.name} instances)`,
     );
     line(io.stdout, `  gateway    ${runlet.url}`);
     line(io.stdout, `  dashboard  ${runlet.url}/ui/`);
+    if (runlet.packageServer) {
+      line(io.stdout, `  packages   port ${runlet.packageServer.port} (package archives for pods)`);
+    }
+    if (cluster) {
+      line(
+        io.stdout,
+        `  namespaces ${cluster.systemNamespace} (gateway, pools, pods), ${cluster.functionNamespace} (Functions, Secrets)`,
+      );
+    }
     line(io.stdout, `  data dir   ${dataDir}`);
     line(io.stdout, `  functions  ${functions} deployed`);
     line(io.stdout, `  instances  ${runlet.platform.provider.isolation}`);
@@ -177,6 +226,17 @@ function callQueueOptions(env: Record<string, string | undefined>): CallQueueOpt
       );
     }
   }
+  const lease = env["RUNLET_CALL_LEASE"];
+  let leaseMs: number | undefined;
+  if (lease) {
+    leaseMs = parseDuration(lease);
+    if (leaseMs === undefined || leaseMs < 1000) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        `RUNLET_CALL_LEASE=${lease} is not a duration of 1s or more; use e.g. 60s or 2m.`,
+      );
+    }
+  }
   let maxConcurrency: number | undefined;
   if (concurrency) {
     maxConcurrency = Number(concurrency);
@@ -187,7 +247,44 @@ function callQueueOptions(env: Record<string, string | undefined>): CallQueueOpt
       );
     }
   }
-  return { retentionMs, maxConcurrency };
+  return { retentionMs, maxConcurrency, leaseMs };
+}
+
+/** The secrets key the replicas share (a mounted Secret: base64 of 32 bytes), when named. */
+async function secretsKeyFrom(path: string | undefined): Promise<Buffer | undefined> {
+  if (path === undefined) {
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new UserError(
+      "RUNLET_INVALID_REQUEST",
+      `RUNLET_SECRETS_KEY_FILE=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); mount the secrets key Secret there.`,
+    );
+  }
+  const key = Buffer.from(text.trim(), "base64");
+  if (key.length !== 32) {
+    throw new UserError(
+      "RUNLET_INVALID_REQUEST",
+      `RUNLET_SECRETS_KEY_FILE=${path} holds ${key.length} bytes once base64-decoded; it must hold 32 (make one with: head -c 32 /dev/urandom | base64).`,
+    );
+  }
+  return key;
+}
+
+function modeOf(value: string | undefined): "embedded" | "kubernetes" {
+  if (value === undefined || value === "" || value === "embedded") {
+    return "embedded";
+  }
+  if (value === "kubernetes") {
+    return "kubernetes";
+  }
+  throw new UserError(
+    "RUNLET_INVALID_REQUEST",
+    `RUNLET_MODE=${value} is not a mode; use embedded or kubernetes.`,
+  );
 }
 
 function callQueueKind(value: string | undefined): "sqlite" | "jetstream" {

@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import {
   ApiException,
+  AppsV1Api,
   CoreV1Api,
   KubernetesObjectApi,
   PatchStrategy,
@@ -77,6 +78,7 @@ export class KubernetesProvider implements Provider {
   readonly #options: ResolvedKubernetesOptions;
   readonly #context: ProviderContext;
   readonly #core: CoreV1Api;
+  readonly #apps: AppsV1Api;
   readonly #objects: KubernetesObjectApi;
   readonly #watch: PodWatch;
   readonly #pools = new Map<string, Pool>();
@@ -89,6 +91,7 @@ export class KubernetesProvider implements Provider {
     this.#options = options;
     this.#context = context;
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.#objects = KubernetesObjectApi.makeApiClient(options.kubeConfig);
     this.#watch = new PodWatch({
       kubeConfig: options.kubeConfig,
@@ -197,14 +200,19 @@ export class KubernetesProvider implements Provider {
         namespace: this.#options.namespace,
         replicas: this.#options.poolReplicas,
       });
-      pool.applied = this.#objects
-        .patch(
-          deployment,
-          undefined,
-          undefined,
-          fieldManagers.provider,
-          true,
-          PatchStrategy.ServerSideApply,
+      pool.applied = this.#poolExists(pool)
+        .then((exists) =>
+          // A pool the install made (the chart's sizes) is the installer's to change.
+          exists
+            ? undefined
+            : this.#objects.patch(
+                deployment,
+                undefined,
+                undefined,
+                fieldManagers.provider,
+                true,
+                PatchStrategy.ServerSideApply,
+              ),
         )
         .then(
           () => undefined,
@@ -215,6 +223,21 @@ export class KubernetesProvider implements Provider {
         );
     }
     return pool.applied;
+  }
+
+  async #poolExists(pool: Pool): Promise<boolean> {
+    try {
+      await this.#apps.readNamespacedDeployment({
+        name: pool.name,
+        namespace: this.#options.namespace,
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) {
+        return false;
+      }
+      throw error;
+    }
   }
 
   /** A Ready pod of the pool, claimed for `instanceId`; undefined when none could be had. */

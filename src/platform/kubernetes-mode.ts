@@ -1,0 +1,72 @@
+/**
+ * The platform as one gateway replica of Kubernetes mode (issue 16): the same Platform with
+ * the Kubernetes provider (pods from warm pools), stores on the API server and the shared
+ * package volume, and package grants the pods fetch their code with. The async call queue
+ * (JetStream) is chosen by the shell, as embedded. Every replica built from the same
+ * namespaces, volume and secrets key is interchangeable with the others.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { defaultFunctionNamespace, defaultSystemNamespace } from "../kubernetes/names.js";
+import { createKubernetesProvider } from "../provider/kubernetes/kubernetes-provider.js";
+import type { KubernetesProviderOptions } from "../provider/kubernetes/options.js";
+import { kubernetesStores } from "./kubernetes-stores.js";
+import type { PlatformOptions } from "./platform.js";
+
+export interface KubernetesModeOptions {
+  /** @default the pod's service account, else KUBECONFIG or ~/.kube/config */
+  readonly kubeConfig?: KubeConfig;
+  /** Where the gateway, the pools and the functions' pods run. @default "runlet-system" */
+  readonly systemNamespace?: string;
+  /** Where Function, FunctionRevision and Trigger objects and Secrets are. @default "openfaas-fn" */
+  readonly functionNamespace?: string;
+  /** The package folder every replica mounts (a PersistentVolume). */
+  readonly packagesDir: string;
+  /**
+   * The gateway's package port as function pods reach it.
+   * @default `http://runlet-gateway.<system namespace>.svc:8081`
+   */
+  readonly packagesUrl?: string;
+  /** The rest of the provider's settings (limits classes, pool size, images, timeouts). */
+  readonly provider?: Omit<KubernetesProviderOptions, "kubeConfig" | "namespace">;
+  readonly onError?: (error: unknown) => void;
+}
+
+/** What Platform.open needs to be a replica of Kubernetes mode. */
+export type KubernetesModeParts = Required<
+  Pick<PlatformOptions, "provider" | "stores" | "packageGrants">
+> & {
+  readonly systemNamespace: string;
+  readonly functionNamespace: string;
+};
+
+export function kubernetesMode(options: KubernetesModeOptions): KubernetesModeParts {
+  const kubeConfig = options.kubeConfig ?? defaultKubeConfig();
+  const systemNamespace = options.systemNamespace ?? defaultSystemNamespace;
+  const functionNamespace = options.functionNamespace ?? defaultFunctionNamespace;
+  return {
+    systemNamespace,
+    functionNamespace,
+    provider: createKubernetesProvider({
+      ...options.provider,
+      kubeConfig,
+      namespace: systemNamespace,
+    }),
+    stores: kubernetesStores({
+      kubeConfig,
+      namespace: functionNamespace,
+      packagesDir: options.packagesDir,
+      onError: options.onError,
+    }),
+    // The key is derived from the secrets key, which every replica mounts from one Secret.
+    packageGrants: {
+      gatewayUrl: options.packagesUrl ?? `http://runlet-gateway.${systemNamespace}.svc:8081`,
+    },
+  };
+}
+
+/** In a pod its service account; elsewhere KUBECONFIG or ~/.kube/config. */
+function defaultKubeConfig(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
