@@ -1,6 +1,7 @@
 /** A typed client for the gateway's API, used by every client command. */
 import type { Readable } from "node:stream";
 import { request, type Dispatcher } from "undici";
+import { looksLikeToken } from "../auth/token-format.js";
 import { UserError, type ErrorCode } from "../errors.js";
 import type { ClientTarget } from "./client-config.js";
 
@@ -114,11 +115,17 @@ export class GatewayClient {
       headers: { authorization: `Bearer ${this.target.token}` },
     });
     const text = await readText(response.body);
+    if (response.status === 403) {
+      // A token that may call but not read (role invoker, an invoke key) goes with the call:
+      // it is scoped to calling, and the gateway strips it before the function sees the call.
+      return looksLikeToken(this.target.token);
+    }
     if (response.status !== 200) {
       return false;
     }
     try {
-      return (JSON.parse(text) as FunctionAuth).config?.auth === "required";
+      const auth = (JSON.parse(text) as FunctionAuth).config?.auth;
+      return auth === "required";
     } catch {
       return false;
     }

@@ -44,7 +44,8 @@ function bash(list: readonly Entry[]): string {
   const subcommands = new Map<string, string[]>();
   for (const entry of list) {
     const [group, sub] = entry.words;
-    if (group && sub) {
+    // "function key create" and "function key list" give group "function" one "key".
+    if (group && sub && !(subcommands.get(group) ?? []).includes(sub)) {
       subcommands.set(group, [...(subcommands.get(group) ?? []), sub]);
     }
   }

@@ -10,6 +10,9 @@ import { line, processIO, type CliIO } from "./io.js";
 /** Groups whose name alone does not say what they are for. */
 const groupDescriptions: Readonly<Record<string, string>> = {
   import: "deploy Fission specs or Kubeless Functions (OpenFaaS: runlet deploy -f stack.yml)",
+  function: "manage a function's invoke keys",
+  "function key": "manage a function's invoke keys (tokens that call only that function)",
+  token: "manage scoped API tokens (a namespace and a role each)",
 };
 
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
@@ -30,12 +33,13 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
   for (const definition of all) {
     const words = definition.name.split(" ");
     let parent = program;
-    if (words.length === 2 && words[0]) {
-      let group = groups.get(words[0]);
+    // "secret create" sits in group "secret"; "function key create" in "function" → "key".
+    for (let depth = 1; depth < words.length; depth += 1) {
+      const path = words.slice(0, depth).join(" ");
+      const word = words[depth - 1] ?? path;
+      let group = groups.get(path);
       if (!group) {
-        group = program
-          .command(words[0])
-          .description(groupDescriptions[words[0]] ?? `manage ${words[0]}s`);
+        group = parent.command(word).description(groupDescriptions[path] ?? `manage ${word}s`);
         group.exitOverride();
         // `runlet secret` alone is a mistake: show what it takes, and fail.
         const shown = group;
@@ -43,7 +47,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
           shown.outputHelp({ error: true });
           exitCode = 1;
         });
-        groups.set(words[0], group);
+        groups.set(path, group);
       }
       parent = group;
     }

@@ -10,7 +10,8 @@ import type { PlatformCredentials } from "../router/credentials.js";
 import type { RevisionLookup } from "../router/revision-lookup.js";
 import { parseTarget } from "../spec/trigger-spec.js";
 import type { RouteMatch } from "../triggers/route-table.js";
-import { isAdmin, unauthorizedMessage } from "./auth.js";
+import { forbiddenJson } from "./access.js";
+import { invokeRefusal, unauthorizedMessage } from "./auth.js";
 
 /** A call turned away before it reached the router, with the answer its caller gets. */
 export class CallRefusal {
@@ -20,9 +21,9 @@ export class CallRefusal {
   /** The WWW-Authenticate challenge of a 401. */
   readonly challenge: string | undefined;
 
-  constructor(code: ErrorCode, message: string, challenge: string | undefined) {
+  constructor(code: ErrorCode, message: string, challenge: string | undefined, json?: string) {
     this.status = statusOf(code);
-    this.json = errorJson(code, message);
+    this.json = json ?? errorJson(code, message);
     this.challenge = challenge;
   }
 }
@@ -76,8 +77,14 @@ export function admitCall(
       );
     }
   }
-  if (target.config.auth === "required" && !isAdmin(headers, credentials)) {
-    return unauthorized;
+  if (target.config.auth === "required") {
+    const refusal = invokeRefusal(headers, credentials, target.functionName);
+    if (refusal === "unauthenticated") {
+      return unauthorized;
+    }
+    if (refusal !== undefined) {
+      return new CallRefusal("RUNLET_FORBIDDEN", "", undefined, forbiddenJson(refusal));
+    }
   }
   return target;
 }

@@ -19,7 +19,7 @@ import {
 } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
-import { isAdmin, unauthorizedMessage } from "./auth.js";
+import { audit, authenticate, authorizeRequest } from "./access.js";
 import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
 import { LeanFront } from "./front/lean-front.js";
 import { tuneGarbageCollection } from "./gc-tuning.js";
@@ -28,10 +28,12 @@ import { NodeExchange } from "./node-exchange.js";
 import { findRoute, handleRoute } from "./route-invoke.js";
 import { createMetrics } from "./metrics.js";
 import { openapiDocument } from "./openapi.js";
+import { registerAuditRoutes } from "./routes/audit.js";
 import { registerCallRoutes } from "./routes/calls.js";
 import { registerNativeRoutes } from "./routes/native.js";
 import { packageArchivePath, registerPackageArchiveRoute } from "./routes/package-archive.js";
 import { registerOpenfaasRoutes } from "./routes/openfaas.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTriggerRoutes } from "./routes/triggers.js";
 import { registerLogEventRoutes } from "./routes/log-events.js";
 import { registerMetricsHistoryRoutes, startMetricsHistory } from "./routes/metrics-history.js";
@@ -274,12 +276,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ) {
       return;
     }
-    if (!isAdmin(request.headers, platform.credentials)) {
-      return reply
-        .code(401)
-        .header("www-authenticate", 'Basic realm="runlet", Bearer realm="runlet"')
-        .send(errorBody("RUNLET_UNAUTHORIZED", unauthorizedMessage));
-    }
+    // Who it is (401 when nobody); what it may do is checked once its body is parsed.
+    return authenticate(platform, request, reply);
+  });
+  // The namespace may be in the body (OpenFaaS routes): checked here, after parsing.
+  app.addHook("preHandler", async (request, reply) => authorizeRequest(request, reply));
+  app.addHook("onSend", async (request, reply, payload) => {
+    await audit(platform, request, reply, payload);
+    return payload;
   });
 
   app.setErrorHandler((error: FastifyError | UserError | Error, _request, reply) =>
@@ -318,6 +322,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerMetricsHistoryRoutes(app, platform, history);
   registerRevisionRoutes(app, platform);
   registerLogEventRoutes(app, platform);
+  registerTokenRoutes(app, platform);
+  registerAuditRoutes(app, platform);
   registerDashboardRoutes(app);
 
   const port = options.port ?? 8080;

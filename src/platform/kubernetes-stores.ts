@@ -18,8 +18,10 @@ import {
   KubernetesTriggerStore,
   type KubernetesTriggerStoreOptions,
 } from "../store/kubernetes/kubernetes-trigger-store.js";
+import { SqliteAuditLog } from "../store/audit-log.js";
 import { LogStore } from "../store/log-store.js";
 import { PackageStore, type PackageStoreOptions } from "../store/package-store.js";
+import { SqliteTokenStore } from "../store/token-store.js";
 import type { DataDir } from "./data-dir.js";
 import type { PlatformStores } from "./platform.js";
 
@@ -67,6 +69,10 @@ export function kubernetesStores(
       ),
       logs: new LogStore(db),
       calls: new CallStore(db, dataDir.secretsKey),
+      // In the replica's database until a Secret-backed token store and a shared audit log
+      // take their place behind the same interfaces (docs/security.md).
+      tokens: new SqliteTokenStore(db),
+      audit: new SqliteAuditLog(db),
       close: async () => {
         await Promise.all([functions.close(), triggers.close(), secrets.close()]);
         db.close();

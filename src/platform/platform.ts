@@ -46,12 +46,15 @@ import {
 } from "../store/package-store.js";
 import { SqliteSecretStore, type SecretStore } from "../store/secret-store.js";
 import { SqliteTriggerStore, type TriggerStore } from "../store/trigger-store.js";
+import { SqliteTokenStore, type TokenStore } from "../store/token-store.js";
+import { SqliteAuditLog, type AuditLog } from "../store/audit-log.js";
 import { Triggers } from "../triggers/triggers.js";
 import { triggersHash } from "../spec/trigger-spec.js";
 import { openDataDir, type DataDir } from "./data-dir.js";
 import { KeyedLock } from "../keyed-lock.js";
 import { RevisionTargets } from "./revision-targets.js";
 import { PackageGrants } from "../packaging/package-grant.js";
+import { defaultFunctionNamespace } from "../kubernetes/names.js";
 import { triggerHostOf } from "./trigger-host.js";
 
 /**
@@ -66,6 +69,10 @@ export interface PlatformStores {
   readonly logs: LogStore;
   readonly triggers: TriggerStore;
   readonly calls: CallStore;
+  /** Scoped API tokens and function invoke keys (hashed). */
+  readonly tokens: TokenStore;
+  /** The hash-chained log of control actions. */
+  readonly audit: AuditLog;
   /** Closes what backs them; called last by Platform.close(). */
   close(): void | Promise<void>;
 }
@@ -174,6 +181,10 @@ export class Platform {
   readonly packageGrants: PackageGrants;
   readonly secrets: SecretStore;
   readonly logs: LogStore;
+  /** Scoped API tokens and function invoke keys (issue 18). */
+  readonly tokens: TokenStore;
+  /** Every control action, hash-chained (issue 18). */
+  readonly audit: AuditLog;
   /** Active revisions by function name, as the router runs them. */
   readonly targets: RevisionTargets;
   readonly executor: Executor;
@@ -205,7 +216,12 @@ export class Platform {
     this.dataDir = dataDir;
     this.events = events;
     this.clock = options.clock ?? systemClock;
-    this.credentials = new PlatformCredentials([dataDir.adminToken]);
+    this.credentials = new PlatformCredentials([dataDir.adminToken], {
+      store: stores.tokens,
+      now: () => Date.now(),
+    });
+    this.tokens = stores.tokens;
+    this.audit = stores.audit;
     this.#stores = stores;
     this.functions = stores.functions;
     this.packages = stores.packages;
@@ -567,6 +583,8 @@ export class Platform {
       }
       // Their grace period before collection starts now (issue 13, item 10).
       this.packages.release(used);
+      // A function made again under this name starts without the old one's invoke keys.
+      await this.tokens.removeFunctionKeys(defaultFunctionNamespace, name);
       this.targets.forget(name);
       await this.triggers.removeFunction(name);
       this.logs.remove(name);
@@ -712,6 +730,8 @@ function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => Platfor
       logs: new LogStore(db),
       triggers: new SqliteTriggerStore(db),
       calls: new CallStore(db, dataDir.secretsKey),
+      tokens: new SqliteTokenStore(db),
+      audit: new SqliteAuditLog(db),
       close: () => {
         db.close();
       },

@@ -123,6 +123,34 @@ const migrations: readonly string[] = [
     WHERE json_type(headers, '$.authorization') IS NOT NULL
        OR json_type(headers, '$.cookie') IS NOT NULL;
   `,
+  // Scoped API tokens and function invoke keys, kept as SHA-256 digests only, and the
+  // hash-chained audit log of control actions (issue 18).
+  `
+  CREATE TABLE tokens (
+    name TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    role TEXT NOT NULL,
+    function_name TEXT,
+    digest TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at INTEGER
+  );
+  CREATE INDEX tokens_by_function ON tokens (namespace, function_name);
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    result TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX audit_by_time ON audit_log (time);
+  `,
 ];
 
 export function openDatabase(path: string): Db {

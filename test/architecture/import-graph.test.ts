@@ -27,6 +27,7 @@ const ranks: Readonly<Record<string, number>> = {
   provider: 5,
   spec: 0,
   store: 0,
+  auth: 0,
   packaging: 0,
   importers: 0,
   host: 0,

@@ -1,10 +1,16 @@
 /** Every `runlet` command, in the order `runlet --help` lists them. */
 import type { CommandDefinition } from "../command.js";
+import { auditCommand } from "./audit.js";
 import { callsGetCommand, callsListCommand } from "./calls.js";
 import { deployCommand } from "./deploy.js";
 import { devCommand } from "./dev.js";
 import { describeCommand } from "./describe.js";
 import { importFissionCommand, importKubelessCommand } from "./import.js";
+import {
+  functionKeyCreateCommand,
+  functionKeyListCommand,
+  functionKeyRevokeCommand,
+} from "./function-key.js";
 import { invokeCommand } from "./invoke.js";
 import { listCommand } from "./list.js";
 import { loginCommand, logoutCommand } from "./login.js";
@@ -17,6 +23,7 @@ import { rollbackCommand } from "./rollback.js";
 import { scaleCommand } from "./scale.js";
 import { topCommand } from "./top.js";
 import { secretCreateCommand, secretListCommand, secretRemoveCommand } from "./secret.js";
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./token.js";
 import { triggerCreateCommand, triggerListCommand, triggerRemoveCommand } from "./trigger.js";
 import { upCommand } from "./up.js";
 import { versionCommand } from "./version.js";
@@ -46,6 +53,13 @@ export const commands: readonly CommandDefinition[] = [
   triggerCreateCommand,
   triggerListCommand,
   triggerRemoveCommand,
+  tokenCreateCommand,
+  tokenListCommand,
+  tokenRevokeCommand,
+  functionKeyCreateCommand,
+  functionKeyListCommand,
+  functionKeyRevokeCommand,
+  auditCommand,
   loginCommand,
   logoutCommand,
   versionCommand,
