@@ -1,9 +1,10 @@
 /** What the benchmarks ran on: machine, kernel, and the versions of everything measured. */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem, type as osType } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { peerSources } from "./peers.js";
 
 export interface MachineInfo {
   readonly cpuModel: string;
@@ -52,6 +53,13 @@ function wrkVersion(): string {
   }
 }
 
+/** The peers' sources, or why they were not there. */
+function peerVersions(): Record<string, string> {
+  return Object.fromEntries(
+    peerSources.map((p) => [p.name, existsSync(p.path) ? p.source : "not available"]),
+  );
+}
+
 export function machineInfo(extraVersions: Readonly<Record<string, string>> = {}): MachineInfo {
   const cpuList = cpus();
   return {
@@ -69,6 +77,7 @@ export function machineInfo(extraVersions: Readonly<Record<string, string>> = {}
       autocannon: packageVersion("autocannon"),
       wrk: wrkVersion(),
       Go: goVersion(),
+      ...peerVersions(),
       ...extraVersions,
     },
   };

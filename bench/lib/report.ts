@@ -6,7 +6,7 @@ import type { EchoResult } from "../suites/echo.js";
 import type { InstanceResult } from "../suites/instance.js";
 import type { WarmPathResult } from "../suites/warm-path.js";
 import type { MachineInfo } from "./machine.js";
-import { fmt, fmtSpread, type Spread } from "./stats.js";
+import { fmt, fmtSpread, spread, type Spread } from "./stats.js";
 import { densityChart, densitySection } from "./report-density.js";
 import { barChart } from "./svg.js";
 import { table } from "./table.js";
@@ -66,6 +66,30 @@ function runLine(section: Section<unknown>): string {
   return `Ran ${section.ranAt.slice(0, 16).replace("T", " ")} UTC, ${section.quick ? "`--quick`" : "full"} run, Runlet at ${section.commit}.`;
 }
 
+const notAvailable = "not available";
+
+/** One bar series per target; a target that could not run keeps its legend entry, with no bars. */
+function warmSeries(
+  warm: WarmPathResult,
+  pick: (level: WarmPathResult["targets"][number]["levels"][number]) => Spread,
+): { label: string; values: Spread[] }[] {
+  const none = spread([]);
+  return [
+    ...warm.targets.map((t) => ({ label: t.label, values: t.levels.map(pick) })),
+    ...warm.skipped.map((s) => ({
+      label: `${s.label} (${notAvailable})`,
+      values: warm.settings.connections.map(() => none),
+    })),
+  ];
+}
+
+/** Table rows for the targets that could not run: "not available" in every cell. */
+function unavailableRows(warm: WarmPathResult, skip: readonly string[] = []): string[][] {
+  return warm.skipped
+    .filter((s) => !skip.includes(s.id ?? ""))
+    .map((s) => [s.label, ...warm.settings.connections.map(() => notAvailable)]);
+}
+
 export function renderCharts(results: Results): Record<string, string> {
   const charts: Record<string, string> = {};
   const warm = results.sections.warm?.data;
@@ -75,14 +99,14 @@ export function renderCharts(results: Results): Record<string, string> {
       title: "Warm path, hello world: requests/s (median of runs, whiskers min–max)",
       yLabel: "requests/s",
       groups,
-      series: warm.targets.map((t) => ({ label: t.label, values: t.levels.map((l) => l.rps) })),
+      series: warmSeries(warm, (l) => l.rps),
     });
     charts["warm-path-latency.svg"] = barChart({
       title: "Warm path, hello world: p99 latency in ms (log scale)",
       yLabel: "p99 latency (ms)",
       groups,
       log: true,
-      series: warm.targets.map((t) => ({ label: t.label, values: t.levels.map((l) => l.p99) })),
+      series: warmSeries(warm, (l) => l.p99),
     });
   }
   const density = results.sections.density?.data;
@@ -215,7 +239,10 @@ function summary(results: Results): string {
           "Each cell: the peer's requests/s divided by Runlet's in the same run (bold where the peer is",
           "faster), and both p99 latencies (peer vs Runlet).",
           "",
-          table(["peer", ...warm.settings.connections.map((c) => `c=${c}`)], peerRows),
+          table(
+            ["peer", ...warm.settings.connections.map((c) => `c=${c}`)],
+            [...peerRows, ...unavailableRows(warm, ["pipe"])],
+          ),
           "",
           beaten.length > 0
             ? `A peer beats Runlet on throughput or p99 in ${beaten.length} of ${peerRows.length * warm.settings.connections.length} cells of this table.`
@@ -229,8 +256,9 @@ function summary(results: Results): string {
   if (beaten.length > 0 || (gw && gw.ratioToFloor.median < targetsOfIssue.gatewayShare)) {
     parts.push(
       "",
-      "**What limits Runlet here, and what it would take to win.** The peers run the handler inside the",
-      "process that takes the connection: one process, one event loop, no second hop. Runlet's gateway",
+      "**What limits Runlet here, and what it would take to win.** Knative's, Google's and Fission's",
+      "runtimes run the handler inside the process that takes the connection: one process, one event",
+      "loop, no second hop (OpenFaaS has one, of-watchdog in front of the template, over HTTP). Runlet's gateway",
       "is a separate process from the instance (the price of isolating functions from the platform and",
       "from each other), so every call is read by the gateway, forwarded as frames on a Unix socket",
       "(docs/runtime-protocol.md), decoded again by the instance, and the answer makes the same trip back.",
@@ -329,14 +357,24 @@ function warmSection(section: Section<WarmPathResult> | undefined): string {
   }
   const { data } = section;
   const header = ["target", ...data.settings.connections.map((c) => `c=${c}`)];
-  const rps = data.targets.map((t) => [t.label, ...t.levels.map((l) => fmtSpread(l.rps))]);
-  const ratio = data.targets
-    .filter((t) => t.id !== "raw")
-    .map((t) => [t.label, ...t.levels.map((l) => pctSpread(l.ratioToFloor))]);
-  const latency = data.targets.map((t) => [
-    t.label,
-    ...t.levels.map((l) => `${fmt(l.p50.median)} / ${fmt(l.p99.median)}`),
-  ]);
+  const missing = unavailableRows(data);
+  const rps = [
+    ...data.targets.map((t) => [t.label, ...t.levels.map((l) => fmtSpread(l.rps))]),
+    ...missing,
+  ];
+  const ratio = [
+    ...data.targets
+      .filter((t) => t.id !== "raw")
+      .map((t) => [t.label, ...t.levels.map((l) => pctSpread(l.ratioToFloor))]),
+    ...missing,
+  ];
+  const latency = [
+    ...data.targets.map((t) => [
+      t.label,
+      ...t.levels.map((l) => `${fmt(l.p50.median)} / ${fmt(l.p99.median)}`),
+    ]),
+    ...missing,
+  ];
   const failures = data.targets.flatMap((t) =>
     t.levels
       .filter((l) => l.failed > 0)
@@ -384,12 +422,12 @@ function warmSection(section: Section<WarmPathResult> | undefined): string {
     "### Server CPU per request at each connection count (µs, median of runs)",
     "",
     "From /proc: CPU time of the target's processes over a run divided by the 2xx answers. For Runlet",
-    "front = the gateway process, behind = its instances; for the Go proxy front = the proxy,",
-    "behind = the node upstream. The load generator's own CPU is not included.",
+    "front = the gateway process, behind = its instances; for OpenFaaS front = of-watchdog, behind =",
+    "the node20 template it forks; for the byte pipe front = the pipe, behind = the raw upstream. The",
+    "load generator's own CPU is not included.",
     "",
-    table(
-      header,
-      data.targets.map((t) => [
+    table(header, [
+      ...data.targets.map((t) => [
         t.label,
         ...t.levels.map((l) =>
           l.cpuUs === undefined
@@ -399,12 +437,13 @@ function warmSection(section: Section<WarmPathResult> | undefined): string {
               : fmt(l.cpuUs.total.median),
         ),
       ]),
-    ),
+      ...missing,
+    ]),
     "",
     "### What each target is",
     "",
     ...data.targets.map((t) => `- **${t.label}**: ${t.note}`),
-    ...data.skipped.map((s) => `- **${s.label}**: not measured. ${s.reason}`),
+    ...data.skipped.map((s) => `- **${s.label}**: ${notAvailable} in this run. ${s.reason}`),
     "",
     failures.length > 0
       ? `Non-2xx answers or errors: ${failures.join("; ")}.`

@@ -26,6 +26,8 @@ export interface SpawnOptions {
   /** URL probed until it answers 2xx; also the URL the load goes to unless `url` is set. */
   readonly probeUrl: string;
   readonly url?: string;
+  /** Whether a probe's status means ready. @default a 2xx */
+  readonly ready?: (status: number) => boolean;
   /** @default 20000 */
   readonly readyTimeoutMs?: number;
 }
@@ -104,7 +106,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     try {
       const response = await fetch(options.probeUrl, { signal: AbortSignal.timeout(1000) });
       await response.arrayBuffer();
-      if (response.ok) {
+      if (options.ready ? options.ready(response.status) : response.ok) {
         break;
       }
     } catch {

@@ -1,18 +1,21 @@
 /**
  * Warm path, one hop (issue 6): hello world served by a bare node:http server (the floor),
- * through Runlet's gateway, and by the peers' Node runtimes, under closed-loop load at several
+ * through Runlet's gateway, and by the peers' Node runtimes (Knative's and Google's from npm;
+ * OpenFaaS and Fission from ../shared/peers, lib/peers.ts), under closed-loop load at several
  * connection counts. Repeats go round-robin over targets so drift hits every target alike, and
  * ratios are taken within each repeat. Load comes from wrk (lib/wrk.ts says why); at 50
  * connections the floor and Runlet are also run under autocannon, the generator earlier runs
  * used, so the two can be compared.
  */
+import { copyFile, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  ensureGoProxy,
   ensureOfWatchdog,
-  ofWatchdogModule,
-  ofWatchdogVersion,
-} from "../lib/go-tools.js";
+  peerArchives,
+  prepareFissionNode,
+  prepareOpenfaasNode20,
+} from "../lib/peers.js";
 import { runLoad, type LoadResult } from "../lib/load.js";
 import { runWrk } from "../lib/wrk.js";
 import type { RunletProcess } from "../lib/runlet-api.js";
@@ -68,7 +71,13 @@ export interface WarmPathResult {
   readonly targets: readonly TargetResult[];
   /** Absent in results from before wrk was the generator. */
   readonly autocannonCheck?: GeneratorCheck;
-  readonly skipped: readonly { readonly label: string; readonly reason: string }[];
+  /** Targets that could not be started (a peer's archive missing, a build failing): every cell
+   * of theirs says "not available". `id` is absent in results from before it was kept. */
+  readonly skipped: readonly {
+    readonly id?: string;
+    readonly label: string;
+    readonly reason: string;
+  }[];
   readonly settings: {
     readonly durationS: number;
     readonly repeats: number;
@@ -222,66 +231,120 @@ async function startBytePipe(): Promise<Target> {
   });
 }
 
-/** of-watchdog in http mode forking the raw handler; or, if it cannot be built, the Go stand-in. */
-async function startWatchdog(
-  log: (line: string) => void,
-  skipped: { label: string; reason: string }[],
-): Promise<Target | undefined> {
-  const [port, upstreamPort] = [await freePort(), await freePort()];
+/** A peer whose files live in a temp folder: stopping it also removes the folder. */
+function removingOnStop(server: ServerProcess, root: string): ServerProcess {
+  return {
+    ...server,
+    stop: async () => {
+      await server.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * OpenFaaS as a function runs there: of-watchdog in http mode forks the node20 template
+ * (express) and forwards each request to it; the template calls bench/fixtures/openfaas/handler.js.
+ * The settings are the template's own (its Dockerfile's environment).
+ */
+async function startOpenfaas(): Promise<Target> {
   const watchdog = await ensureOfWatchdog();
-  if (watchdog.ok) {
+  if (!watchdog.ok) {
+    throw new Error(`of-watchdog: ${watchdog.reason}`);
+  }
+  const template = await prepareOpenfaasNode20();
+  if (!template.ok) {
+    throw new Error(`OpenFaaS node20 template: ${template.reason}`);
+  }
+  const { root, appDir } = template.value;
+  try {
+    await copyFile(`${fixtures}openfaas/handler.js`, join(appDir, "function", "handler.js"));
+    const [port, upstreamPort] = [await freePort(), await freePort()];
     const server = await spawnServer({
-      name: "of-watchdog",
-      command: watchdog.path,
+      name: "of-watchdog + node20",
+      command: watchdog.value,
       args: [],
+      cwd: appDir,
       env: {
         mode: "http",
         port: String(port),
+        http_port: String(upstreamPort),
         upstream_url: `http://127.0.0.1:${upstreamPort}`,
-        fprocess: `${process.execPath} ${fixtures}raw-hello.mjs`,
-        PORT: String(upstreamPort),
+        fprocess: `${process.execPath} index.js`,
+        cgi_headers: "true",
+        exec_timeout: "10s",
+        write_timeout: "15s",
+        read_timeout: "15s",
         prefix_logs: "false",
       },
       probeUrl: `http://127.0.0.1:${port}/`,
     });
     return {
-      id: "watchdog",
-      label: "OpenFaaS of-watchdog (http mode)",
-      note: `${ofWatchdogModule}@${ofWatchdogVersion}, mode=http, in front of raw-hello.mjs`,
-      server,
+      id: "openfaas",
+      label: "OpenFaaS of-watchdog + node20 template",
+      note: `of-watchdog 0.11.6 (built from ${peerArchives.ofWatchdog}), mode=http, forking the node20 template (express 4, ${peerArchives.openfaasNode20}) with bench/fixtures/openfaas/handler.js`,
+      server: removingOnStop(server, root),
       url: server.url,
       pid: server.child.pid ?? 0,
     };
+  } catch (error) {
+    await rm(root, { recursive: true, force: true });
+    throw error;
   }
-  skipped.push({
-    label: "OpenFaaS of-watchdog",
-    reason: `go install ${ofWatchdogModule}@${ofWatchdogVersion} failed: ${watchdog.reason}`,
-  });
-  log(`  of-watchdog unavailable (${watchdog.reason}); measuring the Go net/http stand-in instead`);
-  const proxy = await ensureGoProxy();
-  if (!proxy.ok) {
-    skipped.push({ label: "Go reverse proxy stand-in", reason: proxy.reason });
-    return undefined;
+}
+
+/**
+ * Fission's Node.js environment as a pod runs it: the generic server starts, then
+ * `POST /v2/specialize` loads the function (bench/fixtures/fission/hello.js) into it.
+ */
+async function startFission(): Promise<Target> {
+  const env = await prepareFissionNode();
+  if (!env.ok) {
+    throw new Error(`Fission Node.js environment: ${env.reason}`);
   }
-  // The stand-in does not fork its upstream, so start the raw handler beside it.
-  const upstream = await startRawUpstream(upstreamPort);
-  const server = await spawnServer({
-    name: "go reverse proxy",
-    command: proxy.path,
-    args: [],
-    env: { port: String(port), upstream_url: `http://127.0.0.1:${upstreamPort}` },
-    probeUrl: `http://127.0.0.1:${port}/`,
-  });
-  return proxyTarget(server, upstream, {
-    id: "goproxy",
-    label: "Go reverse proxy (of-watchdog stand-in)",
-    note: "bench/fixtures/go-proxy: net/http/httputil in front of raw-hello.mjs, the mechanism of of-watchdog's http mode; not of-watchdog itself",
-  });
+  const { root, appDir } = env.value;
+  try {
+    const functionDir = join(root, "userfunc");
+    await mkdir(functionDir);
+    await copyFile(`${fixtures}fission/hello.js`, join(functionDir, "hello.js"));
+    const port = await freePort();
+    const server = await spawnServer({
+      name: "Fission nodejs env",
+      command: process.execPath,
+      args: ["server.js", "--port", String(port)],
+      cwd: appDir,
+      // A generic server answers 500 to calls until it is specialized; any answer means it is up.
+      probeUrl: `http://127.0.0.1:${port}/`,
+      ready: () => true,
+    });
+    const specialized = await fetch(`http://127.0.0.1:${port}/v2/specialize`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ filepath: join(functionDir, "hello.js"), functionName: "hello" }),
+    });
+    if (specialized.status !== 202) {
+      await server.stop();
+      throw new Error(
+        `POST /v2/specialize answered ${specialized.status}: ${await specialized.text()}`,
+      );
+    }
+    return {
+      id: "fission",
+      label: "Fission Node.js environment",
+      note: `server.js of ${peerArchives.fissionNode} (express 5, Node 20 here where it asks for 22), specialized with bench/fixtures/fission/hello.js by POST /v2/specialize`,
+      server: removingOnStop(server, root),
+      url: server.url,
+      pid: server.child.pid ?? 0,
+    };
+  } catch (error) {
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathResult> {
   const { log } = options;
-  const skipped: { label: string; reason: string }[] = [];
+  const skipped: { id: string; label: string; reason: string }[] = [];
   log("warm path: starting servers");
   await options.runlet.deploy("hello", `${fixtures}runlet/hello`, { scale: { min: 1 } });
   const targets: Target[] = [];
@@ -294,19 +357,21 @@ export async function runWarmPath(options: WarmPathOptions): Promise<WarmPathRes
       url: `${options.runlet.url}/function/hello`,
       pid: options.runlet.child.pid ?? 0,
     });
-    for (const start of [startBytePipe, startKnative, startFunctionsFramework]) {
+    const others: [Pick<Target, "id" | "label">, () => Promise<Target>][] = [
+      [{ id: "pipe", label: "Node byte pipe + raw (one bare hop)" }, startBytePipe],
+      [{ id: "knative", label: "Knative faas-js-runtime" }, startKnative],
+      [{ id: "gcf", label: "Google functions-framework" }, startFunctionsFramework],
+      [{ id: "openfaas", label: "OpenFaaS of-watchdog + node20 template" }, startOpenfaas],
+      [{ id: "fission", label: "Fission Node.js environment" }, startFission],
+    ];
+    for (const [{ id, label }, start] of others) {
       try {
         targets.push(await start());
       } catch (error) {
-        skipped.push({
-          label: start.name,
-          reason: error instanceof Error ? error.message : String(error),
-        });
+        const reason = error instanceof Error ? error.message : String(error);
+        log(`  ${label}: not available (${reason})`);
+        skipped.push({ id, label, reason });
       }
-    }
-    const watchdog = await startWatchdog(log, skipped);
-    if (watchdog) {
-      targets.push(watchdog);
     }
 
     for (const target of targets) {
