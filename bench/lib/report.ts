@@ -294,7 +294,10 @@ function machineSection(results: Results): string {
   const sections = named.filter(
     (entry): entry is [string, Section<unknown>] => entry[1] !== undefined,
   );
-  const latest = sections.map(([, s]) => s.machine).at(-1);
+  // The most recent section's machine: versions of what it measured (a peer added since) show.
+  const latest = [...sections]
+    .sort(([, a], [, b]) => a.ranAt.localeCompare(b.ranAt))
+    .at(-1)?.[1].machine;
   if (!latest) {
     return "";
   }

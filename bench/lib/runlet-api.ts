@@ -31,14 +31,20 @@ export interface FunctionStatus {
 }
 
 export async function startRunletProcess(
-  options: { poolSize?: number; dataDir?: string; asyncConcurrency?: number } = {},
+  options: {
+    poolSize?: number;
+    dataDir?: string;
+    asyncConcurrency?: number;
+    /** A tree with dist/, runtimes/ and bench/servers/ to run instead of this one (A/B runs). */
+    root?: string;
+  } = {},
 ): Promise<RunletProcess> {
   const port = await freePort();
   const server = await spawnServer({
     name: "runlet",
     command: process.execPath,
     args: ["bench/servers/runlet-server.mjs"],
-    cwd: repoRoot,
+    cwd: options.root ?? repoRoot,
     env: {
       RUNLET_BENCH_PORT: String(port),
       RUNLET_BENCH_TOKEN: adminToken,
