@@ -11,6 +11,7 @@ import { formatSize } from "../spec/units.js";
 import { admitCall, CallRefusal } from "./call-admission.js";
 import { functionNameOf } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { signedCallRefusal } from "./signed-call.js";
 
 const asyncPath = /^\/async-function\/([^/?]+)(\/[^?]*)?(\?.*)?$/;
 
@@ -54,6 +55,15 @@ export async function handleAsyncInvocation(
       );
     }
     const body = await readBody(req, target.config.maxBodyBytes);
+    const unsigned = signedCallRefusal(platform, target, req.headers, body);
+    if (unsigned) {
+      res.writeHead(unsigned.status, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(unsigned.json),
+      });
+      res.end(unsigned.json);
+      return;
+    }
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined && !notStored.has(key)) {

@@ -10,6 +10,7 @@ import { forward } from "../router/forward.js";
 import { admitCall, CallRefusal } from "./call-admission.js";
 import { newCallId } from "./call-id.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { admitSignedCall } from "./signed-call.js";
 
 const functionPath = /^\/function\/([^/?]+)(\/[^?]*)?(\?.*)?$/;
 
@@ -34,12 +35,31 @@ export function handleInvocation(
     refuseCall(exchange, callId, target);
     return undefined;
   }
-  return invokeTarget(platform, metrics, exchange, {
+  const call: InvokeTarget = {
     name: target.functionName,
     target,
     callId,
     pathAndQuery: `${match?.[2] || "/"}${match?.[3] ?? ""}`,
-  });
+  };
+  if (target.config.auth === "signed") {
+    return invokeSigned(platform, metrics, exchange, call);
+  }
+  return invokeTarget(platform, metrics, exchange, call);
+}
+
+/** A call to an `auth: signed` function: its body read and its signature checked first. */
+export async function invokeSigned(
+  platform: Platform,
+  metrics: GatewayMetrics,
+  exchange: Exchange,
+  call: InvokeTarget,
+): Promise<void> {
+  const admitted = await admitSignedCall(platform, exchange, call.target);
+  if (admitted instanceof CallRefusal) {
+    refuseCall(exchange, call.callId, admitted);
+    return;
+  }
+  await invokeTarget(platform, metrics, admitted, call);
 }
 
 export interface InvokeTarget {

@@ -9,7 +9,7 @@ import type { Exchange } from "../router/exchange.js";
 import { isPlatformPath, type RouteMatch } from "../triggers/route-table.js";
 import { newCallId } from "./call-id.js";
 import { admitCall, CallRefusal } from "./call-admission.js";
-import { callIdOf, invokeTarget, refuseCall } from "./invoke.js";
+import { callIdOf, invokeSigned, invokeTarget, refuseCall } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
 
 /** The route a request takes, or undefined for platform paths and paths no route serves. */
@@ -34,12 +34,15 @@ export async function handleRoute(
     refuseCall(exchange, callId, target);
     return;
   }
-  await invokeTarget(platform, metrics, exchange, {
+  const call = {
     name: target.functionName,
     target,
     callId,
     // The function sees the path as the client sent it; the route's captures come as params.
     pathAndQuery: exchange.url,
     params: route.params,
-  });
+  };
+  await (target.config.auth === "signed"
+    ? invokeSigned(platform, metrics, exchange, call)
+    : invokeTarget(platform, metrics, exchange, call));
 }

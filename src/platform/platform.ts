@@ -23,6 +23,7 @@ import { PlatformCredentials } from "../router/credentials.js";
 import { functionNotFound, requireTarget } from "../router/revision-lookup.js";
 import {
   resolveFunctionConfig,
+  assertAuthFields,
   assertExecFields,
   revisionHash,
   type DeployRequest,
@@ -391,6 +392,7 @@ export class Platform {
     return this.#lock.run(name, async () => {
       const { package: packageDigest, ...spec } = request;
       assertExecFields(spec, `spec of function ${name}`);
+      assertAuthFields(spec, `spec of function ${name}`);
       if (!this.packages.has(packageDigest) && !this.packages.corrupt(packageDigest)) {
         throw new UserError(
           "RUNLET_PACKAGE_NOT_FOUND",
@@ -401,7 +403,10 @@ export class Platform {
       // run (issue 13, item 11).
       await this.packages.verify(packageDigest, { again: true });
       const config = resolveFunctionConfig(spec);
-      const missing = config.secrets.filter((secret) => !this.secrets.has(secret));
+      const missing = [
+        ...config.secrets,
+        ...(config.signature ? [config.signature.secret] : []),
+      ].filter((secret) => !this.secrets.has(secret));
       if (missing.length > 0) {
         throw new UserError(
           "RUNLET_SECRET_NOT_FOUND",

@@ -123,8 +123,26 @@ export const functionSpecSchema = z.strictObject({
   /** Largest request body accepted. @default "10Mi" */
   maxBody: sizeSchema.optional(),
   scale: scaleSchema.optional(),
-  /** Invocation needs the admin token when "required". @default "public" */
-  auth: z.enum(["public", "required"]).optional(),
+  /**
+   * Who may call: anyone ("public"); callers with an invoker token of the namespace, one of the
+   * function's invoke keys or the admin token ("required"); or callers whose body carries an
+   * HMAC-SHA256 signature under a shared secret ("signed", see `signature`). @default "public"
+   */
+  auth: z.enum(["public", "required", "signed"]).optional(),
+  /**
+   * For `auth: signed`: the secret (created with `runlet secret create`) the body is signed
+   * with, and the header the signature comes in as `sha256=<hex>`.
+   */
+  signature: z
+    .strictObject({
+      secret: secretNameSchema,
+      /** @default "X-Hub-Signature-256" */
+      header: z
+        .string()
+        .regex(/^[A-Za-z0-9-]{1,64}$/, "a header name, e.g. X-Hub-Signature-256")
+        .optional(),
+    })
+    .optional(),
   /**
    * true: outbound access only (the host's loopback and private addresses refused); false: an
    * empty network namespace; "host": the host's network, its loopback services included.
@@ -168,7 +186,9 @@ export interface FunctionConfig {
     readonly target: number | undefined;
     readonly windowMs: number | undefined;
   };
-  readonly auth: "public" | "required";
+  readonly auth: "public" | "required" | "signed";
+  /** Set for `auth: signed` only (and then left out of revision hashes of other functions). */
+  readonly signature?: { readonly secret: string; readonly header: string };
   readonly network: NetworkMode;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
@@ -225,6 +245,14 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
       windowMs: spec.scale?.window === undefined ? undefined : parseDuration(spec.scale.window),
     },
     auth: spec.auth ?? "public",
+    ...(spec.auth === "signed" && spec.signature
+      ? {
+          signature: {
+            secret: spec.signature.secret,
+            header: (spec.signature.header ?? "X-Hub-Signature-256").toLowerCase(),
+          },
+        }
+      : {}),
     network: networkMode(spec.network),
     labels: spec.labels ?? {},
     annotations: spec.annotations ?? {},
@@ -258,6 +286,7 @@ export function describeConfig(config: FunctionConfig): Record<string, unknown> 
       idleTimeout: formatDuration(config.scale.idleTimeoutMs),
     },
     auth: config.auth,
+    ...(config.signature ? { signature: config.signature } : {}),
   };
 }
 
@@ -335,6 +364,30 @@ export function execFieldProblems(
     });
   }
   return problems;
+}
+
+/** Throws the same error as a schema failure when `auth: signed` names no secret to check with. */
+export function assertAuthFields(
+  spec: Pick<FunctionSpec, "auth" | "signature">,
+  what: string,
+): void {
+  if (spec.auth === "signed" && spec.signature === undefined) {
+    throw invalidSpec(what, [
+      {
+        path: "signature",
+        message:
+          "auth: signed needs the secret calls are signed with: signature: { secret: NAME } (create it with runlet secret create NAME)",
+      },
+    ]);
+  }
+  if (spec.auth !== "signed" && spec.signature !== undefined) {
+    throw invalidSpec(what, [
+      {
+        path: "signature",
+        message: "signature is used only with auth: signed; set auth: signed or remove it",
+      },
+    ]);
+  }
 }
 
 /** Throws the same error as a schema failure when `command` or `mode` do not fit the runtime. */

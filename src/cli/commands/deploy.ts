@@ -179,7 +179,8 @@ export const deployCommand = defineCommand({
     { flags: "--max-body <size>", description: "largest request body, e.g. 10Mi" },
     {
       flags: "--auth <mode>",
-      description: "public or required (invocations need the admin token)",
+      description:
+        "public, required (calls need an invoker token, an invoke key or the admin token) or signed (an HMAC signature; set signature.secret in runlet.yaml)",
     },
     { flags: "--cpu <cores>", description: "CPU limit in cores, e.g. 0.5 or 500m" },
     { flags: "--min <n>", description: "instances kept running even when idle (0 scales to zero)" },
