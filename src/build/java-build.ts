@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, readdir, rename, rm } from "node:fs/promises";
+import { copyFile, cp, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../errors.js";
 import { javaApi } from "../host/java-runtime.js";
@@ -24,6 +24,7 @@ import {
   type BuildContext,
 } from "./build-context.js";
 import { step, type BuildEvent } from "./build-events.js";
+import { pomFor, readGradleDependencies } from "./gradle-project.js";
 import type { JavaTools } from "./tools.js";
 
 /** Where a built package holds the function's classes and dependency jars. */
@@ -42,9 +43,46 @@ export async function buildJava(ctx: BuildContext): Promise<void> {
   const java = await ctx.tools.java();
   if (hasMavenProject(ctx.outDir)) {
     await buildWithMaven(ctx, java);
+  } else if (await pomFromGradle(ctx)) {
+    await buildWithMaven(ctx, java);
   } else {
     await buildWithJavac(ctx, java);
   }
+}
+
+/**
+ * A Gradle build (OpenFaaS's java templates) without Gradle here: its dependencies become a
+ * pom.xml Maven builds; with none, javac compiles the same layout. Says so in the build log.
+ */
+async function pomFromGradle(ctx: BuildContext): Promise<boolean> {
+  const script = ["build.gradle", "build.gradle.kts"].find((name) =>
+    existsSync(join(ctx.outDir, name)),
+  );
+  if (script === undefined) {
+    return false;
+  }
+  const read = readGradleDependencies(await readFile(join(ctx.outDir, script), "utf8"));
+  const how =
+    read.dependencies.length === 0
+      ? "javac compiles src/main/java (it names no dependencies but the OpenFaaS model, which Runlet has)"
+      : `Maven builds src/main/java with its ${read.dependencies.length} dependencies (${read.dependencies
+          .map((d) => `${d.groupId}:${d.artifactId}:${d.version}`)
+          .join(", ")}) from Maven Central`;
+  ctx.emit({
+    type: "notice",
+    text: `${script}: Gradle is not installed where Runlet builds, so its tasks are not run; ${how}.`,
+  });
+  if (read.unread.length > 0) {
+    ctx.emit({
+      type: "notice",
+      text: `${script}: not read (a pom cannot say it): ${read.unread.join("; ")}`,
+    });
+  }
+  if (read.dependencies.length === 0) {
+    return false;
+  }
+  await writeFile(join(ctx.outDir, "pom.xml"), pomFor(ctx.functionName, read.dependencies));
+  return true;
 }
 
 /** Compiler messages name `path:[line,col] message` (Maven) or `path:line: error: message` (javac). */
@@ -206,6 +244,10 @@ async function javaSources(root: string, dir = root): Promise<string[]> {
       continue;
     }
     const path = join(dir, entry.name);
+    // A function's tests (src/test/java) compile against JUnit, which the function does not run with.
+    if (entry.isDirectory() && relative(root, path) === join("src", "test")) {
+      continue;
+    }
     if (entry.isDirectory()) {
       found.push(...(await javaSources(root, path)));
     } else if (entry.name.endsWith(".java") && !entry.name.endsWith("Test.java")) {
@@ -255,5 +297,10 @@ async function buildWithJavac(ctx: BuildContext, java: JavaTools): Promise<void>
     );
   } finally {
     await rm(join(ctx.outDir, apiJar), { force: true });
+  }
+  // Maven's and Gradle's layout: resources sit beside the classes (ServiceLoader files too).
+  const resources = join(ctx.outDir, "src", "main", "resources");
+  if (existsSync(resources)) {
+    await cp(resources, join(ctx.outDir, javaClassesDir), { recursive: true });
   }
 }

@@ -22,7 +22,7 @@ import {
 } from "./imported.js";
 
 const knownRuntimes =
-  "nodejs (nodejs10, nodejs12, nodejs14, …) and python (python3.7, python3.8, …)";
+  "nodejs (nodejs10, nodejs12, nodejs14, …), python (python3.7, python3.8, …) and java (java1.8, java11)";
 
 export function readKubelessFunctions(path: string): ImportResult {
   if (!existsSync(path)) {
@@ -86,7 +86,9 @@ export function convertKubelessFunction(
     ? "node"
     : kubelessRuntime.startsWith("python")
       ? "python"
-      : undefined;
+      : kubelessRuntime.startsWith("java")
+        ? "java"
+        : undefined;
   if (!runtime) {
     return `unknown runtime ${JSON.stringify(kubelessRuntime)}; Runlet runs ${knownRuntimes}`;
   }
@@ -97,7 +99,7 @@ export function convertKubelessFunction(
   }
   const moduleName = handler.slice(0, dot);
   const functionName = handler.slice(dot + 1);
-  const file = `${moduleName}.${runtime === "node" ? "js" : "py"}`;
+  const file = `${moduleName}.${runtime === "node" ? "js" : runtime === "python" ? "py" : "java"}`;
 
   const contentType = text(spec["function-content-type"]) ?? "text";
   const source = text(spec.function) ?? "";
@@ -131,6 +133,10 @@ export function convertKubelessFunction(
     return `handler ${handler} needs ${file}, which the function's source does not have (it has ${[...files.keys()].join(", ")})`;
   }
   const deps = text(spec.deps);
+  if (deps?.trim() && runtime === "java") {
+    // Its pom names Kubeless' parent pom and params artifact, which no repository serves.
+    return "its deps (a pom.xml with Kubeless' parent pom) are not imported for Java; write a pom.xml whose dependencies are the function's (scope provided for dev.runlet:runlet-java-api) and deploy the folder with runlet deploy --runtime java --compat kubeless";
+  }
   if (deps?.trim()) {
     // Installed by the server's build at deploy, like any package.json / requirements.txt.
     files.set(runtime === "node" ? "package.json" : "requirements.txt", Buffer.from(deps));
@@ -152,7 +158,8 @@ export function convertKubelessFunction(
   }
   const runletSpec: Record<string, unknown> = {
     runtime,
-    handler: `${file}:${functionName}`,
+    // Java names a class and a method as Kubeless does; the others a file and a function.
+    handler: runtime === "java" ? handler : `${file}:${functionName}`,
     compat: "kubeless",
     // Kubeless' default is 180 seconds.
     timeout: `${Number(text(spec.timeout) ?? 180) || 180}s`,

@@ -39,6 +39,8 @@ export function withRunletHandler(spec: FunctionSpec, files?: PackageFiles): Fun
   }
   if (
     (spec.compat !== "fission" && spec.compat !== "kubeless") ||
+    // Java's "Class.method" is already the platform's form, which its runtime reads.
+    (spec.runtime !== "node" && spec.runtime !== "python") ||
     handler === undefined ||
     isRunletForm(handler)
   ) {

@@ -34,6 +34,9 @@ export const openfaasLangs: Readonly<
   "golang-http": { runtime: "go", handler: "handler.go" },
   "golang-middleware": { runtime: "go", handler: "handler.go" },
   go: { runtime: "go", handler: "handler.go" },
+  // com.openfaas.model.IHandler; java17's functions name their class in a ServiceLoader file.
+  java11: { runtime: "java", handler: "com.openfaas.function.Handler" },
+  java17: { runtime: "java", handler: "com.openfaas.function.Handler" },
 };
 
 /** Keys of a stack.yml function that have no meaning without container images. */

@@ -355,7 +355,7 @@ describe("runlet import kubeless", () => {
     const ruby = await runCli(["import", "kubeless", "ruby.yaml", "--dry-run"], { cwd });
     expect(ruby.code).toBe(1);
     expect(ruby.stderr).toContain(
-      'ruby.yaml: function hello: unknown runtime "ruby2.6"; Runlet runs nodejs (nodejs10, nodejs12, nodejs14, …) and python (python3.7, python3.8, …)',
+      'ruby.yaml: function hello: unknown runtime "ruby2.6"; Runlet runs nodejs (nodejs10, nodejs12, nodejs14, …), python (python3.7, python3.8, …) and java (java1.8, java11)',
     );
 
     const tampered = kubelessYaml("nodejs14")

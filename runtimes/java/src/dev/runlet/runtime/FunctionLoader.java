@@ -1,10 +1,12 @@
 package dev.runlet.runtime;
 
+import com.openfaas.model.IHandler;
 import dev.runlet.Function;
 import java.io.File;
 import java.io.IOException;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.net.MalformedURLException;
 import java.net.URL;
 import java.net.URLClassLoader;
@@ -28,8 +30,16 @@ final class FunctionLoader {
 
   record Loaded(Function function, ClassLoader loader) {}
 
+  /** What the spec says about the function beyond its handler: its shape and its limits. */
+  record Target(String compat, String name, long timeoutMs) {
+    static final Target PLAIN = new Target(null, "function", 0);
+  }
+
   static Loaded load(Path packageDir, String handler) throws LoadError {
-    String className = className(handler);
+    return load(packageDir, handler, Target.PLAIN);
+  }
+
+  static Loaded load(Path packageDir, String handler, Target target) throws LoadError {
     Path classes = packageDir.resolve(CLASSES);
     if (!Files.isDirectory(classes)) {
       throw new LoadError(
@@ -37,24 +47,52 @@ final class FunctionLoader {
           "the package has no compiled classes (" + CLASSES + "); deploy the source with runtime java so it is built");
     }
     URLClassLoader loader = new URLClassLoader("function", urls(packageDir, classes), FunctionLoader.class.getClassLoader());
-    Class<?> type;
-    try {
-      type = Class.forName(className, false, loader);
-    } catch (ClassNotFoundException e) {
-      throw new LoadError("RUNLET_HANDLER_NOT_FOUND", "class " + className + " is not in the function's classes");
-    } catch (LinkageError e) {
-      throw new LoadError("RUNLET_HANDLER_LOAD_FAILED", className + ": " + e, null, 0, e);
+    if ("kubeless".equals(target.compat())) {
+      KubelessHandler.Entry entry = KubelessHandler.entry(handler);
+      Class<?> type = findClass(entry.className(), loader, KubelessHandler.candidates(entry.className()));
+      Method method = KubelessHandler.method(type, entry.method());
+      return new Loaded(new KubelessHandler(construct(type, loader), method, target), loader);
     }
-    if (!Function.class.isAssignableFrom(type)) {
-      throw new LoadError(
-          "RUNLET_HANDLER_NO_EXPORT",
-          "class " + className + " does not implement dev.runlet.Function");
+    String className = "openfaas".equals(target.compat())
+        ? OpenFaasHandler.serviceClass(classes).orElse(className(handler))
+        : className(handler);
+    Class<?> type = findClass(className, loader, List.of(className));
+    if (Function.class.isAssignableFrom(type)) {
+      return new Loaded((Function) construct(type, loader), loader);
     }
+    if (IHandler.class.isAssignableFrom(type)) {
+      return new Loaded(new OpenFaasHandler((IHandler) construct(type, loader)), loader);
+    }
+    throw new LoadError(
+        "RUNLET_HANDLER_NO_EXPORT",
+        "class " + className + " implements neither dev.runlet.Function nor com.openfaas.model.IHandler"
+            + (target.compat() == null ? "" : " (compat " + target.compat() + ")"));
+  }
+
+  /** The first of `candidates` the function's classes have, without initializing it yet. */
+  private static Class<?> findClass(String name, ClassLoader loader, List<String> candidates) throws LoadError {
+    for (String candidate : candidates) {
+      try {
+        return Class.forName(candidate, false, loader);
+      } catch (ClassNotFoundException e) {
+        // Try the next spelling.
+      } catch (LinkageError e) {
+        throw new LoadError("RUNLET_HANDLER_LOAD_FAILED", candidate + ": " + e, null, 0, e);
+      }
+    }
+    throw new LoadError(
+        "RUNLET_HANDLER_NOT_FOUND",
+        "class " + String.join(" or ", candidates) + " is not in the function's classes");
+  }
+
+  /** One instance, made with the constructor without parameters; its failures name a source line. */
+  private static Object construct(Class<?> type, ClassLoader loader) throws LoadError {
+    String className = type.getName();
     try {
       Class.forName(className, true, loader);
       Constructor<?> constructor = type.getDeclaredConstructor();
       constructor.setAccessible(true);
-      return new Loaded((Function) constructor.newInstance(), loader);
+      return constructor.newInstance();
     } catch (NoSuchMethodException e) {
       throw new LoadError("RUNLET_HANDLER_NO_EXPORT", "class " + className + " has no constructor without parameters");
     } catch (InvocationTargetException | ExceptionInInitializerError e) {

@@ -115,46 +115,77 @@ final class Invoker {
         // Not from the gateway; no parameters.
       }
     }
-    byte[] body = request.body();
-    String method = request.method();
-    return new Event() {
-      public String method() {
-        return method;
-      }
+    return new CallEvent(request.method(), path, mark < 0 ? null : target.substring(mark + 1), query, headers, params, request.body());
+  }
 
-      public String path() {
-        return path;
-      }
+  /** The Event handlers get; shape adapters also read the raw query from it. */
+  static final class CallEvent implements Event {
+    private final String method;
+    private final String path;
+    private final String rawQuery;
+    private final Map<String, List<String>> query;
+    private final Map<String, String> headers;
+    private final Map<String, String> params;
+    private final byte[] body;
 
-      public Map<String, List<String>> query() {
-        return Collections.unmodifiableMap(query);
-      }
+    CallEvent(
+        String method,
+        String path,
+        String rawQuery,
+        Map<String, List<String>> query,
+        Map<String, String> headers,
+        Map<String, String> params,
+        byte[] body) {
+      this.method = method;
+      this.path = path;
+      this.rawQuery = rawQuery;
+      this.query = Collections.unmodifiableMap(query);
+      this.headers = Collections.unmodifiableMap(headers);
+      this.params = Collections.unmodifiableMap(params);
+      this.body = body;
+    }
 
-      public String query(String key) {
-        List<String> values = query.get(key);
-        return values == null ? null : values.get(0);
-      }
+    public String method() {
+      return method;
+    }
 
-      public Map<String, String> headers() {
-        return Collections.unmodifiableMap(headers);
-      }
+    public String path() {
+      return path;
+    }
 
-      public String header(String key) {
-        return headers.get(key.toLowerCase());
-      }
+    /** The query string as sent, without "?"; null when there is none. */
+    String rawQuery() {
+      return rawQuery;
+    }
 
-      public byte[] body() {
-        return body;
-      }
+    public Map<String, List<String>> query() {
+      return query;
+    }
 
-      public String bodyText() {
-        return new String(body, StandardCharsets.UTF_8);
-      }
+    public String query(String key) {
+      List<String> values = query.get(key);
+      return values == null ? null : values.get(0);
+    }
 
-      public Map<String, String> params() {
-        return Collections.unmodifiableMap(params);
-      }
-    };
+    public Map<String, String> headers() {
+      return headers;
+    }
+
+    public String header(String key) {
+      return headers.get(key.toLowerCase());
+    }
+
+    public byte[] body() {
+      return body;
+    }
+
+    public String bodyText() {
+      return new String(body, StandardCharsets.UTF_8);
+    }
+
+    public Map<String, String> params() {
+      return params;
+    }
   }
 
   private Context context(Exchange.Request request, String callId) {

@@ -153,8 +153,12 @@ public final class Server {
       }
       String packagePath = String.valueOf(request.get("packagePath"));
       Object handler = request.get("handler");
+      Object compat = request.get("compat");
+      long timeoutMs = request.get("timeoutMs") instanceof Number number ? number.longValue() : 0;
+      FunctionLoader.Target target = new FunctionLoader.Target(
+          compat == null ? null : compat.toString(), String.valueOf(request.get("name")), timeoutMs);
       FunctionLoader.Loaded loaded = FunctionLoader.load(
-          Path.of(packagePath), handler == null ? "Handler" : handler.toString());
+          Path.of(packagePath), handler == null ? "Handler" : handler.toString(), target);
       Thread.currentThread().setContextClassLoader(loaded.loader());
       Object secretsDir = request.get("secretsDir");
       invoker = new Invoker(
