@@ -46,6 +46,7 @@ try {
     pods.podContext({
       packages: { localPath: (name) => join(root, name) },
       secrets: { reveal: () => ({}) },
+      configs: { reveal: () => ({}) },
       onLog: () => undefined,
       onError: (error) => console.error(error),
     });
@@ -81,6 +82,7 @@ try {
       handler: "index.js",
       env: {},
       secrets: [],
+      configs: [],
       timeoutMs: 10_000,
       concurrency: 4,
       compat: undefined,

@@ -20,15 +20,20 @@ function answer(status, headers, body) {
 
 /**
  * Wraps `fn` (what the handler file exports) for `shape`; the result is a Runlet handler
- * `(event, context) => answer`. `info` is {name, handler, timeoutMs, secretsDir}.
+ * `(event, context) => answer`. `info` is {name, handler, timeoutMs, secretsDir, fissionDir}.
  */
 export function adaptHandler(shape, fn, info) {
+  // Secrets where the platforms mount them: OpenFaaS at /var/openfaas/secrets/<name>, Fission at
+  // /secrets/<ns>/<name>/<key> and /configs/<ns>/<name>/<key> (provider/instance-files.ts).
+  redirectReads("/var/openfaas/secrets", info.secretsDir);
+  if (info.fissionDir && info.fissionDir !== "/") {
+    redirectReads("/secrets", join(info.fissionDir, "secrets"));
+    redirectReads("/configs", join(info.fissionDir, "configs"));
+  }
   switch (shape) {
     case "openfaas":
-      redirectOpenFaasSecrets(info.secretsDir);
       return openfaasHandler(fn);
     case "openfaas-classic":
-      redirectOpenFaasSecrets(info.secretsDir);
       return openfaasClassicHandler(fn);
     case "fission":
       return fissionHandler(fn, info);
@@ -185,17 +190,17 @@ function isPlainObjectOrArray(value) {
 }
 
 /**
- * OpenFaaS mounts secrets at /var/openfaas/secrets/<name>; functions read them from there,
- * so reads of that folder go to this instance's secrets folder instead.
+ * The platforms mount secrets where their functions read them (OpenFaaS at
+ * /var/openfaas/secrets/<name>, Fission at /secrets/... and /configs/...). Outside the sandbox,
+ * which mounts them there, reads of `prefix` go to this instance's folder `dir` instead.
  */
-function redirectOpenFaasSecrets(secretsDir) {
-  if (!secretsDir) {
+function redirectReads(prefix, dir) {
+  if (!dir || dir === prefix) {
     return;
   }
-  const prefix = "/var/openfaas/secrets";
   const mapPath = (path) => {
     if (typeof path === "string" && (path === prefix || path.startsWith(prefix + "/"))) {
-      return join(secretsDir, path.slice(prefix.length));
+      return join(dir, path.slice(prefix.length));
     }
     return path;
   };

@@ -129,6 +129,7 @@ async function load(request) {
         handler: request.handler,
         timeoutMs: request.timeoutMs,
         secretsDir: request.secretsDir,
+        fissionDir: request.fissionDir,
       })
     : loadedFn;
   loaded = { fn, name: request.name, revision: request.revision, secretsDir: request.secretsDir };

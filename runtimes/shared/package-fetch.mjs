@@ -1,9 +1,10 @@
 // The part of specialize a runtime does for itself when the platform is elsewhere (a pod,
 // docs/runtime-protocol.md "Fetching the package"): fetch the package archive with the grant
 // the request carries, check it against its sha256 digest, unpack it safely into
-// `packagePath`, and write the secret values the request carries as 0400 files into
-// `secretsDir`. A request with neither is left as it is (the package and secrets are already
-// in place). Dependency-free.
+// `packagePath`, and write the secret and config files the request carries (base64) as 0400
+// files: `secretFiles` by key into `secretsDir`, `fissionFiles` (`secrets/<ns>/<name>/<key>`,
+// `configs/<ns>/<name>/<key>`) under `fissionDir`. A request with none of them is left as it is
+// (the package and files are already in place). Dependency-free.
 import { createHash } from "node:crypto";
 import { mkdir, open, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -17,16 +18,22 @@ const defaults = {
   fetchTimeoutMs: 60_000,
 };
 
-/** A secret's name, as a file name: no path, nothing hidden. */
+/** A secret's name or key, as a file name: no path, nothing hidden. */
 const secretName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+/** A Fission file: its tree, then namespace, name and key, each a plain file name. */
+const fissionPath =
+  /^(secrets|configs)\/[A-Za-z0-9][A-Za-z0-9._-]{0,252}\/[A-Za-z0-9][A-Za-z0-9._-]{0,252}\/[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
-/** Fetches and unpacks `request.package`, writes `request.secrets`; see the file's opening. */
+/** Fetches and unpacks `request.package`, writes the files it carries; see the file's opening. */
 export async function placeFiles(request) {
   if (request.package) {
     await fetchPackage(request.package, request.packagePath);
   }
-  if (request.secrets && typeof request.secrets === "object") {
-    await writeSecrets(request.secrets, request.secretsDir);
+  if (request.secretFiles && typeof request.secretFiles === "object") {
+    await writeFiles(request.secretFiles, request.secretsDir, (path) => secretName.test(path));
+  }
+  if (request.fissionFiles && typeof request.fissionFiles === "object") {
+    await writeFiles(request.fissionFiles, request.fissionDir, (path) => fissionPath.test(path));
   }
 }
 
@@ -159,18 +166,19 @@ async function readSome(stream, limit) {
   return text;
 }
 
-async function writeSecrets(values, secretsDir) {
-  if (typeof secretsDir !== "string" || secretsDir === "") {
-    throw new PackageRefused("secret values need a secretsDir to be written into");
+async function writeFiles(files, root, validPath) {
+  if (typeof root !== "string" || root === "") {
+    throw new PackageRefused("secret and config files need a folder to be written into");
   }
-  await mkdir(secretsDir, { recursive: true, mode: 0o700 });
-  for (const [name, value] of Object.entries(values)) {
-    if (!secretName.test(name) || typeof value !== "string") {
+  for (const [path, value] of Object.entries(files)) {
+    if (!validPath(path) || typeof value !== "string") {
       throw new PackageRefused(
-        `secret ${JSON.stringify(name)} is not a valid secret name and value`,
+        `secret file ${JSON.stringify(path)} is not a valid secret name and value`,
       );
     }
+    const file = join(root, path);
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     // "wx": never through a link or over a file already there.
-    await writeFile(join(secretsDir, name), value, { mode: 0o400, flag: "wx" });
+    await writeFile(file, Buffer.from(value, "base64"), { mode: 0o400, flag: "wx" });
   }
 }

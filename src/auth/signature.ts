@@ -8,13 +8,13 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 export const defaultSignatureHeader = "x-hub-signature-256";
 
 /** The header value a sender computes for `body`. */
-export function signBody(secret: string, body: Buffer | string): string {
+export function signBody(secret: string | Buffer, body: Buffer | string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
 /** Why a signature is refused, or undefined when it matches. */
 export function signatureProblem(
-  secret: string,
+  secret: string | Buffer,
   body: Buffer,
   header: string | string[] | undefined,
   headerName: string,

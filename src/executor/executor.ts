@@ -473,6 +473,7 @@ export class Executor {
         handler: config.handler,
         env: config.env,
         secrets: config.secrets,
+        configs: config.configs,
         timeoutMs: config.timeoutMs,
         concurrency: config.scale.concurrency,
         compat: config.compat,

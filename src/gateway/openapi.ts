@@ -10,7 +10,7 @@ import { VERSION } from "../version.js";
 import { callsQuerySchema } from "./routes/calls.js";
 import { logEventsQuerySchema } from "./routes/log-events.js";
 import { historyQuerySchema, summaryQuerySchema } from "./routes/metrics-history.js";
-import { secretBodySchema } from "./routes/native.js";
+import { configBodySchema, secretBodySchema } from "./keyed-values-body.js";
 import { rollbackBodySchema, scaleBodySchema } from "./routes/revisions.js";
 
 /** The body errorBody() writes (src/errors.ts), its codes the catalogue's. */
@@ -307,7 +307,8 @@ export function openapiDocument(): Record<string, unknown> {
       "/api/v1/secrets/{name}": {
         parameters: [nameParam],
         put: {
-          summary: "Create or replace a secret",
+          summary:
+            "Create or replace a secret: one value (value, or valueBase64 for any bytes) or keys (data, each base64)",
           requestBody: jsonBody(secretBodySchema),
           responses: {
             "200": { description: "Replaced" },
@@ -317,6 +318,32 @@ export function openapiDocument(): Record<string, unknown> {
         },
         delete: {
           summary: "Remove a secret",
+          responses: { "204": { description: "Removed" }, ...errors },
+        },
+      },
+      "/api/v1/configs": {
+        get: {
+          summary: "List config maps (names and keys)",
+          responses: { "200": { description: "Config maps" }, ...errors },
+        },
+      },
+      "/api/v1/configs/{name}": {
+        parameters: [nameParam],
+        get: {
+          summary: "A config map's keys and values (each base64)",
+          responses: { "200": { description: "The config map" }, ...errors },
+        },
+        put: {
+          summary: "Create or replace a config map: values that are not secret, read as files",
+          requestBody: jsonBody(configBodySchema),
+          responses: {
+            "200": { description: "Replaced" },
+            "201": { description: "Created" },
+            ...errors,
+          },
+        },
+        delete: {
+          summary: "Remove a config map no function uses",
           responses: { "204": { description: "Removed" }, ...errors },
         },
       },

@@ -23,9 +23,10 @@ export function signedCallRefusal(
   if (!signature) {
     return undefined;
   }
-  let secret: string | undefined;
+  let secret: Buffer | undefined;
   try {
-    secret = platform.secrets.reveal([signature.secret])[signature.secret];
+    // The one-value secret: the key of its own name, as bytes (a key need not be text).
+    secret = platform.secrets.reveal([signature.secret])[signature.secret]?.[signature.secret];
   } catch (error) {
     if (!isUserError(error)) {
       throw error;

@@ -10,6 +10,7 @@ import { parseAllDocuments } from "yaml";
 import { UserError } from "../errors.js";
 import { functionSpecSchema, type RuntimeName } from "../spec/function-spec.js";
 import { resolveFissionEntrypoint, type PackageFiles } from "../spec/fission-entrypoint.js";
+import { fissionNamespace } from "../spec/names.js";
 import {
   envList,
   importError,
@@ -149,17 +150,32 @@ export function readFissionSpecs(dir: string): ImportResult {
     if (Object.keys(env).length > 0) {
       runletSpec.env = env;
     }
-    const secrets = list(spec.secrets)
-      .map((s) => text(record(s).name))
-      .filter((s): s is string => s !== undefined);
+    // Fission mounts each key at /secrets/<namespace>/<name>/<key> (/configs/... for config
+    // maps); Runlet does too, under its one namespace, Fission's default.
+    const references = (field: unknown, kind: "secrets" | "configmaps"): string[] =>
+      list(field).flatMap((item) => {
+        const name = text(record(item).name);
+        const namespace = text(record(item).namespace) ?? fissionNamespace;
+        if (name !== undefined && namespace !== fissionNamespace) {
+          notices.push(
+            `${fn.name}: ${kind} ${name} is in namespace ${namespace}; Runlet mounts it under /${kind === "secrets" ? "secrets" : "configs"}/${fissionNamespace}/${name}/`,
+          );
+        }
+        return name === undefined ? [] : [name];
+      });
+    const secrets = references(spec.secrets, "secrets");
     if (secrets.length > 0) {
       runletSpec.secrets = secrets;
       notices.push(
-        `${fn.name}: secrets ${secrets.join(", ")} are passed by name; create them with \`runlet secret create NAME\` (Runlet gives each one value, not a folder of keys under /secrets)`,
+        `${fn.name}: secrets ${secrets.join(", ")} are read from Runlet; create them with \`runlet secret create NAME --key KEY=VALUE\` (each key at /secrets/${fissionNamespace}/NAME/KEY)`,
       );
     }
-    if (list(spec.configmaps).length > 0) {
-      notices.push(`${fn.name}: configmaps are not imported; pass their values as env`);
+    const configs = references(spec.configmaps, "configmaps");
+    if (configs.length > 0) {
+      runletSpec.configs = configs;
+      notices.push(
+        `${fn.name}: config maps ${configs.join(", ")} are read from Runlet; create them with \`runlet config create NAME --key KEY=VALUE\` (each key at /configs/${fissionNamespace}/NAME/KEY)`,
+      );
     }
     const limits = record(record(spec.resources).limits);
     if (text(limits.memory)) {

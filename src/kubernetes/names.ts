@@ -38,13 +38,15 @@ export const labels = {
   managedBy: "app.kubernetes.io/managed-by",
   /** On the Kubernetes Secrets that hold Runlet secrets (value "true"): the ones it lists. */
   secret: "runlet.dev/secret",
+  /** On the ConfigMaps that hold Runlet config maps (value "true"): the ones it lists. */
+  config: "runlet.dev/config",
 } as const;
 
 /** Annotations Runlet writes on its objects. */
 export const annotations = {
   /** When the function's active revision last changed (ms since the epoch), as `updatedAt`. */
   activatedAt: "runlet.dev/activated-at",
-  /** When a Secret's value was last written (ms since the epoch). */
+  /** When a Secret's (or config map's) value was last written (ms since the epoch). */
   updatedAt: "runlet.dev/updated-at",
 } as const;
 

@@ -317,6 +317,7 @@ const structuralForms = new Map<z.core.$ZodType, Record<string, unknown>>([
 const bounds: Record<string, Record<string, number>> = {
   "properties.triggers": { maxItems: 64 },
   "properties.secrets": { maxItems: 64 },
+  "properties.configs": { maxItems: 64 },
   "properties.env": { maxProperties: 256 },
 };
 

@@ -1,6 +1,6 @@
 /**
- * The stores of a gateway replica in Kubernetes mode (issue 16): functions, revisions, triggers
- * and secrets on the API server, packages in a folder every replica mounts (a PersistentVolume),
+ * The stores of a gateway replica in Kubernetes mode (issue 16): functions, revisions, triggers,
+ * secrets and config maps on the API server, packages in a folder every replica mounts (a PersistentVolume),
  * so replicas keep nothing that matters to themselves. Logs and async calls stay in the
  * replica's own data directory until their cluster-wide forms (pod logs, NATS JetStream) take
  * their place behind the same ports.
@@ -12,6 +12,7 @@ import { defaultFunctionNamespace } from "../kubernetes/names.js";
 import { CallStore } from "../store/call-store.js";
 import { openDatabase } from "../store/database.js";
 import { DirectoryPackageIndex } from "../store/directory-package-index.js";
+import { KubernetesConfigStore } from "../store/kubernetes/kubernetes-config-store.js";
 import { KubernetesFunctionStore } from "../store/kubernetes/kubernetes-function-store.js";
 import { KubernetesSecretStore } from "../store/kubernetes/kubernetes-secret-store.js";
 import {
@@ -51,16 +52,18 @@ export function kubernetesStores(
       onError: options.onError ?? (() => undefined),
     };
     await mkdir(options.packagesDir, { recursive: true });
-    const [functions, triggers, secrets] = await Promise.all([
+    const [functions, triggers, secrets, configs] = await Promise.all([
       KubernetesFunctionStore.open(shared),
       KubernetesTriggerStore.open({ ...shared, cron: options.cron }),
       KubernetesSecretStore.open(shared),
+      KubernetesConfigStore.open(shared),
     ]);
     const db = openDatabase(join(dataDir.root, "runlet.db"));
     return {
       functions,
       triggers,
       secrets,
+      configs,
       packages: new PackageStore(
         new DirectoryPackageIndex(options.packagesDir),
         options.packagesDir,
@@ -74,7 +77,7 @@ export function kubernetesStores(
       tokens: new SqliteTokenStore(db),
       audit: new SqliteAuditLog(db),
       close: async () => {
-        await Promise.all([functions.close(), triggers.close(), secrets.close()]);
+        await Promise.all([functions.close(), triggers.close(), secrets.close(), configs.close()]);
         db.close();
       },
     };

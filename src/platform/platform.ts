@@ -46,6 +46,7 @@ import {
   type PackageStoreOptions,
 } from "../store/package-store.js";
 import { SqliteSecretStore, type SecretStore } from "../store/secret-store.js";
+import { SqliteConfigStore, type ConfigStore } from "../store/config-store.js";
 import { SqliteTriggerStore, type TriggerStore } from "../store/trigger-store.js";
 import { SqliteTokenStore, type TokenStore } from "../store/token-store.js";
 import { SqliteAuditLog, type AuditLog } from "../store/audit-log.js";
@@ -67,6 +68,7 @@ export interface PlatformStores {
   readonly functions: FunctionStore;
   readonly packages: PackageStore;
   readonly secrets: SecretStore;
+  readonly configs: ConfigStore;
   readonly logs: LogStore;
   readonly triggers: TriggerStore;
   readonly calls: CallStore;
@@ -181,6 +183,8 @@ export class Platform {
   /** Checks the grants instances fetch package archives with (GET /api/v1/packages/:digest/archive). */
   readonly packageGrants: PackageGrants;
   readonly secrets: SecretStore;
+  /** Config maps: values that are not secret, read by functions as files. */
+  readonly configs: ConfigStore;
   readonly logs: LogStore;
   /** Scoped API tokens and function invoke keys (issue 18). */
   readonly tokens: TokenStore;
@@ -228,6 +232,7 @@ export class Platform {
     this.packages = stores.packages;
     this.packageGrants = packageGrants;
     this.secrets = stores.secrets;
+    this.configs = stores.configs;
     this.logs = stores.logs;
     this.targets = new RevisionTargets(stores);
     this.builder = new Builder({
@@ -333,6 +338,7 @@ export class Platform {
         }),
       },
       secrets: stores.secrets,
+      configs: stores.configs,
       onLog: (line) => appendLog(stores.logs, line),
       onError: (error) => events.emit("backgroundError", error),
     };
@@ -413,6 +419,7 @@ export class Platform {
           `Function ${name} names secrets that do not exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
         );
       }
+      this.#assertConfigsExist(config.configs, `Function ${name} names`);
       await this.triggers.checkSpecTriggers(name, spec.triggers ?? []);
       const hash = triggersHash(revisionHash(config, packageDigest), spec.triggers);
       const current = this.functions.get(name);
@@ -563,6 +570,7 @@ export class Platform {
         `Revision ${revision.number} of ${name} names secrets that no longer exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
       );
     }
+    this.#assertConfigsExist(config.configs, `Revision ${revision.number} of ${name} names`);
     await this.triggers.checkSpecTriggers(name, revision.spec.triggers ?? []);
     const target = this.targets.targetOf(revision);
     try {
@@ -633,6 +641,37 @@ export class Platform {
       throw functionNotFound(name);
     }
     return this.functions.revisions(name);
+  }
+
+  #assertConfigsExist(names: readonly string[], who: string): void {
+    const missing = names.filter((config) => !this.configs.has(config));
+    if (missing.length > 0) {
+      throw new UserError(
+        "RUNLET_CONFIG_NOT_FOUND",
+        `${who} config maps that do not exist: ${missing.join(", ")}. Create them first: runlet config create NAME --key KEY=VALUE`,
+      );
+    }
+  }
+
+  /** Removes a config map no function's active revision names. */
+  async removeConfig(name: string): Promise<void> {
+    const users = this.functions
+      .list()
+      .filter((fn) => resolveFunctionConfig(fn.active.spec).configs.includes(name))
+      .map((fn) => fn.name);
+    if (users.length > 0) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        `Config map ${name} is used by ${users.join(", ")}; remove it from their specs first.`,
+        { status: 409 },
+      );
+    }
+    if (!(await this.configs.remove(name))) {
+      throw new UserError(
+        "RUNLET_CONFIG_NOT_FOUND",
+        `Config map ${name} does not exist; see the config maps with: runlet config list`,
+      );
+    }
   }
 
   async removeSecret(name: string): Promise<void> {
@@ -732,6 +771,7 @@ function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => Platfor
         options.packages,
       ),
       secrets: new SqliteSecretStore(db, dataDir.secretsKey),
+      configs: new SqliteConfigStore(db),
       logs: new LogStore(db),
       triggers: new SqliteTriggerStore(db),
       calls: new CallStore(db, dataDir.secretsKey),

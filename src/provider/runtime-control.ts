@@ -5,12 +5,15 @@
  */
 import type { Dispatcher } from "undici";
 import { UserError, type ErrorCode } from "../errors.js";
+import type { InstanceFiles } from "./instance-files.js";
 import type { ExitInfo, SpecializeRequest } from "./types.js";
 
 /** Where the runtime finds what the request names, as the runtime sees its file system. */
 export interface SpecializeLocation {
   readonly packagePath: string;
   readonly secretsDir: string;
+  /** Where Fission's `secrets/` and `configs/` trees are: `/` when they are at their own paths. */
+  readonly fissionDir: string;
   /** The instance's exit: loading fails at once if it goes meanwhile. */
   readonly exited: Promise<ExitInfo>;
   /**
@@ -19,10 +22,19 @@ export interface SpecializeLocation {
    */
   readonly fetch?: PackageFetch;
   /**
-   * Secret values for the runtime to write into `secretsDir` as 0400 files; undefined when
-   * the files are already there.
+   * The secret and config files for the runtime to write itself (0400) when they are not
+   * already there: `secretsDir` files by key, `fissionDir` files by relative path.
    */
-  readonly secretValues?: Readonly<Record<string, string>>;
+  readonly files?: InstanceFiles;
+}
+
+/** Files as the protocol carries them: base64, so any bytes survive the JSON. */
+function encodedFiles(files: ReadonlyMap<string, Uint8Array>): Record<string, string> {
+  const encoded: Record<string, string> = {};
+  for (const [path, value] of files) {
+    encoded[path] = Buffer.from(value).toString("base64");
+  }
+  return encoded;
 }
 
 /** What the runtime fetches: the grant's URL and token, checked against the digest. */
@@ -46,13 +58,17 @@ export async function specializeRuntime(
     handler: request.handler,
     env: request.env,
     secretsDir: location.secretsDir,
+    fissionDir: location.fissionDir,
     timeoutMs: request.timeoutMs,
     concurrency: request.concurrency,
     compat: request.compat,
     command: request.command,
     mode: request.mode,
     package: location.fetch,
-    secrets: location.secretValues,
+    ...(location.files && {
+      secretFiles: encodedFiles(location.files.openfaas),
+      fissionFiles: encodedFiles(location.files.fission),
+    }),
   });
   const response = await Promise.race([
     http.request({

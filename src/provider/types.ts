@@ -47,6 +47,8 @@ export interface SpecializeRequest {
   readonly env: Readonly<Record<string, string>>;
   /** Names of the secrets the function reads as files; the provider resolves their values. */
   readonly secrets: readonly string[];
+  /** Names of the config maps it reads as files (instance-files.ts says where). */
+  readonly configs: readonly string[];
   readonly timeoutMs: number;
   readonly concurrency: number;
   /** Handler shape of another platform; undefined for Runlet's own. */
@@ -164,15 +166,19 @@ export interface PackageSource {
   grant?(digest: string, instanceId: string): Promise<PackageGrant>;
 }
 
-/** Where a provider gets the values of the secrets a specialize request names. */
+/** A secret's or config map's keys and their bytes. */
+export type KeyedBytes = Readonly<Record<string, Uint8Array>>;
+
+/** Where a provider gets the values of the secrets (or config maps) a specialize request names. */
 export interface SecretSource {
-  reveal(names: readonly string[]): Record<string, string>;
+  reveal(names: readonly string[]): Record<string, KeyedBytes>;
 }
 
 /** What a provider is given by the composition that makes it. */
 export interface ProviderContext {
   readonly packages: PackageSource;
   readonly secrets: SecretSource;
+  readonly configs: SecretSource;
   /** Lines of generic instances (warm-up, before any function is loaded). */
   readonly onLog: (line: LogLine) => void;
   /** Failures nobody waits for (a warm pool's refill). */

@@ -114,6 +114,8 @@ export const functionSpecSchema = z.strictObject({
   maxRetries: z.number().int().min(0).max(100).optional(),
   env: z.record(envNameSchema, z.string()).optional(),
   secrets: z.array(secretNameSchema).optional(),
+  /** Config maps the function reads as files (Fission's /configs/<namespace>/<name>/<key>). */
+  configs: z.array(secretNameSchema).optional(),
   /** @default "30s" */
   timeout: durationSchema.optional(),
   /** @default "256Mi" */
@@ -173,6 +175,7 @@ export interface FunctionConfig {
   readonly maxRetries: number;
   readonly env: Readonly<Record<string, string>>;
   readonly secrets: readonly string[];
+  readonly configs: readonly string[];
   readonly timeoutMs: number;
   readonly memoryBytes: number;
   /** Cores; undefined means no CPU limit. */
@@ -223,6 +226,7 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
     maxRetries: spec.maxRetries ?? 3,
     env: spec.env ?? {},
     secrets: [...new Set(spec.secrets ?? [])].sort(),
+    configs: [...new Set(spec.configs ?? [])].sort(),
     timeoutMs: must(spec.timeout === undefined ? undefined : parseDuration(spec.timeout), 30_000),
     memoryBytes: must(
       spec.memory === undefined ? undefined : parseSize(spec.memory),
@@ -292,7 +296,11 @@ export function describeConfig(config: FunctionConfig): Record<string, unknown> 
 
 /** Identity of a revision: same package and same resolved config → same revision. */
 export function revisionHash(config: FunctionConfig, packageDigest: string): string {
-  const canonical = JSON.stringify(sortKeys({ config, packageDigest }));
+  // Without config maps the hash is the one revisions had before they existed, so an unchanged
+  // redeploy stays a no-op across the upgrade.
+  const { configs, ...rest } = config;
+  const hashed = configs.length > 0 ? config : rest;
+  const canonical = JSON.stringify(sortKeys({ config: hashed, packageDigest }));
   return createHash("sha256").update(canonical).digest("hex");
 }
 

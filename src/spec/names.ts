@@ -23,3 +23,10 @@ export function assertValidName(name: string, what = "function"): void {
     throw new UserError("RUNLET_INVALID_NAME", `Invalid ${what} name: ${problem}.`);
   }
 }
+
+/**
+ * The namespace in the paths Fission mounts secrets and config maps at
+ * (`/secrets/<namespace>/<name>/<key>`): Runlet has one, named as `fission fn create` names the
+ * one it uses when given none.
+ */
+export const fissionNamespace = "default";

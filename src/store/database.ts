@@ -151,6 +151,17 @@ const migrations: readonly string[] = [
   );
   CREATE INDEX audit_by_time ON audit_log (time);
   `,
+  // Secrets hold keys (Fission reads each at /secrets/<ns>/<name>/<key>); rows written before
+  // are one value under the secret's own name. Config maps: keys of values that are not secret.
+  `
+  ALTER TABLE secrets ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE configs (
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(path: string): Db {

@@ -56,7 +56,9 @@ describe("the OpenFaaS gateway API as its clients use it", () => {
     expect(again.status).toBe(409);
     expect(await again.json()).toMatchObject({ error: { code: "RUNLET_ALREADY_EXISTS" } });
     // The first value is kept.
-    expect(runlet.platform.secrets.reveal(["api-key"])).toEqual({ "api-key": "one" });
+    expect(runlet.platform.secrets.reveal(["api-key"])).toEqual({
+      "api-key": { "api-key": Buffer.from("one") },
+    });
     const removed = await runlet.api("/system/secrets", {
       method: "DELETE",
       headers: json,

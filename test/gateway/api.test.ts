@@ -197,7 +197,7 @@ describe("OpenFaaS gateway routes", () => {
       { name: "db-pass", namespace: "openfaas-fn" },
       { name: "raw", namespace: "openfaas-fn" },
     ]);
-    expect(runlet.platform.secrets.reveal(["raw"])).toEqual({ raw: "bytes" });
+    expect(runlet.platform.secrets.reveal(["raw"])).toEqual({ raw: { raw: Buffer.from("bytes") } });
     expect(
       (
         await runlet.api("/system/secrets", {

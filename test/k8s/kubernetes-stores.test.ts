@@ -314,7 +314,7 @@ describe("two gateway replicas on the Kubernetes stores", () => {
         b.platform.secrets.has("api-key") ? b.platform.secrets.reveal(["api-key"]) : undefined,
       { timeoutMs: 30_000, what: "b to see the secret" },
     );
-    expect(revealed).toEqual({ "api-key": "s3cret value" });
+    expect(revealed).toEqual({ "api-key": { "api-key": Buffer.from("s3cret value") } });
     // Replaced through the second, read by the first; removed through the first.
     await b.api("/api/v1/secrets/api-key", {
       method: "PUT",
@@ -322,13 +322,60 @@ describe("two gateway replicas on the Kubernetes stores", () => {
       body: JSON.stringify({ value: "rotated" }),
     });
     await eventually(
-      () => (a.platform.secrets.reveal(["api-key"])["api-key"] === "rotated" ? true : undefined),
+      () =>
+        a.platform.secrets.reveal(["api-key"])["api-key"]?.["api-key"]?.toString() === "rotated"
+          ? true
+          : undefined,
       { timeoutMs: 30_000, what: "a to see the rotated value" },
     );
     expect((await a.api("/api/v1/secrets/api-key", { method: "DELETE" })).status).toBe(204);
     await eventually(() => (b.platform.secrets.has("api-key") ? undefined : true), {
       timeoutMs: 30_000,
       what: "b to see the secret gone",
+    });
+    expect(errors).toEqual([]);
+  });
+
+  it("keeps secret keys and config maps byte for byte: a keyed Secret and a labelled ConfigMap, seen by the other replica", async () => {
+    const [a, b] = both();
+    const raw = Buffer.from([0xff, 0x00, 0x80]);
+    const data = {
+      "tls.key": raw.toString("base64"),
+      user: Buffer.from("admin").toString("base64"),
+    };
+    const put = (path: string, body: unknown) =>
+      a.api(path, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await put("/api/v1/secrets/keyed", { data })).status).toBe(201);
+    expect((await put("/api/v1/configs/settings", { data })).status).toBe(201);
+    const core = kc?.makeApiClient(CoreV1Api);
+    const secret = await core?.readNamespacedSecret({ name: "keyed", namespace });
+    expect(secret?.data).toEqual(data);
+    const config = await core?.readNamespacedConfigMap({ name: "settings", namespace });
+    expect(config?.metadata?.labels?.[labels.config]).toBe("true");
+    // Text readable with kubectl, other bytes as binaryData.
+    expect(config?.data).toEqual({ user: "admin" });
+    expect(config?.binaryData).toEqual({ "tls.key": raw.toString("base64") });
+    const expected = { "tls.key": raw, user: Buffer.from("admin") };
+    expect(
+      await eventually(
+        () => (b.platform.secrets.has("keyed") ? b.platform.secrets.reveal(["keyed"]) : undefined),
+        { timeoutMs: 30_000, what: "b to see the secret" },
+      ),
+    ).toEqual({ keyed: expected });
+    expect(
+      await eventually(() => b.platform.configs.get("settings"), {
+        timeoutMs: 30_000,
+        what: "b to see the config map",
+      }),
+    ).toEqual(expected);
+    expect((await b.api("/api/v1/configs/settings", { method: "DELETE" })).status).toBe(204);
+    await eventually(() => (a.platform.configs.has("settings") ? undefined : true), {
+      timeoutMs: 30_000,
+      what: "a to see the config map gone",
     });
     expect(errors).toEqual([]);
   });

@@ -6,7 +6,7 @@
  * escape or abuse it. Each attack is a real archive served over real HTTP to each runtime.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -144,6 +144,7 @@ describe.each(runtimeNames)("the %s runtime fetching its package", (name) => {
         concurrency: 2,
         packagePath: join(work, "package"),
         secretsDir: join(work, "secrets"),
+        fissionDir: join(work, "fission"),
         package: packageField,
         ...functions[name].spec,
         ...extra,
@@ -161,19 +162,46 @@ describe.each(runtimeNames)("the %s runtime fetching its package", (name) => {
 
   it("loads a package fetched with its grant, and writes the secrets as 0400 files", async () => {
     const packed = await packDirectory(await writeSource(functions[name].files));
+    const raw = Buffer.from([0xff, 0x00, 0x80, 0x0a]);
     const answer = await specializeWith(
       { url: serve(packed.archive, packed.digest), token, digest: packed.digest },
-      { secrets: { token: "s3cret" } },
+      {
+        secretFiles: { token: Buffer.from("s3cret").toString("base64") },
+        fissionFiles: {
+          "secrets/default/db/raw": raw.toString("base64"),
+          "configs/default/settings/mode": Buffer.from("fast").toString("base64"),
+        },
+      },
     );
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     const mode = (await stat(join(lastWork, "secrets", "token"))).mode & 0o777;
     expect(mode).toBe(0o400);
+    // Bytes as they were, not read as text on the way.
+    expect(await readFile(join(lastWork, "fission", "secrets", "default", "db", "raw"))).toEqual(
+      raw,
+    );
+    expect(
+      await readFile(join(lastWork, "fission", "configs", "default", "settings", "mode"), "utf8"),
+    ).toBe("fast");
     const called = await lastRuntime?.call("/", { headers: { "x-call-id": "call-1" } });
     expect(called?.status).toBe(200);
     expect(called?.body).toContain("s3cret");
     expect(called?.body).toContain("from the package");
     // Only the package and the secrets: the downloaded archive is gone.
-    expect((await readdir(lastWork)).sort()).toEqual(["package", "secrets"]);
+    expect((await readdir(lastWork)).sort()).toEqual(["fission", "package", "secrets"]);
+  });
+
+  it("refuses a secret file whose path leaves its tree", async () => {
+    const packed = await packDirectory(await writeSource(functions[name].files));
+    for (const path of ["secrets/default/../../escape", "other/default/db/key", "secrets/db"]) {
+      const answer = await specializeWith(
+        { url: serve(packed.archive, packed.digest), token, digest: packed.digest },
+        { fissionFiles: { [path]: Buffer.from("x").toString("base64") } },
+      );
+      expect(answer.status, path).toBe(422);
+      expect(answer.body.error?.message).toMatch(/not a valid secret name/);
+    }
+    expect(await readdir(lastWork)).not.toContain("escape");
   });
 
   it("refuses a package whose bytes do not match the digest asked for", async () => {

@@ -15,6 +15,11 @@ describe("the credential-headers migration", () => {
     // Back to the schema before the migration, with a call as it was stored then.
     const old = new Database(path);
     old.exec("ALTER TABLE calls DROP COLUMN sealed_headers");
+    // And before the later ones (tokens and audit log, secret keys and config maps), which run
+    // again after it.
+    old.exec(
+      "DROP TABLE tokens; DROP TABLE audit_log; ALTER TABLE secrets DROP COLUMN keyed; DROP TABLE configs;",
+    );
     old
       .prepare(
         `INSERT INTO calls (id, function_name, source, method, path, headers, body, state,

@@ -1,10 +1,12 @@
 """The part of specialize the runtime does for itself when the platform is elsewhere (a pod,
 docs/runtime-protocol.md "Fetching the package"): fetch the package archive with the grant the
 request carries, check its sha256 digest, unpack it safely into packagePath, and write the
-secret values the request carries as 0400 files into secretsDir. The same rules as
+secret and config files the request carries (base64) as 0400 files: secretFiles by key into
+secretsDir, fissionFiles (secrets/<ns>/<name>/<key>, configs/...) under fissionDir. The same rules as
 runtimes/shared/tar-reader.mjs: no absolute names, no "..", no hard links, devices or FIFOs, no
 link that resolves outside the package, nothing written beneath a link, links made last, and
 size and entry limits. Standard library only."""
+import base64
 import hashlib
 import json
 import os
@@ -21,6 +23,8 @@ DEFAULTS = {
     "timeout_s": 60,
 }
 SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+_PART = r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}"
+FISSION_PATH = re.compile(r"^(secrets|configs)/%s/%s/%s$" % (_PART, _PART, _PART))
 
 
 class PackageRefused(Exception):
@@ -30,9 +34,12 @@ class PackageRefused(Exception):
 def place_files(request):
     if request.get("package"):
         _fetch_package(request["package"], request.get("packagePath"))
-    secrets = request.get("secrets")
-    if isinstance(secrets, dict):
-        _write_secrets(secrets, request.get("secretsDir"))
+    secret_files = request.get("secretFiles")
+    if isinstance(secret_files, dict):
+        _write_files(secret_files, request.get("secretsDir"), SECRET_NAME)
+    fission_files = request.get("fissionFiles")
+    if isinstance(fission_files, dict):
+        _write_files(fission_files, request.get("fissionDir"), FISSION_PATH)
 
 
 def _positive(value, fallback):
@@ -210,15 +217,14 @@ def _unpack(archive, directory, limits):
         os.symlink(target, at)
 
 
-def _write_secrets(values, secrets_dir):
-    if not isinstance(secrets_dir, str) or not secrets_dir:
-        raise PackageRefused("secret values need a secretsDir to be written into")
-    os.makedirs(secrets_dir, mode=0o700, exist_ok=True)
-    for name, value in values.items():
-        if not SECRET_NAME.match(str(name)) or not isinstance(value, str):
-            raise PackageRefused("secret %s is not a valid secret name and value" % json.dumps(name))
-        fd = os.open(
-            os.path.join(secrets_dir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400
-        )
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(value)
+def _write_files(files, root, valid):
+    if not isinstance(root, str) or not root:
+        raise PackageRefused("secret and config files need a folder to be written into")
+    for path, value in files.items():
+        if not valid.match(str(path)) or not isinstance(value, str):
+            raise PackageRefused("secret file %s is not a valid secret name and value" % json.dumps(path))
+        target = os.path.join(root, *path.split("/"))
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
+        with os.fdopen(fd, "wb") as out:
+            out.write(base64.b64decode(value, validate=True))

@@ -174,6 +174,11 @@ export const deployCommand = defineCommand({
       description: "secret the function may read (repeatable)",
       repeatable: true,
     },
+    {
+      flags: "--config <name>",
+      description: "config map the function may read (repeatable; runlet config create)",
+      repeatable: true,
+    },
     { flags: "--timeout <duration>", description: "longest a call may run, e.g. 10s" },
     { flags: "--memory <size>", description: "memory limit, e.g. 128Mi" },
     { flags: "--max-body <size>", description: "largest request body, e.g. 10Mi" },
@@ -219,6 +224,7 @@ export const deployCommand = defineCommand({
     mode: z.string().optional(),
     env: z.array(z.string()).optional(),
     secret: z.array(z.string()).optional(),
+    config: z.array(z.string()).optional(),
     timeout: z.string().optional(),
     memory: z.string().optional(),
     maxBody: z.string().optional(),
@@ -341,6 +347,7 @@ function specFromFlags(options: DeployOptions): FunctionSpec {
   set("compat", options.compat);
   set("env", Object.keys(env).length > 0 ? env : undefined);
   set("secrets", options.secret);
+  set("configs", options.config);
   set("timeout", options.timeout);
   set("memory", options.memory);
   set("maxBody", options.maxBody);

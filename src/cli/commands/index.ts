@@ -22,6 +22,12 @@ import { revisionsCommand } from "./revisions.js";
 import { rollbackCommand } from "./rollback.js";
 import { scaleCommand } from "./scale.js";
 import { topCommand } from "./top.js";
+import {
+  configCreateCommand,
+  configGetCommand,
+  configListCommand,
+  configRemoveCommand,
+} from "./config.js";
 import { secretCreateCommand, secretListCommand, secretRemoveCommand } from "./secret.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./token.js";
 import { triggerCreateCommand, triggerListCommand, triggerRemoveCommand } from "./trigger.js";
@@ -50,6 +56,10 @@ export const commands: readonly CommandDefinition[] = [
   secretCreateCommand,
   secretListCommand,
   secretRemoveCommand,
+  configCreateCommand,
+  configListCommand,
+  configGetCommand,
+  configRemoveCommand,
   triggerCreateCommand,
   triggerListCommand,
   triggerRemoveCommand,

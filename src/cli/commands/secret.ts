@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { keyedValueOptions, keyedValuesOf } from "./keyed-values.js";
 import { UserError } from "../../errors.js";
 import { assertValidName } from "../../spec/names.js";
 import { resolveTarget } from "../client-config.js";
@@ -12,40 +13,56 @@ import { line, readAll, table } from "../io.js";
 export const secretCreateCommand = defineCommand({
   name: "secret create",
   arguments: "<name>",
-  description: "create or replace a secret (value from --from-literal, --from-file or stdin)",
+  description:
+    "create or replace a secret: one value (--from-literal, --from-file or stdin) or keys (--key, --key-file)",
   client: true,
   options: [
     { flags: "--from-literal <value>", description: "the value itself" },
-    { flags: "--from-file <path>", description: "read the value from a file" },
+    { flags: "--from-file <path>", description: "read the value from a file (any bytes)" },
+    ...keyedValueOptions,
   ],
   examples: [
     "runlet secret create api-key --from-literal s3cr3t",
     "runlet secret create tls-key --from-file key.pem",
+    "runlet secret create my-secret --key TEST_KEY=TESTVALUE   # Fission: /secrets/default/my-secret/TEST_KEY",
   ],
   optionsSchema: clientFlagsSchema.extend({
     fromLiteral: z.string().optional(),
     fromFile: z.string().optional(),
+    key: z.array(z.string()).optional(),
+    keyFile: z.array(z.string()).optional(),
   }),
   async run(args, options, io) {
     const name = String(args[0]);
     assertValidName(name, "secret");
-    let value: string;
-    if (options.fromLiteral !== undefined) {
-      value = options.fromLiteral;
+    const keyed = await keyedValuesOf(options, io.cwd);
+    const given = [options.fromLiteral, options.fromFile, keyed].filter((v) => v !== undefined);
+    if (given.length > 1) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        "Give one value (--from-literal or --from-file) or keys (--key, --key-file), not both.",
+      );
+    }
+    let body: { value: string } | { valueBase64: string } | { data: Record<string, string> };
+    if (keyed !== undefined) {
+      body = { data: keyed };
+    } else if (options.fromLiteral !== undefined) {
+      body = { value: options.fromLiteral };
     } else if (options.fromFile !== undefined) {
-      value = await readFile(resolve(io.cwd, options.fromFile), "utf8");
+      // Bytes as they are: a key file or certificate need not be text.
+      body = {
+        valueBase64: (await readFile(resolve(io.cwd, options.fromFile))).toString("base64"),
+      };
     } else if (!io.stdin.isTTY) {
-      value = (await readAll(io.stdin)).toString("utf8");
+      body = { valueBase64: (await readAll(io.stdin)).toString("base64") };
     } else {
       throw new UserError(
         "RUNLET_INVALID_REQUEST",
-        "Give the value with --from-literal VALUE, --from-file PATH, or on stdin.",
+        "Give the value with --from-literal VALUE, --from-file PATH, or on stdin (or keys with --key KEY=VALUE).",
       );
     }
     const client = new GatewayClient(resolveTarget(options, io.env));
-    const result = await client.json<{ created: boolean }>("PUT", `/api/v1/secrets/${name}`, {
-      value,
-    });
+    const result = await client.json<{ created: boolean }>("PUT", `/api/v1/secrets/${name}`, body);
     line(io.stdout, `✔ secret ${name} ${result.created ? "created" : "replaced"}`);
   },
 });

@@ -1,4 +1,4 @@
-/** Runlet's native API under /api/v1: packages (source uploads), functions, revisions, secrets, logs. */
+/** Runlet's native API under /api/v1: packages (source uploads), functions, revisions, secrets, config maps, logs. */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
@@ -8,8 +8,8 @@ import { assertValidName } from "../../spec/names.js";
 import { nativeView } from "../views.js";
 import { sinceMs, sinceParam, streamLogs, tailParam } from "./logs.js";
 import { streamDeploy, wantsDeployStream } from "./deploy-stream.js";
-
-export const secretBodySchema = z.strictObject({ value: z.string() });
+import { configValuesOf, encodedData, secretValuesOf } from "../keyed-values-body.js";
+import { configNotFound } from "../../store/config-store.js";
 
 export const logsQuerySchema = z.object({
   tail: tailParam.optional(),
@@ -105,13 +105,44 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
 
   app.put<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
     assertValidName(request.params.name, "secret");
-    const body = parseFunctionSpec(secretBodySchema, request.body, "secret");
-    const { created } = await platform.secrets.put(request.params.name, body.value);
+    const values = secretValuesOf(request.params.name, request.body);
+    const { created } = await platform.secrets.put(request.params.name, values);
     return reply.code(created ? 201 : 200).send({ name: request.params.name, created });
   });
 
   app.delete<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
     await platform.removeSecret(request.params.name);
+    return reply.code(204).send();
+  });
+
+  app.get("/api/v1/configs", async () =>
+    platform.configs.list().map((config) => ({
+      name: config.name,
+      keys: config.keys,
+      createdAt: new Date(config.createdAt).toISOString(),
+      updatedAt: new Date(config.updatedAt).toISOString(),
+    })),
+  );
+
+  app.get<{ Params: { name: string } }>("/api/v1/configs/:name", async (request) => {
+    const values = platform.configs.get(request.params.name);
+    if (!values) {
+      throw configNotFound(request.params.name);
+    }
+    return { name: request.params.name, data: encodedData(values) };
+  });
+
+  app.put<{ Params: { name: string } }>("/api/v1/configs/:name", async (request, reply) => {
+    assertValidName(request.params.name, "config map");
+    const { created } = await platform.configs.put(
+      request.params.name,
+      configValuesOf(request.body),
+    );
+    return reply.code(created ? 201 : 200).send({ name: request.params.name, created });
+  });
+
+  app.delete<{ Params: { name: string } }>("/api/v1/configs/:name", async (request, reply) => {
+    await platform.removeConfig(request.params.name);
     return reply.code(204).send();
   });
 }

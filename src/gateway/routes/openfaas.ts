@@ -20,6 +20,7 @@ import {
   packageSourceAnnotation,
   type ImageResolution,
 } from "../openfaas-image.js";
+import { singleValue } from "../../store/secret-store.js";
 import { VERSION } from "../../version.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { openfaasNamespace, openfaasStatus } from "../views.js";
@@ -207,17 +208,16 @@ export function registerOpenfaasRoutes(
         `Secret ${secret.name} already exists; update it with PUT /system/secrets (faas-cli secret update).`,
       );
     }
+    // rawValue is bytes: kept as they are, not read as text (faas-cli --from-file of a key file).
     const value =
-      secret.rawValue !== undefined
-        ? Buffer.from(secret.rawValue, "base64").toString("utf8")
-        : secret.value;
+      secret.rawValue !== undefined ? Buffer.from(secret.rawValue, "base64") : secret.value;
     if (value === undefined) {
       throw new UserError(
         "RUNLET_INVALID_REQUEST",
         "A secret needs a value (or rawValue, base64).",
       );
     }
-    await platform.secrets.put(secret.name, value);
+    await platform.secrets.put(secret.name, singleValue(secret.name, value));
   };
   app.post("/system/secrets", async (request, reply) => {
     await putSecret(request.body, false);

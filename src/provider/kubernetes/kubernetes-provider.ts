@@ -17,6 +17,7 @@ import {
 } from "@kubernetes/client-node";
 import { fieldManagers, labels } from "../../kubernetes/names.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
+import { instanceFiles } from "../instance-files.js";
 import { RemoteInstance, type PreparedFiles } from "../remote/remote-instance.js";
 import type {
   ExitInfo,
@@ -413,13 +414,18 @@ export class KubernetesProvider implements Provider {
     return {
       packagePath: podPaths.package,
       secretsDir: podPaths.secrets,
+      // Mounted at their own paths (pod-template.ts), so Python reads them there too.
+      fissionDir: "/",
       fetch: {
         url: grant.url,
         token: grant.token,
         digest: grant.digest,
         maxUnpackedBytes: this.#options.maxPackageBytes,
       },
-      secretValues: this.#context.secrets.reveal(request.secrets),
+      files: instanceFiles(
+        this.#context.secrets.reveal(request.secrets),
+        this.#context.configs.reveal(request.configs),
+      ),
     };
   }
 

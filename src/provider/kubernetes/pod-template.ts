@@ -10,13 +10,15 @@ import type { V1Deployment, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { fieldManagers, labels, partOf } from "../../kubernetes/names.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
 import type { LimitsClass } from "./options.js";
+import { instanceMounts } from "../instance-files.js";
 
 /** Where the runtime listens in a pod (docs/runtime-protocol.md, "Transports"). */
 export const podPorts = { http: 8888, frames: 8889 } as const;
 
 /**
- * The pod's writable places: the package is unpacked into one emptyDir, secrets are written
- * into a memory-backed one (never on the node's disk), and /tmp is the process's scratch.
+ * The pod's writable places: the package is unpacked into one emptyDir, secrets (and Fission's
+ * secret and config trees) are written into memory-backed ones (never on the node's disk), and
+ * /tmp is the process's scratch.
  */
 export const podPaths = {
   /** The package volume; the runtime downloads the archive beside `package` on it. */
@@ -121,6 +123,9 @@ export function runtimePodSpec(
         volumeMounts: [
           { name: "package", mountPath: podPaths.work },
           { name: "secrets", mountPath: podPaths.secrets },
+          // Fission's trees at their own paths (provider/instance-files.ts).
+          { name: "fission-secrets", mountPath: instanceMounts.fissionSecrets },
+          { name: "fission-configs", mountPath: instanceMounts.fissionConfigs },
           { name: "tmp", mountPath: podPaths.tmp },
         ],
       },
@@ -128,6 +133,8 @@ export function runtimePodSpec(
     volumes: [
       { name: "package", emptyDir: {} },
       { name: "secrets", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+      { name: "fission-secrets", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+      { name: "fission-configs", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
       { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
     ],
   };

@@ -32,6 +32,7 @@ import {
   type OutboundSupport,
 } from "./outbound-network.js";
 import { bubblewrapCommand, identityFiles, insidePaths, instanceUser } from "./sandbox.js";
+import { fissionConfigsFolder, fissionSecretsFolder } from "../instance-files.js";
 
 export interface LocalProviderOptions extends ProviderContext {
   /** Directory on the same filesystem as the package store, for per-instance package views. */
@@ -321,15 +322,22 @@ export class LocalProvider implements Provider {
         frameSocket: join(socketDir, "frames.sock"),
         secretsHost: join(workDir, "secrets"),
         secretsInside: insidePaths.secrets,
+        fissionHost: join(workDir, "fission"),
+        fissionInside: "/",
         functionHost: join(workDir, "function"),
         functionInside: insidePaths.function,
       };
-      await makeDirs([socketDir, paths.secretsHost, join(workDir, "function")]);
+      const fissionDirs = [fissionSecretsFolder, fissionConfigsFolder].map((folder) =>
+        join(paths.fissionHost, folder),
+      );
+      await makeDirs([socketDir, paths.secretsHost, ...fissionDirs, join(workDir, "function")]);
       user = instanceUser(this.#counter);
       if (user) {
         // The runtime makes its sockets as the instance's uid; the secrets are its alone.
         await chown(socketDir, user.uid, user.gid);
-        await chown(paths.secretsHost, user.uid, user.gid);
+        for (const dir of [paths.secretsHost, ...fissionDirs]) {
+          await chown(dir, user.uid, user.gid);
+        }
         await chmod(join(workDir, "function"), 0o755);
       }
       if (network === "outbound" && !this.#outbound.available) {
@@ -352,6 +360,7 @@ export class LocalProvider implements Provider {
         socketDir,
         functionDir: join(workDir, "function"),
         secretsDir: paths.secretsHost,
+        fissionDir: paths.fissionHost,
         runtimeDir: server.dir,
         entry: server.entry,
         interpreter,
@@ -380,10 +389,12 @@ export class LocalProvider implements Provider {
         frameSocket: join(socketDir, "frames.sock"),
         secretsHost: join(socketDir, "secrets"),
         secretsInside: join(socketDir, "secrets"),
+        fissionHost: join(socketDir, "fission"),
+        fissionInside: join(socketDir, "fission"),
         functionHost: undefined,
         functionInside: undefined,
       };
-      await makeDirs([socketDir, paths.secretsHost, join(socketDir, "tmp")]);
+      await makeDirs([socketDir, paths.secretsHost, paths.fissionHost, join(socketDir, "tmp")]);
       command = interpreter;
       args = [
         ...(server.args?.(options.memoryBytes ?? genericMemoryBytes) ?? []),
@@ -419,6 +430,7 @@ export class LocalProvider implements Provider {
       onLog: options.onLog,
       packages: this.#options.packages,
       secrets: this.#options.secrets,
+      configs: this.#options.configs,
       user,
       attachNetwork: sandboxed && network === "outbound" ? attachOutbound : undefined,
     });

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import { UserError } from "../../errors.js";
@@ -17,6 +17,7 @@ import type { InstanceRuntime } from "../../spec/function-spec.js";
 import { formatSize } from "../../spec/units.js";
 import { exitWithin } from "../exit-report.js";
 import { FrameChannel } from "../frame-channel.js";
+import { instanceFiles } from "../instance-files.js";
 import { specializeRuntime } from "../runtime-control.js";
 import type {
   ExitInfo,
@@ -43,8 +44,15 @@ export interface InstancePaths {
   readonly socket: string;
   /** The runtime's framed invocation socket, beside `socket` so the same mount covers it. */
   readonly frameSocket: string;
+  /** The OpenFaaS secrets folder (instance-files.ts), on the host and inside. */
   readonly secretsHost: string;
   readonly secretsInside: string;
+  /**
+   * The folder holding Fission's `secrets/` and `configs/` trees on the host, and as the
+   * instance sees it: `/` in the sandbox (they are mounted there), else the host folder.
+   */
+  readonly fissionHost: string;
+  readonly fissionInside: string;
   /** Set when the package must be linked into a sandbox-visible directory. */
   readonly functionHost: string | undefined;
   readonly functionInside: string | undefined;
@@ -63,6 +71,7 @@ export interface ProcessInstanceOptions {
   readonly onLog: (line: LogLine) => void;
   readonly packages: PackageSource;
   readonly secrets: SecretSource;
+  readonly configs: SecretSource;
   /**
    * Host uid the sandbox runs as: the socket directory is handed back from it once the runtime
    * listens, and the secrets are written for it alone.
@@ -283,25 +292,28 @@ export class ProcessInstance implements Instance {
   }
 
   async #specialize(request: SpecializeRequest): Promise<void> {
-    const { paths, packages, secrets } = this.#options;
+    const { paths, packages, secrets, configs } = this.#options;
     let packagePath = packages.localPath(request.packageDigest);
     if (paths.functionHost !== undefined && paths.functionInside !== undefined) {
       await linkTree(packagePath, paths.functionHost);
       packagePath = paths.functionInside;
     }
     const user = this.#options.user;
-    for (const [name, value] of Object.entries(secrets.reveal(request.secrets))) {
-      const file = join(paths.secretsHost, name);
-      await writeFile(file, value, { mode: 0o400 });
-      await chmod(file, 0o400);
-      if (user) {
-        await chown(file, user.uid, user.gid);
-      }
+    const files = instanceFiles(
+      secrets.reveal(request.secrets),
+      configs.reveal(request.configs ?? []),
+    );
+    for (const [key, value] of files.openfaas) {
+      await writeOwnFile(paths.secretsHost, key, value, user);
+    }
+    for (const [path, value] of files.fission) {
+      await writeOwnFile(paths.fissionHost, path, value, user);
     }
     this.#functionName = request.name;
     await specializeRuntime(this.#http, request, {
       packagePath,
       secretsDir: paths.secretsInside,
+      fissionDir: paths.fissionInside,
       exited: this.exited,
     });
   }
@@ -399,5 +411,36 @@ export class ProcessInstance implements Instance {
 export async function makeDirs(dirs: readonly string[]): Promise<void> {
   for (const dir of dirs) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+/**
+ * Writes one of the instance's secret or config files, 0400 and its folders 0500, owned by the
+ * instance's uid when it has its own (`path` comes from instanceFiles: validated names only).
+ */
+async function writeOwnFile(
+  root: string,
+  path: string,
+  value: Uint8Array,
+  user: SandboxUser | undefined,
+): Promise<void> {
+  const file = join(root, path);
+  const folders: string[] = [];
+  for (let dir = dirname(file); dir.length > root.length; dir = dirname(dir)) {
+    folders.unshift(dir);
+  }
+  for (const dir of folders) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+  await writeFile(file, value, { mode: 0o400, flag: "wx" });
+  await chmod(file, 0o400);
+  if (user) {
+    await chown(file, user.uid, user.gid);
+  }
+  for (const dir of folders.reverse()) {
+    if (user) {
+      await chown(dir, user.uid, user.gid);
+    }
+    await chmod(dir, 0o500);
   }
 }

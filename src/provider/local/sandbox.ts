@@ -1,7 +1,8 @@
 /**
  * The instance sandbox: on Linux with bubblewrap, each instance gets its own user (as an
  * unprivileged host uid), mount, pid, ipc, uts and network namespaces, a read-only system, its own package read-only at /function, a private
- * /tmp, its secrets at /var/openfaas/secrets, and nothing else of the host: no data dir, no
+ * /tmp, its secrets at /var/openfaas/secrets (and Fission's /secrets and /configs trees,
+ * provider/instance-files.ts), and nothing else of the host: no data dir, no
  * other function's code or secrets. Where that is not possible, instances run unsandboxed and
  * the platform says so once.
  */
@@ -15,13 +16,14 @@ import {
   type SandboxUser,
 } from "../../host/bubblewrap.js";
 import type { NetworkMode } from "../../spec/function-spec.js";
+import { fissionConfigsFolder, fissionSecretsFolder, instanceMounts } from "../instance-files.js";
 
 /** Paths as the instance sees them. */
 export const insidePaths = {
   function: "/function",
   runtime: "/runtime",
   socketDir: "/run/runlet",
-  secrets: "/var/openfaas/secrets",
+  secrets: instanceMounts.openfaas,
 } as const;
 
 export interface SandboxedCommand {
@@ -35,6 +37,8 @@ export interface SandboxLayout {
   /** Host directory the function's package is linked into at specialize. */
   readonly functionDir: string;
   readonly secretsDir: string;
+  /** Host directory holding the `secrets/` and `configs/` trees shown at /secrets and /configs. */
+  readonly fissionDir: string;
   /** Host directory of the runtime server. */
   readonly runtimeDir: string;
   /** Runtime entry file name inside runtimeDir. */
@@ -133,6 +137,16 @@ export function bubblewrapCommand(layout: SandboxLayout): SandboxedCommand {
     ...binds.bind(layout.socketDir, insidePaths.socketDir, true),
     ...binds.bind(layout.functionDir, insidePaths.function, false),
     ...binds.bind(layout.secretsDir, insidePaths.secrets, false),
+    ...binds.bind(
+      join(layout.fissionDir, fissionSecretsFolder),
+      instanceMounts.fissionSecrets,
+      false,
+    ),
+    ...binds.bind(
+      join(layout.fissionDir, fissionConfigsFolder),
+      instanceMounts.fissionConfigs,
+      false,
+    ),
     // The sandbox's root is a tmpfs bwrap made: nothing may be written there either.
     "--remount-ro",
     "/",

@@ -11,7 +11,7 @@ import { onLines } from "../../host/lines.js";
 import { exitWithin } from "../exit-report.js";
 import { FrameChannel } from "../frame-channel.js";
 import { invokeOverHttp } from "../http-invoke.js";
-import { specializeRuntime, type PackageFetch } from "../runtime-control.js";
+import { specializeRuntime, type SpecializeLocation } from "../runtime-control.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
 import type {
   ExitInfo,
@@ -31,14 +31,7 @@ export interface RemoteEndpoint {
 }
 
 /** Where the runtime reads a specialized function's files, as it sees its file system. */
-export interface PreparedFiles {
-  readonly packagePath: string;
-  readonly secretsDir: string;
-  /** The package for the runtime to fetch into `packagePath` (when it is not there yet). */
-  readonly fetch?: PackageFetch;
-  /** Secret values for the runtime to write into `secretsDir` (when they are not there yet). */
-  readonly secretValues?: Readonly<Record<string, string>>;
-}
+export type PreparedFiles = Omit<SpecializeLocation, "exited">;
 
 export interface RemoteInstanceOptions {
   readonly id: string;

@@ -1,14 +1,21 @@
 /**
  * Runlet secrets as Kubernetes Secrets in the functions' namespace: one Secret per Runlet
- * secret, of the same name, its value under the key of that name (where OpenFaaS keeps its
- * secrets, so their pods read them the same way), labelled `runlet.dev/secret: "true"`. Values
+ * secret, of the same name, with its keys (a one-value secret under the key of its own name,
+ * where OpenFaaS keeps its secrets, so their pods read them the same way), labelled
+ * `runlet.dev/secret: "true"`. Values
  * are read from an informer cache of those Secrets only; they are never logged, nor put into
  * an error message.
  */
 import type { V1Secret } from "@kubernetes/client-node";
 import { annotations, fieldManagers, labels, partOf } from "../../kubernetes/names.js";
 import { isConflict } from "../../kubernetes/revisions.js";
-import { secretNotFound, type SecretInfo, type SecretStore } from "../secret-store.js";
+import {
+  assertValueKeys,
+  secretNotFound,
+  type KeyedValues,
+  type SecretInfo,
+  type SecretStore,
+} from "../secret-store.js";
 import { NamespaceClient, isNotFound, timeOf, type KubernetesStoreOptions } from "./api-client.js";
 import { ResourceCache } from "./resource-cache.js";
 
@@ -48,7 +55,12 @@ export class KubernetesSecretStore implements SecretStore {
     await this.#secrets.stop();
   }
 
-  async put(name: string, value: string): Promise<{ created: boolean }> {
+  async put(name: string, values: KeyedValues): Promise<{ created: boolean }> {
+    assertValueKeys(values, "secret");
+    const data: Record<string, string> = {};
+    for (const [key, value] of Object.entries(values)) {
+      data[key] = value.toString("base64");
+    }
     const body: V1Secret = {
       apiVersion: "v1",
       kind: "Secret",
@@ -62,7 +74,7 @@ export class KubernetesSecretStore implements SecretStore {
         },
         annotations: { [annotations.updatedAt]: String(Date.now()) },
       },
-      data: { [name]: Buffer.from(value, "utf8").toString("base64") },
+      data,
     };
     const known = this.#secrets.get(name);
     let written: V1Secret;
@@ -120,14 +132,18 @@ export class KubernetesSecretStore implements SecretStore {
     return true;
   }
 
-  reveal(names: readonly string[]): Record<string, string> {
-    const values: Record<string, string> = {};
+  reveal(names: readonly string[]): Record<string, KeyedValues> {
+    const values: Record<string, KeyedValues> = {};
     for (const name of names) {
-      const encoded = this.#secrets.get(name)?.data?.[name];
-      if (encoded === undefined) {
+      const data = this.#secrets.get(name)?.data;
+      if (data === undefined) {
         throw secretNotFound(name);
       }
-      values[name] = Buffer.from(encoded, "base64").toString("utf8");
+      const keyed: Record<string, Buffer> = {};
+      for (const [key, encoded] of Object.entries(data)) {
+        keyed[key] = Buffer.from(encoded, "base64");
+      }
+      values[name] = keyed;
     }
     return values;
   }

@@ -94,6 +94,7 @@ describe("the Kubernetes provider's pods", () => {
     packages = podContext({
       packages: { localPath: (name) => join(root, name) },
       secrets: { reveal: () => ({}) },
+      configs: { reveal: () => ({}) },
       onLog: () => undefined,
       onError: () => undefined,
     }).packages;
@@ -112,7 +113,11 @@ describe("the Kubernetes provider's pods", () => {
   ): Promise<KubernetesProvider> {
     const made = (await createKubernetesProvider(providerOptions(extra))({
       packages,
-      secrets: { reveal: (names) => Object.fromEntries(names.map((n) => [n, `value of ${n}`])) },
+      secrets: {
+        reveal: (names) =>
+          Object.fromEntries(names.map((n) => [n, { [n]: Buffer.from(`value of ${n}`) }])),
+      },
+      configs: { reveal: () => ({}) },
       onLog: (line) => logs.push(line),
       onError: (error) => {
         throw error;
@@ -146,6 +151,7 @@ describe("the Kubernetes provider's pods", () => {
       handler,
       env: {},
       secrets: ["token"],
+      configs: [],
       timeoutMs: 10_000,
       concurrency: 4,
       compat: undefined,

@@ -116,7 +116,11 @@ export function describeProviderContract(name: string, subject: ContractSubject)
       const logs: LogLine[] = [];
       const provider = await subject.create({
         packages: { localPath: (digest) => join(packagesDir, digest) },
-        secrets: { reveal: (names) => Object.fromEntries(names.map((n) => [n, `value of ${n}`])) },
+        secrets: {
+          reveal: (names) =>
+            Object.fromEntries(names.map((n) => [n, { [n]: Buffer.from(`value of ${n}`) }])),
+        },
+        configs: { reveal: () => ({}) },
         onLog: (line) => logs.push(line),
         onError: (error) => {
           throw error;
@@ -145,6 +149,7 @@ export function describeProviderContract(name: string, subject: ContractSubject)
             handler: "index.js",
             env: {},
             secrets: ["token"],
+            configs: [],
             timeoutMs: 10_000,
             concurrency: 10,
             compat: undefined,

@@ -16,6 +16,7 @@ import { javaServerArgs } from "../../../src/host/java-flags.js";
 import { javaRuntime } from "../../../src/host/java-runtime.js";
 import { pythonInterpreter } from "../../../src/host/python-interpreter.js";
 import { RemoteInstance } from "../../../src/provider/remote/remote-instance.js";
+import { instanceFiles } from "../../../src/provider/instance-files.js";
 import type {
   ExitInfo,
   PoolStatus,
@@ -139,12 +140,20 @@ export class TcpProcessProvider implements Provider {
         await gone;
       },
       prepare: async (request) => {
-        for (const [name, value] of Object.entries(this.#context.secrets.reveal(request.secrets))) {
-          const file = join(secretsDir, name);
+        const files = instanceFiles(
+          this.#context.secrets.reveal(request.secrets),
+          this.#context.configs.reveal(request.configs),
+        );
+        for (const [key, value] of files.openfaas) {
+          const file = join(secretsDir, key);
           await writeFile(file, value, { mode: 0o400 });
           await chmod(file, 0o400);
         }
-        return { packagePath: this.#context.packages.localPath(request.packageDigest), secretsDir };
+        return {
+          packagePath: this.#context.packages.localPath(request.packageDigest),
+          secretsDir,
+          fissionDir: secretsDir,
+        };
       },
     });
     const forward = (stream: "stdout" | "stderr") => (line: string) => {
