@@ -1,11 +1,14 @@
 /**
  * An OpenFaaS `openfaas.com/v1` Function object as a Runlet function, for the operator (issue
  * 16). Its image must name a package the gateway has (`sha256:<hex>`), as the OpenFaaS deploy
- * route asks embedded: Runlet runs packages, there is no image to pull. The runtime and handler
- * come from the `com.runlet.runtime` and `com.runlet.handler` annotations (default node,
- * handler.js); the com.openfaas.scale labels become the scale bounds.
+ * route asks embedded: Runlet runs packages, there is no image to pull. The template's lang (the
+ * `com.openfaas.lang` label or annotation faas-cli sets, e.g. node20, python3-http) picks the
+ * runtime, handler and handler shape as in a stack file; the `com.runlet.runtime` and
+ * `com.runlet.handler` annotations override them (default node, handler.js). The
+ * com.openfaas.scale labels become the scale bounds.
  */
 import { functionSpecSchema, type FunctionSpec } from "../spec/function-spec.js";
+import { openfaasLangs } from "../spec/openfaas-stack.js";
 import { list, record, text } from "./imported.js";
 
 export interface ConvertedOpenfaasFunction {
@@ -53,9 +56,18 @@ export function convertOpenfaasFunction(
     scale["min"] = 0;
   }
   const limits = record(spec.limits);
+  const langName = annotations["com.openfaas.lang"] ?? labels["com.openfaas.lang"];
+  const lang = langName === undefined ? undefined : openfaasLangs[langName];
+  if (langName !== undefined && lang === undefined) {
+    return {
+      reason: "InvalidSpec",
+      message: `com.openfaas.lang ${JSON.stringify(langName)} is not a template Runlet knows; known: ${Object.keys(openfaasLangs).join(", ")}`,
+    };
+  }
   const runletSpec: Record<string, unknown> = {
-    runtime: annotations["com.runlet.runtime"] ?? "node",
-    handler: annotations["com.runlet.handler"] ?? "handler.js",
+    runtime: annotations["com.runlet.runtime"] ?? lang?.runtime ?? "node",
+    handler: annotations["com.runlet.handler"] ?? lang?.handler ?? "handler.js",
+    ...(lang === undefined ? {} : { compat: lang.compat ?? "openfaas" }),
   };
   const env = stringMap(spec.environment);
   if (Object.keys(env).length > 0) {

@@ -26,6 +26,10 @@ export interface KubernetesModeOptions {
    * @default `http://runlet-gateway.<system namespace>.svc:8081`
    */
   readonly packagesUrl?: string;
+  /** NATS servers (the async queue's): the replicas share log lines through their JetStream. */
+  readonly natsServers?: readonly string[];
+  /** The gateway pod this replica runs in (POD_NAME, POD_UID): the owner of its function pods. */
+  readonly ownerPod?: { readonly name: string; readonly uid: string };
   /** The rest of the provider's settings (limits classes, pool size, images, timeouts). */
   readonly provider?: Omit<KubernetesProviderOptions, "kubeConfig" | "namespace">;
   readonly onError?: (error: unknown) => void;
@@ -48,6 +52,7 @@ export function kubernetesMode(options: KubernetesModeOptions): KubernetesModePa
     functionNamespace,
     provider: createKubernetesProvider({
       ...options.provider,
+      ...(options.ownerPod && { ownerPod: options.ownerPod }),
       kubeConfig,
       namespace: systemNamespace,
     }),
@@ -55,6 +60,7 @@ export function kubernetesMode(options: KubernetesModeOptions): KubernetesModePa
       kubeConfig,
       namespace: functionNamespace,
       packagesDir: options.packagesDir,
+      natsServers: options.natsServers,
       onError: options.onError,
     }),
     // The key is derived from the secrets key, which every replica mounts from one Secret.

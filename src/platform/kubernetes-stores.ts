@@ -1,9 +1,10 @@
 /**
  * The stores of a gateway replica in Kubernetes mode (issue 16): functions, revisions, triggers,
  * secrets and config maps on the API server, packages in a folder every replica mounts (a PersistentVolume),
- * so replicas keep nothing that matters to themselves. Logs and async calls stay in the
- * replica's own data directory until their cluster-wide forms (pod logs, NATS JetStream) take
- * their place behind the same ports.
+ * so replicas keep nothing that matters to themselves. Logs are kept in each replica's data
+ * directory and shared through a JetStream stream (log-replication.ts) when NATS is given; async
+ * calls go to JetStream through the queue option (the call store here is the embedded queue's,
+ * unused then).
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import {
   type KubernetesTriggerStoreOptions,
 } from "../store/kubernetes/kubernetes-trigger-store.js";
 import { SqliteAuditLog } from "../store/audit-log.js";
+import { LogReplication } from "../store/log-replication.js";
 import { LogStore } from "../store/log-store.js";
 import { PackageStore, type PackageStoreOptions } from "../store/package-store.js";
 import { SqliteTokenStore } from "../store/token-store.js";
@@ -37,6 +39,8 @@ export interface KubernetesStoresOptions {
   readonly packages?: PackageStoreOptions;
   /** Where cron firings are kept. @default in memory */
   readonly cron?: KubernetesTriggerStoreOptions["cron"];
+  /** NATS servers whose JetStream shares the replicas' log lines. @default logs stay per replica */
+  readonly natsServers?: readonly string[];
   /** Objects that do not parse, watches that fail. @default nothing */
   readonly onError?: (error: unknown) => void;
 }
@@ -59,6 +63,23 @@ export function kubernetesStores(
       KubernetesConfigStore.open(shared),
     ]);
     const db = openDatabase(join(dataDir.root, "runlet.db"));
+    const logs = new LogStore(db);
+    const replication = options.natsServers
+      ? await LogReplication.start({
+          servers: options.natsServers,
+          logs,
+          onError: shared.onError,
+        }).catch(async (error: unknown) => {
+          await Promise.all([
+            functions.close(),
+            triggers.close(),
+            secrets.close(),
+            configs.close(),
+          ]);
+          db.close();
+          throw error;
+        })
+      : undefined;
     return {
       functions,
       triggers,
@@ -70,13 +91,14 @@ export function kubernetesStores(
         { maxUnpackedBytes: options.maxPackageBytes ?? 256 * 2 ** 20, maxFiles: 50_000 },
         options.packages,
       ),
-      logs: new LogStore(db),
+      logs,
       calls: new CallStore(db, dataDir.secretsKey),
       // In the replica's database until a Secret-backed token store and a shared audit log
       // take their place behind the same interfaces (docs/security.md).
       tokens: new SqliteTokenStore(db),
       audit: new SqliteAuditLog(db),
       close: async () => {
+        await replication?.close();
         await Promise.all([functions.close(), triggers.close(), secrets.close(), configs.close()]);
         db.close();
       },

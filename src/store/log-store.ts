@@ -6,6 +6,9 @@
 import { EventEmitter } from "node:events";
 import type { Db } from "./database.js";
 
+/** The event for lines stored here first; no function name can be it (names are DNS labels). */
+const localAppend = Symbol("local append");
+
 export interface StoredLogLine {
   readonly id: number;
   readonly functionName: string;
@@ -66,10 +69,17 @@ export class LogStore {
     this.#events.setMaxListeners(0);
   }
 
-  append(line: NewLogLine): void {
+  /**
+   * Stores a line and tells its subscribers. `peer`: a line another gateway replica stored
+   * first (log-replication.ts), which is not passed on again.
+   */
+  append(line: NewLogLine, origin: "local" | "peer" = "local"): void {
     if (this.#closed) {
       // An instance stopped during shutdown may still print; the database is gone by then.
       return;
+    }
+    if (origin === "local") {
+      this.#events.emit(localAppend, line);
     }
     const text =
       line.text.length > this.#maxLineLength
@@ -129,6 +139,18 @@ export class LogStore {
       )
       .all(...params);
     return rows.reverse().map(toLine);
+  }
+
+  /** Calls `listener` for every line stored here first (not a peer's), until unsubscribed. */
+  onLocalAppend(listener: (line: NewLogLine) => void): () => void {
+    this.#events.on(localAppend, listener);
+    return () => this.#events.off(localAppend, listener);
+  }
+
+  /** Forgets every line (a replica about to replay the cluster's log stream). */
+  clear(): void {
+    this.flush();
+    this.#db.prepare("DELETE FROM logs").run();
   }
 
   /** Calls `listener` for every new line of a function until the returned function is called. */

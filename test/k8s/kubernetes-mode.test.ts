@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packDirectory } from "../../src/packaging/pack.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
 import { pollUntil } from "./cluster/wait.js";
 import {
@@ -130,6 +131,14 @@ describe("Kubernetes mode on the real node", () => {
         '{"message":"Hello, Ada!"}',
       );
       expect(await ok(["invoke", "greet", "--query", "name=Ada"])).toContain("Ada");
+      // The function's console output, from its pod, in `runlet logs` on any replica.
+      for (let i = 0; i < 4; i += 1) {
+        await pollUntil(
+          "hello's greeting in its logs",
+          async () => ((await ok(["logs", "hello"])).includes("greeting Ada") ? true : undefined),
+          { timeoutMs: 30_000 },
+        );
+      }
       // The functions are objects on the API server, and their pods run in the system namespace.
       const { kubectl } = installed();
       const functions = await kubectl([
@@ -218,6 +227,20 @@ describe("Kubernetes mode on the real node", () => {
         error: { message: expect.stringMatching(/out of memory|memory limit/) },
       });
       expect((await call("/function/fragile")).body).toBe("alive");
+      // Every gateway replica tells both exits in the function's logs, whichever ran them.
+      for (let i = 0; i < 4; i += 1) {
+        const logs = await pollUntil(
+          "both exits in the logs",
+          async () => {
+            const out = await ok(["logs", "fragile"]);
+            return /exited with code 3/.test(out) && /out of memory|memory limit/.test(out)
+              ? out
+              : undefined;
+          },
+          { timeoutMs: 30_000 },
+        );
+        expect(logs).toMatch(/instance k8s-\w+ exited with code 3/);
+      }
     },
     STEP_TIMEOUT_MS,
   );
@@ -236,6 +259,239 @@ describe("Kubernetes mode on the real node", () => {
       await converges("/function/versioned", "v2 s3cr3t");
       expect(await ok(["rollback", "versioned"])).toMatch(/revision 1/);
       await converges("/function/versioned", "v1 s3cr3t");
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    "keeps an accepted async call when the gateway pod running it is killed, and its function pods go with it",
+    async () => {
+      const { kubectl } = installed();
+      await deployFunction(
+        "slow",
+        {
+          "index.js":
+            "export default async (event) => { await new Promise((r) => setTimeout(r, 6000)); return 'done ' + event.body; };",
+        },
+        [
+          "runtime: node",
+          "source: .",
+          "handler: index.js",
+          "timeout: 60s",
+          "scale: { idleTimeout: 3s, window: 6s }",
+        ],
+      );
+      await pollUntil(
+        "slow's pods to be gone (scaled to zero)",
+        async () => ((await podsOf("slow")).length === 0 ? true : undefined),
+        { timeoutMs: STEP_TIMEOUT_MS },
+      );
+      const accepted = await fetch(`${installed().gatewayUrl}/async-function/slow`, {
+        method: "POST",
+        body: "job-1",
+        headers: { "content-type": "text/plain" },
+      });
+      expect(accepted.status).toBe(202);
+      const id = accepted.headers.get("x-call-id") ?? "";
+      // The one pod started for the call is owned by the gateway pod running it.
+      const pod = await pollUntil(
+        "the pod started for the call",
+        async () => (await podsOf("slow"))[0],
+        { timeoutMs: STEP_TIMEOUT_MS },
+      );
+      const owner = await kubectl([
+        "-n",
+        SYSTEM_NAMESPACE,
+        "get",
+        "pod",
+        pod,
+        "-o",
+        "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
+      ]);
+      expect(owner).toMatch(/^Pod\/runlet-gateway-/);
+      const gatewayPod = owner.slice("Pod/".length);
+      await kubectl([
+        "-n",
+        SYSTEM_NAMESPACE,
+        "delete",
+        "pod",
+        gatewayPod,
+        "--grace-period=0",
+        "--force",
+        "--wait=false",
+      ]);
+      // The garbage collector removes the function pod only the killed gateway could reach.
+      await pollUntil(
+        `pod ${pod} to go with its gateway`,
+        async () => ((await podsOf("slow")).includes(pod) ? undefined : true),
+        { timeoutMs: STEP_TIMEOUT_MS },
+      );
+      // Another replica takes the call once its lease (5 s here) runs out, and runs it again.
+      const done = await pollUntil(
+        `call ${id} to succeed`,
+        async () => {
+          const answer = await call(`/api/v1/calls/${id}`, {
+            headers: { authorization: `Bearer ${installed().adminToken}` },
+          });
+          if (answer.status !== 200) {
+            return undefined;
+          }
+          const record = JSON.parse(answer.body) as {
+            state: string;
+            attempts: number;
+            result?: { body: string };
+          };
+          return record.state === "succeeded" ? record : undefined;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 1000 },
+      );
+      expect(done.result?.body).toBe("done job-1");
+      expect(done.attempts).toBeGreaterThanOrEqual(2);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    "fails the operator over to its other replica, which deploys a Kubeless Function applied with kubectl",
+    async () => {
+      const { kubectl } = installed();
+      const holder = (): Promise<string> =>
+        kubectl([
+          "-n",
+          SYSTEM_NAMESPACE,
+          "get",
+          "lease",
+          "runlet-operator",
+          "-o",
+          "jsonpath={.spec.holderIdentity}",
+        ]);
+      const leader = await pollUntil(
+        "an operator leader",
+        async () => (await holder()) || undefined,
+        {
+          timeoutMs: STEP_TIMEOUT_MS,
+        },
+      );
+      expect(leader).toMatch(/^runlet-operator-/);
+      await kubectl([
+        "-n",
+        SYSTEM_NAMESPACE,
+        "delete",
+        "pod",
+        leader,
+        "--grace-period=0",
+        "--force",
+        "--wait=false",
+      ]);
+      const next = await pollUntil(
+        "another operator replica to take the Lease",
+        async () => {
+          const now = await holder();
+          return now !== "" && now !== leader ? now : undefined;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 500 },
+      );
+      expect(next).toMatch(/^runlet-operator-/);
+      await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "kubeless.io/v1beta1",
+          kind: "Function",
+          metadata: { name: "kl-hello", namespace: FUNCTION_NAMESPACE },
+          spec: {
+            runtime: "nodejs14",
+            handler: "hello.foo",
+            function: "module.exports = { foo: (event) => 'hello ' + event.data };\n",
+            "function-content-type": "text",
+          },
+        }),
+      );
+      await pollUntil(
+        "the Kubeless Function to answer",
+        async () => {
+          const answer = await call("/function/kl-hello", { method: "POST", body: "world" });
+          return answer.status === 200 ? answer.body : undefined;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 1000 },
+      );
+      const answer = await call("/function/kl-hello", { method: "POST", body: "world" });
+      expect(answer).toEqual({ status: 200, body: "hello world" });
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    "deploys an OpenFaaS Function applied with kubectl whose image is an uploaded package",
+    async () => {
+      const { kubectl } = installed();
+      const dir = join(cwd, "functions", "of-hello");
+      await mkdir(dir, { recursive: true });
+      await writeFile(
+        join(dir, "handler.js"),
+        "module.exports = async (event, context) => context.status(200).succeed('openfaas ' + event.body);\n",
+      );
+      const packed = await packDirectory(dir);
+      const uploaded = await fetch(`${installed().gatewayUrl}/api/v1/packages`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${installed().adminToken}`,
+          "content-type": "application/gzip",
+        },
+        body: packed.archive,
+      });
+      expect(uploaded.status).toBeLessThan(300);
+      await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "openfaas.com/v1",
+          kind: "Function",
+          metadata: { name: "of-hello", namespace: FUNCTION_NAMESPACE },
+          spec: {
+            name: "of-hello",
+            image: packed.digest,
+            labels: { "com.openfaas.scale.min": "1" },
+            annotations: { "com.openfaas.lang": "node20" },
+          },
+        }),
+      );
+      const answer = await pollUntil(
+        "the OpenFaaS Function to answer",
+        async () => {
+          const got = await call("/function/of-hello", { method: "POST", body: "hi" });
+          return got.status === 200 ? got : undefined;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 1000 },
+      );
+      expect(answer.body).toBe("openfaas hi");
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
+    "fires a cron trigger once per slot although both gateway replicas schedule it",
+    async () => {
+      await deployFunction("ticker", { "index.js": "export default async () => 'tick';" }, [
+        "runtime: node",
+        "source: .",
+        "handler: index.js",
+        "scale: { min: 1 }",
+        'triggers: [{ cron: "@every 2s" }]',
+      ]);
+      const calls = await pollUntil(
+        "five cron firings",
+        async () => {
+          const answer = await call("/api/v1/calls?function=ticker&limit=100", {
+            headers: { authorization: `Bearer ${installed().adminToken}` },
+          });
+          const listed = JSON.parse(answer.body) as { id: string }[];
+          return listed.length >= 5 ? listed : undefined;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 1000 },
+      );
+      const slots = calls.map(({ id }) => Number(/^cron-.+-(\d+)$/.exec(id)?.[1]));
+      // One call per slot, slots 2 s apart on the grid.
+      expect(new Set(slots).size).toBe(slots.length);
+      expect(slots.every((slot) => slot % 2000 === 0)).toBe(true);
     },
     STEP_TIMEOUT_MS,
   );

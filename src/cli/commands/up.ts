@@ -98,6 +98,8 @@ export const upCommand = defineCommand({
             functionNamespace: env("RUNLET_FUNCTION_NAMESPACE"),
             packagesDir: resolve(io.cwd, env("RUNLET_PACKAGES_DIR") ?? join(dataDir, "packages")),
             packagesUrl: env("RUNLET_PACKAGES_URL"),
+            ownerPod: ownerPodOf(env("POD_NAME"), env("POD_UID")),
+            natsServers: natsUrl?.split(","),
             onError: (error) =>
               line(io.stderr, `warning: ${error instanceof Error ? error.message : String(error)}`),
           })
@@ -248,6 +250,14 @@ function callQueueOptions(env: Record<string, string | undefined>): CallQueueOpt
     }
   }
   return { retentionMs, maxConcurrency, leaseMs };
+}
+
+/** The gateway's own pod (the chart passes both through the downward API), when known. */
+function ownerPodOf(
+  name: string | undefined,
+  uid: string | undefined,
+): { name: string; uid: string } | undefined {
+  return name !== undefined && uid !== undefined ? { name, uid } : undefined;
 }
 
 /** The secrets key the replicas share (a mounted Secret: base64 of 32 bytes), when named. */

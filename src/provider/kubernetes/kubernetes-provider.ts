@@ -13,6 +13,7 @@ import {
   CoreV1Api,
   KubernetesObjectApi,
   PatchStrategy,
+  type V1OwnerReference,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { fieldManagers, labels } from "../../kubernetes/names.js";
@@ -226,6 +227,21 @@ export class KubernetesProvider implements Provider {
     return pool.applied;
   }
 
+  /** The gateway pod as the owner of the function pods it runs (not their controller). */
+  #owner(): V1OwnerReference | undefined {
+    const pod = this.#options.ownerPod;
+    return (
+      pod && {
+        apiVersion: "v1",
+        kind: "Pod",
+        name: pod.name,
+        uid: pod.uid,
+        controller: false,
+        blockOwnerDeletion: false,
+      }
+    );
+  }
+
   async #poolExists(pool: Pool): Promise<boolean> {
     try {
       await this.#apps.readNamespacedDeployment({
@@ -266,6 +282,7 @@ export class KubernetesProvider implements Provider {
           podName,
           pool: pool.name,
           instanceId,
+          owner: this.#owner(),
         });
         if (claimed && claimed.status?.podIP !== undefined) {
           return claimed;
@@ -280,15 +297,17 @@ export class KubernetesProvider implements Provider {
   /** The "no pool" cold start: a pod made for this start, once it is Ready. */
   async #createPod(pool: Pool, instanceId: string): Promise<V1Pod> {
     const name = `runlet-${instanceId}`;
-    await this.#core.createNamespacedPod({
+    const body = instancePod({
+      ...this.#template(pool),
       namespace: this.#options.namespace,
-      body: instancePod({
-        ...this.#template(pool),
-        namespace: this.#options.namespace,
-        name,
-        instanceId,
-      }),
+      name,
+      instanceId,
     });
+    const owner = this.#owner();
+    if (owner) {
+      body.metadata = { ...body.metadata, ownerReferences: [owner] };
+    }
+    await this.#core.createNamespacedPod({ namespace: this.#options.namespace, body });
     try {
       return await this.#watch.waitFor(
         name,

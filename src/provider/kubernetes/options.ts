@@ -58,6 +58,12 @@ export interface KubernetesProviderOptions {
   readonly dial?: (podIp: string, port: number) => Promise<DialAddress>;
   /** How long a pod made for one start may take to become Ready. @default 120000 */
   readonly podStartTimeoutMs?: number;
+  /**
+   * The gateway pod this provider runs in (its name and uid, from the downward API), made the
+   * owner of every pod it claims or creates: when the gateway pod goes, however it goes, the
+   * garbage collector removes the function pods only it could reach. @default no owner
+   */
+  readonly ownerPod?: { readonly name: string; readonly uid: string };
   /** The most a package may unpack to in a pod (the runtime refuses more). @default 256 MiB */
   readonly maxPackageBytes?: number;
   /**
@@ -77,6 +83,7 @@ export interface ResolvedKubernetesOptions {
   readonly imagePullPolicy: "Always" | "IfNotPresent" | "Never";
   readonly dial: (podIp: string, port: number) => Promise<DialAddress>;
   readonly podStartTimeoutMs: number;
+  readonly ownerPod: { readonly name: string; readonly uid: string } | undefined;
   readonly maxPackageBytes: number;
   readonly exitReportMs: number;
 }
@@ -116,6 +123,7 @@ export function resolveKubernetesOptions(
     imagePullPolicy: options.imagePullPolicy ?? "IfNotPresent",
     dial: options.dial ?? ((host, port) => Promise.resolve({ host, port })),
     podStartTimeoutMs: options.podStartTimeoutMs ?? 120_000,
+    ownerPod: options.ownerPod,
     maxPackageBytes: options.maxPackageBytes ?? 256 * mebi,
     exitReportMs: options.exitReportMs ?? 15_000,
   };

@@ -12,6 +12,7 @@ import {
   type CoreV1Api,
   PatchStrategy,
   setHeaderOptions,
+  type V1OwnerReference,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { labels } from "../../kubernetes/names.js";
@@ -29,14 +30,19 @@ export async function claimPoolPod(
     readonly podName: string;
     readonly pool: string;
     readonly instanceId: string;
+    /** Replaces the ReplicaSet as the pod's owner (the gateway pod that claims it). */
+    readonly owner?: V1OwnerReference;
   },
 ): Promise<V1Pod | undefined> {
-  const patch = [
+  const patch: object[] = [
     { op: "test", path: pointer(labels.pool), value: options.pool },
     { op: "remove", path: pointer(labels.pool) },
     { op: "add", path: pointer(labels.instance), value: options.instanceId },
     { op: "replace", path: pointer(labels.component), value: "function-instance" },
   ];
+  if (options.owner) {
+    patch.push({ op: "add", path: "/metadata/ownerReferences", value: [options.owner] });
+  }
   try {
     return await core.patchNamespacedPod(
       { name: options.podName, namespace: options.namespace, body: patch },

@@ -1,7 +1,8 @@
 /**
  * Triggers as Trigger objects on the API server, read from an informer cache each write goes
- * through. The cron firings stay with each gateway (CronFirings, in memory by default): which
- * replica fires a cron trigger across a cluster is the operator's to decide, not this store's.
+ * through. The cron firings stay with each gateway (CronFirings, in memory by default); each
+ * firing still runs once across the replicas, since they all give it the same call id (see
+ * MemoryCronFirings).
  */
 import { fieldManagers, kinds, labels, partOf, runletApiVersion } from "../../kubernetes/names.js";
 import { triggerResourceSpecSchema, type TriggerObject } from "../../kubernetes/resources.js";
@@ -162,17 +163,23 @@ export class KubernetesTriggerStore implements TriggerStore {
   }
 }
 
-/** Cron firings in memory: one scheduler per process fires each firing once. */
+/**
+ * Cron firings in memory: one scheduler per process fires each firing once. Every replica
+ * schedules every cron trigger; a firing's call id is its trigger and time, and `every`
+ * schedules run on a grid from the epoch (anchor 0), so the replicas' firings of one slot
+ * carry the same id and the shared queue (JetStream, which keeps one message per id) runs it
+ * once. A replica starting late fires from its start on, nothing missed before it.
+ */
 export class MemoryCronFirings implements CronFirings {
-  readonly #state = new Map<string, { schedule: string; anchor: number; lastFired: number }>();
+  readonly #state = new Map<string, { schedule: string; lastFired: number }>();
 
   cronState(name: string, schedule: string, now: number): { anchor: number; lastFired: number } {
     const known = this.#state.get(name);
     if (known?.schedule === schedule) {
-      return { anchor: known.anchor, lastFired: known.lastFired };
+      return { anchor: 0, lastFired: known.lastFired };
     }
-    this.#state.set(name, { schedule, anchor: now, lastFired: now });
-    return { anchor: now, lastFired: now };
+    this.#state.set(name, { schedule, lastFired: now });
+    return { anchor: 0, lastFired: now };
   }
 
   claimFiring(name: string, time: number): boolean {
