@@ -8,6 +8,7 @@ import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { UserError } from "../errors.js";
 
 export const defaultGateway = "http://127.0.0.1:8080";
 
@@ -17,6 +18,8 @@ export type SavedConfig = z.infer<typeof savedConfigSchema>;
 export interface ClientTarget {
   readonly gateway: string;
   readonly token: string | undefined;
+  /** PEM certificates an https gateway is checked against (--ca, RUNLET_CA), in place of the system roots. */
+  readonly ca?: string;
 }
 
 export function configPath(env: Readonly<Record<string, string | undefined>>): string {
@@ -60,9 +63,11 @@ export async function forgetConfig(
 }
 
 export function resolveTarget(
-  flags: { gateway?: string; token?: string },
+  flags: { gateway?: string; token?: string; ca?: string },
   env: Readonly<Record<string, string | undefined>>,
 ): ClientTarget {
+  const caPath = flags.ca ?? (env["RUNLET_CA"] || undefined);
+  const ca = caPath === undefined ? undefined : readCa(caPath);
   const saved = readSavedConfig(env);
   const gateway = (
     flags.gateway ??
@@ -75,7 +80,19 @@ export function resolveTarget(
     env["RUNLET_TOKEN"] ??
     (saved && saved.gateway.replace(/\/+$/, "") === gateway ? saved.token : undefined) ??
     localToken(gateway, env);
-  return { gateway, token };
+  return ca === undefined ? { gateway, token } : { gateway, token, ca };
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UserError(
+      "RUNLET_INVALID_REQUEST",
+      `Cannot read the CA certificate ${path} (${(error as Error).message}); give the gateway's certificate as a PEM file with --ca FILE or RUNLET_CA (runlet up --tls keeps it in <data-dir>/tls/cert.pem).`,
+      { cause: error },
+    );
+  }
 }
 
 /** The token of a platform started on this machine with the default data dir. */

@@ -1,6 +1,6 @@
 /** A typed client for the gateway's API, used by every client command. */
 import type { Readable } from "node:stream";
-import { request, type Dispatcher } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import { looksLikeToken } from "../auth/token-format.js";
 import { UserError, type ErrorCode } from "../errors.js";
 import type { ClientTarget } from "./client-config.js";
@@ -23,9 +23,13 @@ export interface InvokeOptions {
 
 export class GatewayClient {
   readonly target: ClientTarget;
+  /** Trusts the --ca certificate; undefined uses undici's global dispatcher. */
+  readonly #dispatcher: Dispatcher | undefined;
 
   constructor(target: ClientTarget) {
     this.target = target;
+    this.#dispatcher =
+      target.ca === undefined ? undefined : new Agent({ connect: { ca: target.ca } });
   }
 
   async json<T>(method: Method, path: string, body?: unknown): Promise<T> {
@@ -55,6 +59,7 @@ export class GatewayClient {
         method,
         headers,
         body: options.body,
+        ...(this.#dispatcher && { dispatcher: this.#dispatcher }),
       });
     } catch (error) {
       throw new UserError(

@@ -18,7 +18,7 @@ export interface CommandDefinition<O extends z.ZodType = z.ZodType> {
   readonly arguments?: string;
   readonly description: string;
   readonly options?: readonly OptionDefinition[];
-  /** Adds --gateway and --token. */
+  /** Adds --gateway, --token and --ca. */
   readonly client?: boolean;
   /** Adds --json. */
   readonly json?: boolean;
@@ -43,4 +43,5 @@ export function defineCommand<O extends z.ZodType>(
 export const clientFlagsSchema = z.object({
   gateway: z.string().optional(),
   token: z.string().optional(),
+  ca: z.string().optional(),
 });

@@ -82,7 +82,14 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         "--gateway <url>",
         "gateway URL (default: RUNLET_GATEWAY, the saved login, or http://127.0.0.1:8080)",
       );
-      command.option("--token <token>", "admin token (default: RUNLET_TOKEN or the saved login)");
+      command.option(
+        "--token <token>",
+        "admin token or a scoped token (default: RUNLET_TOKEN or the saved login)",
+      );
+      command.option(
+        "--ca <file>",
+        "PEM certificate to trust for an https gateway (default: RUNLET_CA)",
+      );
     }
     if (definition.json) {
       command.option("--json", "print JSON instead of text");

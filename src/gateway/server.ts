@@ -5,6 +5,7 @@
  * OpenFaaS routes, metrics, health).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Clock } from "../clock.js";
@@ -66,6 +67,8 @@ export interface GatewayOptions {
    * feed it; node:http keeps its own timers). @default the platform's clock
    */
   readonly clock?: Clock;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. @default plain HTTP */
+  readonly tls?: { readonly cert: Buffer | string; readonly key: Buffer | string };
 }
 
 export interface Gateway {
@@ -168,55 +171,61 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Close idle keep-alive connections on shutdown so close() does not wait on them.
     forceCloseConnections: "idle",
     serverFactory: (fastifyHandler) => {
-      const httpServer = createServer(
-        {
-          keepAliveTimeout: keepAliveTimeoutMs,
-          requestTimeout: requestTimeoutMs,
-          headersTimeout: Math.min(60_000, requestTimeoutMs),
-          // How often node:http looks for requests past their timeouts.
-          connectionsCheckingInterval: Math.min(30_000, Math.max(100, requestTimeoutMs / 2)),
-          // Checked below, so the 400 has an error body.
-          requireHostHeader: false,
-        },
-        (req: IncomingMessage, res: ServerResponse) => {
-          if (req.headers.host === undefined && req.httpVersion === "1.1") {
-            // RFC 9112 §3.2: a request without Host is refused, and nothing of it is read.
-            res.writeHead(400, { "content-type": "application/json", connection: "close" });
-            res.end(
-              errorJson(
-                "RUNLET_INVALID_REQUEST",
-                "The request has no Host header, which HTTP/1.1 requires; send one.",
-              ),
-            );
-            return;
-          }
-          // Calls take a direct path; only the rest goes through Fastify.
-          if (isInvocation(req.url ?? "")) {
-            countInFlight(res);
-            const exchange = new NodeExchange(req, res);
-            settle(exchange, () => handleInvocation(platform, metrics, exchange));
-            return;
-          }
-          if (isAsyncInvocation(req.url ?? "")) {
-            // Answered once stored; the call itself runs later, outside this request.
-            const exchange = new NodeExchange(req, res);
-            settle(exchange, () => handleAsyncInvocation(platform, metrics, req, res));
-            return;
-          }
-          const route = findRoute(platform, req);
-          if (route) {
-            countInFlight(res);
-            const exchange = new NodeExchange(req, res);
-            settle(exchange, () => handleRoute(platform, metrics, exchange, route));
-            return;
-          }
-          fastifyHandler(req, res);
-        },
-      );
-      // Every accepted connection goes to the lean front first; it hands on what it does not serve.
-      const httpListeners = httpServer.listeners("connection") as ((socket: Socket) => void)[];
-      httpServer.removeAllListeners("connection");
-      httpServer.on("connection", (socket: Socket) => front.accept(socket));
+      const serverOptions = {
+        keepAliveTimeout: keepAliveTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        headersTimeout: Math.min(60_000, requestTimeoutMs),
+        // How often node:http looks for requests past their timeouts.
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, requestTimeoutMs / 2)),
+        // Checked below, so the 400 has an error body.
+        requireHostHeader: false,
+      };
+      const tls = options.tls;
+      // With TLS, node:https decrypts and the same handler reads the plain requests.
+      const make = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server =>
+        tls
+          ? createTlsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, handler)
+          : createServer(serverOptions, handler);
+      const httpServer = make((req: IncomingMessage, res: ServerResponse) => {
+        if (req.headers.host === undefined && req.httpVersion === "1.1") {
+          // RFC 9112 §3.2: a request without Host is refused, and nothing of it is read.
+          res.writeHead(400, { "content-type": "application/json", connection: "close" });
+          res.end(
+            errorJson(
+              "RUNLET_INVALID_REQUEST",
+              "The request has no Host header, which HTTP/1.1 requires; send one.",
+            ),
+          );
+          return;
+        }
+        // Calls take a direct path; only the rest goes through Fastify.
+        if (isInvocation(req.url ?? "")) {
+          countInFlight(res);
+          const exchange = new NodeExchange(req, res);
+          settle(exchange, () => handleInvocation(platform, metrics, exchange));
+          return;
+        }
+        if (isAsyncInvocation(req.url ?? "")) {
+          // Answered once stored; the call itself runs later, outside this request.
+          const exchange = new NodeExchange(req, res);
+          settle(exchange, () => handleAsyncInvocation(platform, metrics, req, res));
+          return;
+        }
+        const route = findRoute(platform, req);
+        if (route) {
+          countInFlight(res);
+          const exchange = new NodeExchange(req, res);
+          settle(exchange, () => handleRoute(platform, metrics, exchange, route));
+          return;
+        }
+        fastifyHandler(req, res);
+      });
+      // Every accepted connection goes to the lean front first; it hands on what it does not
+      // serve. Over TLS that is each connection once its handshake is done.
+      const accepted = tls ? "secureConnection" : "connection";
+      const httpListeners = httpServer.listeners(accepted) as ((socket: Socket) => void)[];
+      httpServer.removeAllListeners(accepted);
+      httpServer.on(accepted, (socket: Socket) => front.accept(socket));
       handOff = (socket) => {
         for (const listener of httpListeners) {
           listener.call(httpServer, socket);
@@ -346,7 +355,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const address = httpServer.address() as AddressInfo;
   const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   return {
-    url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}`,
+    url: `${options.tls ? "https" : "http"}://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${address.port}`,
     port: address.port,
     server: httpServer,
     async close(graceMs = 10_000) {

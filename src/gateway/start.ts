@@ -1,7 +1,7 @@
 /** Starts the embedded platform: store, executor, local provider and gateway in one process. */
 import type { Clock } from "../clock.js";
 import { startPackageServer, type PackageServer } from "./package-server.js";
-import { startGateway, type Gateway } from "./server.js";
+import { startGateway, type Gateway, type GatewayOptions } from "./server.js";
 import { Platform, type PlatformOptions } from "../platform/platform.js";
 
 export interface RunletOptions extends PlatformOptions {
@@ -23,6 +23,8 @@ export interface RunletOptions extends PlatformOptions {
    * mode: the port function pods may reach). @default none
    */
   readonly packagesPort?: number;
+  /** See GatewayOptions.tls. @default plain HTTP */
+  readonly tls?: GatewayOptions["tls"];
 }
 
 export interface Runlet {
@@ -56,6 +58,7 @@ export async function startRunlet(options: RunletOptions): Promise<Runlet> {
       maxUploadBytes: options.maxUploadBytes,
       historyStepMs: options.historyStepMs,
       clock: options.gatewayClock,
+      tls: options.tls,
     });
   } catch (error) {
     await packageServer?.close();

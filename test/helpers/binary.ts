@@ -43,7 +43,7 @@ export async function startServer(
       30_000,
     );
     const check = (): void => {
-      const match = /gateway\s+(http:\/\/\S+)/.exec(output);
+      const match = /gateway\s+(https?:\/\/\S+)/.exec(output);
       if (match?.[1] && output.includes("Press Ctrl-C")) {
         clearTimeout(timer);
         resolve(match[1]);

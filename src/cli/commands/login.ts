@@ -1,7 +1,13 @@
 /** `runlet login` / `runlet logout`: remember (or forget) a gateway and its token. */
 import { z } from "zod";
 import { UserError } from "../../errors.js";
-import { configPath, defaultGateway, forgetConfig, saveConfig } from "../client-config.js";
+import {
+  configPath,
+  defaultGateway,
+  forgetConfig,
+  resolveTarget,
+  saveConfig,
+} from "../client-config.js";
 import { GatewayClient } from "../client.js";
 import { defineCommand } from "../command.js";
 import { line, readAll } from "../io.js";
@@ -12,6 +18,10 @@ export const loginCommand = defineCommand({
   options: [
     { flags: "--gateway <url>", description: "gateway URL", defaultValue: defaultGateway },
     { flags: "--token <token>", description: "admin token" },
+    {
+      flags: "--ca <file>",
+      description: "PEM certificate to trust for an https gateway (default: RUNLET_CA)",
+    },
     {
       flags: "--token-stdin",
       description: "read the token from stdin (keeps it out of shell history)",
@@ -25,6 +35,7 @@ export const loginCommand = defineCommand({
     gateway: z.string(),
     token: z.string().optional(),
     tokenStdin: z.boolean().optional(),
+    ca: z.string().optional(),
   }),
   async run(_args, options, io) {
     const token = options.tokenStdin
@@ -37,7 +48,10 @@ export const loginCommand = defineCommand({
       );
     }
     const gateway = options.gateway.replace(/\/+$/, "");
-    const client = new GatewayClient({ gateway, token });
+    const { ca } = resolveTarget({ gateway, token, ca: options.ca }, io.env);
+    const client = new GatewayClient(
+      ca === undefined ? { gateway, token } : { gateway, token, ca },
+    );
     const info = await client.json<{ version: { release: string } }>("GET", "/system/info");
     const path = await saveConfig(io.env, { gateway, token });
     line(io.stdout, `✔ logged in to ${gateway} (Runlet ${info.version.release}); saved in ${path}`);

@@ -7,6 +7,11 @@ import type { CallQueueOptions } from "../../calls/call-queue.js";
 import { JetStreamCallQueue } from "../../calls/jetstream-call-queue.js";
 import { UserError } from "../../errors.js";
 import { startRunlet } from "../../gateway/start.js";
+import {
+  readTlsFiles,
+  selfSignedCertificate,
+  type TlsMaterial,
+} from "../../host/tls-certificate.js";
 import { kubernetesMode } from "../../platform/kubernetes-mode.js";
 import { parseDuration } from "../../spec/units.js";
 import { VERSION } from "../../version.js";
@@ -56,6 +61,13 @@ export const upCommand = defineCommand({
         "a second port serving only package archives to function pods (kubernetes mode; default 8081 there, none embedded)",
     },
     {
+      flags: "--tls",
+      description:
+        "serve HTTPS with a self-signed certificate made once into <data-dir>/tls (its fingerprint is printed)",
+    },
+    { flags: "--tls-cert <file>", description: "serve HTTPS with this PEM certificate" },
+    { flags: "--tls-key <file>", description: "the PEM private key of --tls-cert" },
+    {
       flags: "--no-sandbox",
       description: "run instances without namespaces (they still get cgroup limits)",
     },
@@ -72,6 +84,9 @@ export const upCommand = defineCommand({
     callQueue: z.enum(["sqlite", "jetstream"]).optional(),
     mode: z.enum(["embedded", "kubernetes"]).optional(),
     packagesPort: z.coerce.number().int().min(0).max(65535).optional(),
+    tls: z.boolean().optional(),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
@@ -104,8 +119,10 @@ export const upCommand = defineCommand({
               line(io.stderr, `warning: ${error instanceof Error ? error.message : String(error)}`),
           })
         : undefined;
+    const tls = await tlsOf(options, dataDir, io.cwd);
     const runlet = await startRunlet({
       dataDir,
+      ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
       ...(cluster && {
         provider: cluster.provider,
         stores: cluster.stores,
@@ -139,6 +156,13 @@ export const upCommand = defineCommand({
     );
     line(io.stdout, `  gateway    ${runlet.url}`);
     line(io.stdout, `  dashboard  ${runlet.url}/ui/`);
+    if (tls) {
+      line(
+        io.stdout,
+        `  tls        ${tls.certPath}${tls.created ? " (self-signed, made now)" : ""}`,
+      );
+      line(io.stdout, `  sha256     ${tls.fingerprint}`);
+    }
     if (runlet.packageServer) {
       line(io.stdout, `  packages   port ${runlet.packageServer.port} (package archives for pods)`);
     }
@@ -157,7 +181,7 @@ export const upCommand = defineCommand({
         `  nats       ${natsUrl} (for NATS triggers${queueKind === "jetstream" ? " and the async call queue" : ""})`,
       );
     }
-    const clientEnv = clientEnvironment(runlet.url, dataDir, io.env);
+    const clientEnv = clientEnvironment(runlet.url, dataDir, io.env, tls?.certPath);
     if (clientEnv) {
       // Without these, `runlet` in another shell looks at :8080 and ~/.runlet.
       line(io.stdout, `  clients    export ${clientEnv}   (in other shells, for runlet commands)`);
@@ -198,8 +222,12 @@ function clientEnvironment(
   url: string,
   dataDir: string,
   env: Readonly<Record<string, string | undefined>>,
+  caPath?: string,
 ): string | undefined {
   const vars: string[] = [];
+  if (caPath !== undefined) {
+    vars.push(`RUNLET_CA=${shellQuote(caPath)}`);
+  }
   if (url.replace(/\/+$/, "") !== defaultGateway) {
     vars.push(`RUNLET_GATEWAY=${url}`);
   }
@@ -308,4 +336,22 @@ function callQueueKind(value: string | undefined): "sqlite" | "jetstream" {
     "RUNLET_INVALID_REQUEST",
     `RUNLET_CALL_QUEUE=${value} is not a call queue; use sqlite or jetstream.`,
   );
+}
+
+/** The certificate the gateway serves, if any: given files, or the data dir's self-signed one. */
+async function tlsOf(
+  options: { tls?: boolean; tlsCert?: string; tlsKey?: string },
+  dataDir: string,
+  cwd: string,
+): Promise<TlsMaterial | undefined> {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw new UserError(
+      "RUNLET_INVALID_REQUEST",
+      "Give both --tls-cert FILE and --tls-key FILE, or --tls for a self-signed certificate.",
+    );
+  }
+  if (options.tlsCert !== undefined && options.tlsKey !== undefined) {
+    return readTlsFiles(resolve(cwd, options.tlsCert), resolve(cwd, options.tlsKey));
+  }
+  return options.tls ? selfSignedCertificate(dataDir) : undefined;
 }
