@@ -29,6 +29,12 @@ export interface BuildContext {
   readonly layerLock: KeyedLock;
   readonly tools: BuildTools;
   readonly sandboxed: boolean;
+  /**
+   * Whether the packages' own code may run while they install (npm scripts, setup.py, Maven
+   * plugins). False where builds are not sandboxed and the platform must not run untrusted
+   * code next to its credentials (Kubernetes mode: the gateway pod).
+   */
+  readonly runsPackageCode: boolean;
   readonly timeoutMs: number;
   readonly emit: BuildEventSink;
 }

@@ -37,6 +37,12 @@ export interface BuilderOptions {
   readonly sandbox?: "auto" | "none";
   /** Builds that run at once; more wait their turn. @default 2 */
   readonly concurrency?: number;
+  /**
+   * "run": dependencies' install code runs, sandboxed where possible. "sandboxed-only": where
+   * builds cannot be sandboxed it never runs (npm --ignore-scripts, pip wheels only, no Maven
+   * plugins). @default "run"
+   */
+  readonly packageCode?: "run" | "sandboxed-only";
 }
 
 export interface BuildRequest {
@@ -145,6 +151,8 @@ export class Builder {
         layerLock: this.#layerLock,
         tools: this.#tools,
         sandboxed: sandbox.kind === "bubblewrap",
+        runsPackageCode:
+          sandbox.kind === "bubblewrap" || (this.#options.packageCode ?? "run") === "run",
         timeoutMs: this.#options.timeoutMs ?? 600_000,
         emit,
       };

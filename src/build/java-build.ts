@@ -144,6 +144,12 @@ async function installApi(repository: string, java: JavaTools): Promise<void> {
 }
 
 async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void> {
+  if (!ctx.runsPackageCode) {
+    throw new UserError(
+      "RUNLET_BUILD_FAILED",
+      "This Runlet server does not build pom.xml (or build.gradle) functions: a Maven build runs the plugins the pom names, which are code, and builds here are not sandboxed (Kubernetes mode builds in the gateway pod). A function without pom.xml is compiled with javac alone, which runs no code of the function's, and deploys here.",
+    );
+  }
   if (java.mvn === "") {
     throw new UserError(
       "RUNLET_UNSUPPORTED_RUNTIME",

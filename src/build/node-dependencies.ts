@@ -39,14 +39,15 @@ export async function installNodeDependencies(ctx: BuildContext): Promise<void> 
   const lockfile = lockfiles.find((file) => present.includes(file));
   const verb = lockfile ? "ci" : "install";
   const stepName = `npm ${verb}`;
-  const key = `npm-${hash.digest("hex")}`;
+  // Installed without their scripts, a package's tree differs: another layer.
+  const key = `npm-${ctx.runsPackageCode ? "" : "noscripts-"}${hash.digest("hex")}`;
   const args = [
     node.npmCli,
     verb,
     "--omit=dev",
     "--no-audit",
     "--no-fund",
-    "--foreground-scripts",
+    ctx.runsPackageCode ? "--foreground-scripts" : "--ignore-scripts",
     ...(lockfile ? [] : ["--no-package-lock"]),
   ];
   const layerDir = await installLayer(ctx, {

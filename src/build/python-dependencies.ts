@@ -22,7 +22,7 @@ export async function installPythonDependencies(ctx: BuildContext): Promise<void
   const python = await ctx.tools.python();
   const requirements = await readFile(join(ctx.outDir, "requirements.txt"));
   const key = `pip-${createHash("sha256")
-    .update("pip-layer-1\0")
+    .update(ctx.runsPackageCode ? "pip-layer-1\0" : "pip-layer-1-wheels-only\0")
     .update(`${python.version}\0`)
     .update(requirements)
     .digest("hex")}`;
@@ -42,6 +42,8 @@ export async function installPythonDependencies(ctx: BuildContext): Promise<void
         "--target",
         seen(ctx, join(dir, "python"), `${insideLayer}/python`),
         "--no-input",
+        // A source distribution's setup.py is code; wheels install without running any.
+        ...(ctx.runsPackageCode ? [] : ["--only-binary", ":all:"]),
         "--disable-pip-version-check",
         "--progress-bar",
         "off",

@@ -37,7 +37,7 @@ export interface KubernetesModeOptions {
 
 /** What Platform.open needs to be a replica of Kubernetes mode. */
 export type KubernetesModeParts = Required<
-  Pick<PlatformOptions, "provider" | "stores" | "packageGrants">
+  Pick<PlatformOptions, "provider" | "stores" | "packageGrants" | "buildPackageCode">
 > & {
   readonly systemNamespace: string;
   readonly functionNamespace: string;
@@ -63,6 +63,9 @@ export function kubernetesMode(options: KubernetesModeOptions): KubernetesModePa
       natsServers: options.natsServers,
       onError: options.onError,
     }),
+    // Builds run in the gateway pod, beside its service account token and the platform's
+    // secrets, with no sandbox: no code of a function's dependencies may run there.
+    buildPackageCode: "sandboxed-only",
     // The key is derived from the secrets key, which every replica mounts from one Secret.
     packageGrants: {
       gatewayUrl: options.packagesUrl ?? `http://runlet-gateway.${systemNamespace}.svc:8081`,

@@ -130,6 +130,12 @@ export interface PlatformOptions {
   /** Builds that run at once; more wait their turn. @default 2 */
   readonly buildConcurrency?: number;
   /**
+   * Whether dependencies' install code (npm scripts, setup.py, Maven plugins) may run where
+   * builds are not sandboxed: "sandboxed-only" never runs it there (Kubernetes mode, whose
+   * gateway pod holds the platform's credentials). @default "run"
+   */
+  readonly buildPackageCode?: "run" | "sandboxed-only";
+  /**
    * The build tools' caches (npm, pip, Go's build and module caches, Maven's repository); only
    * download and compile caches, never a function's packages. @default `<data>/builds/cache`
    */
@@ -242,6 +248,7 @@ export class Platform {
       timeoutMs: options.buildTimeoutMs,
       concurrency: options.buildConcurrency,
       sandbox: options.sandbox,
+      packageCode: options.buildPackageCode,
     });
     this.provider = provider;
     this.executor = new Executor({

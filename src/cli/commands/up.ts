@@ -127,6 +127,7 @@ export const upCommand = defineCommand({
         provider: cluster.provider,
         stores: cluster.stores,
         packageGrants: cluster.packageGrants,
+        buildPackageCode: cluster.buildPackageCode,
       }),
       packagesPort: options.packagesPort ?? (cluster ? 8081 : undefined),
       port: options.port,
