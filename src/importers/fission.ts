@@ -13,7 +13,7 @@ import { resolveFissionEntrypoint, type PackageFiles } from "../spec/fission-ent
 import { fissionNamespace } from "../spec/names.js";
 import {
   envList,
-  importError,
+  importOutcome,
   isZip,
   list,
   record,
@@ -73,7 +73,7 @@ export function readFissionSpecs(dir: string): ImportResult {
 
   const functions: ImportedFunction[] = [];
   for (const fn of byKind("Function")) {
-    const at = (message: string) => problems.push({ file: fn.file, message });
+    const at = (message: string) => problems.push({ file: fn.file, message, function: fn.name });
     const spec = record(fn.body.spec);
     const envName = text(record(spec.environment).name) ?? "";
     const environment = find("Environment", envName);
@@ -91,6 +91,7 @@ export function readFissionSpecs(dir: string): ImportResult {
       problems.push({
         file: environment.file,
         message: `environment ${environment.name} runs image ${JSON.stringify(image)}; Runlet knows ${knownImages}`,
+        function: fn.name,
       });
       continue;
     }
@@ -117,6 +118,7 @@ export function readFissionSpecs(dir: string): ImportResult {
       problems.push({
         file: pkg.file,
         message: `package ${pkg.name} has no source or deployment archive`,
+        function: fn.name,
       });
       continue;
     }
@@ -125,7 +127,11 @@ export function readFissionSpecs(dir: string): ImportResult {
       find("ArchiveUploadSpec", name),
     );
     if (typeof content === "string") {
-      problems.push({ file: pkg.file, message: `package ${pkg.name}: ${content}` });
+      problems.push({
+        file: pkg.file,
+        message: `package ${pkg.name}: ${content}`,
+        function: fn.name,
+      });
       continue;
     }
     const resolved = resolveFissionEntrypoint(entrypoint, runtime, filesOf(content));
@@ -133,6 +139,7 @@ export function readFissionSpecs(dir: string): ImportResult {
       problems.push({
         file: fn.file,
         message: `function ${fn.name}: ${resolved.problem} in package ${pkg.name} (looked for ${resolved.tried.join(", ")}; it has ${[...content.keys()].join(", ") || "no files"})`,
+        function: fn.name,
       });
       continue;
     }
@@ -266,16 +273,13 @@ export function readFissionSpecs(dir: string): ImportResult {
       );
     }
   }
-  if (problems.length > 0) {
-    throw importError(`Fission specs in ${dir}`, problems);
-  }
-  if (withTriggers.length === 0) {
+  if (withTriggers.length === 0 && problems.length === 0) {
     throw new UserError(
       "RUNLET_INVALID_IMPORT",
       `${dir} declares no Function; run \`fission function create --spec …\` first, or pass the folder that holds the specs`,
     );
   }
-  return { functions: withTriggers, notices };
+  return importOutcome(`Fission specs in ${dir}`, { functions: withTriggers, notices }, problems);
 }
 
 function hasArchive(archive: Record<string, unknown>): boolean {

@@ -28,11 +28,31 @@ export interface ImportResult {
   readonly functions: readonly ImportedFunction[];
   /** What was read but not carried over, for the user to know. */
   readonly notices: readonly string[];
+  /**
+   * What could not be imported while other functions could (a function whose code or
+   * environment is wrong, a file that does not parse): the others deploy, and the import then
+   * names these and fails.
+   */
+  readonly problems?: readonly ImportProblem[];
 }
 
 export interface ImportProblem {
   readonly file: string;
   readonly message: string;
+  /** The function it keeps from being imported, when it is one function's. */
+  readonly function?: string;
+}
+
+/** Every problem when nothing could be imported; else the result with the problems beside. */
+export function importOutcome(
+  what: string,
+  result: { functions: readonly ImportedFunction[]; notices: readonly string[] },
+  problems: readonly ImportProblem[],
+): ImportResult {
+  if (problems.length > 0 && result.functions.length === 0) {
+    throw importError(what, problems);
+  }
+  return problems.length > 0 ? { ...result, problems } : result;
 }
 
 /** One error listing every problem, each with the file it is in. */

@@ -10,7 +10,7 @@ import { UserError } from "../errors.js";
 import { functionSpecSchema, type RuntimeName } from "../spec/function-spec.js";
 import {
   envList,
-  importError,
+  importOutcome,
   list,
   record,
   text,
@@ -57,21 +57,18 @@ export function readKubelessFunctions(path: string): ImportResult {
     }
     const fn = convertKubelessFunction(name, resource, notices);
     if (typeof fn === "string") {
-      problems.push({ file: path, message: `function ${name}: ${fn}` });
+      problems.push({ file: path, message: `function ${name}: ${fn}`, function: name });
     } else {
       functions.push({ ...fn, origin: path });
     }
   }
-  if (problems.length > 0) {
-    throw importError(path, problems);
-  }
-  if (functions.length === 0) {
+  if (functions.length === 0 && problems.length === 0) {
     throw new UserError(
       "RUNLET_INVALID_IMPORT",
       `${path} holds no Kubeless Function (apiVersion kubeless.io/v1beta1, kind Function)`,
     );
   }
-  return { functions, notices };
+  return importOutcome(path, { functions, notices }, problems);
 }
 
 /** One Kubeless Function object as a Runlet function with its files, or what stops it. */

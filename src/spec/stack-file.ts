@@ -74,6 +74,18 @@ export interface StackFile {
   readonly functions: readonly StackFunction[];
   /** What was read but has no effect (OpenFaaS stack files), for the user to know. */
   readonly notices?: readonly string[];
+  /**
+   * Functions of the file left out for their own problems (OpenFaaS stack files): the others
+   * deploy, and the deploy names these and fails.
+   */
+  readonly broken?: readonly BrokenFunction[];
+}
+
+/** A function a stack file or spec folder declares that cannot be deployed, and why. */
+export interface BrokenFunction {
+  readonly name: string;
+  /** Each problem, with the file (and line) it is at. */
+  readonly problems: readonly string[];
 }
 
 export interface StackProblem {
@@ -120,6 +132,31 @@ export function parseStackFile(
       problem.path[0] === "functions" &&
       typeof problem.path[1] === "string" &&
       !only.includes(problem.path[1]);
+    const functionOf = (problem: { path: readonly PropertyKey[] }) =>
+      problem.path[0] === "functions" && typeof problem.path[1] === "string"
+        ? problem.path[1]
+        : undefined;
+    // Problems all of single functions: the others deploy, as faas-cli deploys each function
+    // of a stack on its own; the deploy then names the broken ones and fails.
+    const brokenNames = new Set(stack.problems.map(functionOf));
+    const fine = stack.functions.filter((fn) => !brokenNames.has(fn.name));
+    if (
+      stack.problems.length > 0 &&
+      only.length === 0 &&
+      !brokenNames.has(undefined) &&
+      fine.length > 0
+    ) {
+      const broken = [...brokenNames].map((name) => ({
+        name: name ?? "",
+        problems: stack.problems
+          .filter((problem) => functionOf(problem) === name)
+          .map(
+            (problem) =>
+              `${path}:${lineOf(doc, lineCounter, problem.path) ?? "?"}: ${problem.path.map(String).join(".")}: ${problem.message}`,
+          ),
+      }));
+      return { path, gateway: stack.gateway, functions: fine, notices: stack.notices, broken };
+    }
     const relevant = stack.problems.filter((problem) => !isOther(problem));
     if (relevant.length === 0) {
       const skipped = [...new Set(stack.problems.map((problem) => String(problem.path[1])))];

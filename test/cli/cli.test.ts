@@ -176,7 +176,7 @@ describe("runlet CLI (in-process)", () => {
     expect(result.stderr).toContain("The function failed to load: index.js:2: SyntaxError");
   });
 
-  it("says which functions of a stack file were deployed when one of them fails", async () => {
+  it("deploys the other functions of a stack file when one of them fails, and names it", async () => {
     const { cwd, cli } = await setup();
     for (const name of ["first", "second", "third"]) {
       await mkdir(join(cwd, name));
@@ -191,9 +191,13 @@ describe("runlet CLI (in-process)", () => {
     const result = await cli(["deploy"]);
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("second was not deployed: Handler file index.js is not in");
-    expect(result.stderr).toContain("(deployed: first; not attempted: third.");
+    expect(result.stderr).toContain(
+      "1 function was not deployed:\n  second: Handler file index.js is not in",
+    );
+    expect(result.stderr).toContain("Deployed: first, third. Fix it and run the deploy again.");
+    expect(result.stdout).toContain("✔ third deployed");
     expect((await cli(["invoke", "first"])).stdout).toBe("first");
+    expect((await cli(["invoke", "third"])).stdout).toBe("third");
   });
 
   it("manages secrets without ever printing values", async () => {

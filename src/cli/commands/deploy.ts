@@ -15,7 +15,7 @@ import {
 } from "../../spec/function-spec.js";
 import { withRunletHandler } from "../../spec/compat-handler.js";
 import { assertValidName } from "../../spec/names.js";
-import { readStackFile, type StackFunction } from "../../spec/stack-file.js";
+import { readStackFile, type BrokenFunction, type StackFunction } from "../../spec/stack-file.js";
 import { humanSize } from "../../spec/units.js";
 import { resolveTarget } from "../client-config.js";
 import { GatewayClient, apiError } from "../client.js";
@@ -30,48 +30,83 @@ export interface DeployedFunction {
   readonly url: string;
 }
 
-/** Packs, uploads (unless the gateway has the package) and deploys each function in turn. */
+/** What a deploy of several functions did: the ones deployed, and each one that failed. */
+export interface DeployOutcome {
+  readonly deployed: readonly DeployedFunction[];
+  readonly failed: readonly { readonly name: string; readonly error: UserError }[];
+}
+
+/**
+ * Packs, uploads (unless the gateway has the package) and deploys each function in turn. One
+ * that fails for its own reason (a UserError: its code does not load, a secret is missing)
+ * does not stop the others, as faas-cli and `fission spec apply` go on; any other error does.
+ */
 export async function deployFunctions(
   client: GatewayClient,
   functions: readonly StackFunction[],
   progress: (text: string) => void,
-): Promise<DeployedFunction[]> {
-  const results: DeployedFunction[] = [];
-  for (const [index, given] of functions.entries()) {
+): Promise<DeployOutcome> {
+  const deployed: DeployedFunction[] = [];
+  const failed: { name: string; error: UserError }[] = [];
+  for (const given of functions) {
     try {
-      results.push(await deployOne(client, given, progress));
+      deployed.push(await deployOne(client, given, progress));
     } catch (error) {
-      throw functions.length > 1 ? partialDeployError(error, functions, index, results) : error;
+      if (!isUserError(error) || functions.length === 1) {
+        throw error;
+      }
+      progress(`✘ ${given.name} was not deployed: ${error.message}`);
+      failed.push({ name: given.name, error });
     }
   }
-  return results;
+  return { deployed, failed };
+}
+
+/** Why each function was not deployed, line by line: its own problems or its deploy's error. */
+export interface NotDeployed {
+  readonly name: string;
+  readonly reasons: readonly string[];
 }
 
 /**
- * A failure in a multi-function deploy, saying which function failed and which of the
- * others were deployed, so the user knows what is live now.
+ * The error a deploy of several functions ends with when some were not deployed: each one and
+ * why, and which ones are live now, so the user knows what to fix and that the rest is done.
  */
-function partialDeployError(
-  error: unknown,
-  functions: readonly StackFunction[],
-  failed: number,
+export function notDeployedError(
+  notDeployed: readonly NotDeployed[],
   deployed: readonly DeployedFunction[],
-): unknown {
-  if (!isUserError(error)) {
-    return error;
-  }
-  const names = (list: readonly { name: string }[]) => list.map((fn) => fn.name).join(", ");
-  const rest = functions.slice(failed + 1);
-  const summary = [
-    deployed.length > 0 ? `deployed: ${names(deployed)}` : "",
-    rest.length > 0 ? `not attempted: ${names(rest)}` : "",
-  ].filter((part) => part !== "");
-  return new UserError(
-    error.code,
-    `${functions[failed]?.name ?? "?"} was not deployed: ${error.message}` +
-      (summary.length > 0 ? `\n(${summary.join("; ")}. Fix it and run the deploy again.)` : ""),
-    { status: error.status, details: error.details, cause: error },
+  code: UserError["code"],
+): UserError {
+  const count = notDeployed.length;
+  const lines = notDeployed.flatMap((fn) =>
+    fn.reasons.map((reason) => `  ${fn.name}: ${reason.split("\n").join("\n    ")}`),
   );
+  const rest =
+    deployed.length > 0
+      ? `Deployed: ${deployed.map((fn) => fn.name).join(", ")}.`
+      : "None was deployed.";
+  return new UserError(
+    code,
+    `${count} function${count === 1 ? " was" : "s were"} not deployed:\n${lines.join("\n")}\n${rest} Fix ${count === 1 ? "it" : "them"} and run the deploy again.`,
+    { details: { notDeployed: notDeployed.map((fn) => fn.name) } },
+  );
+}
+
+/** The error of an outcome with failures and of functions left out before; undefined for none. */
+export function outcomeError(
+  outcome: DeployOutcome,
+  leftOut: readonly NotDeployed[],
+  leftOutCode: UserError["code"],
+): UserError | undefined {
+  const notDeployed = [
+    ...leftOut,
+    ...outcome.failed.map((f) => ({ name: f.name, reasons: [f.error.message] })),
+  ];
+  if (notDeployed.length === 0) {
+    return undefined;
+  }
+  const code = leftOut.length > 0 ? leftOutCode : (outcome.failed[0]?.error.code ?? leftOutCode);
+  return notDeployedError(notDeployed, outcome.deployed, code);
 }
 
 /** Packs, uploads (unless the gateway has the package) and deploys one function. */
@@ -241,25 +276,36 @@ export const deployCommand = defineCommand({
   }),
   async run(args, options, io) {
     const names = (args[0] as string[] | undefined) ?? [];
-    const functions = selectFunctions(names, options, io);
+    const { functions, broken } = selectFunctions(names, options, io);
     const client = new GatewayClient(resolveTarget(options, io.env));
-    const results = await deployFunctions(client, functions, (text) => {
+    for (const fn of broken) {
+      line(io.stderr, `✘ ${fn.name} is not deployed: ${fn.problems.join("; ")}`);
+    }
+    const outcome = await deployFunctions(client, functions, (text) => {
       if (!options.json) {
         line(io.stderr, text);
       }
     });
     if (options.json) {
-      line(io.stdout, JSON.stringify(results, null, 2));
-      return;
+      line(io.stdout, JSON.stringify(outcome.deployed, null, 2));
+    } else {
+      for (const result of outcome.deployed) {
+        const what =
+          result.outcome === "unchanged"
+            ? "unchanged"
+            : result.outcome === "created"
+              ? "deployed"
+              : "updated";
+        line(io.stdout, `✔ ${result.name} ${what} (revision ${result.revision}) → ${result.url}`);
+      }
     }
-    for (const result of results) {
-      const what =
-        result.outcome === "unchanged"
-          ? "unchanged"
-          : result.outcome === "created"
-            ? "deployed"
-            : "updated";
-      line(io.stdout, `✔ ${result.name} ${what} (revision ${result.revision}) → ${result.url}`);
+    const error = outcomeError(
+      outcome,
+      broken.map((fn) => ({ name: fn.name, reasons: fn.problems })),
+      "RUNLET_INVALID_STACK_FILE",
+    );
+    if (error) {
+      throw error;
     }
   },
 });
@@ -270,7 +316,7 @@ function selectFunctions(
   names: readonly string[],
   options: DeployOptions,
   io: CliIO,
-): readonly StackFunction[] {
+): { functions: readonly StackFunction[]; broken: readonly BrokenFunction[] } {
   if (
     options.source !== undefined ||
     options.runtime !== undefined ||
@@ -283,14 +329,17 @@ function selectFunctions(
         "Deploying from flags takes exactly one NAME: runlet deploy NAME --runtime node --source DIR",
       );
     }
-    return [
-      {
-        name,
-        source: resolve(io.cwd, options.source ?? name),
-        sourceImplied: options.source === undefined,
-        spec: specFromFlags(options),
-      },
-    ];
+    return {
+      functions: [
+        {
+          name,
+          source: resolve(io.cwd, options.source ?? name),
+          sourceImplied: options.source === undefined,
+          spec: specFromFlags(options),
+        },
+      ],
+      broken: [],
+    };
   }
   const stack = readStackFile(stackFilePath(options.file, io), names);
   for (const notice of stack.notices ?? []) {
@@ -308,7 +357,7 @@ function selectFunctions(
   if (chosen.length === 0) {
     throw new UserError("RUNLET_INVALID_STACK_FILE", `${options.file} declares no functions.`);
   }
-  return chosen;
+  return { functions: chosen, broken: names.length === 0 ? (stack.broken ?? []) : [] };
 }
 
 /** The stack file: the one named, or else OpenFaaS's stack.yml when there is no runlet.yaml. */

@@ -1,11 +1,12 @@
 /** `runlet import fission DIR` and `runlet import kubeless FILE`: deploy another platform's functions. */
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { readFissionSpecs } from "../../importers/fission.js";
 import {
+  importError,
   toStackYaml,
   withFunctionSources,
   writeFunctionSources,
@@ -18,7 +19,7 @@ import { resolveTarget } from "../client-config.js";
 import { GatewayClient } from "../client.js";
 import { clientFlagsSchema, defineCommand, type OptionDefinition } from "../command.js";
 import { line, type CliIO } from "../io.js";
-import { deployFunctions } from "./deploy.js";
+import { deployFunctions, outcomeError } from "./deploy.js";
 
 const importOptions: readonly OptionDefinition[] = [
   { flags: "--dry-run", description: "print the equivalent runlet.yaml and deploy nothing" },
@@ -77,12 +78,22 @@ async function deployImported(
   for (const notice of imported.notices) {
     line(io.stderr, `note: ${notice}`);
   }
+  const problems = imported.problems ?? [];
+  for (const problem of problems) {
+    line(
+      io.stderr,
+      `✘ ${problem.function ?? basename(problem.file)} is not imported: ${problem.file}: ${problem.message}`,
+    );
+  }
   const functions = withRoutes(imported.functions, io);
   if (options.dryRun) {
     for (const fn of functions) {
       line(io.stdout, `# ${fn.name} (from ${fn.origin}): ${[...fn.files.keys()].join(", ")}`);
     }
     io.stdout.write(toStackYaml(functions));
+    if (problems.length > 0) {
+      throw importError("all of it", problems);
+    }
     return;
   }
   if (options.out !== undefined) {
@@ -102,24 +113,42 @@ async function deployImported(
     await writeFile(stackPath, toStackYaml(functions));
     line(io.stdout, `wrote ${stackPath} and ${functions.map((fn) => `${fn.name}/`).join(", ")}`);
     line(io.stdout, `deploy them with: runlet deploy -f ${stackPath}`);
+    if (problems.length > 0) {
+      throw importError("all of it", problems);
+    }
     return;
   }
   const client = new GatewayClient(resolveTarget(options, io.env));
-  const results = await withFunctionSources(functions, (stack) =>
+  const outcome = await withFunctionSources(functions, (stack) =>
     deployFunctions(client, stack, (text) => line(io.stderr, text)),
   );
-  for (const [index, result] of results.entries()) {
+  for (const result of outcome.deployed) {
     const what =
       result.outcome === "unchanged"
         ? "unchanged"
         : result.outcome === "created"
           ? "deployed"
           : "updated";
-    const fn = functions[index];
+    const fn = functions.find((candidate) => candidate.name === result.name);
     line(
       io.stdout,
       `✔ ${result.name} ${what} (revision ${result.revision}, ${fn?.spec.runtime ?? ""}, compat ${fn?.spec.compat ?? ""}) → ${result.url}`,
     );
+  }
+  // Problems of one function name it; the others (a file that does not parse, a route to a
+  // function no spec declares) name their file.
+  const leftOut = new Map<string, string[]>();
+  for (const problem of problems) {
+    const name = problem.function ?? basename(problem.file);
+    leftOut.set(name, [...(leftOut.get(name) ?? []), `${problem.file}: ${problem.message}`]);
+  }
+  const error = outcomeError(
+    outcome,
+    [...leftOut].map(([name, reasons]) => ({ name, reasons })),
+    "RUNLET_INVALID_IMPORT",
+  );
+  if (error) {
+    throw error;
   }
 }
 
