@@ -8,10 +8,21 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, cp, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import {
+  chown,
+  copyFile,
+  cp,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../errors.js";
-import { javaApi } from "../host/java-runtime.js";
+import { fissionJavaCore, javaApi } from "../host/java-runtime.js";
 import { linkTree } from "../host/tree-link.js";
 import {
   buildFailed,
@@ -135,12 +146,50 @@ async function compile(
   }
 }
 
+/**
+ * Makes `repository/...segments` with the repository's owner: builds run Maven as another
+ * user, which must be able to add artifacts beside these (io/fission beside io/micrometer).
+ */
+async function repositoryDir(repository: string, segments: readonly string[]): Promise<string> {
+  await mkdir(repository, { recursive: true });
+  const owner = await stat(repository);
+  let dir = repository;
+  for (const segment of segments) {
+    dir = join(dir, segment);
+    if (!existsSync(dir)) {
+      await mkdir(dir, { recursive: true });
+      if (owner.uid !== process.getuid?.()) {
+        await chown(dir, owner.uid, owner.gid);
+      }
+    }
+  }
+  return dir;
+}
+
 async function installApi(repository: string, java: JavaTools): Promise<void> {
-  const dir = join(repository, ...javaApi.groupId.split("."), javaApi.artifactId, javaApi.version);
-  await mkdir(dir, { recursive: true });
+  const dir = await repositoryDir(repository, [
+    ...javaApi.groupId.split("."),
+    javaApi.artifactId,
+    javaApi.version,
+  ]);
   const base = `${javaApi.artifactId}-${javaApi.version}`;
   await copyFile(java.runtime.apiJar, join(dir, `${base}.jar`));
   await copyFile(java.runtime.apiPom, join(dir, `${base}.pom`));
+  // No repository serves Fission's library (it was a snapshot on a host that is gone); its
+  // functions name it as provided, and the build finds Runlet's in the local repository.
+  for (const version of fissionJavaCore.versions) {
+    const at = await repositoryDir(repository, [
+      ...fissionJavaCore.groupId.split("."),
+      fissionJavaCore.artifactId,
+      version,
+    ]);
+    const name = `${fissionJavaCore.artifactId}-${version}`;
+    await copyFile(java.runtime.fissionJar, join(at, `${name}.jar`));
+    await writeFile(
+      join(at, `${name}.pom`),
+      `<?xml version="1.0" encoding="UTF-8"?>\n<project xmlns="http://maven.apache.org/POM/4.0.0">\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>${fissionJavaCore.groupId}</groupId>\n  <artifactId>${fissionJavaCore.artifactId}</artifactId>\n  <version>${version}</version>\n  <packaging>jar</packaging>\n</project>\n`,
+    );
+  }
 }
 
 async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void> {
@@ -176,9 +225,12 @@ async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void>
       HOME: home,
     });
   const pom = await readFile(join(ctx.outDir, "pom.xml"));
+  // Fission's functions name Spring as provided (its environment had it); here they bring it.
+  const scope = ctx.compat === "fission" ? "compile" : "runtime";
   const key = `maven-${createHash("sha256")
     .update("maven-layer-1\0")
     .update(`${java.version}\0`)
+    .update(scope === "runtime" ? "" : `${scope}\0`)
     .update(pom)
     .digest("hex")}`;
   const layerDir = await installLayer(ctx, {
@@ -196,7 +248,8 @@ async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void>
         "-Dstyle.color=never",
         `-Dmaven.repo.local=${repositoryInside}`,
         `${dependencyPlugin}:copy-dependencies`,
-        "-DincludeScope=runtime",
+        `-DincludeScope=${scope}`,
+        "-DexcludeGroupIds=dev.runlet",
         `-DoutputDirectory=${seen(ctx, join(dir, "lib"), `${insideLayer}/lib`)}`,
       ],
       env: env(ctx.sandboxed ? "/tmp" : join(ctx.scratchDir, "home")),
@@ -204,6 +257,7 @@ async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void>
     }),
   });
   const out = seen(ctx, ctx.outDir, insideOut);
+  const release = releaseWithoutCompilerPlugin(pom.toString("utf8"));
   await compile(ctx, "mvn compile", (watching) =>
     step(watching.emit, "mvn compile", "mvn compile (pom.xml)", () =>
       runStepTool(watching, {
@@ -216,6 +270,9 @@ async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void>
           "-Dstyle.color=never",
           `-Dmaven.repo.local=${repositoryInside}`,
           "-DskipTests",
+          ...(release === undefined
+            ? []
+            : [`-Dmaven.compiler.source=${release}`, `-Dmaven.compiler.target=${release}`]),
           "compile",
         ],
         cwd: out,
@@ -241,6 +298,21 @@ async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void>
   if (existsSync(lib)) {
     await linkTree(lib, join(ctx.outDir, javaLibDir));
   }
+}
+
+/**
+ * The `maven.compiler.release` of a pom that does not pin maven-compiler-plugin. Maven 3.8's
+ * default compiler plugin (3.1) does not know `release` and compiles for Java 5, which a
+ * JDK 17 refuses; given as source and target it means what the pom says (Fission's JVM
+ * examples are written so, for a newer Maven).
+ */
+export function releaseWithoutCompilerPlugin(pom: string): string | undefined {
+  const release = /<maven\.compiler\.release>\s*(\d+)\s*<\/maven\.compiler\.release>/.exec(
+    pom,
+  )?.[1];
+  const pinned = /<artifactId>\s*maven-compiler-plugin\s*<\/artifactId>\s*<version>/.test(pom);
+  const explicit = /<maven\.compiler\.(?:source|target)>/.test(pom);
+  return release !== undefined && !pinned && !explicit ? release : undefined;
 }
 
 async function javaSources(root: string, dir = root): Promise<string[]> {

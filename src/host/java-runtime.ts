@@ -30,6 +30,17 @@ export const javaApi = {
   version: "1.0.0",
 } as const;
 
+/**
+ * Fission's JVM library as its functions name it (scope provided): Runlet's own io.fission
+ * classes, installed for builds under the versions Fission's poms use. Kept out of the server:
+ * its signature names Spring's classes, which only the function's class loader has.
+ */
+export const fissionJavaCore = {
+  groupId: "io.fission",
+  artifactId: "fission-java-core",
+  versions: ["0.0.1", "0.0.2", "0.0.2-SNAPSHOT"],
+} as const;
+
 export interface JavaRuntime {
   /** The JDK's home (mounted into sandboxes when outside /usr). */
   readonly home: string;
@@ -47,9 +58,16 @@ export interface JavaRuntime {
   readonly runtimeJar: string;
   readonly apiJar: string;
   readonly apiPom: string;
+  /** io.fission.Function and Context, compiled against names of Spring's classes only. */
+  readonly fissionJar: string;
 }
 
 const sourceDir = fileURLToPath(new URL("../../runtimes/java/src/", import.meta.url));
+const fissionDir = fileURLToPath(new URL("../../runtimes/java/fission/", import.meta.url));
+// Spring's class names for the compile of fissionDir; never packaged.
+const fissionStubsDir = fileURLToPath(
+  new URL("../../runtimes/java/fission-stubs/", import.meta.url),
+);
 const minimumMajor = 17;
 let resolved: JavaRuntime | undefined;
 
@@ -95,9 +113,17 @@ function sources(dir: string): string[] {
 
 function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
   const files = sources(sourceDir);
+  const fissionFiles = sources(fissionDir);
+  const stubFiles = sources(fissionStubsDir);
   const hash = createHash("sha256").update(`${jdk.home}\0${jdk.version}\0`);
-  for (const file of files) {
-    hash.update(relative(sourceDir, file)).update("\0").update(readFileSync(file));
+  for (const [root, list] of [
+    [sourceDir, files],
+    [fissionDir, fissionFiles],
+    [fissionStubsDir, stubFiles],
+  ] as const) {
+    for (const file of list) {
+      hash.update(relative(root, file)).update("\0").update(readFileSync(file));
+    }
   }
   const dir = join(tmpdir(), `runlet-java-runtime-${hash.digest("hex").slice(0, 16)}`);
   const runtime: JavaRuntime = {
@@ -112,6 +138,7 @@ function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
     runtimeJar: join(dir, "runtime.jar"),
     apiJar: join(dir, `${javaApi.artifactId}-${javaApi.version}.jar`),
     apiPom: join(dir, `${javaApi.artifactId}-${javaApi.version}.pom`),
+    fissionJar: join(dir, `${fissionJavaCore.artifactId}.jar`),
   };
   if (existsSync(runtime.runtimeJar)) {
     return runtime;
@@ -137,6 +164,9 @@ function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
     };
     javacRun(["-d", apiClasses, ...apiSources]);
     javacRun(["-d", serverClasses, "-cp", apiClasses, ...serverSources]);
+    const fissionClasses = join(staging, "fission");
+    javacRun(["-d", fissionClasses, "-sourcepath", fissionStubsDir, ...fissionFiles]);
+    // Only io/fission: the stubs javac compiled from the source path stay out of the jar.
     const jarRun = (args: string[]): void => {
       execFileSync(jar, args, { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
     };
@@ -161,6 +191,15 @@ function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
       apiClasses,
       ".",
     ]);
+    jarRun([
+      "--create",
+      "--file",
+      join(staging, `${fissionJavaCore.artifactId}.jar`),
+      "-C",
+      fissionClasses,
+      "io",
+    ]);
+    rmSync(fissionClasses, { recursive: true, force: true });
     writeFileSync(
       join(staging, `${javaApi.artifactId}-${javaApi.version}.pom`),
       `<?xml version="1.0" encoding="UTF-8"?>\n<project xmlns="http://maven.apache.org/POM/4.0.0">\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>${javaApi.groupId}</groupId>\n  <artifactId>${javaApi.artifactId}</artifactId>\n  <version>${javaApi.version}</version>\n  <packaging>jar</packaging>\n</project>\n`,

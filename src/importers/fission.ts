@@ -32,7 +32,7 @@ interface Resource {
 }
 
 const knownImages =
-  "an image whose name says node or python (fission/node-env, fission/python-env)";
+  "an image whose name says node, python or jvm (fission/node-env, fission/python-env, fission/jvm-env)";
 
 /** Reads every *.yaml in `dir` (the specs folder); sources resolve from its parent folder. */
 export function readFissionSpecs(dir: string): ImportResult {
@@ -86,7 +86,9 @@ export function readFissionSpecs(dir: string): ImportResult {
       ? "node"
       : /python/i.test(image)
         ? "python"
-        : undefined;
+        : /jvm|java/i.test(image)
+          ? "java"
+          : undefined;
     if (!runtime) {
       problems.push({
         file: environment.file,
@@ -97,7 +99,7 @@ export function readFissionSpecs(dir: string): ImportResult {
     }
     if (text(record(record(environment.body.spec).builder).image)) {
       notices.push(
-        `${fn.name}: environment ${environment.name}'s builder is not run; Runlet installs the package's package.json or requirements.txt dependencies at deploy instead`,
+        `${fn.name}: environment ${environment.name}'s builder is not run; Runlet builds the package at deploy instead (its package.json, requirements.txt or pom.xml)`,
       );
     }
     const packageRef = record(spec.package);
@@ -134,7 +136,11 @@ export function readFissionSpecs(dir: string): ImportResult {
       });
       continue;
     }
-    const resolved = resolveFissionEntrypoint(entrypoint, runtime, filesOf(content));
+    // A JVM entrypoint is a class name, which the Java build and runtime look up.
+    const resolved =
+      runtime === "java"
+        ? { handler: entrypoint }
+        : resolveFissionEntrypoint(entrypoint, runtime, filesOf(content));
     if ("problem" in resolved) {
       problems.push({
         file: fn.file,

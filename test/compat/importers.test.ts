@@ -245,7 +245,7 @@ describe("runlet import fission", () => {
     const bad = await runCli(["import", "fission", "specs", "--dry-run"], { cwd });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(
-      /specs\/env-nodejs\.yaml: environment nodejs runs image "fission\/go-env"; Runlet knows an image whose name says node or python/,
+      /specs\/env-nodejs\.yaml: environment nodejs runs image "fission\/go-env"; Runlet knows an image whose name says node, python or jvm/,
     );
   });
 });

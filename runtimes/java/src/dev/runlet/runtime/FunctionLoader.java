@@ -63,9 +63,12 @@ final class FunctionLoader {
     if (IHandler.class.isAssignableFrom(type)) {
       return new Loaded(new OpenFaasHandler((IHandler) construct(type, loader)), loader);
     }
+    if (FissionHandler.isFission(type)) {
+      return new Loaded(new FissionHandler(construct(type, loader), loader), loader);
+    }
     throw new LoadError(
         "RUNLET_HANDLER_NO_EXPORT",
-        "class " + className + " implements neither dev.runlet.Function nor com.openfaas.model.IHandler"
+        "class " + className + " implements none of dev.runlet.Function, com.openfaas.model.IHandler, io.fission.Function"
             + (target.compat() == null ? "" : " (compat " + target.compat() + ")"));
   }
 
