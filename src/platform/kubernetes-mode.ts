@@ -9,6 +9,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { defaultFunctionNamespace, defaultSystemNamespace } from "../kubernetes/names.js";
 import { createKubernetesProvider } from "../provider/kubernetes/kubernetes-provider.js";
 import type { KubernetesProviderOptions } from "../provider/kubernetes/options.js";
+import { GatewayReplicas } from "./gateway-replicas.js";
 import { kubernetesStores } from "./kubernetes-stores.js";
 import type { PlatformOptions } from "./platform.js";
 
@@ -30,6 +31,8 @@ export interface KubernetesModeOptions {
   readonly natsServers?: readonly string[];
   /** The gateway pod this replica runs in (POD_NAME, POD_UID): the owner of its function pods. */
   readonly ownerPod?: { readonly name: string; readonly uid: string };
+  /** The API port every gateway replica listens on (for the others' views). @default 8080 */
+  readonly port?: number;
   /** The rest of the provider's settings (limits classes, pool size, images, timeouts). */
   readonly provider?: Omit<KubernetesProviderOptions, "kubeConfig" | "namespace">;
   readonly onError?: (error: unknown) => void;
@@ -37,7 +40,7 @@ export interface KubernetesModeOptions {
 
 /** What Platform.open needs to be a replica of Kubernetes mode. */
 export type KubernetesModeParts = Required<
-  Pick<PlatformOptions, "provider" | "stores" | "packageGrants" | "buildPackageCode">
+  Pick<PlatformOptions, "provider" | "stores" | "packageGrants" | "buildPackageCode" | "replicas">
 > & {
   readonly systemNamespace: string;
   readonly functionNamespace: string;
@@ -62,6 +65,12 @@ export function kubernetesMode(options: KubernetesModeOptions): KubernetesModePa
       packagesDir: options.packagesDir,
       natsServers: options.natsServers,
       onError: options.onError,
+    }),
+    replicas: new GatewayReplicas({
+      kubeConfig,
+      namespace: systemNamespace,
+      podName: options.ownerPod?.name,
+      port: options.port ?? 8080,
     }),
     // Builds run in the gateway pod, beside its service account token and the platform's
     // secrets, with no sandbox: no code of a function's dependencies may run there.

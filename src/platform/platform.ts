@@ -58,6 +58,7 @@ import { RevisionTargets } from "./revision-targets.js";
 import { PackageGrants } from "../packaging/package-grant.js";
 import { defaultFunctionNamespace } from "../kubernetes/names.js";
 import { triggerHostOf } from "./trigger-host.js";
+import type { ReplicaDirectory } from "./gateway-replicas.js";
 
 /**
  * Where the platform keeps its state; the embedded default is one SQLite file. In Kubernetes
@@ -151,6 +152,11 @@ export interface PlatformOptions {
    * Without it no grant is issued and the package archive route refuses every token.
    */
   readonly packageGrants?: { readonly key?: Buffer; readonly gatewayUrl: string };
+  /**
+   * The other gateway replicas (Kubernetes mode), whose instances a function's view includes.
+   * @default none: this process runs all of them
+   */
+  readonly replicas?: ReplicaDirectory;
 }
 
 export interface DeployOptions {
@@ -210,6 +216,8 @@ export class Platform {
   /** "coldStart" (ColdStartEvent), "callAttempt" and "backgroundError" (failures nobody waits for). */
   readonly events: EventEmitter;
   readonly clock: Clock;
+  /** The other gateway replicas, when there are any (Kubernetes mode). */
+  readonly replicas: ReplicaDirectory | undefined;
   readonly #stores: PlatformStores;
   readonly #lock = new KeyedLock();
   /** Packages of deploys in progress (uploaded sources, fresh builds): never collected. */
@@ -227,6 +235,7 @@ export class Platform {
     this.dataDir = dataDir;
     this.events = events;
     this.clock = options.clock ?? systemClock;
+    this.replicas = options.replicas;
     this.credentials = new PlatformCredentials([dataDir.adminToken], {
       store: stores.tokens,
       now: () => Date.now(),

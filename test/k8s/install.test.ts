@@ -10,6 +10,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { defaultLimitsClasses, findLimitsClass } from "../../src/provider/kubernetes/options.js";
 import { poolDeployment } from "../../src/provider/kubernetes/pod-template.js";
 import { buildControlPlane, type ControlPlaneBinaries } from "./cluster/binaries.js";
+import { applyCrds } from "./cluster/runlet-install.js";
 import { startTestCluster, type TestCluster } from "./cluster/test-cluster.js";
 import { REPO_ROOT } from "./images/image-specs.js";
 import { buildTool } from "./tools/binaries.js";
@@ -27,15 +28,7 @@ beforeAll(async () => {
   helm = await buildTool("helm");
   binaries = await buildControlPlane();
   cluster = await startTestCluster({ binaries });
-  // The CRDs first, as an install does (the chart's crds/ directory, or 01-crds.yaml).
-  await kubectl(["apply", "-f", path.join(REPO_ROOT, "deploy", "crds")]);
-  // The peers' Function kinds, as a cluster running Kubeless or OpenFaaS has them.
-  await kubectl([
-    "apply",
-    "-f",
-    path.join(REPO_ROOT, "test", "operator", "fixtures", "peer-crds.yaml"),
-  ]);
-  await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]);
+  await applyCrds(kubectl);
   await kubectl(["apply", "-f", path.join(MANIFESTS, "00-namespaces.yaml")]);
 }, BUILD_AND_START_TIMEOUT_MS);
 

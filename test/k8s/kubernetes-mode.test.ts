@@ -240,6 +240,9 @@ describe("Kubernetes mode on the real node", () => {
           { timeoutMs: 30_000 },
         );
         expect(logs).toMatch(/instance k8s-\w+ exited with code 3/);
+        // `describe` shows every gateway's instances, the one that saw the OOM kill included.
+        const described = await ok(["describe", "fragile"]);
+        expect(described).toMatch(/last exit:\s+instance k8s-\w+ exceeded memory limit 128Mi/);
       }
     },
     STEP_TIMEOUT_MS,

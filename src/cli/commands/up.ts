@@ -115,6 +115,7 @@ export const upCommand = defineCommand({
             packagesUrl: env("RUNLET_PACKAGES_URL"),
             ownerPod: ownerPodOf(env("POD_NAME"), env("POD_UID")),
             natsServers: natsUrl?.split(","),
+            port: options.port,
             onError: (error) =>
               line(io.stderr, `warning: ${error instanceof Error ? error.message : String(error)}`),
           })
@@ -128,6 +129,7 @@ export const upCommand = defineCommand({
         stores: cluster.stores,
         packageGrants: cluster.packageGrants,
         buildPackageCode: cluster.buildPackageCode,
+        replicas: cluster.replicas,
       }),
       packagesPort: options.packagesPort ?? (cluster ? 8081 : undefined),
       port: options.port,

@@ -42,14 +42,21 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
 
   app.get("/api/v1/functions", async () => platform.list().map((fn) => nativeView(fn)));
 
-  app.get<{ Params: { name: string } }>("/api/v1/functions/:name", async (request) =>
-    nativeView(
-      platform.get(request.params.name),
-      // Triggers calling this function, or one of its revisions ("hello@3").
-      platform.triggers
-        .list()
-        .filter((t) => t.function.replace(/@\d+$/, "") === request.params.name),
-    ),
+  app.get<{ Params: { name: string }; Querystring: { scope?: string } }>(
+    "/api/v1/functions/:name",
+    async (request) => {
+      const view = nativeView(
+        platform.get(request.params.name),
+        // Triggers calling this function, or one of its revisions ("hello@3").
+        platform.triggers
+          .list()
+          .filter((t) => t.function.replace(/@\d+$/, "") === request.params.name),
+      );
+      // `scope=replica`: this replica's instances only (what the others ask each other).
+      return request.query.scope === "replica" || !platform.replicas
+        ? view
+        : withOtherReplicas(platform, request.params.name, view);
+    },
   );
 
   app.put<{ Params: { name: string } }>("/api/v1/functions/:name", async (request, reply) => {
@@ -145,4 +152,58 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
     await platform.removeConfig(request.params.name);
     return reply.code(204).send();
   });
+}
+
+/** How long a view waits for another replica's instances before it leaves them out. */
+const replicaViewTimeoutMs = 2000;
+
+/**
+ * A function's view with every gateway replica's instances (Kubernetes mode): each runs its
+ * own, so the others are asked for theirs; one that does not answer in time is left out and
+ * named in `unreachableReplicas`.
+ */
+async function withOtherReplicas(
+  platform: Platform,
+  name: string,
+  view: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const directory = platform.replicas;
+  const others = directory ? await directory.others().catch(() => []) : [];
+  type Instances = {
+    instances: Record<string, unknown>[];
+    replicas: number;
+    availableReplicas: number;
+  };
+  const own = view as unknown as Instances;
+  const answers = await Promise.all(
+    others.map(async (other) => {
+      try {
+        const response = await fetch(
+          `${other.url}/api/v1/functions/${encodeURIComponent(name)}?scope=replica`,
+          {
+            headers: { authorization: `Bearer ${platform.adminToken}` },
+            signal: AbortSignal.timeout(replicaViewTimeoutMs),
+          },
+        );
+        return response.ok ? { other, view: (await response.json()) as Instances } : { other };
+      } catch {
+        return { other };
+      }
+    }),
+  );
+  const tagged = (instances: readonly Record<string, unknown>[], gateway: string | undefined) =>
+    instances.map((instance) => (gateway === undefined ? instance : { ...instance, gateway }));
+  return {
+    ...view,
+    replicas: answers.reduce((sum, a) => sum + (a.view?.replicas ?? 0), own.replicas),
+    availableReplicas: answers.reduce(
+      (sum, a) => sum + (a.view?.availableReplicas ?? 0),
+      own.availableReplicas,
+    ),
+    instances: [
+      ...tagged(own.instances, directory?.self),
+      ...answers.flatMap((a) => tagged(a.view?.instances ?? [], a.other.name)),
+    ],
+    unreachableReplicas: answers.filter((a) => !a.view).map((a) => a.other.name),
+  };
 }

@@ -56,14 +56,7 @@ export async function installRunletInCluster(
     }
     const kubectl = (args: readonly string[], input?: string): Promise<string> =>
       run(cluster.binaries.kubectl, ["--kubeconfig", cluster.kubeconfigPath, ...args], input);
-    await kubectl(["apply", "-f", path.join(REPO_ROOT, "deploy", "crds")]);
-    // The peers' Function kinds, as a cluster running Kubeless or OpenFaaS has them.
-    await kubectl([
-      "apply",
-      "-f",
-      path.join(REPO_ROOT, "test", "operator", "fixtures", "peer-crds.yaml"),
-    ]);
-    await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]);
+    await applyCrds(kubectl);
     await kubectl([
       "apply",
       "-f",
@@ -116,6 +109,23 @@ export async function installRunletInCluster(
     await cluster.stop();
     throw error;
   }
+}
+
+/**
+ * Runlet's CRDs, as an install applies them first (the chart's crds/ directory, or
+ * 01-crds.yaml), and the peers' Function kinds, as a cluster running Kubeless or OpenFaaS has
+ * them; resolves once all are Established.
+ */
+export async function applyCrds(
+  kubectl: (args: readonly string[]) => Promise<unknown>,
+): Promise<void> {
+  await kubectl(["apply", "-f", path.join(REPO_ROOT, "deploy", "crds")]);
+  await kubectl([
+    "apply",
+    "-f",
+    path.join(REPO_ROOT, "test", "operator", "fixtures", "peer-crds.yaml"),
+  ]);
+  await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"]);
 }
 
 /** A hostPath PersistentVolume for each of the chart's claims, owned by Runlet's user. */
