@@ -313,10 +313,13 @@ def fission_result(result):
             body = body.encode("utf-8")
         return {"statusCode": result.status_code, "headers": dict(result.headers), "body": body}
     if isinstance(result, (dict, list)):
+        from .flask_shim import dumps
+
+        # Flask's JSON provider: dates and the like as Flask writes them.
         return {
             "statusCode": 200,
             "headers": {"content-type": "application/json"},
-            "body": result,
+            "body": dumps(result).encode("utf-8"),
         }
     if isinstance(result, (str, bytes, bytearray)) or (
         result is not None and (hasattr(result, "__next__") or hasattr(result, "__anext__"))

@@ -292,9 +292,10 @@ async def _run(target, event, context, loop):
 
 
 async def _run_fission(target, event, loop):
-    from .flask_shim import HTTPException, current_request
+    from .flask_shim import HTTPException, current_globals, current_request
 
     token = current_request.set(event)
+    globals_token = current_globals.set({})
     try:
         result = await call_handler(target, (), loop)
     except HTTPException as error:
@@ -305,6 +306,7 @@ async def _run_fission(target, event, loop):
         }
     finally:
         current_request.reset(token)
+        current_globals.reset(globals_token)
     return compat.fission_result(result)
 
 
