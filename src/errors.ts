@@ -52,6 +52,7 @@ const statusByCode = {
   RUNLET_UNSUPPORTED_MEDIA_TYPE: 415,
   RUNLET_BUILD_FAILED: 422,
   RUNLET_QUEUE_FULL: 429,
+  RUNLET_RATE_LIMITED: 429,
   RUNLET_HEADERS_TOO_LARGE: 431,
   // Ours: a bug, or the platform's data no longer matching its digest.
   RUNLET_INTERNAL: 500,

@@ -43,6 +43,8 @@ export type Principal =
       readonly role: Role;
       /** Set for a function's invoke key: it calls that one function and nothing else. */
       readonly function: string | undefined;
+      /** The token's own rate limit ("100/s"), if it has one. */
+      readonly rate?: string | undefined;
     };
 
 export const adminPrincipal: Principal = { kind: "admin" };

@@ -11,6 +11,8 @@ import { authorize, principalName, type Principal, type Right } from "../auth/ro
 import { errorBody, errorJson } from "../errors.js";
 import { defaultFunctionNamespace } from "../kubernetes/names.js";
 import type { Platform } from "../platform/platform.js";
+import { tokenRateRefusal } from "./auth.js";
+import { rateLimitsOf } from "./rate-limits.js";
 
 /** What a route may declare in `config.access`. */
 export interface RouteAccess {
@@ -87,6 +89,14 @@ export function authenticate(
     namespace: defaultFunctionNamespace,
     refusal: undefined,
   });
+  const limited = tokenRateRefusal(result.principal, rateLimitsOf(platform));
+  if (limited) {
+    return reply
+      .code(limited.status)
+      .headers(limited.extraHeaders())
+      .type("application/json")
+      .send(limited.json);
+  }
   return undefined;
 }
 

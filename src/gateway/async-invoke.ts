@@ -11,6 +11,7 @@ import { formatSize } from "../spec/units.js";
 import { admitCall, CallRefusal } from "./call-admission.js";
 import { functionNameOf } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { rateLimitsOf } from "./rate-limits.js";
 import { signedCallRefusal } from "./signed-call.js";
 
 const asyncPath = /^\/async-function\/([^/?]+)(\/[^?]*)?(\?.*)?$/;
@@ -35,13 +36,14 @@ export async function handleAsyncInvocation(
       platform.credentials,
       req.headers,
       functionNameOf(match?.[1] ?? ""),
+      rateLimitsOf(platform),
     );
     if (target instanceof CallRefusal) {
       req.resume();
       res.writeHead(target.status, {
         "content-type": "application/json",
         "content-length": Buffer.byteLength(target.json),
-        ...(target.challenge === undefined ? {} : { "www-authenticate": target.challenge }),
+        ...target.extraHeaders(),
       });
       res.end(target.json);
       return;

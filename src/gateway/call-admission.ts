@@ -4,29 +4,17 @@
  * and check the caller may invoke it. One place, so the three ways answer alike.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { errorJson, statusOf, type ErrorCode } from "../errors.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import type { PlatformCredentials } from "../router/credentials.js";
 import type { RevisionLookup } from "../router/revision-lookup.js";
 import { parseTarget } from "../spec/trigger-spec.js";
 import type { RouteMatch } from "../triggers/route-table.js";
 import { forbiddenJson } from "./access.js";
+import { CallRefusal, rateLimited } from "./call-refusal.js";
 import { invokeRefusal, unauthorizedMessage } from "./auth.js";
+import type { RateLimits } from "./rate-limits.js";
 
-/** A call turned away before it reached the router, with the answer its caller gets. */
-export class CallRefusal {
-  readonly status: number;
-  /** The error body, serialized. */
-  readonly json: string;
-  /** The WWW-Authenticate challenge of a 401. */
-  readonly challenge: string | undefined;
-
-  constructor(code: ErrorCode, message: string, challenge: string | undefined, json?: string) {
-    this.status = statusOf(code);
-    this.json = json ?? errorJson(code, message);
-    this.challenge = challenge;
-  }
-}
+export { CallRefusal } from "./call-refusal.js";
 
 export const badNameMessage =
   "The function name in the path is not valid percent-encoding; call /function/NAME with the name as deployed.";
@@ -54,6 +42,7 @@ export function admitCall(
   credentials: PlatformCredentials,
   headers: IncomingHttpHeaders,
   address: CallAddress,
+  limits?: RateLimits,
 ): RevisionTarget | CallRefusal {
   let target: RevisionTarget | undefined;
   if (typeof address === "object") {
@@ -78,12 +67,26 @@ export function admitCall(
     }
   }
   if (target.config.auth === "required") {
-    const refusal = invokeRefusal(headers, credentials, target.functionName);
+    const refusal = invokeRefusal(headers, credentials, target.functionName, limits);
     if (refusal === "unauthenticated") {
       return unauthorized;
     }
+    if (refusal instanceof CallRefusal) {
+      return refusal;
+    }
     if (refusal !== undefined) {
       return new CallRefusal("RUNLET_FORBIDDEN", "", undefined, forbiddenJson(refusal));
+    }
+  }
+  const rate = target.config.rateLimit;
+  if (rate !== undefined && limits !== undefined) {
+    const wait = limits.take(`function ${target.functionName}`, rate);
+    if (wait !== undefined) {
+      return rateLimited(
+        `Function ${target.functionName}`,
+        `${rate.count} calls per ${rate.periodMs / 1000} s`,
+        wait,
+      );
     }
   }
   return target;

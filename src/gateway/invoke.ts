@@ -10,6 +10,7 @@ import { forward } from "../router/forward.js";
 import { admitCall, CallRefusal } from "./call-admission.js";
 import { newCallId } from "./call-id.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { rateLimitsOf } from "./rate-limits.js";
 import { admitSignedCall } from "./signed-call.js";
 
 const functionPath = /^\/function\/([^/?]+)(\/[^?]*)?(\?.*)?$/;
@@ -30,7 +31,13 @@ export function handleInvocation(
   const match = functionPath.exec(exchange.url);
   const callId = callIdOf(exchange.headers["x-call-id"]) ?? newCallId();
   const name = functionNameOf(match?.[1] ?? "");
-  const target = admitCall(platform.targets, platform.credentials, exchange.headers, name);
+  const target = admitCall(
+    platform.targets,
+    platform.credentials,
+    exchange.headers,
+    name,
+    rateLimitsOf(platform),
+  );
   if (target instanceof CallRefusal) {
     refuseCall(exchange, callId, target);
     return undefined;
@@ -119,13 +126,9 @@ export function refuseCall(exchange: Exchange, callId: string, refusal: CallRefu
   exchange.discardBody();
   exchange.send(
     refusal.status,
-    refusal.challenge === undefined
+    refusal.challenge === undefined && refusal.retryAfter === undefined
       ? { "content-type": "application/json", "x-call-id": callId }
-      : {
-          "content-type": "application/json",
-          "www-authenticate": refusal.challenge,
-          "x-call-id": callId,
-        },
+      : { "content-type": "application/json", ...refusal.extraHeaders(), "x-call-id": callId },
     refusal.json,
   );
 }

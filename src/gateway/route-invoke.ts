@@ -11,6 +11,7 @@ import { newCallId } from "./call-id.js";
 import { admitCall, CallRefusal } from "./call-admission.js";
 import { callIdOf, invokeSigned, invokeTarget, refuseCall } from "./invoke.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { rateLimitsOf } from "./rate-limits.js";
 
 /** The route a request takes, or undefined for platform paths and paths no route serves. */
 export function findRoute(platform: Platform, req: IncomingMessage): RouteMatch | undefined {
@@ -29,7 +30,13 @@ export async function handleRoute(
   route: RouteMatch,
 ): Promise<void> {
   const callId = callIdOf(exchange.headers["x-call-id"]) ?? newCallId();
-  const target = admitCall(platform.targets, platform.credentials, exchange.headers, route);
+  const target = admitCall(
+    platform.targets,
+    platform.credentials,
+    exchange.headers,
+    route,
+    rateLimitsOf(platform),
+  );
   if (target instanceof CallRefusal) {
     refuseCall(exchange, callId, target);
     return;

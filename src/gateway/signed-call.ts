@@ -10,7 +10,7 @@ import { isUserError } from "../errors.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange, ExchangeBody, OutgoingHeaders } from "../router/exchange.js";
-import { CallRefusal } from "./call-admission.js";
+import { CallRefusal } from "./call-refusal.js";
 
 /** Why a signed call is refused (401 without a signature, 403 with a wrong one), or undefined. */
 export function signedCallRefusal(

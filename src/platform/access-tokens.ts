@@ -10,6 +10,7 @@ import { newToken, tokenDigest } from "../auth/token-format.js";
 import { UserError } from "../errors.js";
 import { defaultFunctionNamespace } from "../kubernetes/names.js";
 import { assertValidName } from "../spec/names.js";
+import { rateSchema } from "../spec/rate.js";
 import { parseDuration } from "../spec/units.js";
 import type { TokenRecord, TokenStore } from "../store/token-store.js";
 
@@ -22,6 +23,8 @@ export const tokenRequestSchema = z.strictObject({
   }),
   /** How long the token works, e.g. "30d", "12h". @default forever */
   expires: z.string().optional(),
+  /** Most requests it may make, e.g. "100/s" (429 past it). @default no limit */
+  rate: rateSchema.optional(),
 });
 export type TokenRequest = z.infer<typeof tokenRequestSchema>;
 
@@ -29,6 +32,7 @@ export const functionKeyRequestSchema = z.strictObject({
   /** @default "<function>-key-<6 hex>" */
   name: z.string().optional(),
   expires: z.string().optional(),
+  rate: rateSchema.optional(),
 });
 
 /** A token as the API shows it: never the token or its digest. */
@@ -40,6 +44,7 @@ export interface TokenView {
   readonly createdAt: string;
   readonly createdBy: string;
   readonly expiresAt?: string;
+  readonly rate?: string;
 }
 
 export function tokenView(record: TokenRecord): TokenView {
@@ -53,6 +58,7 @@ export function tokenView(record: TokenRecord): TokenView {
     ...(record.expiresAt === undefined
       ? {}
       : { expiresAt: new Date(record.expiresAt).toISOString() }),
+    ...(record.rate === undefined ? {} : { rate: record.rate }),
   };
 }
 
@@ -109,7 +115,7 @@ export function createToken(
   assertValidName(namespace, "namespace");
   return store(
     tokens,
-    { name: request.name, namespace, role: request.role, function: undefined },
+    { name: request.name, namespace, role: request.role, function: undefined, rate: request.rate },
     request.expires,
     creator,
   );
@@ -125,7 +131,13 @@ export function createFunctionKey(
   const name = request.name ?? `${functionName.slice(0, 52)}-key-${randomBytes(3).toString("hex")}`;
   return store(
     tokens,
-    { name, namespace: defaultFunctionNamespace, role: "invoker", function: functionName },
+    {
+      name,
+      namespace: defaultFunctionNamespace,
+      role: "invoker",
+      function: functionName,
+      rate: request.rate,
+    },
     request.expires,
     creator,
   );

@@ -104,6 +104,7 @@ export class PlatformCredentials {
         namespace: record.namespace,
         role: record.role,
         function: record.function,
+        rate: record.rate,
       },
     };
   }

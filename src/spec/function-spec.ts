@@ -3,6 +3,7 @@
  * (API body and stack-file entry), and one resolve step into the fully-defaulted config the
  * platform runs.
  */
+import { parseRate, rateSchema, type Rate } from "./rate.js";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { UserError } from "../errors.js";
@@ -132,6 +133,11 @@ export const functionSpecSchema = z.strictObject({
    */
   auth: z.enum(["public", "required", "signed"]).optional(),
   /**
+   * Most calls the function takes, over every way in (sync, async, routes), e.g. "100/s":
+   * a burst up to that many passes, more get 429 with Retry-After. @default no limit
+   */
+  rateLimit: rateSchema.optional(),
+  /**
    * For `auth: signed`: the secret (created with `runlet secret create`) the body is signed
    * with, and the header the signature comes in as `sha256=<hex>`.
    */
@@ -192,6 +198,8 @@ export interface FunctionConfig {
   readonly auth: "public" | "required" | "signed";
   /** Set for `auth: signed` only (and then left out of revision hashes of other functions). */
   readonly signature?: { readonly secret: string; readonly header: string };
+  /** Set only when the spec has a rate limit (so other revisions' hashes stay as they were). */
+  readonly rateLimit?: Rate;
   readonly network: NetworkMode;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
@@ -257,6 +265,7 @@ export function resolveFunctionConfig(spec: FunctionSpec): FunctionConfig {
           },
         }
       : {}),
+    ...(spec.rateLimit === undefined ? {} : { rateLimit: parseRate(spec.rateLimit) }),
     network: networkMode(spec.network),
     labels: spec.labels ?? {},
     annotations: spec.annotations ?? {},
@@ -291,7 +300,14 @@ export function describeConfig(config: FunctionConfig): Record<string, unknown> 
     },
     auth: config.auth,
     ...(config.signature ? { signature: config.signature } : {}),
+    ...(config.rateLimit
+      ? { rateLimit: `${config.rateLimit.count}/${periodName(config.rateLimit.periodMs)}` }
+      : {}),
   };
+}
+
+function periodName(ms: number): string {
+  return ms === 1000 ? "s" : ms === 60_000 ? "m" : "h";
 }
 
 /** Identity of a revision: same package and same resolved config → same revision. */

@@ -20,6 +20,8 @@ export interface TokenRecord {
   /** Who made it (a token name, or "admin"). */
   readonly createdBy: string;
   readonly expiresAt: number | undefined;
+  /** Most requests it makes, e.g. "100/s"; undefined: no limit of its own. */
+  readonly rate?: string | undefined;
 }
 
 /** What the platform uses of a token store (reads at once, writes awaited). */
@@ -50,6 +52,7 @@ interface TokenRow {
   created_at: number;
   created_by: string;
   expires_at: number | null;
+  rate: string | null;
 }
 
 function recordOf(row: TokenRow): TokenRecord {
@@ -62,6 +65,7 @@ function recordOf(row: TokenRow): TokenRecord {
     createdAt: row.created_at,
     createdBy: row.created_by,
     expiresAt: row.expires_at ?? undefined,
+    rate: row.rate ?? undefined,
   };
 }
 
@@ -79,8 +83,8 @@ export class SqliteTokenStore implements TokenStore {
     }
     this.#db
       .prepare(
-        `INSERT INTO tokens (name, namespace, role, function_name, digest, created_at, created_by, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tokens (name, namespace, role, function_name, digest, created_at, created_by, expires_at, rate)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.name,
@@ -91,6 +95,7 @@ export class SqliteTokenStore implements TokenStore {
         record.createdAt,
         record.createdBy,
         record.expiresAt ?? null,
+        record.rate ?? null,
       );
   }
 

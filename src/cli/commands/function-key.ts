@@ -20,11 +20,13 @@ export const functionKeyCreateCommand = defineCommand({
   options: [
     { flags: "--name <name>", description: "the key's name (default: FUNCTION-key-XXXXXX)" },
     { flags: "--expires <duration>", description: "stop working after this long, e.g. 30d" },
+    { flags: "--rate <rate>", description: "most requests it may make, e.g. 100/s (429 past it)" },
   ],
   examples: ["runlet function key create hello", "runlet function key create hook --name github"],
   optionsSchema: clientFlagsSchema.extend({
     name: z.string().optional(),
     expires: z.string().optional(),
+    rate: z.string().optional(),
     json: z.boolean().optional(),
   }),
   async run(args, options, io) {
@@ -32,6 +34,7 @@ export const functionKeyCreateCommand = defineCommand({
     const created = await client.json<TokenView>("POST", keysPath(String(args[0])), {
       ...(options.name === undefined ? {} : { name: options.name }),
       ...(options.expires === undefined ? {} : { expires: options.expires }),
+      ...(options.rate === undefined ? {} : { rate: options.rate }),
     });
     if (options.json) {
       line(io.stdout, JSON.stringify(created, null, 2));

@@ -31,6 +31,7 @@ export const tokenCreateCommand = defineCommand({
     },
     { flags: "--role <role>", description: `one of ${roles.join(", ")}` },
     { flags: "--expires <duration>", description: "stop working after this long, e.g. 30d or 12h" },
+    { flags: "--rate <rate>", description: "most requests it may make, e.g. 100/s (429 past it)" },
   ],
   examples: [
     "runlet token create ci --role deployer --expires 30d",
@@ -40,6 +41,7 @@ export const tokenCreateCommand = defineCommand({
     namespace: z.string(),
     role: z.enum(roles, { error: () => `give --role ${roles.join("|")}` }),
     expires: z.string().optional(),
+    rate: z.string().optional(),
     json: z.boolean().optional(),
   }),
   async run(args, options, io) {
@@ -49,6 +51,7 @@ export const tokenCreateCommand = defineCommand({
       namespace: options.namespace,
       role: options.role,
       ...(options.expires === undefined ? {} : { expires: options.expires }),
+      ...(options.rate === undefined ? {} : { rate: options.rate }),
     });
     if (options.json) {
       line(io.stdout, JSON.stringify(created, null, 2));
