@@ -161,6 +161,10 @@ describe("Kubernetes mode on the real node", () => {
         "jsonpath={.items[*].status.phase}",
       ]);
       expect(pods).toContain("Running");
+      // An HTTP trigger made with the CLI is a Trigger object both gateways route.
+      await ok(["trigger", "create", "hello-route", "--function", "hello", "--http", "GET /hi"]);
+      await converges("/hi?name=Bo", '{"message":"Hello, Bo!"}');
+      expect(await ok(["trigger", "list"])).toContain("hello-route");
     },
     STEP_TIMEOUT_MS,
   );
@@ -491,6 +495,7 @@ describe("Kubernetes mode on the real node", () => {
         },
         { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 1000 },
       );
+      expect(await ok(["calls", "ticker"])).toMatch(/cron-\S+-\d{13}/);
       const slots = calls.map(({ id }) => Number(/^cron-.+-(\d+)$/.exec(id)?.[1]));
       // One call per slot, slots 2 s apart on the grid.
       expect(new Set(slots).size).toBe(slots.length);
