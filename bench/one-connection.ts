@@ -14,7 +14,7 @@ import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startRunletProcess, type RunletProcess } from "./lib/runlet-api.js";
-import { freePort, spawnServer, type ServerProcess } from "./lib/servers.js";
+import { freePort, processTreeCpu, spawnServer, type ServerProcess } from "./lib/servers.js";
 import { fmt, spread, type Spread } from "./lib/stats.js";
 import { table } from "./lib/table.js";
 import { runWrk } from "./lib/wrk.js";
@@ -40,6 +40,8 @@ const load = (): string =>
 interface Target {
   readonly id: string;
   readonly url: string;
+  /** The process taking the connections; its descendants are counted with it. */
+  readonly pid: number;
   readonly stop: () => Promise<void>;
   readonly runlet?: RunletProcess;
 }
@@ -58,7 +60,13 @@ async function startRaw(): Promise<ServerProcess> {
 async function startRunlet(id: string, root?: string): Promise<Target> {
   const runlet = await startRunletProcess(root === undefined ? {} : { root });
   await runlet.deploy("hello", `${fixtures}runlet/hello`, { scale: { min: 1 } });
-  return { id, url: `${runlet.url}/function/hello`, stop: () => runlet.stop(), runlet };
+  return {
+    id,
+    url: `${runlet.url}/function/hello`,
+    pid: runlet.child.pid ?? 0,
+    stop: () => runlet.stop(),
+    runlet,
+  };
 }
 
 /** Pids of the process tree under `pid` whose command line contains `needle`. */
@@ -123,7 +131,9 @@ async function countSyscalls(
 
 const started = load();
 const raw = await startRaw();
-const targets: Target[] = [{ id: "raw", url: raw.url, stop: () => raw.stop() }];
+const targets: Target[] = [
+  { id: "raw", url: raw.url, pid: raw.child.pid ?? 0, stop: () => raw.stop() },
+];
 try {
   targets.push(await startRunlet("after"));
   if (values.before !== undefined) {
@@ -132,15 +142,26 @@ try {
   for (const target of targets) {
     await runWrk({ url: target.url, connections: 50, durationS: 2 });
   }
-  const samples = new Map<string, { rps: number; p50: number; p99: number }[]>();
+  const samples = new Map<
+    string,
+    { rps: number; p50: number; p99: number; frontUs: number; behindUs: number }[]
+  >();
   for (let round = 1; round <= rounds; round += 1) {
     for (const c of connections) {
       for (const target of targets) {
+        const cpuBefore = processTreeCpu(target.pid);
         const r = await runWrk({ url: target.url, connections: c, durationS });
+        const cpuAfter = processTreeCpu(target.pid);
+        const perCall = (s: number): number => (s * 1e6) / Math.max(1, r.ok);
+        const frontUs = perCall(cpuAfter.self - cpuBefore.self);
+        const behindUs = perCall(cpuAfter.descendants - cpuBefore.descendants);
         const key = `${target.id}@${c}`;
-        samples.set(key, [...(samples.get(key) ?? []), { rps: r.rps, p50: r.p50, p99: r.p99 }]);
+        samples.set(key, [
+          ...(samples.get(key) ?? []),
+          { rps: r.rps, p50: r.p50, p99: r.p99, frontUs, behindUs },
+        ]);
         console.log(
-          `[${round}/${rounds}] c=${String(c).padStart(3)} ${target.id.padEnd(6)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50 * 1000)} µs  p99 ${fmt(r.p99 * 1000)} µs`,
+          `[${round}/${rounds}] c=${String(c).padStart(3)} ${target.id.padEnd(6)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50 * 1000)} µs  p99 ${fmt(r.p99 * 1000)} µs  CPU ${fmt(frontUs)} + ${fmt(behindUs)} µs/call`,
         );
       }
     }
@@ -152,6 +173,11 @@ try {
     const y = samples.get(`${b}@${c}`) ?? [];
     return spread(x.map((s, i) => s.rps / (y[i]?.rps ?? Number.NaN)));
   };
+  const p50Ratio = (c: number): Spread => {
+    const x = samples.get(`after@${c}`) ?? [];
+    const y = samples.get(`before@${c}`) ?? [];
+    return spread(x.map((s, i) => s.p50 / (y[i]?.p50 ?? Number.NaN)));
+  };
   const rows: string[][] = [];
   for (const target of targets) {
     for (const c of connections) {
@@ -162,9 +188,10 @@ try {
         cell(spread(runs.map((r) => r.rps))),
         fmt(spread(runs.map((r) => r.p50 * 1000)).median),
         fmt(spread(runs.map((r) => r.p99 * 1000)).median),
+        `${fmt(spread(runs.map((r) => r.frontUs)).median)} + ${fmt(spread(runs.map((r) => r.behindUs)).median)}`,
         target.id === "raw" ? "–" : cell(ratioOf(target.id, "raw", c)),
         target.id === "after" && values.before !== undefined
-          ? cell(ratioOf("after", "before", c))
+          ? `${cell(ratioOf("after", "before", c))}; p50 ${cell(p50Ratio(c))}`
           : "–",
       ]);
     }
@@ -173,7 +200,19 @@ try {
     `\n${rounds} rounds of ${durationS} s per cell; load average at the start ${started}, at the end ${load()}\n`,
   );
   console.log(
-    table(["target", "c", "req/s", "p50 µs", "p99 µs", "share of floor", "after / before"], rows),
+    table(
+      [
+        "target",
+        "c",
+        "req/s",
+        "p50 µs",
+        "p99 µs",
+        "CPU µs/call (front + behind)",
+        "share of floor",
+        "after / before: req/s; p50",
+      ],
+      rows,
+    ),
   );
   if (values.syscalls) {
     for (const target of targets.filter((t) => t.runlet)) {
