@@ -117,6 +117,9 @@ const runtimeServers: Partial<Record<InstanceRuntime, RuntimeServer>> = {
 /** Tries at a sandbox whose namespace setup failed for a passing reason. */
 const startAttempts = 3;
 
+/** A pooled instance loaded with no call behind it refills the pool after this. */
+const refillAfterLoadMs = 200;
+
 export class LocalProvider implements Provider {
   readonly name = "local";
   readonly #options: LocalProviderOptions;
@@ -223,9 +226,16 @@ export class LocalProvider implements Provider {
       }));
     if (pooled && pool) {
       pooled.adopt(options.onLog);
-      // Once the function is loaded and its first calls are on their way: the next timer
-      // turn, after that turn's writes to the instance have gone out.
-      pooled.whenSpecialized(() => setTimeout(() => pool.fill(), 0));
+      // Once the cold call that took it has its answer (the next timer turn, after the
+      // gateway has written it to the caller): starting a process costs the gateway a fork
+      // and a core for tens of milliseconds, which the cold call would otherwise wait out
+      // (docs/benchmarks.md). A load with no call behind it (a deploy's check) refills shortly
+      // after it settles.
+      const refill = (): void => {
+        setTimeout(() => pool.fill(), 0);
+      };
+      pooled.whenAnswered(refill);
+      pooled.whenSpecialized(() => setTimeout(() => pool.fill(), refillAfterLoadMs).unref());
       // Taken but never loaded (stopped, or it died first): the pool refills all the same.
       void pooled.exited.then(() => pool.fill());
     }

@@ -107,6 +107,7 @@ export class ProcessInstance implements Instance {
   #memoryBytes: number | undefined;
   #onLog: (line: LogLine) => void;
   #specialized: (() => void) | undefined;
+  #answered: (() => void) | undefined;
   #ready: Promise<void>;
   #network: OutboundLink | undefined;
 
@@ -244,6 +245,11 @@ export class ProcessInstance implements Instance {
     this.#specialized = callback;
   }
 
+  /** Calls `callback` once, when the next call's answer (or failure) has come back. */
+  whenAnswered(callback: () => void): void {
+    this.#answered = callback;
+  }
+
   /**
    * Sets the instance's memory and CPU limits on its live cgroup (a local process can take new
    * ones; a pooled instance gets the function's here). Throws a UserError when the runtime
@@ -274,7 +280,13 @@ export class ProcessInstance implements Instance {
   }
 
   invoke(request: InvocationRequest): Promise<InvocationResponse> {
-    return this.#channel.invoke(request);
+    const answer = this.#channel.invoke(request);
+    const answered = this.#answered;
+    if (answered) {
+      this.#answered = undefined;
+      answer.then(answered, answered);
+    }
+    return answer;
   }
 
   exitCausing(_failure: unknown): Promise<ExitInfo | undefined> {
