@@ -4,7 +4,7 @@
  * raw floor, and against another build of Runlet when --before names a tree holding its dist/,
  * runtimes/ and bench/servers/ (a copy made before a change), in one interleaved run: every
  * round runs every target at every connection count, so drift on a shared machine hits all
- * alike, and each ratio is taken within a round. --syscalls also counts, with strace -c, the
+ * alike (in an order that turns every round), and each ratio is taken within a round. --syscalls also counts, with strace -c, the
  * system calls the gateway and the instance make per call at one connection.
  * Run `npm run build` first: this tree's Runlet runs from its dist/.
  */
@@ -148,7 +148,12 @@ try {
   >();
   for (let round = 1; round <= rounds; round += 1) {
     for (const c of connections) {
-      for (const target of targets) {
+      // The order turns every round, so no target always runs right after another.
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+      for (const target of order) {
+        if (!target) {
+          continue;
+        }
         const cpuBefore = processTreeCpu(target.pid);
         const r = await runWrk({ url: target.url, connections: c, durationS });
         const cpuAfter = processTreeCpu(target.pid);

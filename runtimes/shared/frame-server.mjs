@@ -273,9 +273,7 @@ function serveConnection(socket, serveCall) {
         outgoing.push(part);
         outgoingBytes += part.length;
       }
-      // The answer of the only call on the connection has nobody to share a write with:
-      // out at once, without waiting for the turn's end (a setImmediate and one more poll).
-      if (outgoingBytes >= coalesceBytes || (!flushScheduled && streams.size <= 1)) {
+      if (outgoingBytes >= coalesceBytes) {
         return flush();
       }
       if (!flushScheduled) {

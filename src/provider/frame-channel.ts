@@ -389,16 +389,10 @@ class FrameConnection {
 
   /**
    * Queues a frame for one write at the end of this event-loop turn: calls that arrive
-   * together (many callers, one poll) then cost one syscall. A frame of the only call on the
-   * connection, with nothing queued, goes out at once: there is nobody to share the write with,
-   * and waiting for the turn's end would cost a setImmediate and one more poll per hop (the
-   * one-connection case, docs/benchmarks.md). Returns false when the caller should wait for
-   * "drain" before sending more.
+   * together (many callers, one poll) then cost one syscall. Returns false when the caller
+   * should wait for "drain" before sending more.
    */
   #write(frame: Buffer): boolean {
-    if (!this.#flushScheduled && this.#calls.size <= 1 && !this.#socket.destroyed) {
-      return this.#socket.write(frame);
-    }
     this.#outgoing.push(frame);
     this.#outgoingBytes += frame.length;
     if (this.#outgoingBytes >= 64 * 1024) {
