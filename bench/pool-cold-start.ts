@@ -93,7 +93,10 @@ for (const runtime of values.runtimes.split(",")) {
       }
       for (let i = 0; i < functions && done < calls; i += 1, done += 1) {
         for (const platform of platforms) {
-          await until(async () => (await poolIdle(platform.runlet, runtime)) >= poolSize, 5000);
+          // Every platform's pool full: neither call shares the CPU with the other's refill.
+          for (const { runlet } of platforms) {
+            await until(async () => (await poolIdle(runlet, runtime)) >= poolSize, 5000);
+          }
           await sleep(100);
           const t0 = performance.now();
           const response = await fetch(`${platform.runlet.url}/function/cold-${i}`);
