@@ -2,7 +2,8 @@
  * A function whose build is Gradle's (`build.gradle`, as OpenFaaS's java11/java17 templates
  * write it) on a machine without Gradle: its dependency lines are read and written as a pom
  * Maven builds from the same source layout (src/main/java, src/main/resources). Only what a
- * pom can say is read: `api|implementation|compile|runtimeOnly|compileOnly 'group:name:version'`;
+ * pom can say is read: `api|implementation|compile|runtimeOnly|compileOnly 'group:name:version'`
+ * (or `group: 'g', name: 'n', version: 'v'`);
  * the rest of the script (plugins, tasks, other repositories) is not run, and each line that
  * names a dependency some other way is reported.
  */
@@ -36,6 +37,9 @@ const configurationScopes: Readonly<Record<string, GradleDependency["scope"]>> =
 
 const coordinateLine =
   /^\s*(\w+)\s*\(?\s*['"]([\w.-]+):([\w.-]+):([\w.+-]+)(?::[\w.-]+)?(?:@\w+)?['"]\s*\)?\s*$/;
+// The map notation: compile group: 'io.vertx', name: 'vertx-core', version: '3.5.0'
+const mapLine =
+  /^\s*(\w+)\s*\(?\s*group\s*:\s*['"]([\w.-]+)['"]\s*,\s*name\s*:\s*['"]([\w.-]+)['"]\s*,\s*version\s*:\s*['"]([\w.+-]+)['"]\s*\)?\s*$/;
 
 /** The lines inside the script's `dependencies { ... }` blocks (not buildscript's). */
 function dependencyBlockLines(script: string): string[] {
@@ -70,7 +74,7 @@ export function readGradleDependencies(script: string): GradleDependencies {
   const dependencies: GradleDependency[] = [];
   const unread: string[] = [];
   for (const line of dependencyBlockLines(script)) {
-    const match = coordinateLine.exec(line);
+    const match = coordinateLine.exec(line) ?? mapLine.exec(line);
     const configuration = (match?.[1] ?? /^\s*(\w+)/.exec(line)?.[1]) || "";
     if (/^test|^androidTest|^annotationProcessor$|^kapt$/.test(configuration)) {
       continue;

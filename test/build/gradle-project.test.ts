@@ -18,6 +18,8 @@ dependencies {
     runtimeOnly 'org.postgresql:postgresql:42.7.1'
     testImplementation 'junit:junit:4.12'
     compile 'com.openfaas:model:0.1.1'
+    compile group: 'io.vertx', name: 'vertx-core', version: '3.5.0'
+    testCompile group: 'junit', name: 'junit', version: '4.12'
     implementation project(':model')
     implementation files('libs/a.jar')
 }
@@ -30,6 +32,7 @@ dependencies {
       "org.slf4j:slf4j-api:2.0.9:compile",
       "org.projectlombok:lombok:1.18.30:provided",
       "org.postgresql:postgresql:42.7.1:runtime",
+      "io.vertx:vertx-core:3.5.0:compile",
     ]);
     expect(read.unread).toEqual([
       "implementation project(':model')",
