@@ -151,10 +151,6 @@ const migrations: readonly string[] = [
   );
   CREATE INDEX audit_by_time ON audit_log (time);
   `,
-  // A token's own rate limit ("100/s"), issue 18.
-  `
-  ALTER TABLE tokens ADD COLUMN rate TEXT;
-  `,
   // Secrets hold keys (Fission reads each at /secrets/<ns>/<name>/<key>); rows written before
   // are one value under the secret's own name. Config maps: keys of values that are not secret.
   `
@@ -165,6 +161,10 @@ const migrations: readonly string[] = [
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
   );
+  `,
+  // A token's own rate limit ("100/s"), issue 18.
+  `
+  ALTER TABLE tokens ADD COLUMN rate TEXT;
   `,
 ];
 
