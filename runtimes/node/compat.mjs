@@ -3,8 +3,10 @@
 // what that platform's own Node server does with the request and the function's answer
 // (body parsing, defaults for status and content type, errors), with Express-like request
 // and response objects written here, dependency-free.
+import { AsyncLocalStorage } from "node:async_hooks";
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
+import { format } from "node:util";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { describeError } from "../shared/responses.mjs";
@@ -144,8 +146,93 @@ function openfaasHandler(fn) {
 // returns: objects and arrays as JSON text with a newline (console.log), anything else as it
 // is (process.stdout.write). An error answers 500 with its text.
 
+// The classic watchdog forks the handler's process per call: its Http_* variables are that
+// call's environment, and what it prints is the answer (stderr too, with combine_output).
+// One process serves several calls here, so each call's variables and output are its own.
+const classicCall = new AsyncLocalStorage();
+let classicInstalled = false;
+
+function installClassicCalls() {
+  if (classicInstalled) {
+    return;
+  }
+  classicInstalled = true;
+  const base = process.env;
+  const own = (key) => {
+    const env = classicCall.getStore()?.env;
+    return env && typeof key === "string" && Object.hasOwn(env, key) ? env : undefined;
+  };
+  process.env = new Proxy(base, {
+    get: (target, key) => (own(key) ?? target)[key],
+    has: (target, key) => own(key) !== undefined || key in target,
+    ownKeys: (target) => [
+      ...new Set([...Reflect.ownKeys(target), ...Object.keys(classicCall.getStore()?.env ?? {})]),
+    ],
+    getOwnPropertyDescriptor: (target, key) => {
+      const env = own(key);
+      return env
+        ? { value: env[key], writable: true, enumerable: true, configurable: true }
+        : Reflect.getOwnPropertyDescriptor(target, key);
+    },
+  });
+  /** @type {Array<["log" | "info" | "debug" | "warn" | "error", "out" | "err"]>} */
+  const streams = [
+    ["log", "out"],
+    ["info", "out"],
+    ["debug", "out"],
+    ["warn", "err"],
+    ["error", "err"],
+  ];
+  for (const [name, stream] of streams) {
+    const original = console[name].bind(console);
+    console[name] = (...args) => {
+      const call = classicCall.getStore();
+      if (!call || (stream === "err" && !call.combined)) {
+        original(...args);
+        return;
+      }
+      call.output.push(Buffer.from(format(...args) + "\n"));
+    };
+  }
+}
+
+/** Http_Method, Http_Path, Http_Query and each header as Http_<Header_Name>, as the watchdog. */
+function classicEnv(event) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(event.query ?? {})) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      query.append(key, String(item));
+    }
+  }
+  const env = {
+    Http_Method: event.method ?? "GET",
+    Http_Path: event.path ?? "/",
+    Http_Query: query.toString(),
+  };
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (!/^[A-Za-z0-9-]+$/.test(name) || value === undefined) {
+      continue;
+    }
+    const canonical = name
+      .split("-")
+      .map((part) => part.slice(0, 1).toUpperCase() + part.slice(1).toLowerCase())
+      .join("_");
+    env[`Http_${canonical}`] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return env;
+}
+
 function openfaasClassicHandler(fn) {
-  return async (event) => {
+  installClassicCalls();
+  return (event) => {
+    const combined = (process.env.combine_output ?? "true").trim().toLowerCase() !== "false";
+    const call = { env: classicEnv(event), output: [], combined };
+    return classicCall.run(call, () => classicAnswer(fn, event, call));
+  };
+}
+
+async function classicAnswer(fn, event, call) {
+  {
     const input = event.rawBody.toString("utf8");
     const contentType = process.env.content_type || "text/plain; charset=utf-8";
     const answered = await new Promise((resolve) => {
@@ -169,10 +256,15 @@ function openfaasClassicHandler(fn) {
         callback(error, undefined);
       }
     });
+    const printed = Buffer.concat(call.output);
     if (answered.err !== undefined && answered.err !== null) {
-      console.error(describeError(answered.err));
+      process.stderr.write(`${describeError(answered.err)}\n`);
       const text = `${answered.err?.toString ? answered.err.toString() : answered.err}\n`;
-      return answer(500, { "content-type": contentType }, Buffer.from(text));
+      return answer(
+        500,
+        { "content-type": contentType },
+        Buffer.concat([printed, Buffer.from(text)]),
+      );
     }
     const result = answered.result;
     const body =
@@ -181,8 +273,13 @@ function openfaasClassicHandler(fn) {
         : typeof result === "object" && !Buffer.isBuffer(result)
           ? `${JSON.stringify(result)}\n`
           : result;
-    return answer(200, { "content-type": contentType }, Buffer.from(body));
-  };
+    // What the handler printed comes first, as it reached the watchdog's stdout first.
+    return answer(
+      200,
+      { "content-type": contentType },
+      Buffer.concat([printed, Buffer.from(body)]),
+    );
+  }
 }
 
 function isPlainObjectOrArray(value) {

@@ -187,4 +187,38 @@ describe("OpenFaaS classic watchdog behaviour", () => {
     expect(named.code).toBe(1);
     expect(named.stderr).toContain("does not exist");
   });
+
+  it("gives the classic node template's handler the watchdog's Http_* variables and its printed output in the answer", async () => {
+    const runlet = await startTestRunlet({ poolSize: 0 });
+    // As the classic node template's handler.js is written, printing as such handlers do.
+    const handler = `"use strict"
+
+module.exports = (context, callback) => {
+    console.log("seen " + process.env.Http_Method + " " + process.env.Http_Path + " " +
+        process.env.Http_Query + " " + process.env.Http_X_Custom);
+    console.error("to stderr");
+    callback(undefined, {status: "done", got: context});
+}
+`;
+    const deployed = await runlet.deploy(
+      "nodeclassic",
+      { "handler.js": handler },
+      { runtime: "node", compat: "openfaas-classic", handler: "handler.js" },
+    );
+    expect(deployed.status, await deployed.clone().text()).toBeLessThan(300);
+    const answer = await fetch(`${runlet.url}/function/nodeclassic/sub?a=1`, {
+      method: "POST",
+      headers: { "x-custom": "yes" },
+      body: "abc",
+    });
+    // Stdout first, then stderr (combine_output's default), then the callback's result.
+    expect(await answer.text()).toBe(
+      'seen POST /sub a=1 yes\nto stderr\n{"status":"done","got":"abc"}\n',
+    );
+    // The next call sees its own variables only: nothing of the one before.
+    const plain = await fetch(`${runlet.url}/function/nodeclassic`);
+    expect(await plain.text()).toBe(
+      'seen GET /  undefined\nto stderr\n{"status":"done","got":""}\n',
+    );
+  });
 });
