@@ -202,10 +202,11 @@ export class KubernetesProvider implements Provider {
         namespace: this.#options.namespace,
         replicas: this.#options.poolReplicas,
       });
-      pool.applied = this.#poolExists(pool)
-        .then((exists) =>
-          // A pool the install made (the chart's sizes) is the installer's to change.
-          exists
+      pool.applied = this.#madeByInstall(pool)
+        .then((installed) =>
+          // A pool the install made (the chart's sizes) is the installer's to change; one
+          // this provider applied before it applies again (with this provider's size).
+          installed
             ? undefined
             : this.#objects.patch(
                 deployment,
@@ -242,13 +243,16 @@ export class KubernetesProvider implements Provider {
     );
   }
 
-  async #poolExists(pool: Pool): Promise<boolean> {
+  /** Whether the pool's Deployment exists and no apply of this provider's made it. */
+  async #madeByInstall(pool: Pool): Promise<boolean> {
     try {
-      await this.#apps.readNamespacedDeployment({
+      const deployment = await this.#apps.readNamespacedDeployment({
         name: pool.name,
         namespace: this.#options.namespace,
       });
-      return true;
+      return !(deployment.metadata?.managedFields ?? []).some(
+        (entry) => entry.manager === fieldManagers.provider && entry.operation === "Apply",
+      );
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) {
         return false;
