@@ -63,6 +63,10 @@ export function kubernetesStores(
       KubernetesConfigStore.open(shared),
     ]);
     const db = openDatabase(join(dataDir.root, "runlet.db"));
+    const closeCachesAndDatabase = async (): Promise<void> => {
+      await Promise.all([functions.close(), triggers.close(), secrets.close(), configs.close()]);
+      db.close();
+    };
     const logs = new LogStore(db);
     const replication = options.natsServers
       ? await LogReplication.start({
@@ -70,13 +74,7 @@ export function kubernetesStores(
           logs,
           onError: shared.onError,
         }).catch(async (error: unknown) => {
-          await Promise.all([
-            functions.close(),
-            triggers.close(),
-            secrets.close(),
-            configs.close(),
-          ]);
-          db.close();
+          await closeCachesAndDatabase();
           throw error;
         })
       : undefined;
@@ -99,8 +97,7 @@ export function kubernetesStores(
       audit: new SqliteAuditLog(db),
       close: async () => {
         await replication?.close();
-        await Promise.all([functions.close(), triggers.close(), secrets.close(), configs.close()]);
-        db.close();
+        await closeCachesAndDatabase();
       },
     };
   };

@@ -134,7 +134,7 @@ export const upCommand = defineCommand({
       packagesPort: options.packagesPort ?? (cluster ? 8081 : undefined),
       port: options.port,
       host: options.host,
-      adminToken: io.env["RUNLET_ADMIN_TOKEN"] || undefined,
+      adminToken: env("RUNLET_ADMIN_TOKEN"),
       secretsKey: await secretsKeyFrom(env("RUNLET_SECRETS_KEY_FILE")),
       poolSize: options.poolSize,
       sandbox: options.sandbox ? "auto" : "none",

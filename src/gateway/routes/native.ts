@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
-import type { Platform } from "../../platform/platform.js";
+import type { FunctionView, Platform } from "../../platform/platform.js";
 import { deployRequestSchema, parseFunctionSpec } from "../../spec/function-spec.js";
 import { assertValidName } from "../../spec/names.js";
 import { nativeView } from "../views.js";
@@ -45,8 +45,9 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
   app.get<{ Params: { name: string }; Querystring: { scope?: string } }>(
     "/api/v1/functions/:name",
     async (request) => {
+      const fn = platform.get(request.params.name);
       const view = nativeView(
-        platform.get(request.params.name),
+        fn,
         // Triggers calling this function, or one of its revisions ("hello@3").
         platform.triggers
           .list()
@@ -55,7 +56,7 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
       // `scope=replica`: this replica's instances only (what the others ask each other).
       return request.query.scope === "replica" || !platform.replicas
         ? view
-        : withOtherReplicas(platform, request.params.name, view);
+        : withOtherReplicas(platform, fn, view);
     },
   );
 
@@ -164,22 +165,19 @@ const replicaViewTimeoutMs = 2000;
  */
 async function withOtherReplicas(
   platform: Platform,
-  name: string,
+  own: FunctionView,
   view: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
   const directory = platform.replicas;
   const others = directory ? await directory.others().catch(() => []) : [];
-  type Instances = {
-    instances: Record<string, unknown>[];
-    replicas: number;
-    availableReplicas: number;
+  type Instances = Pick<FunctionView, "replicas" | "availableReplicas"> & {
+    instances: object[];
   };
-  const own = view as unknown as Instances;
   const answers = await Promise.all(
     others.map(async (other) => {
       try {
         const response = await fetch(
-          `${other.url}/api/v1/functions/${encodeURIComponent(name)}?scope=replica`,
+          `${other.url}/api/v1/functions/${encodeURIComponent(own.name)}?scope=replica`,
           {
             headers: { authorization: `Bearer ${platform.adminToken}` },
             signal: AbortSignal.timeout(replicaViewTimeoutMs),
@@ -191,7 +189,7 @@ async function withOtherReplicas(
       }
     }),
   );
-  const tagged = (instances: readonly Record<string, unknown>[], gateway: string | undefined) =>
+  const tagged = (instances: readonly object[], gateway: string | undefined) =>
     instances.map((instance) => (gateway === undefined ? instance : { ...instance, gateway }));
   return {
     ...view,
