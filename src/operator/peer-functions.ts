@@ -208,6 +208,32 @@ export class PeerFunctionReconciler implements Reconciler {
     const { namespace = "", name } = splitKey(key);
     const now = new Date((this.#o.now ?? Date.now)()).toISOString().replace(/\.\d{3}Z$/, "Z");
     const generation = foreign.metadata.generation ?? 0;
+    // The Event first: whoever sees the condition can find the Event that goes with it.
+    if (problem !== undefined) {
+      await this.#o.client.create(
+        collectionPath(eventType, namespace),
+        {
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { generateName: `${name}.`, namespace },
+          involvedObject: {
+            apiVersion: apiVersionOf(this.#type),
+            kind: this.#type.kind,
+            name,
+            namespace,
+            uid: foreign.metadata.uid,
+          },
+          type: "Warning",
+          reason: problem.reason,
+          message: problem.message,
+          source: { component: fieldManagers.operator },
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+        fieldManagers.operator,
+      );
+    }
     try {
       await this.#o.client.apply(
         objectPath(this.#type, namespace, name),
@@ -235,31 +261,6 @@ export class PeerFunctionReconciler implements Reconciler {
       if (!isNotFound(error) && !(error instanceof KubeApiError && error.code === 422)) {
         throw error;
       }
-    }
-    if (problem !== undefined) {
-      await this.#o.client.create(
-        collectionPath(eventType, namespace),
-        {
-          apiVersion: "v1",
-          kind: "Event",
-          metadata: { generateName: `${name}.`, namespace },
-          involvedObject: {
-            apiVersion: apiVersionOf(this.#type),
-            kind: this.#type.kind,
-            name,
-            namespace,
-            uid: foreign.metadata.uid,
-          },
-          type: "Warning",
-          reason: problem.reason,
-          message: problem.message,
-          source: { component: fieldManagers.operator },
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-        fieldManagers.operator,
-      );
     }
     this.#said.set(key, said);
   }
