@@ -65,6 +65,7 @@ const statusByCode = {
   RUNLET_INVALID_RESPONSE: 502,
   RUNLET_CRASH_LOOP: 502,
   RUNLET_NATS_UNAVAILABLE: 503,
+  RUNLET_NATS_UNAUTHORIZED: 503,
   RUNLET_FUNCTION_TIMEOUT: 504,
 } as const satisfies Record<`RUNLET_${string}`, number>;
 

@@ -15,12 +15,12 @@
 import { errorJson, isUserError, UserError } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { FunctionCallResult } from "../router/call.js";
+import { connectNats, type NatsServers } from "../host/nats-servers.js";
 import { formatSize } from "../spec/units.js";
 import type { CallQuery, CallRecord, DueCallback, NewCall } from "../store/call-store.js";
 import { seal, unseal } from "../store/seal.js";
 import {
   AckPolicy,
-  connect,
   headers as natsHeaders,
   nanos,
   RetentionPolicy,
@@ -62,8 +62,11 @@ import {
 } from "./jetstream-records.js";
 
 export interface JetStreamQueueSettings {
-  /** NATS server URL(s), e.g. nats://runlet-nats.runlet-system:4222 (RUNLET_NATS_URL). */
-  readonly servers: string | string[];
+  /**
+   * NATS server URL(s), e.g. nats://runlet-nats.runlet-system:4222 (RUNLET_NATS_URL), with
+   * credentials in them when the server asks for some (host/nats-servers.ts).
+   */
+  readonly servers: NatsServers;
   /** Prefix of the stream, consumers, buckets and subjects. @default "RUNLET" */
   readonly name?: string;
   /** JetStream replicas of the stream and buckets (3 on a NATS cluster). @default 1 */
@@ -146,8 +149,7 @@ export class JetStreamCallQueue implements AsyncCallQueue {
     if (this.#nc) {
       return;
     }
-    const nc = await connect({
-      servers: this.#settings.servers,
+    const nc = await connectNats(this.#settings.servers, {
       name: "runlet-call-queue",
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,

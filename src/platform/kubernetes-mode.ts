@@ -5,6 +5,7 @@
  * (JetStream) is chosen by the shell, as embedded. Every replica built from the same
  * namespaces, volume and secrets key is interchangeable with the others.
  */
+import type { NatsServers } from "../host/nats-servers.js";
 import { KubeConfig } from "@kubernetes/client-node";
 import { defaultFunctionNamespace, defaultSystemNamespace } from "../kubernetes/names.js";
 import { createKubernetesProvider } from "../provider/kubernetes/kubernetes-provider.js";
@@ -28,7 +29,7 @@ export interface KubernetesModeOptions {
    */
   readonly packagesUrl?: string;
   /** NATS servers (the async queue's): the replicas share log lines through their JetStream. */
-  readonly natsServers?: readonly string[];
+  readonly natsServers?: NatsServers;
   /** The gateway pod this replica runs in (POD_NAME, POD_UID): the owner of its function pods. */
   readonly ownerPod?: { readonly name: string; readonly uid: string };
   /** The API port every gateway replica listens on (for the others' views). @default 8080 */

@@ -6,6 +6,7 @@
  * calls go to JetStream through the queue option (the call store here is the embedded queue's,
  * unused then).
  */
+import type { NatsServers } from "../host/nats-servers.js";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -40,7 +41,7 @@ export interface KubernetesStoresOptions {
   /** Where cron firings are kept. @default in memory */
   readonly cron?: KubernetesTriggerStoreOptions["cron"];
   /** NATS servers whose JetStream shares the replicas' log lines. @default logs stay per replica */
-  readonly natsServers?: readonly string[];
+  readonly natsServers?: NatsServers;
   /** Objects that do not parse, watches that fail. @default nothing */
   readonly onError?: (error: unknown) => void;
 }

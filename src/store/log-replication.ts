@@ -8,7 +8,6 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  connect,
   DiscardPolicy,
   headers as natsHeaders,
   nanos,
@@ -17,10 +16,12 @@ import {
   type ConsumerMessages,
   type NatsConnection,
 } from "nats";
+import { connectNats, type NatsServers } from "../host/nats-servers.js";
 import type { LogStore, NewLogLine } from "./log-store.js";
 
 export interface LogReplicationOptions {
-  readonly servers: readonly string[];
+  /** With credentials in them when the server asks for some (host/nats-servers.ts). */
+  readonly servers: NatsServers;
   readonly logs: LogStore;
   /** @default "RUNLET_LOGS" */
   readonly stream?: string;
@@ -69,7 +70,7 @@ export class LogReplication {
     const name = options.stream ?? "RUNLET_LOGS";
     const subjectPrefix = `${name.toLowerCase()}.`;
     const replica = randomBytes(8).toString("hex");
-    const nc = await connect({ servers: [...options.servers], name: `runlet-logs-${replica}` });
+    const nc = await connectNats(options.servers, { name: `runlet-logs-${replica}` });
     try {
       const jsm = await nc.jetstreamManager();
       const stream = {

@@ -12,7 +12,6 @@ import { randomUUID } from "node:crypto";
 import {
   AckPolicy,
   DeliverPolicy,
-  connect,
   headers as natsHeaders,
   type ConsumerMessages,
   type JsMsg,
@@ -22,6 +21,7 @@ import {
   type Subscription,
 } from "nats";
 import { UserError, errorBody, statusOf } from "../errors.js";
+import { connectNats, redactNatsServers } from "../host/nats-servers.js";
 import type { NatsTriggerSpec } from "../spec/trigger-spec.js";
 import { parseDuration } from "../spec/units.js";
 import type { TriggerRecord } from "../store/trigger-store.js";
@@ -67,7 +67,7 @@ export class NatsBridge {
     } catch (error) {
       throw new UserError(
         "RUNLET_INVALID_SPEC",
-        `Trigger ${record.name}: the JetStream stream ${record.spec.stream} does not exist on ${this.#url} (${errorText(error)}); create it first, e.g. nats stream add ${record.spec.stream} --subjects '${record.spec.nats}'`,
+        `Trigger ${record.name}: the JetStream stream ${record.spec.stream} does not exist on ${redactNatsServers(this.#url)} (${errorText(error)}); create it first, e.g. nats stream add ${record.spec.stream} --subjects '${record.spec.nats}'`,
       );
     }
   }
@@ -129,8 +129,7 @@ export class NatsBridge {
 
   /** The connection, waiting for the server however long it takes (the platform starts anyway). */
   #connect(): Promise<NatsConnection> {
-    this.#connection ??= connect({
-      servers: this.#url,
+    this.#connection ??= connectNats(this.#url, {
       name: "runlet",
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
@@ -155,7 +154,7 @@ export class NatsBridge {
           reject(
             new UserError(
               "RUNLET_NATS_UNAVAILABLE",
-              `The NATS server at ${this.#url} cannot be reached; start it, or check runlet up --nats.`,
+              `The NATS server at ${redactNatsServers(this.#url)} cannot be reached; start it, or check runlet up --nats.`,
             ),
           ),
         5000,

@@ -53,4 +53,34 @@ describe("runlet up --call-queue", () => {
     expect(calls.status).toBe(200);
     expect(await calls.json()).toEqual([]);
   });
+
+  it("takes the NATS password from RUNLET_NATS_PASSWORD, never prints it, and refuses a wrong one", async () => {
+    const nats = await startTestNats({ user: "runlet", password: "s3cret-nats" });
+    const home = await tempDir("runlet-home-");
+    const args = ["--port", "0", "--no-sandbox", "--pool-size", "0", "--call-queue", "jetstream"];
+    const env = {
+      HOME: home,
+      RUNLET_ADMIN_TOKEN: adminToken,
+      RUNLET_NATS_URL: nats.url.replace("nats://", "nats://runlet@"),
+    };
+    const server = await startServer([...args, "--data-dir", await tempDir()], {
+      ...env,
+      RUNLET_NATS_PASSWORD: "s3cret-nats",
+    });
+    expect(server.output()).toContain(
+      `nats       ${nats.url.replace("nats://", "nats://runlet:***@")} (for NATS triggers and the async call queue)`,
+    );
+    expect(server.output()).not.toContain("s3cret-nats");
+    const nc = await nats.connect();
+    await expect((await nc.jetstreamManager()).streams.info("RUNLET_CALLS")).resolves.toBeDefined();
+
+    const refused = await runBinary(["up", ...args, "--data-dir", await tempDir()], {
+      cwd: home,
+      env: { ...env, RUNLET_NATS_PASSWORD: "wrong" },
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/NATS/);
+    expect(refused.stderr).toMatch(/password|authori[sz]/i);
+    expect(refused.stderr).not.toContain("wrong");
+  });
 });

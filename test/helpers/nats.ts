@@ -10,6 +10,7 @@ import { onTestFinished } from "vitest";
 import { tempDir } from "./runlet.js";
 
 export interface TestNats {
+  /** Without credentials, even when the server asks for some. */
   readonly url: string;
   readonly port: number;
   /** A client connection for the test itself (closed at the end). */
@@ -33,10 +34,17 @@ async function freePort(): Promise<number> {
 }
 
 /** Spawns nats-server and resolves once it says it is ready; rejects with its output if not. */
-async function spawnNats(port: number, storeDir: string): Promise<ChildProcess> {
+async function spawnNats(
+  port: number,
+  storeDir: string,
+  auth: TestNatsAuth | undefined,
+): Promise<ChildProcess> {
   const child = spawn(
     "nats-server",
-    ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir],
+    [
+      ...["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir],
+      ...(auth ? ["--user", auth.user, "--pass", auth.password] : []),
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -78,7 +86,13 @@ async function stopNats(child: ChildProcess): Promise<void> {
   await gone;
 }
 
-export async function startTestNats(): Promise<TestNats> {
+/** A user and password the server asks every client for. */
+export interface TestNatsAuth {
+  readonly user: string;
+  readonly password: string;
+}
+
+export async function startTestNats(auth?: TestNatsAuth): Promise<TestNats> {
   if (spawnSync("sh", ["-c", "command -v nats-server"]).status !== 0) {
     throw new Error(
       "nats-server is not installed; run `node scripts/test-setup.mjs` (or apt-get install nats-server)",
@@ -86,20 +100,25 @@ export async function startTestNats(): Promise<TestNats> {
   }
   const storeDir = await tempDir("runlet-nats-");
   const port = await freePort();
-  let child = await spawnNats(port, storeDir);
+  let child = await spawnNats(port, storeDir, auth);
   onTestFinished(() => stopNats(child));
   const url = `nats://127.0.0.1:${port}`;
   return {
     url,
     port,
     async connect() {
-      const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const nc = await connect({
+        servers: url,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        ...(auth && { user: auth.user, pass: auth.password }),
+      });
       onTestFinished(() => nc.close());
       return nc;
     },
     stop: () => stopNats(child),
     async start() {
-      child = await spawnNats(port, storeDir);
+      child = await spawnNats(port, storeDir, auth);
     },
   };
 }

@@ -503,4 +503,74 @@ describe("Kubernetes mode on the real node", () => {
     },
     STEP_TIMEOUT_MS,
   );
+
+  it(
+    "keeps a function's code out of NATS, the gateway API and the API server, on a cluster that enforces no NetworkPolicy",
+    async () => {
+      // What a hostile function tries from its pod: the NATS protocol by hand (subscribe to every
+      // function's logs, ask JetStream for its streams, publish a fake call), the gateway's API
+      // port without a token, and the API server with whatever credentials the pod carries.
+      const probe = [
+        'import { connect } from "node:net";',
+        'import { readFileSync } from "node:fs";',
+        'import { request } from "node:https";',
+        "function nats(lines) {",
+        "  return new Promise((resolve) => {",
+        '    let got = ""; let sent = false;',
+        '    const socket = connect(4222, "runlet-nats.runlet-system.svc");',
+        "    const done = () => { socket.destroy(); resolve(got); };",
+        "    socket.setTimeout(5000, done);",
+        "    socket.on('data', (d) => { got += d; if (!sent) { sent = true; socket.write(lines); } });",
+        "    socket.on('error', (e) => { got += 'SOCKET ' + e.code; done(); });",
+        "    socket.on('close', done);",
+        "  });",
+        "}",
+        "function apiServer(token) {",
+        "  return new Promise((resolve) => {",
+        "    const headers = token ? { authorization: 'Bearer ' + token } : {};",
+        "    const req = request({ host: 'kubernetes.default.svc', port: 443, path: '/api/v1/namespaces/runlet-system/secrets', headers, rejectUnauthorized: false, timeout: 5000 }, (res) => { res.resume(); resolve(res.statusCode); });",
+        "    req.on('timeout', () => req.destroy(new Error('timeout')));",
+        "    req.on('error', (e) => resolve('unreachable ' + (e.code ?? e.message)));",
+        "    req.end();",
+        "  });",
+        "}",
+        "export default async function () {",
+        '  const natsSaid = await nats(\'CONNECT {"verbose":false,"pedantic":false}\\r\\nSUB runlet_logs.* 1\\r\\nSUB _INBOX.probe 2\\r\\nPUB $JS.API.STREAM.NAMES _INBOX.probe 0\\r\\n\\r\\nPUB runlet.calls.run.victim 4\\r\\nfake\\r\\nPING\\r\\n\');',
+        "  const gateway = await fetch('http://runlet-gateway.runlet-system.svc:8080/api/v1/secrets').then((r) => r.status, (e) => 'unreachable ' + (e.cause?.code ?? e.message));",
+        "  let token = '';",
+        "  try { token = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/token', 'utf8'); } catch {}",
+        "  return { natsSaid, gateway, serviceAccountToken: token !== '', apiServer: await apiServer(token) };",
+        "}",
+      ].join("\n");
+      await deployFunction("prober", { "index.js": probe }, [
+        "runtime: node",
+        "source: .",
+        "handler: index.js",
+      ]);
+      const answer = await call("/function/prober");
+      expect(answer.status, answer.body).toBe(200);
+      const seen = JSON.parse(answer.body) as {
+        natsSaid: string;
+        gateway: number | string;
+        serviceAccountToken: boolean;
+        apiServer: number | string;
+      };
+      // The server was reached (so the refusal below is the server's, not a network gap)...
+      expect(seen.natsSaid).toMatch(/^INFO \{.*"auth_required":true/);
+      // ...and it closed the connection on the unauthenticated CONNECT: no subscription, no
+      // JetStream answer, no PONG.
+      expect(seen.natsSaid).toMatch(/-ERR 'Authorization Violation'/);
+      expect(seen.natsSaid).not.toMatch(/\r\nMSG |PONG/);
+      expect(seen.gateway).toBe(401);
+      expect(seen.serviceAccountToken).toBe(false);
+      expect(seen.apiServer).not.toBe(200);
+      // The fake call went nowhere: no call for a function named victim.
+      const calls = await call("/api/v1/calls?function=victim", {
+        headers: { authorization: `Bearer ${installed().adminToken}` },
+      });
+      expect(calls.status).toBe(200);
+      expect(JSON.parse(calls.body)).toEqual([]);
+    },
+    STEP_TIMEOUT_MS,
+  );
 });

@@ -32,6 +32,41 @@ function collect(nc: NatsConnection, subject: string): unknown[] {
 }
 
 describe("NATS triggers", () => {
+  it("connect to a NATS server that asks for a user and password given in the URL", async () => {
+    const auth = { user: "runlet", password: "p@ss word" };
+    const nats = await startTestNats(auth);
+    const withCredentials = nats.url.replace(
+      "nats://",
+      `nats://${auth.user}:${encodeURIComponent(auth.password)}@`,
+    );
+    const runlet = await startTestRunlet({ natsUrl: withCredentials });
+    const deployed = await runlet.deploy(
+      "orders",
+      { "index.js": orders },
+      { triggers: [{ nats: "orders.created" }] },
+    );
+    expect(deployed.status).toBe(201);
+    const nc = await nats.connect();
+    const answer = await eventually(
+      async () => {
+        try {
+          const msg = await nc.request(
+            "orders.created",
+            sc.encode(JSON.stringify({ order: "tea" })),
+            {
+              timeout: 2000,
+            },
+          );
+          return JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      },
+      { what: "a reply from the NATS trigger", timeoutMs: 20_000 },
+    );
+    expect(answer).toMatchObject({ order: "tea", upper: "TEA" });
+  });
+
   it("calls the function per message, answers requests, publishes to reply and error subjects", async () => {
     const nats = await startTestNats();
     const runlet = await startTestRunlet({ natsUrl: nats.url });

@@ -6,6 +6,7 @@ import { parseAllowList } from "../../calls/callback-address.js";
 import type { CallQueueOptions } from "../../calls/call-queue.js";
 import { JetStreamCallQueue } from "../../calls/jetstream-call-queue.js";
 import { UserError } from "../../errors.js";
+import { redactNatsServers, withNatsPassword } from "../../host/nats-servers.js";
 import { startRunlet } from "../../gateway/start.js";
 import {
   readTlsFiles,
@@ -90,7 +91,13 @@ export const upCommand = defineCommand({
   }),
   async run(_args, options, io) {
     const dataDir = resolve(io.cwd, options.dataDir ?? defaultDataDir(io.env));
-    const natsUrl = options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined);
+    const natsGiven = options.nats ?? (io.env["RUNLET_NATS_URL"] || undefined);
+    // The password may come apart from the URL (a Kubernetes Secret in the environment), so the
+    // command line and the pod spec never show it.
+    const natsUrl =
+      natsGiven === undefined
+        ? undefined
+        : withNatsPassword(natsGiven, io.env["RUNLET_NATS_PASSWORD"] || undefined);
     const mode = options.mode ?? modeOf(io.env["RUNLET_MODE"]);
     const queueKind = options.callQueue ?? callQueueKind(io.env["RUNLET_CALL_QUEUE"]);
     if (mode === "kubernetes" && queueKind !== "jetstream") {
@@ -114,7 +121,7 @@ export const upCommand = defineCommand({
             packagesDir: resolve(io.cwd, env("RUNLET_PACKAGES_DIR") ?? join(dataDir, "packages")),
             packagesUrl: env("RUNLET_PACKAGES_URL"),
             ownerPod: ownerPodOf(env("POD_NAME"), env("POD_UID")),
-            natsServers: natsUrl?.split(","),
+            natsServers: natsUrl,
             port: options.port,
             onError: (error) =>
               line(io.stderr, `warning: ${error instanceof Error ? error.message : String(error)}`),
@@ -144,7 +151,7 @@ export const upCommand = defineCommand({
       },
       natsUrl,
       ...(queueKind === "jetstream" && natsUrl !== undefined
-        ? { queue: JetStreamCallQueue.factory({ servers: natsUrl.split(",") }) }
+        ? { queue: JetStreamCallQueue.factory({ servers: natsUrl }) }
         : {}),
       onInternalError: (error) =>
         line(io.stderr, `internal error: ${error instanceof Error ? error.stack : String(error)}`),
@@ -181,7 +188,7 @@ export const upCommand = defineCommand({
     if (natsUrl) {
       line(
         io.stdout,
-        `  nats       ${natsUrl} (for NATS triggers${queueKind === "jetstream" ? " and the async call queue" : ""})`,
+        `  nats       ${redactNatsServers(natsUrl)} (for NATS triggers${queueKind === "jetstream" ? " and the async call queue" : ""})`,
       );
     }
     const clientEnv = clientEnvironment(runlet.url, dataDir, io.env, tls?.certPath);

@@ -5,8 +5,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 
+{{/* The user is in the URL, its password in RUNLET_NATS_PASSWORD (the Secret), never in args. */}}
 {{- define "runlet.natsUrl" -}}
-nats://runlet-nats.{{ .Values.namespaces.system }}.svc:4222
+{{- .Values.gateway.natsUrl | default (printf "nats://runlet@runlet-nats.%s.svc:4222" .Values.namespaces.system) -}}
 {{- end -}}
 
 {{/* What every Runlet container runs with: no root, no new privileges, no capabilities. */}}
