@@ -64,6 +64,8 @@ export const fieldManagers = {
    */
   operatorImport: "runlet-operator-import",
   provider: "runlet-provider",
+  /** A Function's status.replicas, counted from its pods (operator/function-replicas.ts). */
+  operatorReplicas: "runlet-operator-replicas",
 } as const;
 
 /** The operator's finalizer on Function objects (their pods and revisions go first). */

@@ -6,8 +6,8 @@
  * subresource. A finalizer holds a deleted Function until its revisions and pods are gone.
  *
  * Field ownership (server-side apply managers, names.ts): the operator owns the three
- * conditions, observedGeneration, activeRevision, latestRevision and url; the gateway owns
- * replicas. Neither writes the other's fields, so neither's apply removes them.
+ * conditions, observedGeneration, activeRevision, latestRevision and url; function-replicas.ts
+ * owns replicas. Neither writes the other's fields, so neither's apply removes them.
  */
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import {

@@ -15,9 +15,11 @@ import type { FunctionRevisionObject } from "../kubernetes/resources.js";
 import {
   FunctionReconciler,
   functionType,
+  podType,
   revisionType,
   type PackageCheck,
 } from "./function-controller.js";
+import { FunctionReplicasReconciler } from "./function-replicas.js";
 import { objectKey } from "./informer.js";
 import { KubeClient, loadKubeConfig, type KubeObject } from "./kube-client.js";
 import { Operator } from "./operator.js";
@@ -122,6 +124,25 @@ export async function startRunletOperator(options: RunletOperatorOptions): Promi
       },
     ],
   });
+  if (options.podNamespace !== undefined) {
+    // Pods of every function run in one namespace: their count is the Functions' replicas.
+    const pods = operator.informer<KubeObject>(podType, {
+      namespace: options.podNamespace,
+      labelSelector: labels.function,
+    });
+    const replicas = new FunctionReplicasReconciler({ client, functions, pods });
+    operator.controller({
+      reconciler: replicas,
+      workers: 2,
+      sources: [
+        { informer: functions },
+        {
+          informer: pods,
+          keys: (_key, current, previous) => replicas.keysOfPod(current ?? previous),
+        },
+      ],
+    });
+  }
   for (const peer of options.peers ?? []) {
     const foreign = operator.informer<KubeObject>(peerTypes[peer], inNamespace);
     operator.controller({

@@ -746,7 +746,10 @@ export class Platform {
   #view(record: FunctionRecord): FunctionView {
     const config = resolveFunctionConfig(record.active.spec);
     const instances = this.executor.status(record.name);
-    const active = instances.find((s) => s.revision === String(record.active.number));
+    const revision = String(record.active.number);
+    const active = instances.find((s) => s.revision === revision);
+    // In a cluster, the pods other gateway replicas run count too.
+    const cluster = this.provider.clusterInstances?.(record.name, revision);
     return {
       name: record.name,
       revision: record.active.number,
@@ -755,8 +758,8 @@ export class Platform {
       packageDigest: record.active.packageDigest,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
-      replicas: Math.max(config.scale.min, active?.replicas ?? 0),
-      availableReplicas: active?.ready ?? 0,
+      replicas: Math.max(config.scale.min, cluster?.instances ?? active?.replicas ?? 0),
+      availableReplicas: cluster?.ready ?? active?.ready ?? 0,
       instances,
     };
   }

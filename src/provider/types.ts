@@ -206,5 +206,16 @@ export interface Provider {
   start(options: StartInstanceOptions): Promise<StartedInstance>;
   /** The warm pools the provider keeps, for metrics. */
   poolStatus(): PoolStatus[];
+  /**
+   * A function revision's instances wherever this provider's cluster runs them, those other
+   * gateway replicas started included (Kubernetes: its pods). Absent where every instance is
+   * this process's own, which the executor counts.
+   */
+  clusterInstances?(functionName: string, revision: string): ClusterInstances;
   close(): Promise<void>;
+}
+
+export interface ClusterInstances {
+  readonly instances: number;
+  readonly ready: number;
 }

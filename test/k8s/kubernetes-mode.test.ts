@@ -505,6 +505,60 @@ describe("Kubernetes mode on the real node", () => {
   );
 
   it(
+    "counts a function's pods wherever they run: status.replicas and every gateway's list agree with the pods",
+    async () => {
+      await deployFunction("counted", { "index.js": "export default async () => 'counted';" }, [
+        "runtime: node",
+        "source: .",
+        "handler: index.js",
+        "scale: { min: 2 }",
+      ]);
+      const readyPods = async (): Promise<number> => {
+        const out = await installed().kubectl([
+          ...["-n", SYSTEM_NAMESPACE, "get", "pods", "-l", "runlet.dev/function=counted"],
+          ...[
+            "-o",
+            'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{end}',
+          ],
+        ]);
+        return out.split(" ").filter((s) => s === "True").length;
+      };
+      const statusReplicas = async (): Promise<number | undefined> => {
+        const out = await installed().kubectl([
+          ...["-n", FUNCTION_NAMESPACE, "get", "functions.runlet.dev", "counted"],
+          ...["-o", "jsonpath={.status.replicas}"],
+        ]);
+        return out === "" ? undefined : Number(out);
+      };
+      const listed = async (): Promise<number[]> => {
+        const counts: number[] = [];
+        for (let i = 0; i < 8; i += 1) {
+          const answer = await call("/system/function/counted", {
+            headers: { authorization: `Bearer ${installed().adminToken}` },
+          });
+          expect(answer.status, answer.body).toBe(200);
+          counts.push((JSON.parse(answer.body) as { availableReplicas: number }).availableReplicas);
+        }
+        return counts;
+      };
+      // Settled: the pods, the Function's status and both gateways' answers say one number.
+      const seen = await pollUntil(
+        "status.replicas and every gateway's count to equal the function's Ready pods",
+        async () => {
+          const pods = await readyPods();
+          const [status, counts] = [await statusReplicas(), await listed()];
+          return pods >= 2 && status === pods && counts.every((c) => c === pods)
+            ? { pods, status, counts }
+            : undefined;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, maxIntervalMs: 2000 },
+      );
+      expect(seen.pods).toBeGreaterThanOrEqual(2);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
     "keeps a function's code out of NATS, the gateway API and the API server, on a cluster that enforces no NetworkPolicy",
     async () => {
       // What a hostile function tries from its pod: the NATS protocol by hand (subscribe to every

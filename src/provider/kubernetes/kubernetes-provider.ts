@@ -21,6 +21,7 @@ import type { InstanceRuntime } from "../../spec/function-spec.js";
 import { instanceFiles } from "../instance-files.js";
 import { RemoteInstance, type PreparedFiles } from "../remote/remote-instance.js";
 import type {
+  ClusterInstances,
   ExitInfo,
   PoolStatus,
   Provider,
@@ -167,6 +168,18 @@ export class KubernetesProvider implements Provider {
           starting: members.length - idle,
         };
       });
+  }
+
+  clusterInstances(functionName: string, revision: string): ClusterInstances {
+    const pods = this.#watch
+      .list()
+      .filter(
+        (pod) =>
+          pod.metadata?.deletionTimestamp === undefined &&
+          pod.metadata?.labels?.[labels.function] === functionName &&
+          pod.metadata.labels[labels.revision] === revision,
+      );
+    return { instances: pods.length, ready: pods.filter(isReady).length };
   }
 
   async close(): Promise<void> {
