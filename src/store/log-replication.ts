@@ -81,6 +81,9 @@ export class LogReplication {
         discard: DiscardPolicy.Old,
         max_age: nanos(options.maxAgeMs ?? 7 * 86_400_000),
         max_bytes: options.maxBytes ?? 2 ** 30,
+        // One subject per function, bounded as each replica's store is: a chatty function
+        // drops its own oldest lines, never another function's.
+        max_msgs_per_subject: options.logs.maxLinesPerFunction,
       };
       await jsm.streams.info(name).then(
         () => jsm.streams.update(name, stream),

@@ -69,6 +69,11 @@ export class LogStore {
     this.#events.setMaxListeners(0);
   }
 
+  /** Lines kept per function: the bound a shared copy of the logs keeps too. */
+  get maxLinesPerFunction(): number {
+    return this.#maxLines;
+  }
+
   /**
    * Stores a line and tells its subscribers. `peer`: a line another gateway replica stored
    * first (log-replication.ts), which is not passed on again.
@@ -78,14 +83,15 @@ export class LogStore {
       // An instance stopped during shutdown may still print; the database is gone by then.
       return;
     }
-    if (origin === "local") {
-      this.#events.emit(localAppend, line);
-    }
     const text =
       line.text.length > this.#maxLineLength
         ? `${line.text.slice(0, this.#maxLineLength)}… [cut]`
         : line.text;
     const entry = { ...line, text };
+    if (origin === "local") {
+      // Cut first: what other replicas receive is bounded as what is stored here.
+      this.#events.emit(localAppend, entry);
+    }
     this.#pending.push(entry);
     this.#nextId += 1;
     this.#events.emit(line.functionName, { ...entry, id: -this.#nextId });

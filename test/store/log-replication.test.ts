@@ -11,10 +11,18 @@ import { LogStore, type StoredLogLine } from "../../src/store/log-store.js";
 import { startTestNats } from "../helpers/nats.js";
 import { eventually, tempDir } from "../helpers/runlet.js";
 
-async function replica(url: string, dir: string) {
+async function replica(
+  url: string,
+  dir: string,
+  limits: { maxLinesPerFunction?: number; maxBytes?: number; maxLineLength?: number } = {},
+) {
   const db = openDatabase(join(dir, "runlet.db"));
-  const logs = new LogStore(db, { flushIntervalMs: 5 });
-  const replication = await LogReplication.start({ servers: [url], logs });
+  const logs = new LogStore(db, { flushIntervalMs: 5, ...limits });
+  const replication = await LogReplication.start({
+    servers: [url],
+    logs,
+    ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+  });
   return {
     logs,
     texts: (fn: string) => logs.query({ functionName: fn }).map((line) => line.text),
@@ -76,5 +84,38 @@ describe("log replication", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(again.texts("hello").sort()).toEqual(["from a", "from b"]);
     await Promise.all([again.close(), b.close(), late.close()]);
+  });
+
+  it("keeps a quiet function's lines in the shared stream however much another function prints", async () => {
+    const nats = await startTestNats();
+    // A stream of 256 KiB, 100 lines per function, lines cut at 1 KiB.
+    const limits = { maxLinesPerFunction: 100, maxBytes: 256 * 1024, maxLineLength: 1024 };
+    const a = await replica(nats.url, await tempDir(), limits);
+    for (let i = 0; i < 5; i += 1) {
+      a.logs.append(line("quiet", `quiet ${i}`));
+    }
+    // The chatty function prints far more than the whole stream holds, in lines far too long.
+    const long = "x".repeat(64 * 1024);
+    for (let i = 0; i < 3000; i += 1) {
+      a.logs.append(line("chatty", `chatty ${i} ${long}`));
+    }
+    a.logs.flush();
+    const nc = await nats.connect();
+    const jsm = await nc.jetstreamManager();
+    await eventually(
+      async () =>
+        (await jsm.streams.info("RUNLET_LOGS")).state.messages <= 105 ? true : undefined,
+      { what: "the stream to hold at most 100 chatty lines and the 5 quiet ones" },
+    );
+    // A replica that starts now replays the stream: the quiet function's lines are all there.
+    const late = await replica(nats.url, await tempDir(), limits);
+    await eventually(async () => (late.texts("chatty").length === 100 ? true : undefined), {
+      what: "the chatty function's newest 100 lines on the late replica",
+    });
+    expect(late.texts("quiet")).toEqual(["quiet 0", "quiet 1", "quiet 2", "quiet 3", "quiet 4"]);
+    expect(late.texts("chatty").at(-1)).toMatch(/^chatty 2999 x+… \[cut\]$/);
+    expect(late.texts("chatty").every((text) => text.length < 1100)).toBe(true);
+    await late.close();
+    await a.close();
   });
 });
