@@ -22,7 +22,7 @@ import {
 } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../errors.js";
-import { fissionJavaCore, javaApi } from "../host/java-runtime.js";
+import { fissionJavaCore, javaApi, springBootVersion } from "../host/java-runtime.js";
 import { linkTree } from "../host/tree-link.js";
 import {
   buildFailed,
@@ -35,6 +35,7 @@ import {
   type BuildContext,
 } from "./build-context.js";
 import { step, type BuildEvent } from "./build-events.js";
+import { springBootPom, springBootRunnerNotice, vertxRunnerNotice } from "./faas-java-templates.js";
 import { pomFor, readGradleDependencies } from "./gradle-project.js";
 import type { JavaTools } from "./tools.js";
 
@@ -52,8 +53,17 @@ export function hasMavenProject(sourceTree: string): boolean {
 
 export async function buildJava(ctx: BuildContext): Promise<void> {
   const java = await ctx.tools.java();
+  // The springboot template's pom checks Java 8 API use (animal-sniffer 1.16), which cannot
+  // read Spring Boot 3's class files; the function runs on Java 17, so the check is not run.
+  const flags: string[] = [];
+  if (ctx.compat === "openfaas-springboot") {
+    await springBootProject(ctx);
+    flags.push("-Danimal.sniffer.skip=true");
+  } else if (ctx.compat === "openfaas-vertx") {
+    ctx.emit({ type: "notice", text: vertxRunnerNotice });
+  }
   if (hasMavenProject(ctx.outDir)) {
-    await buildWithMaven(ctx, java);
+    await buildWithMaven(ctx, java, flags);
   } else if (await pomFromGradle(ctx)) {
     await buildWithMaven(ctx, java);
   } else {
@@ -75,7 +85,7 @@ async function pomFromGradle(ctx: BuildContext): Promise<boolean> {
   const read = readGradleDependencies(await readFile(join(ctx.outDir, script), "utf8"));
   const how =
     read.dependencies.length === 0
-      ? "javac compiles src/main/java (it names no dependencies but the OpenFaaS model, which Runlet has)"
+      ? "javac compiles src/main/java (it names no dependency the function runs with that Runlet does not have)"
       : `Maven builds src/main/java with its ${read.dependencies.length} dependencies (${read.dependencies
           .map((d) => `${d.groupId}:${d.artifactId}:${d.version}`)
           .join(", ")}) from Maven Central`;
@@ -94,6 +104,34 @@ async function pomFromGradle(ctx: BuildContext): Promise<boolean> {
   }
   await writeFile(join(ctx.outDir, "pom.xml"), pomFor(ctx.functionName, read.dependencies));
   return true;
+}
+
+/**
+ * A springboot template function: its pom (or one written for a folder without) gets the
+ * Spring Boot Runlet's runner starts; the build log says what replaced the template's runner.
+ */
+async function springBootProject(ctx: BuildContext): Promise<void> {
+  ctx.emit({ type: "notice", text: springBootRunnerNotice });
+  const path = join(ctx.outDir, "pom.xml");
+  if (!existsSync(path)) {
+    await writeFile(
+      path,
+      pomFor(ctx.functionName, [
+        {
+          groupId: "org.springframework.boot",
+          artifactId: "spring-boot-starter",
+          version: springBootVersion,
+          scope: "compile",
+        },
+      ]),
+    );
+    return;
+  }
+  const changed = springBootPom(await readFile(path, "utf8"));
+  for (const text of changed.notices) {
+    ctx.emit({ type: "notice", text });
+  }
+  await writeFile(path, changed.pom);
 }
 
 /** Compiler messages name `path:[line,col] message` (Maven) or `path:line: error: message` (javac). */
@@ -192,7 +230,11 @@ async function installApi(repository: string, java: JavaTools): Promise<void> {
   }
 }
 
-async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void> {
+async function buildWithMaven(
+  ctx: BuildContext,
+  java: JavaTools,
+  compileFlags: readonly string[] = [],
+): Promise<void> {
   if (!ctx.runsPackageCode) {
     throw new UserError(
       "RUNLET_BUILD_FAILED",
@@ -267,9 +309,9 @@ async function buildWithMaven(ctx: BuildContext, java: JavaTools): Promise<void>
           "-B",
           "--no-transfer-progress",
           "-Dstyle.color=never",
-          "-Dstyle.color=never",
           `-Dmaven.repo.local=${repositoryInside}`,
           "-DskipTests",
+          ...compileFlags,
           ...(release === undefined
             ? []
             : [`-Dmaven.compiler.source=${release}`, `-Dmaven.compiler.target=${release}`]),

@@ -60,13 +60,25 @@ export interface JavaRuntime {
   readonly apiPom: string;
   /** io.fission.Function and Context, compiled against names of Spring's classes only. */
   readonly fissionJar: string;
+  /**
+   * The springboot template's runner (dev.runlet.springboot), loaded in a function's class
+   * loader beside its Spring Boot jars; the server finds it beside runtime.jar.
+   */
+  readonly springBootJar: string;
 }
+
+/** The Spring Boot the springboot template's functions run with (the template's 2.0.4 does not resolve). */
+export const springBootVersion = "3.5.14";
 
 const sourceDir = fileURLToPath(new URL("../../runtimes/java/src/", import.meta.url));
 const fissionDir = fileURLToPath(new URL("../../runtimes/java/fission/", import.meta.url));
 // Spring's class names for the compile of fissionDir; never packaged.
 const fissionStubsDir = fileURLToPath(
   new URL("../../runtimes/java/fission-stubs/", import.meta.url),
+);
+const springBootDir = fileURLToPath(new URL("../../runtimes/java/springboot/", import.meta.url));
+const springBootStubsDir = fileURLToPath(
+  new URL("../../runtimes/java/springboot-stubs/", import.meta.url),
 );
 const minimumMajor = 17;
 let resolved: JavaRuntime | undefined;
@@ -115,11 +127,15 @@ function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
   const files = sources(sourceDir);
   const fissionFiles = sources(fissionDir);
   const stubFiles = sources(fissionStubsDir);
+  const springBootFiles = sources(springBootDir);
+  const springBootStubFiles = sources(springBootStubsDir);
   const hash = createHash("sha256").update(`${jdk.home}\0${jdk.version}\0`);
   for (const [root, list] of [
     [sourceDir, files],
     [fissionDir, fissionFiles],
     [fissionStubsDir, stubFiles],
+    [springBootDir, springBootFiles],
+    [springBootStubsDir, springBootStubFiles],
   ] as const) {
     for (const file of list) {
       hash.update(relative(root, file)).update("\0").update(readFileSync(file));
@@ -139,6 +155,7 @@ function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
     apiJar: join(dir, `${javaApi.artifactId}-${javaApi.version}.jar`),
     apiPom: join(dir, `${javaApi.artifactId}-${javaApi.version}.pom`),
     fissionJar: join(dir, `${fissionJavaCore.artifactId}.jar`),
+    springBootJar: join(dir, "runlet-springboot.jar"),
   };
   if (existsSync(runtime.runtimeJar)) {
     return runtime;
@@ -200,6 +217,17 @@ function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
       "io",
     ]);
     rmSync(fissionClasses, { recursive: true, force: true });
+    const springBootClasses = join(staging, "springboot");
+    javacRun(["-d", springBootClasses, "-sourcepath", springBootStubsDir, ...springBootFiles]);
+    jarRun([
+      "--create",
+      "--file",
+      join(staging, "runlet-springboot.jar"),
+      "-C",
+      springBootClasses,
+      "dev",
+    ]);
+    rmSync(springBootClasses, { recursive: true, force: true });
     writeFileSync(
       join(staging, `${javaApi.artifactId}-${javaApi.version}.pom`),
       `<?xml version="1.0" encoding="UTF-8"?>\n<project xmlns="http://maven.apache.org/POM/4.0.0">\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>${javaApi.groupId}</groupId>\n  <artifactId>${javaApi.artifactId}</artifactId>\n  <version>${javaApi.version}</version>\n  <packaging>jar</packaging>\n</project>\n`,

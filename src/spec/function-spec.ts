@@ -34,12 +34,21 @@ export function instanceRuntimeOf(runtime: RuntimeName): InstanceRuntime {
   return instanceRuntimeOfRuntime[runtime];
 }
 
-/** Handler shapes of the platforms Runlet replaces (their functions run unchanged). */
 /**
  * Handler shapes of other platforms. `openfaas-classic` is the OpenFaaS classic-watchdog
- * templates' (`lang: node`: `(context, callback)` with the body as a string).
+ * templates' (`lang: node`: `(context, callback)` with the body as a string);
+ * `openfaas-springboot` and `openfaas-vertx` are the tmobile faas-java-templates' (`lang:
+ * springboot|vertx`: `function.Handler implements RequestHandler`, `String handle(byte[])`
+ * served at `POST /`, inside a Spring Boot application for springboot).
  */
-export const compatShapes = ["openfaas", "openfaas-classic", "fission", "kubeless"] as const;
+export const compatShapes = [
+  "openfaas",
+  "openfaas-classic",
+  "openfaas-springboot",
+  "openfaas-vertx",
+  "fission",
+  "kubeless",
+] as const;
 export type CompatShape = (typeof compatShapes)[number];
 
 /** exec runtime: a process per call (stdin → stdout), or a long-running server on $PORT. */
@@ -345,6 +354,15 @@ export function execFieldProblems(
   spec: Pick<FunctionSpec, "runtime" | "command" | "mode" | "compat">,
 ): SpecProblem[] {
   const problems: SpecProblem[] = [];
+  if (
+    (spec.compat === "openfaas-springboot" || spec.compat === "openfaas-vertx") &&
+    spec.runtime !== "java"
+  ) {
+    problems.push({
+      path: "compat",
+      message: `compat ${spec.compat} is the shape of a Java template (lang ${spec.compat.slice("openfaas-".length)}); deploy it with --runtime java`,
+    });
+  }
   if (spec.runtime === "exec" && spec.command === undefined) {
     problems.push({
       path: "command",

@@ -37,6 +37,10 @@ export const openfaasLangs: Readonly<
   // com.openfaas.model.IHandler; java17's functions name their class in a ServiceLoader file.
   java11: { runtime: "java", handler: "com.openfaas.function.Handler" },
   java17: { runtime: "java", handler: "com.openfaas.function.Handler" },
+  // tmobile/faas-java-templates: the function folder holds function.Handler (a RequestHandler);
+  // the template's runner around it is Runlet's (docs/java.md).
+  springboot: { runtime: "java", handler: "function.Handler", compat: "openfaas-springboot" },
+  vertx: { runtime: "java", handler: "function.Handler", compat: "openfaas-vertx" },
 };
 
 /** Keys of a stack.yml function that have no meaning without container images. */

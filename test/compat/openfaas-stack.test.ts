@@ -156,7 +156,7 @@ functions:
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("stack.yml has 5 problems");
     expect(result.stderr).toContain(
-      'stack.yml:6: functions.api.lang: unknown lang "go-fiber"; known langs: node, node12, node14, node16, node17, node18, node20, node22, python3, python3-http, python3-http-debian, golang-http, golang-middleware, go, java11, java17. Go code runs as runtime go in runlet.yaml: a net/http server on $PORT (start from runlet new NAME --runtime go)',
+      'stack.yml:6: functions.api.lang: unknown lang "go-fiber"; known langs: node, node12, node14, node16, node17, node18, node20, node22, python3, python3-http, python3-http-debian, golang-http, golang-middleware, go, java11, java17, springboot, vertx. Go code runs as runtime go in runlet.yaml: a net/http server on $PORT (start from runlet new NAME --runtime go)',
     );
     expect(result.stderr).toContain(
       "stack.yml:9: functions.img.lang: lang dockerfile builds a container image",

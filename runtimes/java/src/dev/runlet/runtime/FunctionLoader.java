@@ -46,7 +46,20 @@ final class FunctionLoader {
           "RUNLET_HANDLER_NOT_FOUND",
           "the package has no compiled classes (" + CLASSES + "); deploy the source with runtime java so it is built");
     }
-    URLClassLoader loader = new URLClassLoader("function", urls(packageDir, classes), FunctionLoader.class.getClassLoader());
+    URL[] urls = urls(packageDir, classes);
+    if (FaasJavaTemplateHandler.SPRINGBOOT.equals(target.compat())) {
+      urls = withRunner(urls, FaasJavaTemplateHandler.springBootRunner());
+    }
+    URLClassLoader loader = new URLClassLoader("function", urls, FunctionLoader.class.getClassLoader());
+    if (FaasJavaTemplateHandler.isTemplate(target.compat())) {
+      String className = className(handler);
+      Class<?> type = findClass(className, loader, List.of(className));
+      if (FaasJavaTemplateHandler.VERTX.equals(target.compat())) {
+        // Made per request, as the template's verticle does; made once here so its failures fail the deploy.
+        construct(type, loader);
+      }
+      return new Loaded(FaasJavaTemplateHandler.load(target.compat(), type, loader), loader);
+    }
     if ("kubeless".equals(target.compat())) {
       KubelessHandler.Entry entry = KubelessHandler.entry(handler);
       Class<?> type = findClass(entry.className(), loader, KubelessHandler.candidates(entry.className()));
@@ -126,6 +139,16 @@ final class FunctionLoader {
       name = name.replace('/', '.');
     }
     return name.isEmpty() ? "Handler" : name;
+  }
+
+  private static URL[] withRunner(URL[] urls, Path runner) throws LoadError {
+    URL[] all = java.util.Arrays.copyOf(urls, urls.length + 1);
+    try {
+      all[urls.length] = runner.toUri().toURL();
+    } catch (MalformedURLException e) {
+      throw new LoadError("RUNLET_HANDLER_LOAD_FAILED", "bad class path: " + e.getMessage());
+    }
+    return all;
   }
 
   private static URL[] urls(Path packageDir, Path classes) throws LoadError {

@@ -1,0 +1,13 @@
+package org.springframework.boot.autoconfigure;
+
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/** Compile-time name only; RUNTIME so the class file carries it for Spring to read. */
+@Target(ElementType.TYPE)
+@Retention(RetentionPolicy.RUNTIME)
+public @interface SpringBootApplication {
+  boolean proxyBeanMethods() default true;
+}
