@@ -40,6 +40,21 @@ export const labels = {
   secret: "runlet.dev/secret",
   /** On the ConfigMaps that hold Runlet config maps (value "true"): the ones it lists. */
   config: "runlet.dev/config",
+  /** On the Secrets that hold scoped tokens' digests (value "true"): one Secret per token. */
+  token: "runlet.dev/token",
+  /** On the ConfigMaps that hold the gateways' audit chains (value "true"). */
+  audit: "runlet.dev/audit",
+} as const;
+
+/**
+ * How the objects holding tokens and audit entries are named in the functions' namespace:
+ * `runlet-token.<token>`, `runlet-audit.<chain>.<part>`. The dot keeps them out of reach of the
+ * secret and config map API, whose names are DNS-1123 labels (no dots): a deployer cannot
+ * overwrite or delete a token or an audit part through `runlet secret` or `runlet config`.
+ */
+export const storeObjectPrefixes = {
+  token: "runlet-token.",
+  audit: "runlet-audit.",
 } as const;
 
 /** Annotations Runlet writes on its objects. */

@@ -65,6 +65,7 @@ export function kubernetesMode(options: KubernetesModeOptions): KubernetesModePa
       namespace: functionNamespace,
       packagesDir: options.packagesDir,
       natsServers: options.natsServers,
+      ...(options.ownerPod && { replica: options.ownerPod.name }),
       onError: options.onError,
     }),
     replicas: new GatewayReplicas({

@@ -1,6 +1,6 @@
 /**
  * The stores of a gateway replica in Kubernetes mode (issue 16): functions, revisions, triggers,
- * secrets and config maps on the API server, packages in a folder every replica mounts (a PersistentVolume),
+ * secrets, config maps, scoped tokens and the audit log on the API server, packages in a folder every replica mounts (a PersistentVolume),
  * so replicas keep nothing that matters to themselves. Logs are kept in each replica's data
  * directory and shared through a JetStream stream (log-replication.ts) when NATS is given; async
  * calls go to JetStream through the queue option (the call store here is the embedded queue's,
@@ -8,6 +8,7 @@
  */
 import type { NatsServers } from "../host/nats-servers.js";
 import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { defaultFunctionNamespace } from "../kubernetes/names.js";
@@ -16,16 +17,16 @@ import { openDatabase } from "../store/database.js";
 import { DirectoryPackageIndex } from "../store/directory-package-index.js";
 import { KubernetesConfigStore } from "../store/kubernetes/kubernetes-config-store.js";
 import { KubernetesFunctionStore } from "../store/kubernetes/kubernetes-function-store.js";
+import { KubernetesAuditLog } from "../store/kubernetes/kubernetes-audit-log.js";
 import { KubernetesSecretStore } from "../store/kubernetes/kubernetes-secret-store.js";
+import { KubernetesTokenStore } from "../store/kubernetes/kubernetes-token-store.js";
 import {
   KubernetesTriggerStore,
   type KubernetesTriggerStoreOptions,
 } from "../store/kubernetes/kubernetes-trigger-store.js";
-import { SqliteAuditLog } from "../store/audit-log.js";
 import { LogReplication } from "../store/log-replication.js";
 import { LogStore } from "../store/log-store.js";
 import { PackageStore, type PackageStoreOptions } from "../store/package-store.js";
-import { SqliteTokenStore } from "../store/token-store.js";
 import type { DataDir } from "./data-dir.js";
 import type { PlatformStores } from "./platform.js";
 
@@ -42,6 +43,8 @@ export interface KubernetesStoresOptions {
   readonly cron?: KubernetesTriggerStoreOptions["cron"];
   /** NATS servers whose JetStream shares the replicas' log lines. @default logs stay per replica */
   readonly natsServers?: NatsServers;
+  /** This replica's name (its pod's): the first part of its audit chain's name. @default the host name */
+  readonly replica?: string;
   /** Objects that do not parse, watches that fail. @default nothing */
   readonly onError?: (error: unknown) => void;
 }
@@ -57,15 +60,24 @@ export function kubernetesStores(
       onError: options.onError ?? (() => undefined),
     };
     await mkdir(options.packagesDir, { recursive: true });
-    const [functions, triggers, secrets, configs] = await Promise.all([
+    const [functions, triggers, secrets, configs, tokens, audit] = await Promise.all([
       KubernetesFunctionStore.open(shared),
       KubernetesTriggerStore.open({ ...shared, cron: options.cron }),
       KubernetesSecretStore.open(shared),
       KubernetesConfigStore.open(shared),
+      KubernetesTokenStore.open(shared),
+      KubernetesAuditLog.open({ ...shared, replica: options.replica ?? hostname() }),
     ]);
     const db = openDatabase(join(dataDir.root, "runlet.db"));
     const closeCachesAndDatabase = async (): Promise<void> => {
-      await Promise.all([functions.close(), triggers.close(), secrets.close(), configs.close()]);
+      await Promise.all([
+        functions.close(),
+        triggers.close(),
+        secrets.close(),
+        configs.close(),
+        tokens.close(),
+        audit.close(),
+      ]);
       db.close();
     };
     const logs = new LogStore(db);
@@ -92,10 +104,8 @@ export function kubernetesStores(
       ),
       logs,
       calls: new CallStore(db, dataDir.secretsKey),
-      // In the replica's database until a Secret-backed token store and a shared audit log
-      // take their place behind the same interfaces (docs/security.md).
-      tokens: new SqliteTokenStore(db),
-      audit: new SqliteAuditLog(db),
+      tokens,
+      audit,
       close: async () => {
         await replication?.close();
         await closeCachesAndDatabase();

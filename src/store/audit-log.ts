@@ -1,8 +1,8 @@
 /**
  * The audit log (issue 18): every control action, appended in order, each entry holding the
  * hash of the one before, so an entry changed or removed in place breaks the chain from there
- * on and `verify()` says where. The embedded log is a SQLite table; in Kubernetes mode the same
- * interface can append to a ConfigMap or an external log.
+ * on and `verify()` says where. The embedded log is a SQLite table; in Kubernetes mode each
+ * gateway appends to a chain of its own in ConfigMaps (kubernetes/kubernetes-audit-log.ts).
  */
 import { createHash } from "node:crypto";
 import type { Awaitable } from "./awaitable.js";
@@ -24,6 +24,11 @@ export interface AuditEvent {
 }
 
 export interface AuditEntry extends AuditEvent {
+  /**
+   * The chain it is in, where there are several (Kubernetes mode: one per gateway process);
+   * `seq` counts within it. Not hashed: it is where the entry is kept, not what it says.
+   */
+  readonly chain?: string;
   readonly seq: number;
   readonly prevHash: string;
   readonly hash: string;

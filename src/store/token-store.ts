@@ -1,7 +1,7 @@
 /**
  * Scoped API tokens and function invoke keys (issue 18), kept only as SHA-256 digests: a token
  * is shown once when made and can never be read back. The embedded store is a SQLite table;
- * in Kubernetes mode the same interface can sit on a Secret (reads from a cache, writes awaited).
+ * in Kubernetes mode one Secret per token (kubernetes/kubernetes-token-store.ts).
  */
 import { UserError } from "../errors.js";
 import type { Awaitable } from "./awaitable.js";

@@ -218,6 +218,10 @@ describe("the install", () => {
       ["runlet-gateway", "create", "pods", "default", false],
       ["runlet-gateway", "get", "secrets", "openfaas-fn", true],
       ["runlet-gateway", "delete", "secrets", "openfaas-fn", true],
+      // Audit entries are patches of the gateway's own ConfigMaps; Secrets are never patched.
+      ["runlet-gateway", "patch", "configmaps", "openfaas-fn", true],
+      ["runlet-gateway", "patch", "secrets", "openfaas-fn", false],
+      ["runlet-gateway", "deletecollection", "configmaps", "openfaas-fn", false],
       ["runlet-gateway", "get", "secrets", "runlet-system", false],
       ["runlet-gateway", "list", "secrets", "kube-system", false],
       ["runlet-gateway", "create", "functions.runlet.dev", "openfaas-fn", true],

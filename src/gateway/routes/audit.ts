@@ -29,6 +29,7 @@ function auditNamespace(request: FastifyRequest, principal: Principal): string {
 
 export function auditView(entry: AuditEntry): Record<string, unknown> {
   return {
+    ...(entry.chain !== undefined && { chain: entry.chain }),
     seq: entry.seq,
     time: new Date(entry.time).toISOString(),
     actor: entry.actor,

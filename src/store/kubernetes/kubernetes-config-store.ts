@@ -132,10 +132,19 @@ export class KubernetesConfigStore implements ConfigStore {
   }
 
   async remove(name: string): Promise<boolean> {
+    const namespace = this.#client.namespace;
     try {
+      // Only a ConfigMap that is a Runlet config map: not an audit chain's part, nor one someone
+      // else keeps in the namespace. The precondition keeps the check and the delete together.
+      const current = await this.#client.core.readNamespacedConfigMap({ namespace, name });
+      if (current.metadata?.labels?.[labels.config] !== "true") {
+        this.#configs.remove(name);
+        return false;
+      }
       await this.#client.core.deleteNamespacedConfigMap({
-        namespace: this.#client.namespace,
+        namespace,
         name,
+        body: { preconditions: { resourceVersion: current.metadata.resourceVersion } },
       });
     } catch (error) {
       if (!isNotFound(error)) {

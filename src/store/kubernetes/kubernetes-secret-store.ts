@@ -119,8 +119,21 @@ export class KubernetesSecretStore implements SecretStore {
   }
 
   async remove(name: string): Promise<boolean> {
+    const namespace = this.#client.namespace;
     try {
-      await this.#client.core.deleteNamespacedSecret({ namespace: this.#client.namespace, name });
+      // Only a Secret that is a Runlet secret: not a token's, nor one someone else keeps in the
+      // namespace (the name alone would reach them). The precondition keeps the check and the
+      // delete about the same object.
+      const current = await this.#client.core.readNamespacedSecret({ namespace, name });
+      if (current.metadata?.labels?.[labels.secret] !== "true") {
+        this.#secrets.remove(name);
+        return false;
+      }
+      await this.#client.core.deleteNamespacedSecret({
+        namespace,
+        name,
+        body: { preconditions: { resourceVersion: current.metadata.resourceVersion } },
+      });
     } catch (error) {
       if (!isNotFound(error)) {
         throw error;
