@@ -627,4 +627,80 @@ describe("Kubernetes mode on the real node", () => {
     },
     STEP_TIMEOUT_MS,
   );
+
+  it(
+    "shares scoped tokens and the audit log between the gateway pods: a token made with the CLI works on each pod and on every call through the Service, a revoke is refused by each, and every pod's entries are listed and verify",
+    async () => {
+      const created = await ok(["token", "create", "ci-bot", "--role", "deployer"]);
+      const token = /(rlt_[\w-]{43})/.exec(created)?.[1] ?? "";
+      expect(token).not.toBe("");
+      const gateways = (
+        await installed().kubectl([
+          ...["-n", SYSTEM_NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/component=gateway"],
+          ...["-o", "jsonpath={.items[*].metadata.name}"],
+        ])
+      )
+        .split(" ")
+        .filter((name) => name !== "");
+      expect(gateways.length).toBe(2);
+      // Asked inside each gateway pod, so the answer is that pod's and no other's.
+      const inPod = async (pod: string, method: string, path: string): Promise<number> => {
+        const script = [
+          `fetch("http://127.0.0.1:8080${path}", { method: ${JSON.stringify(method)},`,
+          `  headers: { authorization: ${JSON.stringify(`Bearer ${token}`)}, "content-type": "application/json" },`,
+          `  body: ${method === "GET" ? "undefined" : JSON.stringify(JSON.stringify({ value: pod }))} })`,
+          "  .then((r) => console.log(r.status), (e) => console.log(String(e)));",
+        ].join("\n");
+        const out = await installed().kubectl([
+          ...["-n", SYSTEM_NAMESPACE, "exec", pod, "-c", "gateway", "--"],
+          ...["node", "-e", script],
+        ]);
+        return Number(out.trim());
+      };
+      for (const pod of gateways) {
+        await pollUntil(
+          `gateway pod ${pod} to take the token`,
+          async () => ((await inPod(pod, "GET", "/api/v1/functions")) === 200 ? true : undefined),
+          { timeoutMs: 30_000 },
+        );
+        // A write on each pod: an entry in that pod's own chain.
+        expect(await inPod(pod, "PUT", `/api/v1/secrets/from-${pod}`)).toBe(201);
+      }
+      for (let i = 0; i < 8; i += 1) {
+        const answer = await call("/api/v1/functions", {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(answer.status, answer.body).toBe(200);
+      }
+      const entries = JSON.parse(await ok(["audit", "--json"])) as {
+        actor: string;
+        object: string;
+        chain: string;
+      }[];
+      for (const pod of gateways) {
+        const entry = entries.find((e) => e.object === `secrets from-${pod}`);
+        expect(entry?.actor).toBe("ci-bot");
+        expect(entry?.chain.startsWith(`${pod}-`)).toBe(true);
+      }
+      expect(await ok(["audit", "--verify"])).toContain("✔ audit log intact:");
+      const secrets = await installed().kubectl([
+        ...["-n", FUNCTION_NAMESPACE, "get", "secrets", "-l", "runlet.dev/token=true"],
+        ...["-o", "jsonpath={.items[*].metadata.name}"],
+      ]);
+      expect(secrets.split(" ")).toContain("runlet-token.ci-bot");
+
+      expect(await ok(["token", "revoke", "ci-bot"])).toContain("✔ token ci-bot revoked");
+      for (const pod of gateways) {
+        await pollUntil(
+          `gateway pod ${pod} to refuse the revoked token`,
+          async () => ((await inPod(pod, "GET", "/api/v1/functions")) === 401 ? true : undefined),
+          { timeoutMs: 30_000 },
+        );
+      }
+      for (const pod of gateways) {
+        await ok(["secret", "remove", `from-${pod}`]);
+      }
+    },
+    STEP_TIMEOUT_MS,
+  );
 });
