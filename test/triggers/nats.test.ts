@@ -31,8 +31,30 @@ function collect(nc: NatsConnection, subject: string): unknown[] {
   return seen;
 }
 
+/**
+ * The answer to a request on `subject`. The trigger's subscription starts in the background
+ * after the deploy, so the request is made again until it is there.
+ */
+function firstReply(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+): Promise<Record<string, unknown>> {
+  return eventually(
+    async () => {
+      try {
+        const msg = await nc.request(subject, sc.encode(JSON.stringify(body)), { timeout: 2000 });
+        return JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    },
+    { what: `a reply from the NATS trigger on ${subject}`, timeoutMs: 20_000 },
+  );
+}
+
 describe("NATS triggers", () => {
-  it("connect to a NATS server that asks for a user and password given in the URL", async () => {
+  it("connects to a NATS server that asks for a user and password given in the URL", async () => {
     const auth = { user: "runlet", password: "p@ss word" };
     const nats = await startTestNats(auth);
     const withCredentials = nats.url.replace(
@@ -47,23 +69,7 @@ describe("NATS triggers", () => {
     );
     expect(deployed.status).toBe(201);
     const nc = await nats.connect();
-    const answer = await eventually(
-      async () => {
-        try {
-          const msg = await nc.request(
-            "orders.created",
-            sc.encode(JSON.stringify({ order: "tea" })),
-            {
-              timeout: 2000,
-            },
-          );
-          return JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
-        } catch {
-          return undefined;
-        }
-      },
-      { what: "a reply from the NATS trigger", timeoutMs: 20_000 },
-    );
+    const answer = await firstReply(nc, "orders.created", { order: "tea" });
     expect(answer).toMatchObject({ order: "tea", upper: "TEA" });
   });
 
@@ -90,25 +96,8 @@ describe("NATS triggers", () => {
     const failed = collect(nc, "orders.failed");
     await nc.flush();
 
-    // Request/reply: the requester gets the function's response. The subscription starts in
-    // the background after the deploy, so retry the first request until it is there.
-    const answer = await eventually(
-      async () => {
-        try {
-          const msg = await nc.request(
-            "orders.created",
-            sc.encode(JSON.stringify({ order: "tea" })),
-            {
-              timeout: 2000,
-            },
-          );
-          return JSON.parse(sc.decode(msg.data)) as Record<string, unknown>;
-        } catch {
-          return undefined;
-        }
-      },
-      { what: "a reply from the NATS trigger", timeoutMs: 20_000 },
-    );
+    // Request/reply: the requester gets the function's response.
+    const answer = await firstReply(nc, "orders.created", { order: "tea" });
     expect(answer).toMatchObject({ order: "tea", upper: "TEA", subject: "orders.created" });
     await eventually(() => done.length >= 1, { what: "the response on orders.done" });
     expect(done[0]).toMatchObject({ order: "tea", upper: "TEA" });
