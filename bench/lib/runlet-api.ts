@@ -35,6 +35,8 @@ export async function startRunletProcess(
     poolSize?: number;
     dataDir?: string;
     asyncConcurrency?: number;
+    /** Build tools' caches (Maven's repository) to reuse instead of the data directory's. */
+    buildCacheDir?: string;
     /** A tree with dist/, runtimes/ and bench/servers/ to run instead of this one (A/B runs). */
     root?: string;
   } = {},
@@ -55,6 +57,9 @@ export async function startRunletProcess(
       ...(options.asyncConcurrency === undefined
         ? {}
         : { RUNLET_BENCH_ASYNC_CONCURRENCY: String(options.asyncConcurrency) }),
+      ...(options.buildCacheDir === undefined
+        ? {}
+        : { RUNLET_BENCH_BUILD_CACHE_DIR: options.buildCacheDir }),
     },
     probeUrl: `http://127.0.0.1:${port}/healthz`,
     url: `http://127.0.0.1:${port}`,

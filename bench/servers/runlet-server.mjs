@@ -17,6 +17,8 @@ const adminToken = process.env.RUNLET_BENCH_TOKEN ?? "bench-admin-token";
 const poolSizeText = process.env.RUNLET_BENCH_POOL_SIZE;
 /** 0: async calls are stored but not run (to fill a queue before measuring its drain). */
 const asyncConcurrency = process.env.RUNLET_BENCH_ASYNC_CONCURRENCY;
+/** Build tools' caches (the Maven repository) kept across runs, as the test suite keeps its own. */
+const buildCacheDir = process.env.RUNLET_BENCH_BUILD_CACHE_DIR;
 
 const givenDataDir = process.env.RUNLET_BENCH_DATA_DIR;
 const dataDir = givenDataDir ?? (await mkdtemp(join(tmpdir(), "runlet-bench-")));
@@ -29,6 +31,7 @@ const options = {
   ...(asyncConcurrency === undefined
     ? {}
     : { calls: { maxConcurrency: Number(asyncConcurrency) } }),
+  ...(buildCacheDir === undefined ? {} : { buildCacheDir }),
 };
 const runlet = await startRunlet(options);
 console.log(JSON.stringify({ url: runlet.url }));
