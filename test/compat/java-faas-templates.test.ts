@@ -214,6 +214,42 @@ describe("the tmobile faas-java-templates", () => {
     expect(await vertx.text()).toMatch(/^Hello, Vertx\. You said: \[B@[0-9a-f]+$/);
     expect(deployed.stdout + deployed.stderr).toContain("lang vertx: the template's runner");
 
+    // Spring Boot not starting fails the deploy with Spring's reason; so does a handler
+    // without the template's method.
+    await writeFiles(cwd, {
+      "broken-spring/pom.xml": springPom,
+      "broken-spring/src/main/java/function/RequestHandler.java": springRequestHandler,
+      "broken-spring/src/main/java/function/Handler.java": springBeanHandler,
+      "no-method/build.gradle": vertxGradle,
+      "no-method/src/main/java/function/Handler.java":
+        'package function;\n\npublic class Handler {\n    public String hello() { return "hi"; }\n}\n',
+    });
+    const broken = await cli([
+      "deploy",
+      "broken-spring",
+      "--runtime",
+      "java",
+      "--compat",
+      "openfaas-springboot",
+      "--handler",
+      "function.Handler",
+    ]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("Spring Boot did not start");
+    expect(broken.stderr).toContain("greeting");
+    const noMethod = await cli([
+      "deploy",
+      "no-method",
+      "--runtime",
+      "java",
+      "--compat",
+      "openfaas-vertx",
+      "--handler",
+      "function.Handler",
+    ]);
+    expect(noMethod.code).toBe(1);
+    expect(noMethod.stderr).toContain("String Handle(byte[] requestPayload)");
+
     // The shape is a Java one: another runtime is told so before anything is built.
     const wrong = await cli([
       "deploy",
