@@ -313,7 +313,8 @@ export class Platform {
 
   /**
    * Another writer changed a function (another gateway replica deployed, rolled back or removed
-   * it; kubectl; the operator): its active revision serves from now on, as after a deploy here.
+   * it; kubectl; the operator): its active revision serves from now on, with its triggers, as
+   * after a deploy here. A trigger it cannot have (a route another function holds) is reported.
    */
   #functionChanged(name: string): void {
     void this.#lock
@@ -322,6 +323,7 @@ export class Platform {
         if (!record) {
           this.targets.forget(name);
           await this.executor.retire(name);
+          await this.triggers.removeFunction(name);
           return;
         }
         if (this.targets.cached(name)?.revision === String(record.active.number)) {
@@ -331,6 +333,11 @@ export class Platform {
         this.targets.activate(target);
         this.executor.ensureMin(target);
         void this.executor.retire(name, target.revision);
+        // A revision made elsewhere (kubectl, the operator) brings the triggers it declares;
+        // after another replica's deploy they are there already, and nothing is written.
+        const triggers = record.active.spec.triggers ?? [];
+        await this.triggers.checkSpecTriggers(name, triggers);
+        await this.triggers.setSpecTriggers(name, triggers);
       })
       .catch((error: unknown) => this.events.emit("backgroundError", error));
   }

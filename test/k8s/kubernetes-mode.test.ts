@@ -475,6 +475,47 @@ describe("Kubernetes mode on the real node", () => {
   );
 
   it(
+    "serves a runlet Function applied with kubectl, and the HTTP route its spec declares, through every gateway",
+    async () => {
+      const { kubectl } = installed();
+      const dir = join(cwd, "functions", "applied");
+      await mkdir(dir, { recursive: true });
+      await writeFile(
+        join(dir, "index.js"),
+        "export default async (event) => 'applied ' + (event.params?.who ?? event.path);\n",
+      );
+      const packed = await packDirectory(dir);
+      const uploaded = await fetch(`${installed().gatewayUrl}/api/v1/packages`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${installed().adminToken}`,
+          "content-type": "application/gzip",
+        },
+        body: packed.archive,
+      });
+      expect(uploaded.status).toBeLessThan(300);
+      await kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "runlet.dev/v1alpha1",
+          kind: "Function",
+          metadata: { name: "applied", namespace: FUNCTION_NAMESPACE },
+          spec: {
+            runtime: "node",
+            handler: "index.js",
+            package: packed.digest,
+            triggers: [{ http: "GET /applied/{who}" }],
+          },
+        }),
+      );
+      // The route is one table on the gateways' root: every answer behind the Service has it.
+      await converges("/applied/ada", "applied ada");
+      expect(await ok(["trigger", "list"])).toMatch(/applied\.http-1/);
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
     "fires a cron trigger once per slot although both gateway replicas schedule it",
     async () => {
       await deployFunction("ticker", { "index.js": "export default async () => 'tick';" }, [
