@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { errorBody } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
+import { errorReply } from "./error-reply.js";
 import { registerPackageArchiveRoute } from "./routes/package-archive.js";
 
 export interface PackageServer {
@@ -21,13 +22,14 @@ export async function startPackageServer(options: {
   readonly host: string;
   readonly onInternalError: (error: unknown) => void;
 }): Promise<PackageServer> {
-  const app: FastifyInstance = Fastify({ logger: false, maxParamLength: 200 });
-  app.setErrorHandler((error, _request, reply) => {
-    options.onInternalError(error);
-    return reply
-      .code(500)
-      .send(errorBody("RUNLET_INTERNAL", "Runlet hit an internal error; it is logged."));
+  const answerError = errorReply(options.onInternalError);
+  const app: FastifyInstance = Fastify({
+    // A hostile pod's malformed request is its mistake (4xx), not an internal error.
+    frameworkErrors: (error, _request, reply) => answerError(error, reply),
+    logger: false,
+    maxParamLength: 200,
   });
+  app.setErrorHandler((error: Error, _request, reply) => answerError(error, reply));
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)

@@ -7,20 +7,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { Clock } from "../clock.js";
-import {
-  UserError,
-  codeForStatus,
-  errorBody,
-  errorJson,
-  isUserError,
-  userErrorBody,
-  type ErrorCode,
-} from "../errors.js";
+import { UserError, errorBody, errorJson, type ErrorCode } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
 import { audit, authenticate, authorizeRequest } from "./access.js";
+import { errorReply, internalErrorMessage } from "./error-reply.js";
 import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
 import { LeanFront } from "./front/lean-front.js";
 import { tuneGarbageCollection } from "./gc-tuning.js";
@@ -81,8 +74,6 @@ export interface Gateway {
 
 const publicPaths = new Set(["/healthz", "/metrics", "/api/v1/openapi.json", "/"]);
 const keepAliveTimeoutMs = 65_000;
-/** What the caller of a request that hit our bug is told; the detail goes to the log. */
-const internalErrorMessage = "Runlet hit an internal error; it is logged.";
 
 /** An error body for a request refused before Runlet saw it (node:http's parser, timeouts). */
 function refusal(status: number, reason: string, code: ErrorCode, message: string): string {
@@ -138,32 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clock: options.clock ?? platform.clock,
   });
   let server: Server | undefined;
-  /**
-   * Every error an API request ends with, Runlet's or Fastify's own (bad URL, parameter too
-   * long, body not parsed, wrong content type), answered in the catalogue's shape.
-   */
-  const answerError = (error: FastifyError | UserError | Error, reply: FastifyReply): unknown => {
-    if (isUserError(error)) {
-      return reply.code(error.status).send(userErrorBody(error));
-    }
-    const errorCode = (error as { code?: unknown }).code;
-    if (typeof errorCode === "string" && errorCode.startsWith("TAR_")) {
-      // The archive library's refusals (links, paths too deep, bad entries) are the upload's fault.
-      return reply
-        .code(400)
-        .send(
-          errorBody("RUNLET_INVALID_ARCHIVE", `The package archive was refused: ${error.message}`),
-        );
-    }
-    const status =
-      "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
-    if (status < 500) {
-      return reply.code(status).send(errorBody(codeForStatus(status), error.message));
-    }
-    // Ours: the detail (which may name host paths) goes to the log, the caller gets the code.
-    onInternalError(error);
-    return reply.code(500).send(errorBody("RUNLET_INTERNAL", internalErrorMessage));
-  };
+  const answerError = errorReply(onInternalError);
   const app: FastifyInstance = Fastify({
     frameworkErrors: (error, _request, reply) => answerError(error, reply),
     logger: false,
