@@ -70,7 +70,7 @@ export const importKubelessCommand = defineCommand({
 });
 
 /** Prints what was left out, then prints, writes or deploys the functions. */
-async function deployImported(
+export async function deployImported(
   imported: ImportResult,
   options: ImportOptions,
   io: CliIO,

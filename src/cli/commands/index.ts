@@ -12,6 +12,13 @@ import {
   functionKeyRevokeCommand,
 } from "./function-key.js";
 import { invokeCommand } from "./invoke.js";
+import {
+  kubelessCallCommand,
+  kubelessDeleteCommand,
+  kubelessDeployCommand,
+  kubelessListCommand,
+  kubelessUpdateCommand,
+} from "./kubeless.js";
 import { listCommand } from "./list.js";
 import { loginCommand, logoutCommand } from "./login.js";
 import { logsCommand } from "./logs.js";
@@ -42,6 +49,11 @@ export const commands: readonly CommandDefinition[] = [
   devCommand,
   importFissionCommand,
   importKubelessCommand,
+  kubelessDeployCommand,
+  kubelessUpdateCommand,
+  kubelessDeleteCommand,
+  kubelessCallCommand,
+  kubelessListCommand,
   invokeCommand,
   callsListCommand,
   callsGetCommand,
