@@ -13,6 +13,8 @@ import { springBootVersion } from "../host/java-runtime.js";
 export interface SpringBootPom {
   readonly pom: string;
   readonly notices: readonly string[];
+  /** The pom named no dependencies of its own (the template's): its libraries are Spring Boot's alone. */
+  readonly springBootOnly: boolean;
 }
 
 /** Elements whose <dependencies> are not the project's own. */
@@ -61,20 +63,20 @@ export function springBootPom(source: string): SpringBootPom {
   const names = /<artifactId>\s*spring-boot-starter(?:-web)?\s*<\/artifactId>/g;
   const named = [...pom.matchAll(names)].some((match) => !inside(match.index));
   if (named) {
-    return { pom: text, notices };
+    return { pom: text, notices, springBootOnly: false };
   }
   const block = [...pom.matchAll(/<dependencies>/g)].find((match) => !inside(match.index));
   if (block !== undefined) {
     const at = block.index + "<dependencies>".length;
     text = `${text.slice(0, at)}\n${dependency("spring-boot-starter")}${text.slice(at)}`;
-  } else {
-    const end = pom.lastIndexOf("</project>");
-    if (end < 0) {
-      return { pom: text, notices };
-    }
-    text = `${text.slice(0, end)}  <dependencies>\n${dependency("spring-boot-starter")}\n  </dependencies>\n${text.slice(end)}`;
+    return { pom: text, notices, springBootOnly: false };
   }
-  return { pom: text, notices };
+  const end = pom.lastIndexOf("</project>");
+  if (end < 0) {
+    return { pom: text, notices, springBootOnly: false };
+  }
+  text = `${text.slice(0, end)}  <dependencies>\n${dependency("spring-boot-starter")}\n  </dependencies>\n${text.slice(end)}`;
+  return { pom: text, notices, springBootOnly: true };
 }
 
 /** What the build log says about a springboot function's runner. */

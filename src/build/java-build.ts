@@ -6,7 +6,7 @@
  * compiles the source's .java files against the Runlet API alone. The Maven repository is a
  * tool cache shared by all builds; the Runlet API is installed into it as a provided artifact.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import {
   chown,
@@ -56,14 +56,18 @@ export async function buildJava(ctx: BuildContext): Promise<void> {
   // The springboot template's pom checks Java 8 API use (animal-sniffer 1.16), which cannot
   // read Spring Boot 3's class files; the function runs on Java 17, so the check is not run.
   const flags: string[] = [];
+  let springBootOnly = false;
   if (ctx.compat === "openfaas-springboot") {
-    await springBootProject(ctx);
+    springBootOnly = await springBootProject(ctx);
     flags.push("-Danimal.sniffer.skip=true");
   } else if (ctx.compat === "openfaas-vertx") {
     ctx.emit({ type: "notice", text: vertxRunnerNotice });
   }
   if (hasMavenProject(ctx.outDir)) {
     await buildWithMaven(ctx, java, flags);
+    if (springBootOnly) {
+      await shareSpringBoot(join(ctx.outDir, javaLibDir), java.runtime.springBootLibDir);
+    }
   } else if (await pomFromGradle(ctx)) {
     await buildWithMaven(ctx, java);
   } else {
@@ -110,7 +114,7 @@ async function pomFromGradle(ctx: BuildContext): Promise<boolean> {
  * A springboot template function: its pom (or one written for a folder without) gets the
  * Spring Boot Runlet's runner starts; the build log says what replaced the template's runner.
  */
-async function springBootProject(ctx: BuildContext): Promise<void> {
+async function springBootProject(ctx: BuildContext): Promise<boolean> {
   ctx.emit({ type: "notice", text: springBootRunnerNotice });
   const path = join(ctx.outDir, "pom.xml");
   if (!existsSync(path)) {
@@ -125,13 +129,35 @@ async function springBootProject(ctx: BuildContext): Promise<void> {
         },
       ]),
     );
-    return;
+    return true;
   }
   const changed = springBootPom(await readFile(path, "utf8"));
   for (const text of changed.notices) {
     ctx.emit({ type: "notice", text });
   }
   await writeFile(path, changed.pom);
+  return changed.springBootOnly;
+}
+
+/**
+ * Keeps the Spring Boot jars of a function that has no others beside the Java runtime, once,
+ * for its pooled JVMs to warm (SpringBootPool.java); they can read the runtime's directory.
+ */
+async function shareSpringBoot(lib: string, shared: string): Promise<void> {
+  if (existsSync(shared) || !existsSync(lib)) {
+    return;
+  }
+  const staging = `${shared}.tmp-${randomBytes(4).toString("hex")}`;
+  try {
+    // Real copies: the layer's files belong to the build cache and may be pruned.
+    await cp(lib, staging, { recursive: true, dereference: true });
+    await rename(staging, shared);
+  } catch {
+    // Another build shared them first, or the runtime's directory is not writable: the pool
+    // then starts Spring Boot at specialize, as without it.
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
 }
 
 /** Compiler messages name `path:[line,col] message` (Maven) or `path:line: error: message` (javac). */

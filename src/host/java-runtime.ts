@@ -65,6 +65,8 @@ export interface JavaRuntime {
    * loader beside its Spring Boot jars; the server finds it beside runtime.jar.
    */
   readonly springBootJar: string;
+  /** Spring Boot's jars, once a springboot function is built: pooled JVMs warm them. */
+  readonly springBootLibDir: string;
 }
 
 /** The Spring Boot the springboot template's functions run with (the template's 2.0.4 does not resolve). */
@@ -156,6 +158,7 @@ function compileRuntime(jdk: { home: string; version: string }): JavaRuntime {
     apiPom: join(dir, `${javaApi.artifactId}-${javaApi.version}.pom`),
     fissionJar: join(dir, `${fissionJavaCore.artifactId}.jar`),
     springBootJar: join(dir, "runlet-springboot.jar"),
+    springBootLibDir: join(dir, "springboot-lib"),
   };
   if (existsSync(runtime.runtimeJar)) {
     return runtime;

@@ -9,7 +9,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { adminToken, sharedBuildCache, startTestRunlet, tempDir } from "../helpers/runlet.js";
+import {
+  adminToken,
+  eventually,
+  sharedBuildCache,
+  startTestRunlet,
+  tempDir,
+} from "../helpers/runlet.js";
 
 async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
   for (const [path, text] of Object.entries(files)) {
@@ -261,5 +267,56 @@ describe("the tmobile faas-java-templates", () => {
     ]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("deploy it with --runtime java");
+  }, 900_000);
+
+  it("starts Spring Boot in the warm pool once a springboot function has been built", async () => {
+    const runlet = await startTestRunlet({ poolSize: 1, buildCacheDir: sharedBuildCache() });
+    const cwd = await tempDir("runlet-java-springboot-pool-");
+    const env = { RUNLET_GATEWAY: runlet.url, RUNLET_TOKEN: adminToken };
+    // The handler names the class loader Spring Boot's classes are in: the pool's shared one
+    // ("springboot", warmed before the function came) or the function's own ("function").
+    const loaderHandler = `package function;
+
+public class Handler implements RequestHandler {
+    @Override
+    public String handle(byte[] requestPayload) {
+        return org.springframework.boot.SpringApplication.class.getClassLoader().getName();
+    }
+}
+`;
+    await writeFiles(cwd, {
+      "stack.yml": `version: 1.0
+provider:
+  name: openfaas
+functions:
+  loader-one:
+    lang: springboot
+    handler: ./loader
+  loader-two:
+    lang: springboot
+    handler: ./loader
+`,
+      "loader/pom.xml": springPom,
+      "loader/src/main/java/function/RequestHandler.java": springRequestHandler,
+      "loader/src/main/java/function/Handler.java": loaderHandler,
+    });
+    const cli = (argv: string[]) => runCli(argv, { cwd, env });
+    const deployed = await cli(["deploy", "-f", "stack.yml", "loader-one"]);
+    expect({ code: deployed.code, stderr: deployed.stderr }).toMatchObject({ code: 0 });
+    const first = await fetch(`${runlet.url}/function/loader-one`, { method: "POST", body: "x" });
+    expect(first.status).toBe(200);
+    // Every Java instance of this platform started after the build kept Spring Boot's jars.
+    await eventually(
+      async () =>
+        runlet.platform.executor
+          .poolStatus()
+          .some((pool) => pool.runtime === "java" && pool.idle === 1) || undefined,
+      { what: "a warm java instance", timeoutMs: 120_000 },
+    );
+    const again = await cli(["deploy", "-f", "stack.yml", "loader-two"]);
+    expect({ code: again.code, stderr: again.stderr }).toMatchObject({ code: 0 });
+    const second = await fetch(`${runlet.url}/function/loader-two`, { method: "POST", body: "x" });
+    expect(second.status).toBe(200);
+    expect(await second.text()).toBe("springboot");
   }, 900_000);
 });

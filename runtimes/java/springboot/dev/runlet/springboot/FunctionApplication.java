@@ -30,10 +30,21 @@ public class FunctionApplication {
 
   /** Starts Spring Boot (its environment, application.yml, logging, auto-configuration) and returns the handler bean. */
   public static Object start(Class<?> type) {
+    return run(type).getBean("functionHandler");
+  }
+
+  /**
+   * Starts and closes an application with no function in it: a pooled JVM does this before it
+   * is needed, so the function's own start finds Spring's classes loaded and its code compiled.
+   */
+  public static void warm() {
+    run(Object.class).close();
+  }
+
+  private static ConfigurableApplicationContext run(Class<?> type) {
     handlerType = type;
     SpringApplication application = new SpringApplication(FunctionApplication.class);
     application.setWebApplicationType(WebApplicationType.NONE);
-    ConfigurableApplicationContext context = application.run();
-    return context.getBean("functionHandler");
+    return application.run();
   }
 }

@@ -47,10 +47,18 @@ final class FunctionLoader {
           "the package has no compiled classes (" + CLASSES + "); deploy the source with runtime java so it is built");
     }
     URL[] urls = urls(packageDir, classes);
+    ClassLoader parent = FunctionLoader.class.getClassLoader();
     if (FaasJavaTemplateHandler.SPRINGBOOT.equals(target.compat())) {
-      urls = withRunner(urls, FaasJavaTemplateHandler.springBootRunner());
+      SpringBootPool.Split split = SpringBootPool.split(urls);
+      if (split != null) {
+        // The pool's Spring Boot (and the runner beside it), warmed before this function came.
+        parent = split.parent();
+        urls = split.urls();
+      } else {
+        urls = withRunner(urls, FaasJavaTemplateHandler.springBootRunner());
+      }
     }
-    URLClassLoader loader = new URLClassLoader("function", urls, FunctionLoader.class.getClassLoader());
+    URLClassLoader loader = new URLClassLoader("function", urls, parent);
     if (FaasJavaTemplateHandler.isTemplate(target.compat())) {
       String className = className(handler);
       Class<?> type = findClass(className, loader, List.of(className));

@@ -66,6 +66,7 @@ public final class Server {
     }
     if ("1".equals(System.getenv("RUNLET_WARMUP"))) {
       warmUp();
+      SpringBootPool.warm();
     }
     new HttpServer(http, this::route, connections).start();
     if (frames != null) {
