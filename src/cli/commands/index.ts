@@ -11,6 +11,14 @@ import {
   functionKeyListCommand,
   functionKeyRevokeCommand,
 } from "./function-key.js";
+import {
+  fissionEnvCreateCommand,
+  fissionFunctionCreateCommand,
+  fissionFunctionUpdateCommand,
+  fissionHttpTriggerCreateCommand,
+  fissionRouteCreateCommand,
+  fissionSpecApplyCommand,
+} from "./fission.js";
 import { invokeCommand } from "./invoke.js";
 import {
   kubelessCallCommand,
@@ -49,6 +57,12 @@ export const commands: readonly CommandDefinition[] = [
   devCommand,
   importFissionCommand,
   importKubelessCommand,
+  fissionEnvCreateCommand,
+  fissionFunctionCreateCommand,
+  fissionFunctionUpdateCommand,
+  fissionRouteCreateCommand,
+  fissionHttpTriggerCreateCommand,
+  fissionSpecApplyCommand,
   kubelessDeployCommand,
   kubelessUpdateCommand,
   kubelessDeleteCommand,

@@ -13,13 +13,18 @@ import { isZip } from "../../importers/imported.js";
 import { convertKubelessFunction } from "../../importers/kubeless.js";
 import { assertValidName } from "../../spec/names.js";
 import { clientFlagsSchema, defineCommand, type OptionDefinition } from "../command.js";
+import {
+  refuseUnsupportedFlags,
+  unsupportedFlagOptions,
+  type UnsupportedFlags,
+} from "../unsupported-flags.js";
 import { deployImported } from "./import.js";
 import { invokeCommand } from "./invoke.js";
 import { listCommand } from "./list.js";
 import { removeCommand } from "./remove.js";
 
 /** kubeless flags Runlet has no use for, and what to use instead. */
-const unsupported: Readonly<Record<string, { flags: string; instead: string }>> = {
+const unsupported: UnsupportedFlags = {
   runtimeImage: {
     flags: "--runtime-image <image>",
     instead: "Runlet runs source, not images: drop it (the runtime comes from --runtime)",
@@ -61,10 +66,7 @@ const deployOptions: readonly OptionDefinition[] = [
   { flags: "-t, --timeout <seconds>", description: "call timeout in seconds (kubeless: 180)" },
   { flags: "-s, --schedule <cron>", description: "also call it on this cron schedule" },
   { flags: "--trigger-http", description: "accepted: every function answers at /function/NAME" },
-  ...Object.values(unsupported).map(({ flags }) => ({
-    flags,
-    description: "not used by Runlet (says what to use instead)",
-  })),
+  ...unsupportedFlagOptions(unsupported),
 ];
 
 const deployOptionsSchema = clientFlagsSchema.extend({
@@ -108,14 +110,7 @@ async function kubelessObject(
   options: DeployOptions,
   cwd: string,
 ): Promise<Record<string, unknown>> {
-  for (const [key, { flags, instead }] of Object.entries(unsupported)) {
-    if (options[key as keyof DeployOptions] !== undefined) {
-      throw new UserError(
-        "RUNLET_INVALID_REQUEST",
-        `${flags.split(" ")[0] ?? key} is not supported by Runlet: ${instead}.`,
-      );
-    }
-  }
+  refuseUnsupportedFlags(options, unsupported);
   const missing = (["runtime", "handler", "fromFile"] as const).filter(
     (flag) => options[flag] === undefined,
   );
