@@ -13,8 +13,6 @@ import { springBootVersion } from "../host/java-runtime.js";
 export interface SpringBootPom {
   readonly pom: string;
   readonly notices: readonly string[];
-  /** The pom named no dependencies of its own (the template's): its libraries are Spring Boot's alone. */
-  readonly springBootOnly: boolean;
 }
 
 /** Elements whose <dependencies> are not the project's own. */
@@ -63,20 +61,20 @@ export function springBootPom(source: string): SpringBootPom {
   const names = /<artifactId>\s*spring-boot-starter(?:-web)?\s*<\/artifactId>/g;
   const named = [...pom.matchAll(names)].some((match) => !inside(match.index));
   if (named) {
-    return { pom: text, notices, springBootOnly: false };
+    return { pom: text, notices };
   }
   const block = [...pom.matchAll(/<dependencies>/g)].find((match) => !inside(match.index));
   if (block !== undefined) {
     const at = block.index + "<dependencies>".length;
     text = `${text.slice(0, at)}\n${dependency("spring-boot-starter")}${text.slice(at)}`;
-    return { pom: text, notices, springBootOnly: false };
+    return { pom: text, notices };
   }
   const end = pom.lastIndexOf("</project>");
   if (end < 0) {
-    return { pom: text, notices, springBootOnly: false };
+    return { pom: text, notices };
   }
   text = `${text.slice(0, end)}  <dependencies>\n${dependency("spring-boot-starter")}\n  </dependencies>\n${text.slice(end)}`;
-  return { pom: text, notices, springBootOnly: true };
+  return { pom: text, notices };
 }
 
 /** What the build log says about a springboot function's runner. */

@@ -6,6 +6,7 @@
  * compiles the source's .java files against the Runlet API alone. The Maven repository is a
  * tool cache shared by all builds; the Runlet API is installed into it as a provided artifact.
  */
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import {
@@ -21,6 +22,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
+import { promisify } from "node:util";
 import { UserError } from "../errors.js";
 import { fissionJavaCore, javaApi, springBootVersion } from "../host/java-runtime.js";
 import { linkTree } from "../host/tree-link.js";
@@ -46,6 +48,7 @@ export const javaLibDir = ".runlet/java/lib";
 /** Pinned so a build means the same thing tomorrow (Maven would pick the newest otherwise). */
 const dependencyPlugin = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1";
 const mavenCache = "/cache/maven";
+const execFileAsync = promisify(execFile);
 
 export function hasMavenProject(sourceTree: string): boolean {
   return existsSync(join(sourceTree, "pom.xml"));
@@ -56,17 +59,16 @@ export async function buildJava(ctx: BuildContext): Promise<void> {
   // The springboot template's pom checks Java 8 API use (animal-sniffer 1.16), which cannot
   // read Spring Boot 3's class files; the function runs on Java 17, so the check is not run.
   const flags: string[] = [];
-  let springBootOnly = false;
   if (ctx.compat === "openfaas-springboot") {
-    springBootOnly = await springBootProject(ctx);
+    await springBootProject(ctx);
     flags.push("-Danimal.sniffer.skip=true");
   } else if (ctx.compat === "openfaas-vertx") {
     ctx.emit({ type: "notice", text: vertxRunnerNotice });
   }
   if (hasMavenProject(ctx.outDir)) {
     await buildWithMaven(ctx, java, flags);
-    if (springBootOnly) {
-      await shareSpringBoot(join(ctx.outDir, javaLibDir), java.runtime.springBootLibDir);
+    if (ctx.compat === "openfaas-springboot") {
+      await shareSpringBoot(ctx, java);
     }
   } else if (await pomFromGradle(ctx)) {
     await buildWithMaven(ctx, java);
@@ -114,7 +116,7 @@ async function pomFromGradle(ctx: BuildContext): Promise<boolean> {
  * A springboot template function: its pom (or one written for a folder without) gets the
  * Spring Boot Runlet's runner starts; the build log says what replaced the template's runner.
  */
-async function springBootProject(ctx: BuildContext): Promise<boolean> {
+async function springBootProject(ctx: BuildContext): Promise<void> {
   ctx.emit({ type: "notice", text: springBootRunnerNotice });
   const path = join(ctx.outDir, "pom.xml");
   if (!existsSync(path)) {
@@ -129,34 +131,65 @@ async function springBootProject(ctx: BuildContext): Promise<boolean> {
         },
       ]),
     );
-    return true;
+    return;
   }
   const changed = springBootPom(await readFile(path, "utf8"));
   for (const text of changed.notices) {
     ctx.emit({ type: "notice", text });
   }
   await writeFile(path, changed.pom);
-  return changed.springBootOnly;
 }
 
 /**
- * Keeps the Spring Boot jars of a function that has no others beside the Java runtime, once,
- * for its pooled JVMs to warm (SpringBootPool.java); they can read the runtime's directory.
+ * Puts Spring Boot's jars beside the Java runtime, once, for its pooled JVMs to warm
+ * (SpringBootPool.java): every function's instance may come from that pool, so these jars are
+ * never a function's. The platform resolves them itself from a pom of its own naming only
+ * spring-boot-starter, into a Maven repository no build sees (builds run the plugins their pom
+ * names, and could write into their own layer or the shared repository).
  */
-async function shareSpringBoot(lib: string, shared: string): Promise<void> {
-  if (existsSync(shared) || !existsSync(lib)) {
+async function shareSpringBoot(ctx: BuildContext, java: JavaTools): Promise<void> {
+  const shared = java.runtime.springBootLibDir;
+  if (existsSync(shared)) {
     return;
   }
+  const work = join(ctx.cacheDir("springboot-pool"), randomBytes(4).toString("hex"));
+  const repository = join(ctx.cacheDir("springboot-pool"), "repository");
   const staging = `${shared}.tmp-${randomBytes(4).toString("hex")}`;
   try {
-    // Real copies: the layer's files belong to the build cache and may be pruned.
-    await cp(lib, staging, { recursive: true, dereference: true });
+    await mkdir(work, { recursive: true });
+    await writeFile(
+      join(work, "pom.xml"),
+      `<?xml version="1.0" encoding="UTF-8"?>\n<project xmlns="http://maven.apache.org/POM/4.0.0">\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>dev.runlet.pool</groupId>\n  <artifactId>springboot</artifactId>\n  <version>1</version>\n  <dependencies>\n    <dependency>\n      <groupId>org.springframework.boot</groupId>\n      <artifactId>spring-boot-starter</artifactId>\n      <version>${springBootVersion}</version>\n    </dependency>\n  </dependencies>\n</project>\n`,
+    );
+    await execFileAsync(
+      java.mvn,
+      [
+        "-B",
+        "-q",
+        "--no-transfer-progress",
+        `-Dmaven.repo.local=${repository}`,
+        `${dependencyPlugin}:copy-dependencies`,
+        "-DincludeScope=runtime",
+        "-DexcludeGroupIds=dev.runlet",
+        `-DoutputDirectory=${staging}`,
+      ],
+      {
+        cwd: work,
+        env: { ...process.env, JAVA_HOME: java.runtime.home, MAVEN_CONFIG: "" },
+        timeout: 600_000,
+      },
+    );
     await rename(staging, shared);
+    ctx.emit({
+      type: "notice",
+      text: `Spring Boot ${springBootVersion} is kept beside the Java runtime: pooled JVMs warm it from now on.`,
+    });
   } catch {
-    // Another build shared them first, or the runtime's directory is not writable: the pool
-    // then starts Spring Boot at specialize, as without it.
+    // Not resolved, or another build put it there first: the pool goes on without it, and
+    // springboot functions start Spring Boot at specialize.
   } finally {
     await rm(staging, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
   }
 }
 

@@ -30,7 +30,7 @@ describe("springBootPom", () => {
   });
 
   it("adds to the project's dependencies, not dependencyManagement's or a comment's", () => {
-    const { pom, springBootOnly } = springBootPom(
+    const { pom } = springBootPom(
       project(
         "  <!-- <dependencies></dependencies> -->\n  <dependencyManagement><dependencies></dependencies></dependencyManagement>\n  <dependencies>\n    <dependency><groupId>a</groupId><artifactId>b</artifactId><version>1</version></dependency>\n  </dependencies>\n",
       ),
@@ -42,7 +42,6 @@ describe("springBootPom", () => {
     const own = pom.lastIndexOf("<dependencies>");
     expect(pom.indexOf("spring-boot-starter")).toBeGreaterThan(own);
     expect(pom.match(/spring-boot-starter/g)).toHaveLength(1);
-    expect(springBootOnly).toBe(false);
   });
 
   it("moves spring-boot-starter-parent 2.0.4 to the supplied version and keeps a named starter", () => {

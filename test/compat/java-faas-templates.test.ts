@@ -5,9 +5,10 @@
  * runners are Runlet's: Spring Boot is started once per instance with the Handler as its
  * bean, and both answer POST / with what the handler returns.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { javaRuntime } from "../../src/host/java-runtime.js";
 import { runCli } from "../helpers/cli.js";
 import {
   adminToken,
@@ -296,7 +297,11 @@ functions:
     lang: springboot
     handler: ./loader
 `,
-      "loader/pom.xml": springPom,
+      // A library of the function's own, which the pool's Spring Boot must never hold.
+      "loader/pom.xml": springPom.replace(
+        "    <build>",
+        "    <dependencies>\n        <dependency>\n            <groupId>org.apache.commons</groupId>\n            <artifactId>commons-lang3</artifactId>\n            <version>3.14.0</version>\n        </dependency>\n    </dependencies>\n    <build>",
+      ),
       "loader/src/main/java/function/RequestHandler.java": springRequestHandler,
       "loader/src/main/java/function/Handler.java": loaderHandler,
     });
@@ -305,6 +310,10 @@ functions:
     expect({ code: deployed.code, stderr: deployed.stderr }).toMatchObject({ code: 0 });
     const first = await fetch(`${runlet.url}/function/loader-one`, { method: "POST", body: "x" });
     expect(first.status).toBe(200);
+    // The pool's jars are the platform's own resolution of Spring Boot, not the function's.
+    const shared = await readdir(javaRuntime().springBootLibDir);
+    expect(shared).toContain("spring-boot-3.5.14.jar");
+    expect(shared.filter((name) => name.startsWith("commons-lang3"))).toEqual([]);
     // Every Java instance of this platform started after the build kept Spring Boot's jars.
     await eventually(
       async () =>

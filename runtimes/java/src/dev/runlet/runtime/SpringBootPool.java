@@ -14,7 +14,8 @@ import java.util.stream.Stream;
 
 /**
  * Spring Boot in the warm pool. Once a springboot function has been built on this machine, the
- * platform keeps that Spring Boot's jars beside the runtime (springboot-lib/); a pooled JVM
+ * platform keeps its own resolution of Spring Boot beside the runtime (springboot-lib/, never a
+ * function's jars: every function's instance may come from this pool); a pooled JVM
  * loads them in a class loader of their own and starts and closes an empty application, so a
  * springboot function it becomes starts its application with the classes loaded and the code
  * compiled. The function's class loader then delegates to that loader for those jars (only when
