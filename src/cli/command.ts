@@ -23,6 +23,11 @@ export interface CommandDefinition<O extends z.ZodType = z.ZodType> {
   /** Adds --json. */
   readonly json?: boolean;
   readonly examples?: readonly string[];
+  /**
+   * Takes every word after the command's name as its arguments, options included, unparsed:
+   * for a command that reads another CLI's command line itself.
+   */
+  readonly passThrough?: boolean;
   /** Validates the parsed options; types `run`'s options. */
   readonly optionsSchema: O;
   /** Resolves to the exit code, or to nothing for 0. */
@@ -31,6 +36,22 @@ export interface CommandDefinition<O extends z.ZodType = z.ZodType> {
     options: z.infer<O>,
     io: CliIO,
   ): Promise<unknown>;
+}
+
+/**
+ * What a command's run may resolve to instead of an exit code: run this `runlet` command line
+ * in its place (a translation of another CLI's command line into Runlet's).
+ */
+export interface ForwardedCommand {
+  readonly forward: readonly string[];
+}
+
+export function isForwardedCommand(value: unknown): value is ForwardedCommand {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Array.isArray((value as { forward?: unknown }).forward)
+  );
 }
 
 export function defineCommand<O extends z.ZodType>(

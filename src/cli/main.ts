@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { isUserError } from "../errors.js";
 import { VERSION } from "../version.js";
-import type { CommandDefinition } from "./command.js";
+import { isForwardedCommand, type CommandDefinition } from "./command.js";
 import { completionCommand } from "./commands/completion.js";
 import { commands } from "./commands/index.js";
 import { line, processIO, type CliIO } from "./io.js";
@@ -64,6 +64,9 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     if (definition.arguments) {
       command.arguments(definition.arguments);
     }
+    if (definition.passThrough) {
+      command.allowUnknownOption().allowExcessArguments().passThroughOptions().helpOption(false);
+    }
     for (const option of definition.options ?? []) {
       const opt = new Option(option.flags, option.description);
       if (option.repeatable) {
@@ -102,7 +105,11 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     }
     command.action(async (...received: unknown[]) => {
       const result = await runCommand(definition, received, io);
-      exitCode = typeof result === "number" ? result : 0;
+      exitCode = isForwardedCommand(result)
+        ? await main(result.forward, io)
+        : typeof result === "number"
+          ? result
+          : 0;
     });
   }
   try {

@@ -19,6 +19,7 @@ import {
   fissionRouteCreateCommand,
   fissionSpecApplyCommand,
 } from "./fission.js";
+import { faasCliCommand } from "./faas-cli.js";
 import { invokeCommand } from "./invoke.js";
 import {
   kubelessCallCommand,
@@ -57,6 +58,7 @@ export const commands: readonly CommandDefinition[] = [
   devCommand,
   importFissionCommand,
   importKubelessCommand,
+  faasCliCommand,
   fissionEnvCreateCommand,
   fissionFunctionCreateCommand,
   fissionFunctionUpdateCommand,
