@@ -12,6 +12,7 @@ import { logEventsQuerySchema } from "./routes/log-events.js";
 import { historyQuerySchema, summaryQuerySchema } from "./routes/metrics-history.js";
 import { configBodySchema, secretBodySchema } from "./keyed-values-body.js";
 import { rollbackBodySchema, scaleBodySchema } from "./routes/revisions.js";
+import { imageShapeSchema } from "../store/image-tag-store.js";
 
 /** The body errorBody() writes (src/errors.ts), its codes the catalogue's. */
 const errorSchema = {
@@ -344,6 +345,47 @@ export function openapiDocument(): Record<string, unknown> {
         },
         delete: {
           summary: "Remove a config map no function uses",
+          responses: { "204": { description: "Removed" }, ...errors },
+        },
+      },
+      "/api/v1/images": {
+        get: {
+          summary:
+            "List image tags: image names (as stack files write them) standing for a package and its runtime, and the functions an OpenFaaS deploy of each made",
+          responses: { "200": { description: "Image tags" }, ...errors },
+        },
+      },
+      "/api/v1/images/{image}": {
+        parameters: [
+          {
+            name: "image",
+            in: "path",
+            required: true,
+            description:
+              "The image name, slashes included (`/api/v1/images/docker.io/me/hello:0.1`); a missing tag is latest, and `docker.io/`, `library/` are dropped",
+            schema: { type: "string" },
+          },
+        ],
+        get: {
+          summary: "An image tag",
+          responses: { "200": { description: "The tag" }, ...errors },
+        },
+        put: {
+          summary:
+            "Tag an uploaded package as this image (what runlet push does), so an OpenFaaS deploy of the image deploys the package; a retag changes no function already deployed",
+          requestBody: jsonBody(
+            imageShapeSchema.extend({
+              package: z.string().describe("digest of an uploaded package (sha256:…)"),
+            }),
+          ),
+          responses: {
+            "200": { description: "Retagged" },
+            "201": { description: "Tagged" },
+            ...errors,
+          },
+        },
+        delete: {
+          summary: "Remove an image tag; functions deployed from it keep their package",
           responses: { "204": { description: "Removed" }, ...errors },
         },
       },

@@ -1,22 +1,34 @@
 /**
  * What an OpenFaaS FunctionDeployment's `image` means here, where there are no images: a
- * package digest is that package; an image name with an `envProcess` whose program is on this
- * host is an exec function running it as the classic watchdog would (so `functions/alpine`
- * with `fprocess: sha512sum` works); any other image name is refused with what to do.
+ * package digest is that package; an image name `runlet push` (or `runlet deploy -f stack.yml`)
+ * tagged is the package and shape it names; an image name with an `envProcess` whose program
+ * is on this host is an exec function running it as the classic watchdog would (so
+ * `functions/alpine` with `fprocess: sha512sum` works); any other image name is refused with
+ * what to do.
  */
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import { UserError } from "../errors.js";
 import { packEmptySource } from "../packaging/pack.js";
+import { findImageTag } from "../platform/image-tags.js";
 import type { Platform } from "../platform/platform.js";
 import { packageDigestPattern } from "../spec/function-spec.js";
+import type { ImageShape } from "../store/image-tag-store.js";
 
 /** Annotations that say where a function deployed through the OpenFaaS API came from. */
 export const imageAnnotation = "com.runlet.image";
 export const packageSourceAnnotation = "com.runlet.package-source";
 
+/** What the `com.runlet.package-source` annotation says for each kind. */
 export type ImageResolution =
   | { readonly kind: "package"; readonly digest: string }
+  | {
+      readonly kind: "tag";
+      readonly digest: string;
+      /** The image name in its one form (`hello` is `hello:latest`). */
+      readonly image: string;
+      readonly shape: ImageShape;
+    }
   | { readonly kind: "envProcess"; readonly digest: string; readonly command: string };
 
 /** The program an fprocess runs, when it is on this host's PATH (or an absolute path). */
@@ -51,6 +63,11 @@ export async function resolveImage(
   if (packageDigestPattern.test(image)) {
     return { kind: "package", digest: image };
   }
+  // A tag wins over an envProcess: faas-cli sends its template's fprocess with every image.
+  const tag = findImageTag(platform, image);
+  if (tag) {
+    return { kind: "tag", digest: tag.packageDigest, image: tag.image, shape: tag.shape };
+  }
   const command = envProcess?.trim();
   if (command !== undefined && command !== "" && hostProgram(command) !== undefined) {
     return { kind: "envProcess", digest: await emptyPackage(platform), command };
@@ -61,7 +78,7 @@ export async function resolveImage(
       : ` Its envProcess ${JSON.stringify(command)} names no program on this host either.`;
   throw new UserError(
     "RUNLET_PACKAGE_NOT_FOUND",
-    `Image ${image} has no package here: Runlet deploys functions from source, not container images.${why} Build and upload the function with \`runlet deploy -f stack.yml\`, or set image to the digest of an uploaded package (sha256:…).`,
+    `Image ${image} has no package here: Runlet deploys functions from source, not container images, and no push tagged this one.${why} Upload the function's source and tag it as ${image} with \`runlet push -f stack.yml\` (the stack file naming this image), then deploy again; or set image to the digest of an uploaded package (sha256:…).`,
     { status: 400 },
   );
 }

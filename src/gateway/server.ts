@@ -24,6 +24,7 @@ import { createMetrics } from "./metrics.js";
 import { openapiDocument } from "./openapi.js";
 import { registerAuditRoutes } from "./routes/audit.js";
 import { registerCallRoutes } from "./routes/calls.js";
+import { registerImageRoutes } from "./routes/images.js";
 import { registerNativeRoutes } from "./routes/native.js";
 import { packageArchivePath, registerPackageArchiveRoute } from "./routes/package-archive.js";
 import { registerOpenfaasRoutes } from "./routes/openfaas.js";
@@ -291,6 +292,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   app.get("/api/v1/openapi.json", async () => openapiDocument());
   registerOpenfaasRoutes(app, platform, metrics);
   registerNativeRoutes(app, platform);
+  registerImageRoutes(app, platform);
   registerPackageArchiveRoute(app, platform);
   registerCallRoutes(app, platform);
   registerTriggerRoutes(app, platform);

@@ -11,13 +11,26 @@ import { formatSize } from "../spec/units.js";
  */
 export const openfaasNamespace = "openfaas-fn";
 
+/**
+ * The image an OpenFaaS deploy named, and what it turned out to be: a tag `runlet push`
+ * recorded, or an envProcess run from the host (openfaas-image.ts). Undefined for a function
+ * deployed from source or by package digest.
+ */
+export function imageOrigin(
+  fn: FunctionView,
+): { readonly image: string; readonly source: string } | undefined {
+  const image = fn.config.annotations["com.runlet.image"];
+  const source = fn.config.annotations["com.runlet.package-source"];
+  return image === undefined || source === undefined ? undefined : { image, source };
+}
+
 export function openfaasStatus(
   fn: FunctionView,
   invocationCount?: number,
 ): Record<string, unknown> {
   return {
     name: fn.name,
-    // An envProcess function keeps the image it was deployed with; others show their package.
+    // A function deployed by image name (a tag, or an envProcess) shows that name; others their package.
     image: fn.config.annotations["com.runlet.image"] ?? fn.packageDigest,
     namespace: openfaasNamespace,
     envProcess: fn.config.runtime === "exec" ? (fn.config.command ?? "") : "",
@@ -46,6 +59,7 @@ export function nativeView(
     name: fn.name,
     revision: fn.revision,
     package: fn.packageDigest,
+    ...(imageOrigin(fn) === undefined ? {} : { image: imageOrigin(fn) }),
     spec: fn.spec,
     config: describeConfig(fn.config),
     env: fn.config.env,

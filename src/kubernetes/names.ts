@@ -44,17 +44,20 @@ export const labels = {
   token: "runlet.dev/token",
   /** On the ConfigMaps that hold the gateways' audit chains (value "true"). */
   audit: "runlet.dev/audit",
+  /** On the ConfigMaps that hold image tags (value "true"), one per image name. */
+  imageTag: "runlet.dev/image-tag",
 } as const;
 
 /**
- * How the objects holding tokens and audit entries are named in the functions' namespace:
- * `runlet-token.<token>`, `runlet-audit.<chain>.<part>`. The dot keeps them out of reach of the
+ * How the objects holding tokens, audit entries and image tags are named in the functions'
+ * namespace: `runlet-token.<token>`, `runlet-audit.<chain>.<part>`, `runlet-image.<hash>`. The dot keeps them out of reach of the
  * secret and config map API, whose names are DNS-1123 labels (no dots): a deployer cannot
  * overwrite or delete a token or an audit part through `runlet secret` or `runlet config`.
  */
 export const storeObjectPrefixes = {
   token: "runlet-token.",
   audit: "runlet-audit.",
+  imageTag: "runlet-image.",
 } as const;
 
 /** Annotations Runlet writes on its objects. */
@@ -63,6 +66,8 @@ export const annotations = {
   activatedAt: "runlet.dev/activated-at",
   /** When a Secret's (or config map's) value was last written (ms since the epoch). */
   updatedAt: "runlet.dev/updated-at",
+  /** When an object Runlet replaces whole (an image tag) was first made (ms since the epoch). */
+  createdAt: "runlet.dev/created-at",
 } as const;
 
 /** The value of `app.kubernetes.io/part-of` on everything Runlet makes. */

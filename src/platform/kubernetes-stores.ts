@@ -1,6 +1,6 @@
 /**
  * The stores of a gateway replica in Kubernetes mode (issue 16): functions, revisions, triggers,
- * secrets, config maps, scoped tokens and the audit log on the API server, packages in a folder every replica mounts (a PersistentVolume),
+ * secrets, config maps, image tags, scoped tokens and the audit log on the API server, packages in a folder every replica mounts (a PersistentVolume),
  * so replicas keep nothing that matters to themselves. Logs are kept in each replica's data
  * directory and shared through a JetStream stream (log-replication.ts) when NATS is given; async
  * calls go to JetStream through the queue option (the call store here is the embedded queue's,
@@ -18,6 +18,7 @@ import { DirectoryPackageIndex } from "../store/directory-package-index.js";
 import { KubernetesConfigStore } from "../store/kubernetes/kubernetes-config-store.js";
 import { KubernetesFunctionStore } from "../store/kubernetes/kubernetes-function-store.js";
 import { KubernetesAuditLog } from "../store/kubernetes/kubernetes-audit-log.js";
+import { KubernetesImageTagStore } from "../store/kubernetes/kubernetes-image-tag-store.js";
 import { KubernetesSecretStore } from "../store/kubernetes/kubernetes-secret-store.js";
 import { KubernetesTokenStore } from "../store/kubernetes/kubernetes-token-store.js";
 import {
@@ -60,13 +61,14 @@ export function kubernetesStores(
       onError: options.onError ?? (() => undefined),
     };
     await mkdir(options.packagesDir, { recursive: true });
-    const [functions, triggers, secrets, configs, tokens, audit] = await Promise.all([
+    const [functions, triggers, secrets, configs, tokens, audit, imageTags] = await Promise.all([
       KubernetesFunctionStore.open(shared),
       KubernetesTriggerStore.open({ ...shared, cron: options.cron }),
       KubernetesSecretStore.open(shared),
       KubernetesConfigStore.open(shared),
       KubernetesTokenStore.open(shared),
       KubernetesAuditLog.open({ ...shared, replica: options.replica ?? hostname() }),
+      KubernetesImageTagStore.open(shared),
     ]);
     const db = openDatabase(join(dataDir.root, "runlet.db"));
     const closeCachesAndDatabase = async (): Promise<void> => {
@@ -77,6 +79,7 @@ export function kubernetesStores(
         configs.close(),
         tokens.close(),
         audit.close(),
+        imageTags.close(),
       ]);
       db.close();
     };
@@ -96,6 +99,7 @@ export function kubernetesStores(
       triggers,
       secrets,
       configs,
+      imageTags,
       packages: new PackageStore(
         new DirectoryPackageIndex(options.packagesDir),
         options.packagesDir,

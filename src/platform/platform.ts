@@ -47,6 +47,7 @@ import {
 } from "../store/package-store.js";
 import { SqliteSecretStore, type SecretStore } from "../store/secret-store.js";
 import { SqliteConfigStore, type ConfigStore } from "../store/config-store.js";
+import { SqliteImageTagStore, type ImageTagStore } from "../store/image-tag-store.js";
 import { SqliteTriggerStore, type TriggerStore } from "../store/trigger-store.js";
 import { SqliteTokenStore, type TokenStore } from "../store/token-store.js";
 import { SqliteAuditLog, type AuditLog } from "../store/audit-log.js";
@@ -70,6 +71,8 @@ export interface PlatformStores {
   readonly packages: PackageStore;
   readonly secrets: SecretStore;
   readonly configs: ConfigStore;
+  /** Image names standing for packages (runlet push, faas-cli deploy of that image). */
+  readonly imageTags: ImageTagStore;
   readonly logs: LogStore;
   readonly triggers: TriggerStore;
   readonly calls: CallStore;
@@ -197,6 +200,8 @@ export class Platform {
   readonly secrets: SecretStore;
   /** Config maps: values that are not secret, read by functions as files. */
   readonly configs: ConfigStore;
+  /** Image names standing for packages (issue 17): what an OpenFaaS deploy's image resolves to. */
+  readonly imageTags: ImageTagStore;
   readonly logs: LogStore;
   /** Scoped API tokens and function invoke keys (issue 18). */
   readonly tokens: TokenStore;
@@ -248,6 +253,7 @@ export class Platform {
     this.packageGrants = packageGrants;
     this.secrets = stores.secrets;
     this.configs = stores.configs;
+    this.imageTags = stores.imageTags;
     this.logs = stores.logs;
     this.targets = new RevisionTargets(stores);
     this.builder = new Builder({
@@ -626,6 +632,10 @@ export class Platform {
       this.logs.remove(name);
       await this.executor.retire(name);
       const referenced = this.functions.referencedPackages();
+      // A pushed image's package waits for its deploy however long that takes.
+      for (const digest of this.imageTags.referencedPackages()) {
+        referenced.add(digest);
+      }
       for (const digest of this.#deploying.keys()) {
         referenced.add(digest);
       }
@@ -798,6 +808,7 @@ function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => Platfor
       ),
       secrets: new SqliteSecretStore(db, dataDir.secretsKey),
       configs: new SqliteConfigStore(db),
+      imageTags: new SqliteImageTagStore(db),
       logs: new LogStore(db),
       triggers: new SqliteTriggerStore(db),
       calls: new CallStore(db, dataDir.secretsKey),

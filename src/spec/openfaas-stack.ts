@@ -13,6 +13,7 @@ import {
   type FunctionSpec,
   type RuntimeName,
 } from "./function-spec.js";
+import { normalizeImageName } from "./image-name.js";
 import { nameProblem } from "./names.js";
 
 /** OpenFaaS template names Runlet runs, and what each becomes. */
@@ -43,9 +44,11 @@ export const openfaasLangs: Readonly<
   vertx: { runtime: "java", handler: "function.Handler", compat: "openfaas-vertx" },
 };
 
-/** Keys of a stack.yml function that have no meaning without container images. */
+/**
+ * Keys of a stack.yml function that have no meaning without container images. (`image` has
+ * one: runlet push and runlet deploy -f record it as a tag of the function's package.)
+ */
 const ignoredFunctionKeys = [
-  "image",
   "fprocess",
   "skip_build",
   "constraints",
@@ -65,6 +68,7 @@ const resources = z.looseObject({ memory: scalar.optional(), cpu: scalar.optiona
 const openfaasFunctionSchema = z.looseObject({
   lang: z.string({ error: "lang is required (the template, e.g. node20 or python3-http)" }),
   handler: z.string({ error: "handler is required (the folder with the function's code)" }),
+  image: z.string().optional(),
   environment: stringMap.optional(),
   environment_file: z.array(z.string()).optional(),
   secrets: z.array(z.string()).optional(),
@@ -95,6 +99,8 @@ export interface OpenFaasFunction {
   readonly name: string;
   readonly source: string;
   readonly spec: FunctionSpec;
+  /** Its `image:`, in its one form (`hello` is `hello:latest`): the tag its package gets. */
+  readonly image?: string;
 }
 
 export interface OpenFaasStack {
@@ -192,6 +198,10 @@ export function convertOpenFaasStack(value: unknown, path: string): OpenFaasStac
     set("cpu", fn.limits?.cpu === undefined ? undefined : cpuValue(fn.limits.cpu));
     const scale = scaleFromLabels(fn.labels ?? {}, [...at, "labels"], problems);
     set("scale", Object.keys(scale).length > 0 ? scale : undefined);
+    const image = fn.image === undefined ? undefined : normalizeImageName(fn.image);
+    if (image?.ok === false) {
+      problems.push({ path: [...at, "image"], message: image.problem });
+    }
     const ignored = Object.keys(fn).filter((key) => ignoredFunctionKeys.includes(key));
     if (ignored.length > 0) {
       notices.push(`${name}: ${ignored.join(", ")} ignored (Runlet deploys the handler's source)`);
@@ -203,7 +213,12 @@ export function convertOpenFaasStack(value: unknown, path: string): OpenFaasStac
       }
       continue;
     }
-    functions.push({ name, source: resolve(base, fn.handler), spec: checked.data });
+    functions.push({
+      name,
+      source: resolve(base, fn.handler),
+      spec: checked.data,
+      ...(image?.ok === true ? { image: image.image } : {}),
+    });
   }
   return { gateway: stack.data.provider.gateway, functions, notices, problems };
 }

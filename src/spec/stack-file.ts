@@ -66,6 +66,8 @@ export interface StackFunction {
   /** The folder was not named, only implied by the function's name (it may not exist). */
   readonly sourceImplied?: boolean;
   readonly spec: FunctionSpec;
+  /** The image name it is tagged as (an OpenFaaS stack file's `image:`, in its one form). */
+  readonly image?: string;
 }
 
 export interface StackFile {

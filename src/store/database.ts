@@ -166,6 +166,16 @@ const migrations: readonly string[] = [
   `
   ALTER TABLE tokens ADD COLUMN rate TEXT;
   `,
+  // Image tags: an image name standing for a package and its shape (issue 17).
+  `
+  CREATE TABLE image_tags (
+    image TEXT PRIMARY KEY,
+    package_digest TEXT NOT NULL,
+    shape TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(path: string): Db {

@@ -174,10 +174,7 @@ describe("the OpenFaaS gateway API as its clients use it", () => {
     });
 
     for (const [body, words] of [
-      [
-        { service: "figlet", image: "ghcr.io/openfaas/figlet:latest" },
-        "runlet deploy -f stack.yml",
-      ],
+      [{ service: "figlet", image: "ghcr.io/openfaas/figlet:latest" }, "runlet push -f stack.yml"],
       [
         { service: "nope", image: "functions/alpine:latest", envProcess: "no-such-program-here" },
         'envProcess "no-such-program-here" names no program on this host',

@@ -70,7 +70,9 @@ describe("OpenFaaS stack.yml", () => {
     expect((await cli(["secret", "create", "api-key", "--from-literal", "s3cret"])).code).toBe(0);
 
     const deployed = await cli(["deploy", "-f", "stack.yml"]);
-    expect(deployed.stderr).toContain("note: greet: image ignored");
+    // Its image is recorded as a tag of its package (faas-cli deploy of it then deploys it).
+    expect(deployed.stderr).not.toContain("image ignored");
+    expect(deployed.stderr).toContain("greet: tagged as ghcr.io/example/greet:latest");
     expect(deployed.code).toBe(0);
     expect(deployed.stdout).toMatch(/✔ greet deployed \(revision 1\)/);
 

@@ -26,7 +26,12 @@ import { startRunletOperator } from "../../src/operator/runlet-operator.js";
 import { packDirectory } from "../../src/packaging/pack.js";
 import { kubernetesStores } from "../../src/platform/kubernetes-stores.js";
 import { KubernetesFunctionStore } from "../../src/store/kubernetes/kubernetes-function-store.js";
+import {
+  KubernetesImageTagStore,
+  imageTagObjectName,
+} from "../../src/store/kubernetes/kubernetes-image-tag-store.js";
 import { functionStoreCases } from "../store/function-store-cases.js";
+import { imageTagStoreCases } from "../store/image-tag-store-cases.js";
 import {
   adminToken,
   eventually,
@@ -380,6 +385,85 @@ describe("two gateway replicas on the Kubernetes stores", () => {
     expect(errors).toEqual([]);
   });
 
+  it("keeps image tags as labelled ConfigMaps: pushed through one, faas-cli's deploy of the image through the other, a retag seen by both", async () => {
+    const [a, b] = both();
+    const upload = async (text: string) => {
+      const packed = await packDirectory(await writeSource({ "index.js": handler(text) }));
+      const stored = await a.api("/api/v1/packages", {
+        method: "POST",
+        headers: { "content-type": "application/gzip" },
+        body: packed.archive,
+      });
+      expect(stored.status).toBeLessThan(300);
+      return packed.digest;
+    };
+    const tag = (replica: TestRunlet, digest: string) =>
+      replica.api("/api/v1/images/docker.io/me/tagged:0.1", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ package: digest, runtime: "node", handler: "index.js" }),
+      });
+    const v1 = await upload("tagged v1");
+    expect((await tag(a, v1)).status).toBe(201);
+    const core = kc?.makeApiClient(CoreV1Api);
+    const object = await core?.readNamespacedConfigMap({
+      name: imageTagObjectName("me/tagged:0.1"),
+      namespace,
+    });
+    expect(object?.metadata?.labels?.[labels.imageTag]).toBe("true");
+    expect(object?.data).toMatchObject({ image: "me/tagged:0.1", package: v1 });
+    // Not a config map of the user's.
+    expect(a.platform.configs.list().map((config) => config.name)).toEqual([]);
+
+    await eventually(() => b.platform.imageTags.get("me/tagged:0.1"), {
+      timeoutMs: 30_000,
+      what: "b to see the tag",
+    });
+    // faas-cli deploy -f stack.yml through the other replica: PUT (404), then POST.
+    const deployment = JSON.stringify({
+      service: "tagged",
+      image: "me/tagged:0.1",
+      envProcess: "node index.js",
+    });
+    const put = await b.api("/system/functions", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: deployment,
+    });
+    expect(put.status).toBe(404);
+    const post = await b.api("/system/functions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: deployment,
+    });
+    expect(post.status, await post.clone().text()).toBe(202);
+    expect(await invoke(b, "tagged")).toBe("200 tagged v1");
+
+    // Retagged through b; a sees the new package, and faas-cli's redeploy through a runs it.
+    const v2 = await upload("tagged v2");
+    const retag = await tag(b, v2);
+    expect(retag.status).toBe(200);
+    expect(((await retag.json()) as { previous: string }).previous).toBe(v1);
+    await eventually(
+      () => (a.platform.imageTags.get("me/tagged:0.1")?.packageDigest === v2 ? true : undefined),
+      { timeoutMs: 30_000, what: "a to see the retag" },
+    );
+    const redeploy = await a.api("/system/functions", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: deployment,
+    });
+    expect(redeploy.status).toBe(202);
+    expect(await invoke(a, "tagged")).toBe("200 tagged v2");
+    expect((await a.api("/api/v1/functions/tagged", { method: "DELETE" })).status).toBe(204);
+    expect((await a.api("/api/v1/images/me/tagged:0.1", { method: "DELETE" })).status).toBe(204);
+    await eventually(() => (b.platform.imageTags.get("me/tagged:0.1") ? undefined : true), {
+      timeoutMs: 30_000,
+      what: "b to see the tag gone",
+    });
+    expect(errors).toEqual([]);
+  });
+
   it("keeps triggers as Trigger objects: a spec route deployed through one is served by the other; an API trigger made through the other is served by the first, and once removed by neither", async () => {
     const [a, b] = both();
     expect(
@@ -512,6 +596,29 @@ describe("KubernetesFunctionStore", () => {
     await store?.close();
   });
   functionStoreCases(() => {
+    if (!store) {
+      throw new Error("the store did not open");
+    }
+    return store;
+  });
+});
+
+describe("KubernetesImageTagStore", () => {
+  let store: KubernetesImageTagStore | undefined;
+  beforeAll(async () => {
+    if (!kc) {
+      throw new Error("no cluster");
+    }
+    store = await KubernetesImageTagStore.open({
+      kubeConfig: kc,
+      namespace,
+      onError: (error) => errors.push(error),
+    });
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+  imageTagStoreCases(() => {
     if (!store) {
       throw new Error("the store did not open");
     }

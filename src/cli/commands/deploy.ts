@@ -109,12 +109,21 @@ export function outcomeError(
   return notDeployedError(notDeployed, outcome.deployed, code);
 }
 
-/** Packs, uploads (unless the gateway has the package) and deploys one function. */
-export async function deployOne(
+/** A function's source, packed and on the gateway, and the spec it deploys with. */
+export interface UploadedFunction {
+  readonly fn: StackFunction;
+  readonly digest: string;
+}
+
+/**
+ * Packs one function's source and uploads it unless the gateway has it: what a deploy and a
+ * push both start with.
+ */
+export async function uploadFunction(
   client: GatewayClient,
   given: StackFunction,
   progress: (text: string) => void,
-): Promise<DeployedFunction> {
+): Promise<UploadedFunction> {
   const isFolder = statSync(given.source, { throwIfNoEntry: false })?.isDirectory() === true;
   const files = isFolder ? sourceFiles(given.source) : undefined;
   const fn = { ...given, spec: withRunletHandler(given.spec, files) };
@@ -154,9 +163,49 @@ export async function deployOne(
     }
     progress(`${fn.name}: uploaded`);
   }
+  return { fn, digest: packed.digest };
+}
+
+/**
+ * Records a function's image (its stack file's `image:`) as a tag of its uploaded package and
+ * the shape it runs in, so an OpenFaaS deploy of that image (faas-cli) deploys this package.
+ */
+export async function tagFunctionImage(
+  client: GatewayClient,
+  uploaded: UploadedFunction,
+  image: string,
+): Promise<{ image: string; package: string; created: boolean; previous?: string }> {
+  const { runtime, handler, compat, command, mode } = uploaded.fn.spec;
+  const shape = Object.fromEntries(
+    Object.entries({ runtime, handler, compat, command, mode }).filter(([, v]) => v !== undefined),
+  );
+  return client.json("PUT", imageTagPath(image), { package: uploaded.digest, ...shape });
+}
+
+/** The API path of an image's tag: the name is the rest of the path, each part escaped. */
+export function imageTagPath(image: string): string {
+  return `/api/v1/images/${image.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/**
+ * Packs, uploads (unless the gateway has the package) and deploys one function; a function
+ * with an image (stack.yml's `image:`) gets it recorded as a tag of its package first, as
+ * `runlet push` would.
+ */
+export async function deployOne(
+  client: GatewayClient,
+  given: StackFunction,
+  progress: (text: string) => void,
+): Promise<DeployedFunction> {
+  const uploaded = await uploadFunction(client, given, progress);
+  const { fn } = uploaded;
+  if (fn.image !== undefined) {
+    await tagFunctionImage(client, uploaded, fn.image);
+    progress(`${fn.name}: tagged as ${fn.image}`);
+  }
   // The gateway streams the build (dependencies, compilation) and ends with the result.
   const response = await client.raw("PUT", `/api/v1/functions/${fn.name}`, {
-    body: JSON.stringify({ ...fn.spec, package: packed.digest }),
+    body: JSON.stringify({ ...fn.spec, package: uploaded.digest }),
     headers: { "content-type": "application/json", accept: "application/x-ndjson" },
   });
   if (response.status >= 300) {

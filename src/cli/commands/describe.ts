@@ -11,6 +11,8 @@ interface FunctionDetail {
   name: string;
   revision: number;
   package: string;
+  /** The image an OpenFaaS deploy named, and what it was here (views.ts imageOrigin). */
+  image?: { image: string; source: string };
   config: {
     runtime: string;
     handler: string;
@@ -67,6 +69,7 @@ export const describeCommand = defineCommand({
       ["Name", fn.name],
       ["URL", `${client.target.gateway}/function/${fn.name}`],
       ["Runtime", c.runtime],
+      ...(fn.image === undefined ? [] : [["Image", imageText(fn.image)] as [string, string]]),
       c.command === undefined
         ? ["Handler", c.handler]
         : ["Command", `${c.command} (${c.mode ?? "stdio"} mode)`],
@@ -122,3 +125,15 @@ export const describeCommand = defineCommand({
     }
   },
 });
+
+/** What an image deploy's image turned out to be, in words. */
+export function imageText(origin: { image: string; source: string }): string {
+  switch (origin.source) {
+    case "tag":
+      return `${origin.image} (a tag of its package, recorded by runlet push or runlet deploy -f)`;
+    case "envProcess":
+      return `${origin.image} (no package here: its envProcess runs from the host)`;
+    default:
+      return `${origin.image} (${origin.source})`;
+  }
+}

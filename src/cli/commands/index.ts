@@ -32,6 +32,7 @@ import { listCommand } from "./list.js";
 import { loginCommand, logoutCommand } from "./login.js";
 import { logsCommand } from "./logs.js";
 import { newCommand } from "./new.js";
+import { pushCommand } from "./push.js";
 import { operatorCommand } from "./operator.js";
 import { removeCommand } from "./remove.js";
 import { revisionsCommand } from "./revisions.js";
@@ -54,6 +55,7 @@ export const commands: readonly CommandDefinition[] = [
   upCommand,
   operatorCommand,
   newCommand,
+  pushCommand,
   deployCommand,
   devCommand,
   importFissionCommand,

@@ -1,7 +1,8 @@
 /**
  * The OpenFaaS gateway routes with OpenFaaS field names, so faas-cli and other OpenFaaS
  * clients work against Runlet. `image` names a package uploaded through /api/v1/packages
- * (sha256:<hex>): there is no image registry here.
+ * (sha256:<hex>) or an image name tagged by `runlet push` (openfaas-image.ts): there is no
+ * image registry here.
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -102,13 +103,25 @@ export function fromFunctionDeployment(
     scale["min"] = Math.max(1, scale["min"] ?? 1);
   }
   const fromHost = resolved?.kind === "envProcess" ? resolved : undefined;
+  // A tagged image brings the shape its push recorded, as an image brings its entrypoint.
+  const fromTag = resolved?.kind === "tag" ? resolved : undefined;
   const shape = fromHost
     ? { runtime: "exec", command: fromHost.command, mode: "stdio" }
-    : {
-        runtime: annotations["com.runlet.runtime"] ?? lang?.runtime ?? "node",
-        handler: annotations["com.runlet.handler"] ?? lang?.handler,
-        ...(lang === undefined ? {} : { compat: lang.compat ?? "openfaas" }),
-      };
+    : fromTag
+      ? {
+          ...fromTag.shape,
+          ...(annotations["com.runlet.runtime"] === undefined
+            ? {}
+            : { runtime: annotations["com.runlet.runtime"] }),
+          ...(annotations["com.runlet.handler"] === undefined
+            ? {}
+            : { handler: annotations["com.runlet.handler"] }),
+        }
+      : {
+          runtime: annotations["com.runlet.runtime"] ?? lang?.runtime ?? "node",
+          handler: annotations["com.runlet.handler"] ?? lang?.handler,
+          ...(lang === undefined ? {} : { compat: lang.compat ?? "openfaas" }),
+        };
   return parseFunctionSpec(
     deployRequestSchema,
     {
@@ -125,7 +138,13 @@ export function fromFunctionDeployment(
               [imageAnnotation]: body.image,
               [packageSourceAnnotation]: "envProcess",
             }
-          : annotations,
+          : resolved?.kind === "tag"
+            ? {
+                ...annotations,
+                [imageAnnotation]: resolved.image,
+                [packageSourceAnnotation]: "tag",
+              }
+            : annotations,
       ...(Object.keys(scale).length > 0 ? { scale } : {}),
     },
     "function deployment",
