@@ -385,6 +385,21 @@ describe("image tags through the API", () => {
     expect(anonymous.status).toBe(401);
     const kept = (await (await runlet.api("/api/v1/images/app:1")).json()) as { package: string };
     expect(kept.package).toBe(good);
+    // The tag and each refused retag are in the audit log.
+    const audit = (await (await runlet.api("/api/v1/audit")).json()) as {
+      actor: string;
+      action: string;
+      object: string;
+      status: number;
+    }[];
+    const tagging = audit.filter((entry) => entry.action === "PUT /api/v1/images/*");
+    expect(tagging.map((entry) => [entry.actor, entry.object, entry.status])).toEqual(
+      expect.arrayContaining([
+        ["admin", "images app:1", 201],
+        ["ci-viewer", "images app:1", 403],
+        ["ci-invoker", "images app:1", 403],
+      ]),
+    );
   });
 
   it("keeps a pushed package from collection while it is tagged", async () => {
