@@ -624,4 +624,23 @@ describe("KubernetesImageTagStore", () => {
     }
     return store;
   });
+  it("tags again an image whose ConfigMap was deleted behind its back (by kubectl, or another replica)", async () => {
+    const digest = `sha256:${"e".repeat(64)}`;
+    expect(await store?.put("gone:1", digest, { runtime: "node" })).toMatchObject({
+      created: true,
+    });
+    // Deleted, and tagged again before (or after) this store's watch sees it go: either way made anew.
+    await kc
+      ?.makeApiClient(CoreV1Api)
+      .deleteNamespacedConfigMap({ name: imageTagObjectName("gone:1"), namespace });
+    expect(await store?.put("gone:1", digest, { runtime: "python" })).toMatchObject({
+      created: true,
+    });
+    const object = await kc
+      ?.makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: imageTagObjectName("gone:1"), namespace });
+    expect(object?.data?.["shape"]).toBe('{"runtime":"python"}');
+    expect(store?.get("gone:1")?.shape).toEqual({ runtime: "python" });
+    await store?.remove("gone:1");
+  });
 });

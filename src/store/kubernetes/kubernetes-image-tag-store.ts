@@ -103,26 +103,33 @@ export class KubernetesImageTagStore implements ImageTagStore {
       });
       return { written, previous: current.data?.["package"] };
     };
+    const create = (): Promise<V1ConfigMap> =>
+      this.#client.core.createNamespacedConfigMap({
+        namespace,
+        body: body(String(Date.now())),
+        fieldManager: fieldManagers.gateway,
+      });
     let created = this.#tags.get(name) === undefined;
     let written: V1ConfigMap;
     let previous: string | undefined;
     try {
       if (created) {
-        written = await this.#client.core.createNamespacedConfigMap({
-          namespace,
-          body: body(String(Date.now())),
-          fieldManager: fieldManagers.gateway,
-        });
+        written = await create();
       } else {
         ({ written, previous } = await replace());
       }
     } catch (error) {
-      if (!isConflict(error)) {
+      if (isNotFound(error) && !created) {
+        // Removed by another replica after this one's cache saw it: made again.
+        written = await create();
+        created = true;
+      } else if (isConflict(error)) {
+        // Made meanwhile by another replica, or changed since it was read: this write wins.
+        ({ written, previous } = await replace());
+        created = false;
+      } else {
         throw error;
       }
-      // Made meanwhile by another replica, or changed since it was read: this write wins.
-      ({ written, previous } = await replace());
-      created = false;
     }
     this.#tags.put(tagObject(written));
     return { created, previous };
