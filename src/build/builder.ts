@@ -25,6 +25,15 @@ import { hasPythonRequirements, installPythonDependencies } from "./python-depen
 import { BuildTools } from "./tools.js";
 import { compileTypeScript } from "./typescript-compile.js";
 
+/**
+ * Caches a function's build writes into while it runs the function's own code (Maven plugins
+ * and build extensions a pom names, npm scripts, a setup.py pip builds) and that their tools
+ * do not check when they read them back: each function has its own, so a hostile build can
+ * leave a tampered artifact only where its own later builds find it, never another
+ * function's. Go's caches stay shared: `go build` runs no code of the function's.
+ */
+const perFunctionCaches: ReadonlySet<string> = new Set(["npm", "pip", "maven"]);
+
 export interface BuilderOptions {
   /** `<data>/builds`: caches, dependency layers, the build index and scratch space. */
   readonly root: string;
@@ -139,6 +148,7 @@ export class Builder {
     try {
       // A real copy, not links: tools may write into the tree (go.mod, compiled output).
       await cp(sourceTree, outDir, { recursive: true, verbatimSymlinks: true });
+      const cacheRoot = this.#options.cacheRoot ?? join(this.#options.root, "cache");
       const ctx: BuildContext = {
         functionName: request.functionName,
         handler: request.handler,
@@ -146,7 +156,9 @@ export class Builder {
         outDir,
         scratchDir,
         cacheDir: (tool) =>
-          join(this.#options.cacheRoot ?? join(this.#options.root, "cache"), tool),
+          perFunctionCaches.has(tool)
+            ? join(cacheRoot, tool, "functions", request.functionName)
+            : join(cacheRoot, tool),
         layersDir: join(this.#options.root, "layers"),
         layerLock: this.#layerLock,
         tools: this.#tools,

@@ -58,11 +58,12 @@ describe("Node dependencies", () => {
     expect(broken.last.error?.message).toContain("npm install failed");
     expect(broken.last.error?.message).toMatch(/404|not found/i);
     expect(broken.last.error?.message).not.toMatch(/\n\s+at /);
-    // npm names its log file: by its path on the host, not inside the build sandbox.
+    // npm names its log file: by its path on the host, not inside the build sandbox; the npm
+    // cache is the function's own (a build cannot plant files in another function's).
     const logLine = broken.lines.find(
       (line) => line.type === "log" && line.text?.includes("complete log of this run"),
     );
-    expect(logLine?.text).toContain(join(runlet.dataDir, "builds", "cache", "npm", "_logs"));
+    expect(logLine?.text).toContain(join(runlet.dataDir, "builds", "cache", "npm", "functions", "app", "_logs"));
     expect(await (await fetch(`${runlet.url}/function/app`)).text()).toBe("v1 1m");
     const revisions = (await (
       await runlet.api("/api/v1/functions/app/revisions")
