@@ -15,10 +15,10 @@ describe("the credential-headers migration", () => {
     // Back to the schema before the migration, with a call as it was stored then.
     const old = new Database(path);
     old.exec("ALTER TABLE calls DROP COLUMN sealed_headers");
-    // And before the later ones (tokens and audit log, secret keys and config maps), which run
-    // again after it.
+    // And before the later ones (tokens and audit log, secret keys and config maps, image tags),
+    // which run again after it: a migration added later must be undone here too.
     old.exec(
-      "DROP TABLE tokens; DROP TABLE audit_log; ALTER TABLE secrets DROP COLUMN keyed; DROP TABLE configs;",
+      "DROP TABLE tokens; DROP TABLE audit_log; ALTER TABLE secrets DROP COLUMN keyed; DROP TABLE configs; DROP TABLE image_tags;",
     );
     old
       .prepare(
