@@ -70,11 +70,14 @@ describe("runlet faas-cli …", () => {
     expect(removed.stdout).toMatch(/removed hello/);
     expect((await runlet.api("/api/v1/functions/hello")).status).toBe(404);
 
-    const build = await cli(["build", "-f", "stack.yml"]);
-    expect(build.code).not.toBe(0);
-    expect(build.stderr).toMatch(
-      /faas-cli build is not supported by Runlet: Runlet builds .* from its source/,
-    );
+    // build and push upload the package and tag it with the image's name: faas-cli deploy of
+    // that image then finds it.
+    expect(await ok(["push", "-f", "stack.yml", "--filter", "other", ...gateway])).toMatch(/other/);
+    const tags = (await (await runlet.api("/api/v1/images")).json()) as unknown;
+    expect(JSON.stringify(tags)).toContain("other:latest");
+    const store = await cli(["store", "list"]);
+    expect(store.code).not.toBe(0);
+    expect(store.stderr).toMatch(/faas-cli store is not supported by Runlet/);
     const image = await cli(["deploy", "--image", "functions/alpine", "--name", "x"]);
     expect(image.stderr).toMatch(/deploys an image, and Runlet deploys source/);
     const flag = await cli(["deploy", "--bogus"]);

@@ -31,14 +31,11 @@ const stackFlags: Options = {
 
 /** Verbs that need Docker or the internet, and what to run instead. */
 const refusedVerbs: Readonly<Record<string, string>> = {
-  build:
-    "Runlet builds a function from its source when it deploys it, with no image: run runlet faas-cli up -f stack.yml (or runlet deploy -f stack.yml)",
-  push: "there is no image to push: runlet faas-cli up -f stack.yml deploys from the source",
   new: "templates come from the internet in faas-cli; write the handler and stack.yml by hand, or start from runlet new NAME --runtime node",
   template: "Runlet has the OpenFaaS template languages built in (docs/compat.md): nothing to pull",
   store: "the function store is on the internet; deploy the function from its source",
   "registry-login": "Runlet uses no registry",
-  publish: "there is no image to publish: runlet faas-cli up -f stack.yml",
+  publish: "there is no image to publish: runlet faas-cli push -f stack.yml tags the packages",
   generate:
     "there are no OpenFaaS CRDs to generate for Runlet: deploy -f stack.yml, or see docs/kubernetes.md",
 };
@@ -178,6 +175,30 @@ export function translateFaasCli(words: readonly string[], cwd: string): string[
         ...clientFlags(values),
       ];
     }
+    case "build":
+    case "push": {
+      // No image: the package is what is built and pushed, tagged with the image's name.
+      const { values } = parse(verb, rest, {
+        ...stackFlags,
+        parallel: { type: "string" },
+        "no-cache": { type: "boolean" },
+        shrinkwrap: { type: "boolean" },
+        tag: { type: "string" },
+      });
+      if (values.shrinkwrap === true || values.tag !== undefined) {
+        throw new UserError(
+          "RUNLET_INVALID_REQUEST",
+          `faas-cli ${verb} ${values.shrinkwrap === true ? "--shrinkwrap" : "--tag"} is not supported by Runlet: the image: of stack.yml is the tag; drop the flag`,
+        );
+      }
+      return [
+        "push",
+        "-f",
+        stackFile(values, cwd),
+        ...pickedFunctions(values, cwd),
+        ...clientFlags(values),
+      ];
+    }
     case "remove":
     case "rm":
     case "delete": {
@@ -309,7 +330,7 @@ export function translateFaasCli(words: readonly string[], cwd: string): string[
     default:
       throw new UserError(
         "RUNLET_INVALID_REQUEST",
-        `faas-cli ${verb || "(no verb)"} is not a verb Runlet knows; it runs up, deploy, remove, invoke, list, describe, logs, secret create|update|list|remove, login, logout and version`,
+        `faas-cli ${verb || "(no verb)"} is not a verb Runlet knows; it runs up, deploy, build, push, remove, invoke, list, describe, logs, secret create|update|list|remove, login, logout and version`,
       );
   }
 }
