@@ -53,6 +53,7 @@ const statusByCode = {
   RUNLET_BUILD_FAILED: 422,
   RUNLET_QUEUE_FULL: 429,
   RUNLET_RATE_LIMITED: 429,
+  RUNLET_QUOTA_EXCEEDED: 429,
   RUNLET_HEADERS_TOO_LARGE: 431,
   // Ours: a bug, or the platform's data no longer matching its digest.
   RUNLET_INTERNAL: 500,

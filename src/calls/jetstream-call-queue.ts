@@ -12,6 +12,7 @@
  * message is written first and the record second, so every record has a message; a message
  * whose record is missing (not written yet, or expired) recreates it.
  */
+import { isInNamespace } from "../spec/namespaces.js";
 import { errorJson, isUserError, UserError } from "../errors.js";
 import { systemClock, type Clock } from "../clock.js";
 import type { FunctionCallResult } from "../router/call.js";
@@ -322,6 +323,7 @@ export class JetStreamCallQueue implements AsyncCallQueue {
       .filter(
         (call) =>
           (query.functionName === undefined || call.functionName === query.functionName) &&
+          (query.namespace === undefined || isInNamespace(call.functionName, query.namespace)) &&
           (query.state === undefined || call.state === query.state),
       )
       .sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq)

@@ -18,6 +18,8 @@ export type SavedConfig = z.infer<typeof savedConfigSchema>;
 export interface ClientTarget {
   readonly gateway: string;
   readonly token: string | undefined;
+  /** The namespace control requests act in (-n, RUNLET_NAMESPACE); undefined: the default. */
+  readonly namespace?: string;
   /** PEM certificates an https gateway is checked against (--ca, RUNLET_CA), in place of the system roots. */
   readonly ca?: string;
 }
@@ -63,7 +65,7 @@ export async function forgetConfig(
 }
 
 export function resolveTarget(
-  flags: { gateway?: string; token?: string; ca?: string },
+  flags: { gateway?: string; token?: string; ca?: string; namespace?: string },
   env: Readonly<Record<string, string | undefined>>,
 ): ClientTarget {
   const caPath = flags.ca ?? (env["RUNLET_CA"] || undefined);
@@ -80,7 +82,13 @@ export function resolveTarget(
     env["RUNLET_TOKEN"] ??
     (saved && saved.gateway.replace(/\/+$/, "") === gateway ? saved.token : undefined) ??
     localToken(gateway, env);
-  return ca === undefined ? { gateway, token } : { gateway, token, ca };
+  const namespace = flags.namespace ?? (env["RUNLET_NAMESPACE"] || undefined);
+  return {
+    gateway,
+    token,
+    ...(ca === undefined ? {} : { ca }),
+    ...(namespace === undefined ? {} : { namespace }),
+  };
 }
 
 function readCa(path: string): string {

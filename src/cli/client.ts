@@ -55,7 +55,7 @@ export class GatewayClient {
     }
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(`${this.target.gateway}${path}`, {
+      response = await request(`${this.target.gateway}${this.#inNamespace(path)}`, {
         method,
         headers,
         body: options.body,
@@ -81,13 +81,35 @@ export class GatewayClient {
   }
 
   /**
+   * The control API path with the target's namespace (`?namespace=`), when one is set and the
+   * path names none; calls and other paths as they are.
+   */
+  #inNamespace(path: string): string {
+    const namespace = this.target.namespace;
+    if (
+      namespace === undefined ||
+      !/^\/(api\/v1|system)\//.test(path) ||
+      /[?&]namespace=/.test(path)
+    ) {
+      return path;
+    }
+    return `${path}${path.includes("?") ? "&" : "?"}namespace=${encodeURIComponent(namespace)}`;
+  }
+
+  /** How a call addresses function `name`: NAME.NAMESPACE when a namespace is set. */
+  address(name: string): string {
+    const namespace = this.target.namespace;
+    return namespace === undefined || name.includes(".") ? name : `${name}.${namespace}`;
+  }
+
+  /**
    * Calls a function. The token goes only to a function that needs it (`auth: required`): a
    * function is somebody's code, and a public one has no use for the admin token (issue 13).
    */
   async invoke(name: string, options: InvokeOptions): Promise<RawResponse> {
     return this.raw(
       options.method.toUpperCase() as Method,
-      invocationPath("function", name, options),
+      invocationPath("function", this.address(name), options),
       { body: options.body, headers: options.headers, auth: await this.#needsToken(name) },
     );
   }
@@ -96,7 +118,7 @@ export class GatewayClient {
   async invokeAsync(name: string, options: InvokeOptions): Promise<string> {
     const response = await this.raw(
       options.method.toUpperCase() as Method,
-      invocationPath("async-function", name, options),
+      invocationPath("async-function", this.address(name), options),
       { body: options.body, headers: options.headers, auth: await this.#needsToken(name) },
     );
     const text = await readText(response.body);

@@ -18,7 +18,7 @@ export interface CommandDefinition<O extends z.ZodType = z.ZodType> {
   readonly arguments?: string;
   readonly description: string;
   readonly options?: readonly OptionDefinition[];
-  /** Adds --gateway, --token and --ca. */
+  /** Adds --gateway, --token, --ca and -n/--namespace. */
   readonly client?: boolean;
   /** Adds --json. */
   readonly json?: boolean;
@@ -62,6 +62,7 @@ export function defineCommand<O extends z.ZodType>(
 
 /** The options every client command has (added by `client: true`). */
 export const clientFlagsSchema = z.object({
+  namespace: z.string().optional(),
   gateway: z.string().optional(),
   token: z.string().optional(),
   ca: z.string().optional(),

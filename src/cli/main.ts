@@ -81,6 +81,13 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       command.addOption(opt);
     }
     if (definition.client) {
+      // A command with a --namespace of its own (token create) keeps it; it names the same thing.
+      if (!(definition.options ?? []).some((option) => option.flags.includes("--namespace"))) {
+        command.option(
+          "-n, --namespace <namespace>",
+          "the namespace to act in (default: RUNLET_NAMESPACE, else openfaas-fn)",
+        );
+      }
       command.option(
         "--gateway <url>",
         "gateway URL (default: RUNLET_GATEWAY, the saved login, or http://127.0.0.1:8080)",

@@ -35,6 +35,20 @@ export interface ExecutorOptions {
   readonly onColdStart?: (event: ColdStartEvent) => void;
   /** Told of errors nobody is waiting for. */
   readonly onError?: (error: unknown) => void;
+  /** Caps on the instances a group of functions (a namespace) holds at once. @default none */
+  readonly instanceQuota?: InstanceQuota;
+}
+
+/**
+ * What instances a group of functions may hold: the platform groups functions by namespace and
+ * gives each namespace's quota. New instances past it are not started; calls queue on the
+ * instances there are, and a revision with none is refused (429) rather than left waiting.
+ */
+export interface InstanceQuota {
+  groupOf(functionName: string): string;
+  limitOf(
+    group: string,
+  ): { readonly instances?: number; readonly memoryBytes?: number } | undefined;
 }
 
 export interface ColdStartEvent {
@@ -430,8 +444,19 @@ export class Executor {
     this.#startMissing(pool, wanted - (pool.live.length + pool.starting));
   }
 
-  #startMissing(pool: RevisionPool, count: number): void {
-    if (count <= 0 || pool.retired || this.#closed) {
+  #startMissing(pool: RevisionPool, wanted: number): void {
+    if (wanted <= 0 || pool.retired || this.#closed) {
+      return;
+    }
+    const room = this.#quotaRoom(pool);
+    const count = Math.min(wanted, room.count);
+    if (count <= 0) {
+      if (pool.live.length + pool.starting === 0) {
+        const error = new UserError("RUNLET_QUOTA_EXCEEDED", room.why ?? "quota exceeded");
+        for (const waiter of pool.waiters.splice(0)) {
+          waiter.reject(error);
+        }
+      }
       return;
     }
     const wait = pool.backoffUntil - this.#clock.now();
@@ -446,6 +471,42 @@ export class Executor {
     for (let i = 0; i < count; i += 1) {
       void this.#startInstance(pool, { rethrow: false });
     }
+  }
+
+  /** How many more instances `pool` may start within its group's quota, and why not more. */
+  #quotaRoom(pool: RevisionPool): { count: number; why?: string } {
+    const quota = this.#options.instanceQuota;
+    const group = quota?.groupOf(pool.target.functionName);
+    const limit = group === undefined ? undefined : quota?.limitOf(group);
+    if (limit === undefined || group === undefined) {
+      return { count: Number.POSITIVE_INFINITY };
+    }
+    let instances = 0;
+    let memoryBytes = 0;
+    for (const other of this.#pools.values()) {
+      if (quota?.groupOf(other.target.functionName) === group) {
+        const held = other.live.length + other.starting;
+        instances += held;
+        memoryBytes += held * other.target.config.memoryBytes;
+      }
+    }
+    const byInstances = (limit.instances ?? Number.POSITIVE_INFINITY) - instances;
+    const byMemory = Math.floor(
+      ((limit.memoryBytes ?? Number.POSITIVE_INFINITY) - memoryBytes) /
+        pool.target.config.memoryBytes,
+    );
+    const count = Math.max(0, Math.min(byInstances, byMemory));
+    if (count > 0) {
+      return { count };
+    }
+    const held =
+      byInstances <= 0
+        ? `${instances} instances, its quota of ${limit.instances ?? 0}`
+        : `${formatMiB(memoryBytes)} of memory, and ${pool.target.functionName} needs ${formatMiB(pool.target.config.memoryBytes)} more than its quota of ${formatMiB(limit.memoryBytes ?? 0)} leaves`;
+    return {
+      count,
+      why: `Namespace ${group} holds ${held}; ${pool.target.functionName} gets an instance when one of the namespace's goes idle. Retry later, or ask an admin to raise the quota (runlet namespace quota ${group} ...).`,
+    };
   }
 
   async #startInstance(pool: RevisionPool, options: { rethrow: boolean }): Promise<void> {
@@ -588,3 +649,7 @@ export class Executor {
 
 /** A function whose instances keep dying; the router answers 502 with this message. */
 export class CrashLoopError extends Error {}
+
+function formatMiB(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MiB`;
+}

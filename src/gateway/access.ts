@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { authorize, principalName, type Principal, type Right } from "../auth/roles.js";
 import { errorBody, errorJson } from "../errors.js";
 import { defaultFunctionNamespace } from "../kubernetes/names.js";
+import { namespaceNamed } from "../spec/namespaces.js";
 import type { Platform } from "../platform/platform.js";
 import { tokenRateRefusal } from "./auth.js";
 import { rateLimitsOf } from "./rate-limits.js";
@@ -42,19 +43,27 @@ export function principalOf(request: FastifyRequest): Principal {
   return granted.get(request.raw)?.principal ?? { kind: "admin" };
 }
 
-/** ?namespace=, else the body's namespace, else the default namespace. */
+/**
+ * ?namespace=, else the body's namespace, else the default namespace ("default" stands for it
+ * too); a 400 when it is not a valid name.
+ */
 export function requestNamespace(request: FastifyRequest): string {
   const query = request.query as Record<string, unknown> | undefined;
   const fromQuery = query?.["namespace"];
   if (typeof fromQuery === "string" && fromQuery !== "") {
-    return fromQuery;
+    return namespaceNamed(fromQuery);
   }
   const body = request.body as Record<string, unknown> | undefined;
   const fromBody =
     body !== null && typeof body === "object" && !Buffer.isBuffer(body)
       ? body["namespace"]
       : undefined;
-  return typeof fromBody === "string" && fromBody !== "" ? fromBody : defaultFunctionNamespace;
+  return namespaceNamed(typeof fromBody === "string" ? fromBody : undefined);
+}
+
+/** The namespace a request acts in, as its access check found it. */
+export function namespaceOf(request: FastifyRequest): string {
+  return granted.get(request.raw)?.namespace ?? requestNamespace(request);
 }
 
 function routeAccess(request: FastifyRequest): RouteAccess {

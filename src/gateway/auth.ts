@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { authorize, type Principal } from "../auth/roles.js";
-import { defaultFunctionNamespace } from "../kubernetes/names.js";
+import { namespaceOfKey } from "../spec/namespaces.js";
 import type { PlatformCredentials } from "../router/credentials.js";
 import { parseRate } from "../spec/rate.js";
 import type { CallRefusal } from "./call-refusal.js";
@@ -30,7 +30,7 @@ export function invokeRefusal(
   if (!result.ok) {
     return "unauthenticated";
   }
-  const refusal = authorize(result.principal, "invoke", defaultFunctionNamespace, functionName);
+  const refusal = authorize(result.principal, "invoke", namespaceOfKey(functionName), functionName);
   if (refusal !== undefined || limits === undefined) {
     return refusal;
   }

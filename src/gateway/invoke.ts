@@ -3,6 +3,7 @@
  * (the lean front for plain-shaped calls, node:http for the rest), no framework routing on the
  * path every call takes.
  */
+import { keyOfAddress } from "../spec/namespaces.js";
 import type { RevisionTarget } from "../executor/revision-target.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
@@ -111,8 +112,8 @@ export function functionNameOf(segment: string): string | undefined {
   } catch {
     return undefined;
   }
-  // OpenFaaS clients may address NAME.NAMESPACE; there is one namespace here.
-  return name.replace(/\.(default|openfaas-fn)$/, "");
+  // NAME is the default namespace's; NAME.NAMESPACE (as OpenFaaS clients address it) another's.
+  return keyOfAddress(name);
 }
 
 /** The caller's X-Call-Id when it is a sane id, for de-duplication across retries. */

@@ -4,6 +4,7 @@
  * take a direct path to the router and everything else goes through Fastify (control API,
  * OpenFaaS routes, metrics, health).
  */
+import { registerNamespaceRoutes } from "./routes/namespaces.js";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
@@ -12,7 +13,7 @@ import type { Clock } from "../clock.js";
 import { UserError, errorBody, errorJson, type ErrorCode } from "../errors.js";
 import type { Platform } from "../platform/platform.js";
 import type { Exchange } from "../router/exchange.js";
-import { audit, authenticate, authorizeRequest } from "./access.js";
+import { audit, authenticate, authorizeRequest, namespaceOf } from "./access.js";
 import { errorReply, internalErrorMessage } from "./error-reply.js";
 import { handleAsyncInvocation, isAsyncInvocation } from "./async-invoke.js";
 import { LeanFront } from "./front/lean-front.js";
@@ -256,7 +257,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return authenticate(platform, request, reply);
   });
   // The namespace may be in the body (OpenFaaS routes): checked here, after parsing.
-  app.addHook("preHandler", async (request, reply) => authorizeRequest(request, reply));
+  app.addHook("preHandler", async (request, reply) => {
+    const refused = authorizeRequest(request, reply);
+    if (refused === undefined) {
+      platform.assertNamespaceServed(namespaceOf(request));
+    }
+    return refused;
+  });
   app.addHook("onSend", async (request, reply, payload) => {
     await audit(platform, request, reply, payload);
     return payload;
@@ -296,6 +303,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   registerPackageArchiveRoute(app, platform);
   registerCallRoutes(app, platform);
   registerTriggerRoutes(app, platform);
+  registerNamespaceRoutes(app, platform);
   registerMetricsHistoryRoutes(app, platform, history);
   registerRevisionRoutes(app, platform);
   registerLogEventRoutes(app, platform);

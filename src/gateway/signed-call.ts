@@ -3,6 +3,8 @@
  * limit) before anything runs, its `sha256=<hex>` signature checked against the function's
  * secret, and only a call that matches goes on, with the body it was signed over.
  */
+import { revealIn } from "../provider/instance-files.js";
+import { namespaceOfKey } from "../spec/namespaces.js";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { signatureProblem } from "../auth/signature.js";
@@ -26,7 +28,11 @@ export function signedCallRefusal(
   let secret: Buffer | undefined;
   try {
     // The one-value secret: the key of its own name, as bytes (a key need not be text).
-    secret = platform.secrets.reveal([signature.secret])[signature.secret]?.[signature.secret];
+    // From the function's own namespace.
+    const value = revealIn(platform.secrets, namespaceOfKey(target.functionName), [
+      signature.secret,
+    ])[signature.secret]?.[signature.secret];
+    secret = value === undefined ? undefined : Buffer.from(value);
   } catch (error) {
     if (!isUserError(error)) {
       throw error;

@@ -1,15 +1,16 @@
 /** How functions look on the wire: OpenFaaS' FunctionStatus and Runlet's native view. */
-import type { FunctionView } from "../platform/platform.js";
+import type { DeployResult, FunctionView } from "../platform/platform.js";
 import type { CallRecord } from "../store/call-store.js";
 import type { TriggerView } from "../triggers/triggers.js";
 import { describeConfig } from "../spec/function-spec.js";
 import { formatSize } from "../spec/units.js";
+import { defaultNamespace, splitQualifiedName } from "../spec/namespaces.js";
 
 /**
- * The one namespace here, named as OpenFaaS names its functions' namespace, so clients that
+ * The default namespace, named as OpenFaaS names its functions' namespace, so clients that
  * address NAME.openfaas-fn or list namespaces see what they expect.
  */
-export const openfaasNamespace = "openfaas-fn";
+export const openfaasNamespace = defaultNamespace;
 
 /**
  * The image an OpenFaaS deploy named, and what it turned out to be: a tag `runlet push`
@@ -28,11 +29,12 @@ export function openfaasStatus(
   fn: FunctionView,
   invocationCount?: number,
 ): Record<string, unknown> {
+  const { name, namespace } = splitQualifiedName(fn.name);
   return {
-    name: fn.name,
+    name,
     // A function deployed by image name (a tag, or an envProcess) shows that name; others their package.
     image: fn.config.annotations["com.runlet.image"] ?? fn.packageDigest,
-    namespace: openfaasNamespace,
+    namespace,
     envProcess: fn.config.runtime === "exec" ? (fn.config.command ?? "") : "",
     envVars: fn.config.env,
     secrets: fn.config.secrets,
@@ -51,12 +53,19 @@ export function openfaasStatus(
   };
 }
 
+/** A deploy's (or rollback's, or scale's) answer: the function's name and namespace apart. */
+export function deployAnswer(result: DeployResult): Record<string, unknown> {
+  return { ...result, ...splitQualifiedName(result.name) };
+}
+
 export function nativeView(
   fn: FunctionView,
   triggers?: readonly TriggerView[],
 ): Record<string, unknown> {
+  const { name, namespace } = splitQualifiedName(fn.name);
   return {
-    name: fn.name,
+    name,
+    namespace,
     revision: fn.revision,
     package: fn.packageDigest,
     ...(imageOrigin(fn) === undefined ? {} : { image: imageOrigin(fn) }),
@@ -80,7 +89,8 @@ export function callView(call: CallRecord): Record<string, unknown> {
     ms === undefined ? undefined : new Date(ms).toISOString();
   return {
     id: call.id,
-    function: call.functionName,
+    function: splitQualifiedName(call.functionName).name,
+    namespace: splitQualifiedName(call.functionName).namespace,
     source: call.source,
     method: call.method,
     path: call.path,

@@ -3,6 +3,7 @@
  * provider, the operator, the stores on custom resources and the manifests under deploy/
  * agree on every group, label and field manager.
  */
+import { defaultNamespace } from "../spec/namespaces.js";
 
 /** API group and version of Runlet's own custom resources. */
 export const runletGroup = "runlet.dev";
@@ -17,7 +18,7 @@ export const kinds = {
 } as const;
 
 /** The namespace functions live in when none is named: the one OpenFaaS clients expect. */
-export const defaultFunctionNamespace = "openfaas-fn";
+export const defaultFunctionNamespace = defaultNamespace;
 /** Where the gateway, operator and runtime pools run when the install names no other. */
 export const defaultSystemNamespace = "runlet-system";
 

@@ -3,6 +3,7 @@
  * returned once, when made; only its SHA-256 is kept. Who may do which of these is decided by
  * the gateway's access check (src/gateway/access.ts) before these run.
  */
+import { splitQualifiedName } from "../spec/namespaces.js";
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { roles, type Principal } from "../auth/roles.js";
@@ -52,7 +53,9 @@ export function tokenView(record: TokenRecord): TokenView {
     name: record.name,
     namespace: record.namespace,
     role: record.role,
-    ...(record.function === undefined ? {} : { function: record.function }),
+    ...(record.function === undefined
+      ? {}
+      : { function: splitQualifiedName(record.function).name }),
     createdAt: new Date(record.createdAt).toISOString(),
     createdBy: record.createdBy,
     ...(record.expiresAt === undefined
@@ -128,12 +131,14 @@ export function createFunctionKey(
   request: z.infer<typeof functionKeyRequestSchema>,
   creator: Principal,
 ): Promise<CreatedToken> {
-  const name = request.name ?? `${functionName.slice(0, 52)}-key-${randomBytes(3).toString("hex")}`;
+  // `functionName` is the function's key (NAME or NAME.NAMESPACE): the key acts in its namespace.
+  const { name: bare, namespace } = splitQualifiedName(functionName);
+  const name = request.name ?? `${bare.slice(0, 52)}-key-${randomBytes(3).toString("hex")}`;
   return store(
     tokens,
     {
       name,
-      namespace: defaultFunctionNamespace,
+      namespace,
       role: "invoker",
       function: functionName,
       rate: request.rate,

@@ -41,7 +41,10 @@ export interface KubernetesModeOptions {
 
 /** What Platform.open needs to be a replica of Kubernetes mode. */
 export type KubernetesModeParts = Required<
-  Pick<PlatformOptions, "provider" | "stores" | "packageGrants" | "buildPackageCode" | "replicas">
+  Pick<
+    PlatformOptions,
+    "provider" | "stores" | "packageGrants" | "buildPackageCode" | "replicas" | "namespaces"
+  >
 > & {
   readonly systemNamespace: string;
   readonly functionNamespace: string;
@@ -74,6 +77,9 @@ export function kubernetesMode(options: KubernetesModeOptions): KubernetesModePa
       podName: options.ownerPod?.name,
       port: options.port ?? 8080,
     }),
+    // Its stores keep one Kubernetes namespace's objects (issue 18 maps namespaces onto
+    // Kubernetes namespaces; not done yet, docs/kubernetes.md).
+    namespaces: "default-only",
     // Builds run in the gateway pod, beside its service account token and the platform's
     // secrets, with no sandbox: no code of a function's dependencies may run there.
     buildPackageCode: "sandboxed-only",

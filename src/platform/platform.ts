@@ -31,6 +31,14 @@ import {
   type FunctionSpec,
 } from "../spec/function-spec.js";
 import { assertValidName } from "../spec/names.js";
+import {
+  defaultNamespace,
+  isInNamespace,
+  namespaceNamed,
+  namespaceOfKey,
+  qualifiedName,
+  splitQualifiedName,
+} from "../spec/namespaces.js";
 import { CallStore } from "../store/call-store.js";
 import { openDatabase } from "../store/database.js";
 import {
@@ -46,6 +54,7 @@ import {
   type PackageStoreOptions,
 } from "../store/package-store.js";
 import { SqliteSecretStore, type SecretStore } from "../store/secret-store.js";
+import { SqliteQuotaStore, type QuotaStore } from "../store/quota-store.js";
 import { SqliteConfigStore, type ConfigStore } from "../store/config-store.js";
 import { SqliteImageTagStore, type ImageTagStore } from "../store/image-tag-store.js";
 import { SqliteTriggerStore, type TriggerStore } from "../store/trigger-store.js";
@@ -80,6 +89,8 @@ export interface PlatformStores {
   readonly tokens: TokenStore;
   /** The hash-chained log of control actions. */
   readonly audit: AuditLog;
+  /** Namespace quotas; without a store (Kubernetes mode) namespaces have none. */
+  readonly quotas?: QuotaStore;
   /** Closes what backs them; called last by Platform.close(). */
   close(): void | Promise<void>;
 }
@@ -160,6 +171,12 @@ export interface PlatformOptions {
    * @default none: this process runs all of them
    */
   readonly replicas?: ReplicaDirectory;
+  /**
+   * Which namespaces objects may be in: any (embedded), or only the default one (Kubernetes
+   * mode, whose stores keep one Kubernetes namespace's objects for now).
+   * @default "any"
+   */
+  readonly namespaces?: "any" | "default-only";
 }
 
 export interface DeployOptions {
@@ -228,6 +245,7 @@ export class Platform {
   /** Packages of deploys in progress (uploaded sources, fresh builds): never collected. */
   readonly #deploying = new Map<string, number>();
   readonly #unsubscribe: (() => void) | undefined;
+  readonly #namespaces: "any" | "default-only";
 
   private constructor(
     dataDir: DataDir,
@@ -241,6 +259,7 @@ export class Platform {
     this.events = events;
     this.clock = options.clock ?? systemClock;
     this.replicas = options.replicas;
+    this.#namespaces = options.namespaces ?? "any";
     this.credentials = new PlatformCredentials([dataDir.adminToken], {
       store: stores.tokens,
       now: () => Date.now(),
@@ -275,6 +294,10 @@ export class Platform {
       onColdStart: (event) => this.events.emit("coldStart", event),
       onError: (error) => this.events.emit("backgroundError", error),
       onLog: (line) => appendLog(this.logs, line),
+      instanceQuota: {
+        groupOf: namespaceOfKey,
+        limitOf: (namespace) => stores.quotas?.get(namespace),
+      },
     });
     const routing: CallRouting = {
       executor: this.executor,
@@ -423,7 +446,7 @@ export class Platform {
    * fails leaves the previous revision serving.
    */
   deploy(name: string, request: DeployRequest, options: DeployOptions = {}): Promise<DeployResult> {
-    assertValidName(name);
+    assertValidKey(name);
     return this.#lock.run(name, async () => {
       const { package: packageDigest, ...spec } = request;
       assertExecFields(spec, `spec of function ${name}`);
@@ -441,17 +464,20 @@ export class Platform {
       const missing = [
         ...config.secrets,
         ...(config.signature ? [config.signature.secret] : []),
-      ].filter((secret) => !this.secrets.has(secret));
+      ].filter((secret) => !this.secrets.has(qualifiedName(secret, namespaceOfKey(name))));
       if (missing.length > 0) {
         throw new UserError(
           "RUNLET_SECRET_NOT_FOUND",
-          `Function ${name} names secrets that do not exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
+          `Function ${name} names secrets that do not exist${inNamespaceText(name)}: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE${namespaceFlag(name)}`,
         );
       }
-      this.#assertConfigsExist(config.configs, `Function ${name} names`);
+      this.#assertConfigsExist(name, config.configs, `Function ${name} names`);
       await this.triggers.checkSpecTriggers(name, spec.triggers ?? []);
       const hash = triggersHash(revisionHash(config, packageDigest), spec.triggers);
       const current = this.functions.get(name);
+      if (current === undefined) {
+        this.#assertFunctionQuota(name);
+      }
       // An unchanged deploy is a no-op only while the package the revision runs is intact and
       // was not replaced since (a replaced tree needs new instances); otherwise it becomes a new
       // revision, rebuilt where the build output was changed.
@@ -592,14 +618,16 @@ export class Platform {
   async #activateRevision(name: string, revision: RevisionRecord, previous: number): Promise<void> {
     await this.packages.verify(revision.packageDigest, { again: true });
     const config = resolveFunctionConfig(revision.spec);
-    const missing = config.secrets.filter((secret) => !this.secrets.has(secret));
+    const missing = config.secrets.filter(
+      (secret) => !this.secrets.has(qualifiedName(secret, namespaceOfKey(name))),
+    );
     if (missing.length > 0) {
       throw new UserError(
         "RUNLET_SECRET_NOT_FOUND",
         `Revision ${revision.number} of ${name} names secrets that no longer exist: ${missing.join(", ")}. Create them first: runlet secret create NAME --from-literal VALUE`,
       );
     }
-    this.#assertConfigsExist(config.configs, `Revision ${revision.number} of ${name} names`);
+    this.#assertConfigsExist(name, config.configs, `Revision ${revision.number} of ${name} names`);
     await this.triggers.checkSpecTriggers(name, revision.spec.triggers ?? []);
     const target = this.targets.targetOf(revision);
     try {
@@ -665,6 +693,57 @@ export class Platform {
     return this.#view(record);
   }
 
+  /** A 403 when a new function would take its namespace past its quota of functions. */
+  #assertFunctionQuota(key: string): void {
+    const namespace = namespaceOfKey(key);
+    const most = this.#stores.quotas?.get(namespace)?.functions;
+    if (most === undefined) {
+      return;
+    }
+    const held = this.functions.list().filter((fn) => isInNamespace(fn.name, namespace)).length;
+    if (held >= most) {
+      throw new UserError(
+        "RUNLET_QUOTA_EXCEEDED",
+        `Namespace ${namespace} has ${held} functions, its quota of ${most}; remove one (runlet remove NAME -n ${namespace}) or ask an admin to raise the quota (runlet namespace quota ${namespace} --functions N).`,
+        { status: 403 },
+      );
+    }
+  }
+
+  /** The namespace quotas store, when this platform keeps quotas. */
+  get quotas(): QuotaStore | undefined {
+    return this.#stores.quotas;
+  }
+
+  /** A 400 for a namespace this platform keeps no objects in (see PlatformOptions.namespaces). */
+  assertNamespaceServed(namespace: string): void {
+    if (this.#namespaces === "default-only" && namespace !== defaultNamespace) {
+      throw new UserError(
+        "RUNLET_INVALID_REQUEST",
+        `Namespace ${namespace}: Runlet on Kubernetes keeps its objects in one namespace for now, ${defaultNamespace}; drop --namespace (or run embedded, which has namespaces).`,
+      );
+    }
+  }
+
+  /**
+   * The namespaces in use: the default one, and every one a function, secret, config map or
+   * token is in (a namespace is made by putting something in it, as OpenFaaS lists them).
+   */
+  namespaces(): string[] {
+    const keys = [
+      ...this.functions.list().map((fn) => fn.name),
+      ...this.secrets.list().map((secret) => secret.name),
+      ...this.configs.list().map((config) => config.name),
+    ];
+    return [
+      ...new Set([
+        defaultNamespace,
+        ...keys.map(namespaceOfKey),
+        ...this.tokens.list().map((token) => token.namespace),
+      ]),
+    ].sort();
+  }
+
   list(): FunctionView[] {
     return this.functions.list().map((record) => this.#view(record));
   }
@@ -676,21 +755,28 @@ export class Platform {
     return this.functions.revisions(name);
   }
 
-  #assertConfigsExist(names: readonly string[], who: string): void {
-    const missing = names.filter((config) => !this.configs.has(config));
+  /** Config maps are those of the function's namespace (`key` is the function's). */
+  #assertConfigsExist(key: string, names: readonly string[], who: string): void {
+    const namespace = namespaceOfKey(key);
+    const missing = names.filter((config) => !this.configs.has(qualifiedName(config, namespace)));
     if (missing.length > 0) {
       throw new UserError(
         "RUNLET_CONFIG_NOT_FOUND",
-        `${who} config maps that do not exist: ${missing.join(", ")}. Create them first: runlet config create NAME --key KEY=VALUE`,
+        `${who} config maps that do not exist${inNamespaceText(key)}: ${missing.join(", ")}. Create them first: runlet config create NAME --key KEY=VALUE${namespaceFlag(key)}`,
       );
     }
   }
 
   /** Removes a config map no function's active revision names. */
   async removeConfig(name: string): Promise<void> {
+    const { name: bare, namespace } = splitQualifiedName(name);
     const users = this.functions
       .list()
-      .filter((fn) => resolveFunctionConfig(fn.active.spec).configs.includes(name))
+      .filter(
+        (fn) =>
+          isInNamespace(fn.name, namespace) &&
+          resolveFunctionConfig(fn.active.spec).configs.includes(bare),
+      )
       .map((fn) => fn.name);
     if (users.length > 0) {
       throw new UserError(
@@ -707,10 +793,18 @@ export class Platform {
     }
   }
 
+  /** Removes a secret (`name` is its key) no function of its namespace names. */
   async removeSecret(name: string): Promise<void> {
+    const { name: bare, namespace } = splitQualifiedName(name);
     const users = this.functions
       .list()
-      .filter((fn) => resolveFunctionConfig(fn.active.spec).secrets.includes(name))
+      .filter((fn) => {
+        const config = resolveFunctionConfig(fn.active.spec);
+        return (
+          isInNamespace(fn.name, namespace) &&
+          (config.secrets.includes(bare) || config.signature?.secret === bare)
+        );
+      })
       .map((fn) => fn.name);
     if (users.length > 0) {
       throw new UserError(
@@ -809,6 +903,7 @@ function embeddedStores(options: PlatformOptions): (dataDir: DataDir) => Platfor
       secrets: new SqliteSecretStore(db, dataDir.secretsKey),
       configs: new SqliteConfigStore(db),
       imageTags: new SqliteImageTagStore(db),
+      quotas: new SqliteQuotaStore(db),
       logs: new LogStore(db),
       triggers: new SqliteTriggerStore(db),
       calls: new CallStore(db, dataDir.secretsKey),
@@ -833,4 +928,23 @@ function packageGrantsOf(options: PlatformOptions, dataDir: DataDir): PackageGra
       Buffer.from(hkdfSync("sha256", dataDir.secretsKey, "", "runlet package grants", 32)))
     : randomBytes(32);
   return new PackageGrants({ key });
+}
+
+/** A function's key (NAME, or NAME.NAMESPACE): a 400 naming what is wrong with either part. */
+function assertValidKey(key: string): void {
+  const { name, namespace } = splitQualifiedName(key);
+  assertValidName(name);
+  namespaceNamed(namespace);
+}
+
+/** " in namespace N" for a function outside the default namespace, for messages. */
+function inNamespaceText(key: string): string {
+  const namespace = namespaceOfKey(key);
+  return namespace === defaultNamespace ? "" : ` in namespace ${namespace}`;
+}
+
+/** The CLI flag that names the namespace of `key`, for messages' commands. */
+function namespaceFlag(key: string): string {
+  const namespace = namespaceOfKey(key);
+  return namespace === defaultNamespace ? "" : ` -n ${namespace}`;
 }

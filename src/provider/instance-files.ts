@@ -6,14 +6,17 @@
  *   one-value secret is the key of its own name, so `/var/openfaas/secrets/<name>`). Runlet's own
  *   `context.secret(name)` reads the same folder.
  * - `/secrets/<namespace>/<name>/<key>` and `/configs/<namespace>/<name>/<key>`: each key of
- *   each secret and config map, as Fission's environments mount them. Runlet has one namespace;
- *   Fission's default one, `default`, is the one in the path.
+ *   each secret and config map, as Fission's environments mount them; the default namespace
+ *   is Fission's default one, `default`, in the path.
+ *
+ * A function reads the secrets and config maps of its own namespace only: the names its spec
+ * gives are looked up qualified by its namespace (spec/namespaces.ts), and laid out bare.
  *
  * Every provider writes the same layout; paths here are relative to the folder that stands for
  * `/` of those three trees (see `openfaasFolder`, `fissionSecretsFolder`, `fissionConfigsFolder`).
  */
-import { fissionNamespace } from "../spec/names.js";
-import type { KeyedBytes } from "./types.js";
+import { fissionPathNamespace, namespaceOfKey, qualifiedName } from "../spec/namespaces.js";
+import type { KeyedBytes, SecretSource, SpecializeRequest } from "./types.js";
 
 export const fissionSecretsFolder = "secrets";
 export const fissionConfigsFolder = "configs";
@@ -32,10 +35,42 @@ export interface InstanceFiles {
   readonly fission: ReadonlyMap<string, Uint8Array>;
 }
 
+/** The files of the secrets and config maps `request` names, from its function's namespace. */
+export function instanceFilesFor(
+  request: Pick<SpecializeRequest, "name" | "secrets" | "configs">,
+  secrets: SecretSource,
+  configs: SecretSource,
+): InstanceFiles {
+  const namespace = namespaceOfKey(request.name);
+  return instanceFiles(
+    revealIn(secrets, namespace, request.secrets),
+    revealIn(configs, namespace, request.configs ?? []),
+    fissionPathNamespace(namespace),
+  );
+}
+
+/** The values of `names` in `namespace`, by their bare names. */
+export function revealIn(
+  source: SecretSource,
+  namespace: string,
+  names: readonly string[],
+): Record<string, KeyedBytes> {
+  const revealed = source.reveal(names.map((name) => qualifiedName(name, namespace)));
+  const byName: Record<string, KeyedBytes> = {};
+  for (const name of names) {
+    const values = revealed[qualifiedName(name, namespace)];
+    if (values !== undefined) {
+      byName[name] = values;
+    }
+  }
+  return byName;
+}
+
 /** Lays out the revealed secrets and config maps (names sorted, so the layout is stable). */
 export function instanceFiles(
   secrets: Readonly<Record<string, KeyedBytes>>,
   configs: Readonly<Record<string, KeyedBytes>>,
+  pathNamespace = "default",
 ): InstanceFiles {
   const openfaas = new Map<string, Uint8Array>();
   const fission = new Map<string, Uint8Array>();
@@ -52,12 +87,12 @@ export function instanceFiles(
       if (!openfaas.has(key)) {
         openfaas.set(key, value);
       }
-      fission.set(`${fissionSecretsFolder}/${fissionNamespace}/${name}/${key}`, value);
+      fission.set(`${fissionSecretsFolder}/${pathNamespace}/${name}/${key}`, value);
     }
   }
   for (const name of Object.keys(configs).sort()) {
     for (const [key, value] of Object.entries(configs[name] ?? {})) {
-      fission.set(`${fissionConfigsFolder}/${fissionNamespace}/${name}/${key}`, value);
+      fission.set(`${fissionConfigsFolder}/${pathNamespace}/${name}/${key}`, value);
     }
   }
   return { openfaas, fission };

@@ -31,6 +31,16 @@ export const stackFunctionSchema = functionSpecSchema
 export const stackFileSchema = z.strictObject({
   version: z.literal(1, { error: "version must be 1" }),
   gateway: z.url().optional(),
+  /** The namespace its functions deploy to (-n overrides it). @default openfaas-fn */
+  namespace: z
+    .string()
+    .check((ctx) => {
+      const problem = nameProblem(ctx.value);
+      if (problem) {
+        ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
+      }
+    })
+    .optional(),
   functions: z.record(
     z.string().check((ctx) => {
       const problem = nameProblem(ctx.value);
@@ -73,6 +83,8 @@ export interface StackFunction {
 export interface StackFile {
   readonly path: string;
   readonly gateway: string | undefined;
+  /** The namespace its functions deploy to, when it names one (runlet.yaml's `namespace:`). */
+  readonly namespace?: string;
   readonly functions: readonly StackFunction[];
   /** What was read but has no effect (OpenFaaS stack files), for the user to know. */
   readonly notices?: readonly string[];
@@ -182,6 +194,7 @@ export function parseStackFile(
       return {
         path,
         gateway: parsed.data.gateway,
+        ...(parsed.data.namespace === undefined ? {} : { namespace: parsed.data.namespace }),
         functions: Object.entries(parsed.data.functions).map(([name, fn]) => {
           const { source, ...spec } = fn;
           return { name, source: resolve(base, source ?? name), sourceImplied: !source, spec };

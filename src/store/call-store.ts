@@ -4,6 +4,7 @@
  * not, and a crash leaves each call in the last state written (running calls are re-queued
  * by the queue on the next start).
  */
+import { defaultNamespace } from "../spec/namespaces.js";
 import type { Db } from "./database.js";
 import { seal, unseal } from "./seal.js";
 
@@ -91,6 +92,8 @@ export interface ClaimedCall {
 
 export interface CallQuery {
   readonly functionName?: string;
+  /** Only calls of functions in this namespace (spec/namespaces.ts: keys NAME or NAME.NS). */
+  readonly namespace?: string;
   readonly state?: CallState;
   /** @default 50 */
   readonly limit?: number;
@@ -254,6 +257,13 @@ export class CallStore {
     if (query.functionName !== undefined) {
       where.push("function_name = @functionName");
       params.functionName = query.functionName;
+    }
+    if (query.namespace === defaultNamespace) {
+      where.push("instr(function_name, '.') = 0");
+    } else if (query.namespace !== undefined) {
+      where.push("substr(function_name, instr(function_name, '.') + 1) = @namespace");
+      where.push("instr(function_name, '.') > 0");
+      params.namespace = query.namespace;
     }
     if (query.state !== undefined) {
       where.push("state = @state");

@@ -176,6 +176,14 @@ const migrations: readonly string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // Namespace quotas: most functions, instances and memory per namespace (issue 18).
+  `
+  CREATE TABLE namespace_quotas (
+    namespace TEXT PRIMARY KEY,
+    quota TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(path: string): Db {

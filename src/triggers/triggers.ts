@@ -2,6 +2,7 @@
  * The platform's triggers (docs/triggers.md): validates and stores them, keeps the HTTP route
  * table current, and runs the cron scheduler and the NATS subscriptions for them.
  */
+import { splitQualifiedName } from "../spec/namespaces.js";
 import { UserError } from "../errors.js";
 import { nameProblem } from "../spec/names.js";
 import {
@@ -87,7 +88,8 @@ export class Triggers {
   /** Creates a standalone trigger (API, CLI). */
   async create(request: TriggerRequest): Promise<TriggerView> {
     const { name, function: target, ...spec } = request;
-    const problem = nameProblem(name);
+    // `name` may be qualified by its namespace (spec/namespaces.ts): the name part is checked.
+    const problem = nameProblem(splitQualifiedName(name).name);
     if (problem) {
       throw new UserError("RUNLET_INVALID_NAME", `Invalid trigger name: ${problem}.`);
     }

@@ -63,7 +63,9 @@ describe("Node dependencies", () => {
     const logLine = broken.lines.find(
       (line) => line.type === "log" && line.text?.includes("complete log of this run"),
     );
-    expect(logLine?.text).toContain(join(runlet.dataDir, "builds", "cache", "npm", "functions", "app", "_logs"));
+    expect(logLine?.text).toContain(
+      join(runlet.dataDir, "builds", "cache", "npm", "functions", "app", "_logs"),
+    );
     expect(await (await fetch(`${runlet.url}/function/app`)).text()).toBe("v1 1m");
     const revisions = (await (
       await runlet.api("/api/v1/functions/app/revisions")

@@ -18,7 +18,12 @@ describe("rollback and scale", () => {
 
     const back = await runlet.api("/api/v1/functions/hello/rollback", { method: "POST" });
     expect(back.status).toBe(200);
-    expect(await back.json()).toEqual({ name: "hello", revision: 2, outcome: "updated" });
+    expect(await back.json()).toEqual({
+      name: "hello",
+      namespace: "openfaas-fn",
+      revision: 2,
+      outcome: "updated",
+    });
     expect(await call()).toBe("v2");
     const fn = (await (await runlet.api("/api/v1/functions/hello")).json()) as { revision: number };
     expect(fn.revision).toBe(2);
@@ -64,7 +69,12 @@ describe("rollback and scale", () => {
       body: JSON.stringify({ min: 1, max: 3 }),
     });
     expect(scaled.status).toBe(200);
-    expect(await scaled.json()).toEqual({ name: "hello", revision: 2, outcome: "updated" });
+    expect(await scaled.json()).toEqual({
+      name: "hello",
+      namespace: "openfaas-fn",
+      revision: 2,
+      outcome: "updated",
+    });
     const fn = (await (await runlet.api("/api/v1/functions/hello")).json()) as {
       config: { scale: { min: number; max: number } };
       package: string;

@@ -18,7 +18,7 @@ describe("the credential-headers migration", () => {
     // And before the later ones (tokens and audit log, secret keys and config maps, image tags),
     // which run again after it: a migration added later must be undone here too.
     old.exec(
-      "DROP TABLE tokens; DROP TABLE audit_log; ALTER TABLE secrets DROP COLUMN keyed; DROP TABLE configs; DROP TABLE image_tags;",
+      "DROP TABLE tokens; DROP TABLE audit_log; ALTER TABLE secrets DROP COLUMN keyed; DROP TABLE configs; DROP TABLE image_tags; DROP TABLE namespace_quotas;",
     );
     old
       .prepare(

@@ -43,7 +43,7 @@ export const auditCommand = defineCommand({
   json: true,
   options: [
     { flags: "--since <time>", description: "only entries since, e.g. 1h, 7d or an RFC 3339 time" },
-    { flags: "--namespace <namespace>", description: "only this namespace's entries" },
+    { flags: "-n, --namespace <namespace>", description: "only this namespace's entries" },
     { flags: "--verify", description: "check the hash chain of the whole log (admin token)" },
   ],
   examples: ["runlet audit --since 1h", "runlet audit --verify"],

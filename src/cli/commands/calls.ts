@@ -44,7 +44,7 @@ export const callsListCommand = defineCommand({
       flags: "-s, --status <state>",
       description: `only calls in this state: ${callStates.join(", ")}`,
     },
-    { flags: "-n, --limit <n>", description: "how many calls to show", defaultValue: "50" },
+    { flags: "--limit <n>", description: "how many calls to show", defaultValue: "50" },
   ],
   examples: ["runlet calls", "runlet calls resize --status dead", "runlet calls get CALL_ID"],
   optionsSchema: clientFlagsSchema.extend({

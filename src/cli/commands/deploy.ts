@@ -218,7 +218,7 @@ export async function deployOne(
     name: fn.name,
     revision: result.revision,
     outcome: result.outcome,
-    url: `${client.target.gateway}/function/${fn.name}`,
+    url: `${client.target.gateway}/function/${client.address(fn.name)}`,
   };
 }
 
@@ -325,8 +325,11 @@ export const deployCommand = defineCommand({
   }),
   async run(args, options, io) {
     const names = (args[0] as string[] | undefined) ?? [];
-    const { functions, broken } = selectFunctions(names, options, io);
-    const client = new GatewayClient(resolveTarget(options, io.env));
+    const { functions, broken, namespace } = selectFunctions(names, options, io);
+    // -n (or RUNLET_NAMESPACE) over the stack file's namespace:.
+    const client = new GatewayClient(
+      resolveTarget({ ...options, namespace: options.namespace ?? namespace }, io.env),
+    );
     for (const fn of broken) {
       line(io.stderr, `✘ ${fn.name} is not deployed: ${fn.problems.join("; ")}`);
     }
@@ -365,7 +368,11 @@ function selectFunctions(
   names: readonly string[],
   options: DeployOptions,
   io: CliIO,
-): { functions: readonly StackFunction[]; broken: readonly BrokenFunction[] } {
+): {
+  functions: readonly StackFunction[];
+  broken: readonly BrokenFunction[];
+  namespace?: string | undefined;
+} {
   if (
     options.source !== undefined ||
     options.runtime !== undefined ||
@@ -406,7 +413,11 @@ function selectFunctions(
   if (chosen.length === 0) {
     throw new UserError("RUNLET_INVALID_STACK_FILE", `${options.file} declares no functions.`);
   }
-  return { functions: chosen, broken: names.length === 0 ? (stack.broken ?? []) : [] };
+  return {
+    functions: chosen,
+    broken: names.length === 0 ? (stack.broken ?? []) : [],
+    namespace: stack.namespace,
+  };
 }
 
 /** The stack file: the one named, or else OpenFaaS's stack.yml when there is no runlet.yaml. */

@@ -67,7 +67,7 @@ export const describeCommand = defineCommand({
     const c = fn.config;
     const rows: [string, string][] = [
       ["Name", fn.name],
-      ["URL", `${client.target.gateway}/function/${fn.name}`],
+      ["URL", `${client.target.gateway}/function/${client.address(fn.name)}`],
       ["Runtime", c.runtime],
       ...(fn.image === undefined ? [] : [["Image", imageText(fn.image)] as [string, string]]),
       c.command === undefined

@@ -63,12 +63,6 @@ function parse(verb: string, args: readonly string[], options: Options) {
 /** The Runlet client flags faas-cli's common ones stand for. */
 function clientFlags(values: Values): string[] {
   const namespace = values.namespace;
-  if (typeof namespace === "string" && namespace !== "openfaas-fn") {
-    throw new UserError(
-      "RUNLET_INVALID_REQUEST",
-      `namespace ${namespace}: Runlet has one function namespace, openfaas-fn; drop --namespace`,
-    );
-  }
   if (values["tls-no-verify"] === true) {
     throw new UserError(
       "RUNLET_INVALID_REQUEST",
@@ -76,6 +70,7 @@ function clientFlags(values: Values): string[] {
     );
   }
   return [
+    ...(typeof namespace === "string" ? ["--namespace", namespace] : []),
     ...(typeof values.gateway === "string" ? ["--gateway", values.gateway] : []),
     ...(typeof values.token === "string" ? ["--token", values.token] : []),
   ];

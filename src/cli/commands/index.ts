@@ -31,6 +31,7 @@ import {
 import { listCommand } from "./list.js";
 import { loginCommand, logoutCommand } from "./login.js";
 import { logsCommand } from "./logs.js";
+import { namespaceListCommand, namespaceQuotaCommand } from "./namespace.js";
 import { newCommand } from "./new.js";
 import { pushCommand } from "./push.js";
 import { operatorCommand } from "./operator.js";
@@ -99,6 +100,8 @@ export const commands: readonly CommandDefinition[] = [
   functionKeyCreateCommand,
   functionKeyListCommand,
   functionKeyRevokeCommand,
+  namespaceListCommand,
+  namespaceQuotaCommand,
   auditCommand,
   loginCommand,
   logoutCommand,

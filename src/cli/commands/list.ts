@@ -43,7 +43,7 @@ export const listCommand = defineCommand({
           fn.config.runtime,
           String(fn.revision),
           `${fn.availableReplicas}/${fn.replicas}`,
-          `${client.target.gateway}/function/${fn.name}`,
+          `${client.target.gateway}/function/${client.address(fn.name)}`,
         ]),
       ]),
     );

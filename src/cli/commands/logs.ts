@@ -24,7 +24,7 @@ export const logsCommand = defineCommand({
   json: true,
   options: [
     { flags: "-f, --follow", description: "keep printing new lines until Ctrl-C" },
-    { flags: "-n, --tail <lines>", description: "only the last N lines", defaultValue: "100" },
+    { flags: "--tail <lines>", description: "only the last N lines", defaultValue: "100" },
     { flags: "--since <duration>", description: "only lines newer than this, e.g. 10m" },
   ],
   optionsSchema: clientFlagsSchema.extend({

@@ -25,7 +25,7 @@ export const tokenCreateCommand = defineCommand({
   json: true,
   options: [
     {
-      flags: "--namespace <namespace>",
+      flags: "-n, --namespace <namespace>",
       description: "the namespace it acts in",
       defaultValue: "openfaas-fn",
     },
@@ -71,7 +71,7 @@ export const tokenListCommand = defineCommand({
   description: "list tokens and invoke keys (never the tokens themselves)",
   client: true,
   json: true,
-  options: [{ flags: "--namespace <namespace>", description: "only this namespace's tokens" }],
+  options: [{ flags: "-n, --namespace <namespace>", description: "only this namespace's tokens" }],
   optionsSchema: clientFlagsSchema.extend({
     namespace: z.string().optional(),
     json: z.boolean().optional(),

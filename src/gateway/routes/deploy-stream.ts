@@ -3,6 +3,7 @@
  * per line — build steps and tool output as they happen, then the deploy's result or its
  * error. The status is 200 once streaming starts; the last line says how the deploy ended.
  */
+import { deployAnswer } from "../views.js";
 import { PassThrough } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { errorBody, isUserError, statusOf, userErrorBody } from "../../errors.js";
@@ -34,7 +35,7 @@ export function streamDeploy(
   void platform
     .deploy(name, body, { onBuildEvent: (event) => write({ ...event }) })
     .then(
-      (result: DeployResult) => write({ type: "result", ...result }),
+      (result: DeployResult) => write({ type: "result", ...deployAnswer(result) }),
       (error: unknown) => {
         if (isUserError(error)) {
           write({ type: "error", status: error.status, ...userErrorBody(error) });

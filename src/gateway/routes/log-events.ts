@@ -4,6 +4,7 @@
  * lines as they are written. Each event's data is the line as JSON, so a line's own newlines
  * or `data:` text cannot break the framing. The NDJSON route beside it stays for the CLI.
  */
+import { keyIn } from "../namespaced.js";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Platform } from "../../platform/platform.js";
@@ -24,7 +25,8 @@ export function registerLogEventRoutes(app: FastifyInstance, platform: Platform)
     "/api/v1/functions/:name/logs/events",
     async (request, reply) => {
       const query = parseFunctionSpec(logEventsQuerySchema, request.query, "log events query");
-      platform.get(request.params.name);
+      const key = keyIn(request, request.params.name);
+      platform.get(key);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -49,12 +51,12 @@ export function registerLogEventRoutes(app: FastifyInstance, platform: Platform)
       // With a call id, the whole kept ring is searched (it is bounded), then the tail taken.
       const tail = query.tail ?? 200;
       const stored = platform.logs
-        .query({ functionName: request.params.name, tail: query.callId ? 0 : tail })
+        .query({ functionName: key, tail: query.callId ? 0 : tail })
         .filter((line) => query.callId === undefined || line.callId === query.callId);
       for (const line of tail > 0 ? stored.slice(-tail) : stored) {
         send(line);
       }
-      const stop = platform.logs.subscribe(request.params.name, send);
+      const stop = platform.logs.subscribe(key, send);
       // Tells the client the stored tail is all sent, so it can say "following".
       res.write("event: live\ndata: {}\n\n");
       const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), heartbeatMs);

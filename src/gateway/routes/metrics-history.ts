@@ -3,6 +3,8 @@
  * last hour or day, `GET /api/v1/metrics/summary` for the live numbers of every function (the
  * dashboard's list, `runlet top`). Admin only, like the rest of /api/v1.
  */
+import { inRequestNamespace, keyIn } from "../namespaced.js";
+import { splitQualifiedName } from "../../spec/namespaces.js";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Platform } from "../../platform/platform.js";
@@ -77,12 +79,13 @@ export function registerMetricsHistoryRoutes(
   app.get("/api/v1/metrics/history", async (request) => {
     const query = parseFunctionSpec(historyQuerySchema, request.query, "metrics history query");
     const range = query.range ?? "hour";
-    if (query.function !== undefined) {
+    const key = query.function === undefined ? undefined : keyIn(request, query.function);
+    if (key !== undefined) {
       // A function that is not deployed is a 404, one deployed since the last step has no points.
-      platform.get(query.function);
+      platform.get(key);
     }
     return (
-      history.view(query.function, range) ?? {
+      history.view(key, range) ?? {
         function: query.function,
         range,
         stepSeconds: history.stepMs / 1000,
@@ -97,20 +100,24 @@ export function registerMetricsHistoryRoutes(
     const windowMs = (query.window ?? 60) * 1000;
     let replicas = 0;
     let inFlight = 0;
-    const functions = platform.list().map((fn) => {
-      const load = loadOf(platform, fn.name);
-      replicas += load.replicas;
-      inFlight += load.inFlight;
-      return {
-        name: fn.name,
-        revision: fn.revision,
-        runtime: fn.config.runtime,
-        replicas: load.replicas,
-        availableReplicas: fn.availableReplicas,
-        inFlight: load.inFlight,
-        ...(history.summary(fn.name, windowMs) ?? noLoad),
-      };
-    });
+    const inNamespace = inRequestNamespace(request);
+    const functions = platform
+      .list()
+      .filter((fn) => inNamespace(fn.name))
+      .map((fn) => {
+        const load = loadOf(platform, fn.name);
+        replicas += load.replicas;
+        inFlight += load.inFlight;
+        return {
+          ...splitQualifiedName(fn.name),
+          revision: fn.revision,
+          runtime: fn.config.runtime,
+          replicas: load.replicas,
+          availableReplicas: fn.availableReplicas,
+          inFlight: load.inFlight,
+          ...(history.summary(fn.name, windowMs) ?? noLoad),
+        };
+      });
     return {
       windowSeconds: windowMs / 1000,
       stepSeconds: history.stepMs / 1000,

@@ -4,8 +4,9 @@ import { z } from "zod";
 import { UserError } from "../../errors.js";
 import type { FunctionView, Platform } from "../../platform/platform.js";
 import { deployRequestSchema, parseFunctionSpec } from "../../spec/function-spec.js";
-import { assertValidName } from "../../spec/names.js";
-import { nativeView } from "../views.js";
+import { splitQualifiedName } from "../../spec/namespaces.js";
+import { deployAnswer, nativeView } from "../views.js";
+import { inRequestNamespace, keyIn, triggerView } from "../namespaced.js";
 import { sinceMs, sinceParam, streamLogs, tailParam } from "./logs.js";
 import { streamDeploy, wantsDeployStream } from "./deploy-stream.js";
 import { configValuesOf, encodedData, secretValuesOf } from "../keyed-values-body.js";
@@ -40,18 +41,26 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
     return reply.code(stored.created ? 201 : 200).send(stored);
   });
 
-  app.get("/api/v1/functions", async () => platform.list().map((fn) => nativeView(fn)));
+  app.get("/api/v1/functions", async (request) => {
+    const inNamespace = inRequestNamespace(request);
+    return platform
+      .list()
+      .filter((fn) => inNamespace(fn.name))
+      .map((fn) => nativeView(fn));
+  });
 
   app.get<{ Params: { name: string }; Querystring: { scope?: string } }>(
     "/api/v1/functions/:name",
     async (request) => {
-      const fn = platform.get(request.params.name);
+      const key = keyIn(request, request.params.name);
+      const fn = platform.get(key);
       const view = nativeView(
         fn,
         // Triggers calling this function, or one of its revisions ("hello@3").
         platform.triggers
           .list()
-          .filter((t) => t.function.replace(/@\d+$/, "") === request.params.name),
+          .filter((t) => t.function.replace(/@\d+$/, "") === key)
+          .map(triggerView),
       );
       // `scope=replica`: this replica's instances only (what the others ask each other).
       return request.query.scope === "replica" || !platform.replicas
@@ -61,22 +70,22 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
   );
 
   app.put<{ Params: { name: string } }>("/api/v1/functions/:name", async (request, reply) => {
-    assertValidName(request.params.name);
+    const key = keyIn(request, request.params.name);
     const body = parseFunctionSpec(deployRequestSchema, request.body, "function spec");
     if (wantsDeployStream(request)) {
-      return streamDeploy(platform, request.params.name, body, request, reply);
+      return streamDeploy(platform, key, body, request, reply);
     }
-    const result = await platform.deploy(request.params.name, body);
-    return reply.code(result.outcome === "created" ? 201 : 200).send(result);
+    const result = await platform.deploy(key, body);
+    return reply.code(result.outcome === "created" ? 201 : 200).send(deployAnswer(result));
   });
 
   app.delete<{ Params: { name: string } }>("/api/v1/functions/:name", async (request, reply) => {
-    await platform.remove(request.params.name);
+    await platform.remove(keyIn(request, request.params.name));
     return reply.code(204).send();
   });
 
   app.get<{ Params: { name: string } }>("/api/v1/functions/:name/revisions", async (request) =>
-    platform.revisions(request.params.name).map((revision) => ({
+    platform.revisions(keyIn(request, request.params.name)).map((revision) => ({
       revision: revision.number,
       package: revision.packageDigest,
       spec: revision.spec,
@@ -86,9 +95,10 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
 
   app.get<{ Params: { name: string } }>("/api/v1/functions/:name/logs", async (request, reply) => {
     const query = parseFunctionSpec(logsQuerySchema, request.query, "logs query");
-    platform.get(request.params.name);
+    const key = keyIn(request, request.params.name);
+    platform.get(key);
     streamLogs(platform, reply, {
-      name: request.params.name,
+      name: key,
       tail: query.tail,
       since: sinceMs(query.since),
       follow: query.follow === "true" || query.follow === "1",
@@ -103,37 +113,45 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
     });
   });
 
-  app.get("/api/v1/secrets", async () =>
-    platform.secrets.list().map((secret) => ({
-      name: secret.name,
-      createdAt: new Date(secret.createdAt).toISOString(),
-      updatedAt: new Date(secret.updatedAt).toISOString(),
-    })),
-  );
+  app.get("/api/v1/secrets", async (request) => {
+    const inNamespace = inRequestNamespace(request);
+    return platform.secrets
+      .list()
+      .filter((secret) => inNamespace(secret.name))
+      .map((secret) => ({
+        ...splitQualifiedName(secret.name),
+        createdAt: new Date(secret.createdAt).toISOString(),
+        updatedAt: new Date(secret.updatedAt).toISOString(),
+      }));
+  });
 
   app.put<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
-    assertValidName(request.params.name, "secret");
+    const key = keyIn(request, request.params.name, "secret");
     const values = secretValuesOf(request.params.name, request.body);
-    const { created } = await platform.secrets.put(request.params.name, values);
+    const { created } = await platform.secrets.put(key, values);
     return reply.code(created ? 201 : 200).send({ name: request.params.name, created });
   });
 
   app.delete<{ Params: { name: string } }>("/api/v1/secrets/:name", async (request, reply) => {
-    await platform.removeSecret(request.params.name);
+    await platform.removeSecret(keyIn(request, request.params.name, "secret"));
     return reply.code(204).send();
   });
 
-  app.get("/api/v1/configs", async () =>
-    platform.configs.list().map((config) => ({
-      name: config.name,
-      keys: config.keys,
-      createdAt: new Date(config.createdAt).toISOString(),
-      updatedAt: new Date(config.updatedAt).toISOString(),
-    })),
-  );
+  app.get("/api/v1/configs", async (request) => {
+    const inNamespace = inRequestNamespace(request);
+    return platform.configs
+      .list()
+      .filter((config) => inNamespace(config.name))
+      .map((config) => ({
+        ...splitQualifiedName(config.name),
+        keys: config.keys,
+        createdAt: new Date(config.createdAt).toISOString(),
+        updatedAt: new Date(config.updatedAt).toISOString(),
+      }));
+  });
 
   app.get<{ Params: { name: string } }>("/api/v1/configs/:name", async (request) => {
-    const values = platform.configs.get(request.params.name);
+    const values = platform.configs.get(keyIn(request, request.params.name, "config map"));
     if (!values) {
       throw configNotFound(request.params.name);
     }
@@ -141,16 +159,15 @@ export function registerNativeRoutes(app: FastifyInstance, platform: Platform): 
   });
 
   app.put<{ Params: { name: string } }>("/api/v1/configs/:name", async (request, reply) => {
-    assertValidName(request.params.name, "config map");
     const { created } = await platform.configs.put(
-      request.params.name,
+      keyIn(request, request.params.name, "config map"),
       configValuesOf(request.body),
     );
     return reply.code(created ? 201 : 200).send({ name: request.params.name, created });
   });
 
   app.delete<{ Params: { name: string } }>("/api/v1/configs/:name", async (request, reply) => {
-    await platform.removeConfig(request.params.name);
+    await platform.removeConfig(keyIn(request, request.params.name, "config map"));
     return reply.code(204).send();
   });
 }
@@ -173,11 +190,12 @@ async function withOtherReplicas(
   type Instances = Pick<FunctionView, "replicas" | "availableReplicas"> & {
     instances: object[];
   };
+  const { name, namespace } = splitQualifiedName(own.name);
   const answers = await Promise.all(
     others.map(async (other) => {
       try {
         const response = await fetch(
-          `${other.url}/api/v1/functions/${encodeURIComponent(own.name)}?scope=replica`,
+          `${other.url}/api/v1/functions/${encodeURIComponent(name)}?scope=replica&namespace=${namespace}`,
           {
             headers: { authorization: `Bearer ${platform.adminToken}` },
             signal: AbortSignal.timeout(replicaViewTimeoutMs),

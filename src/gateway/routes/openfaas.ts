@@ -4,7 +4,7 @@
  * (sha256:<hex>) or an image name tagged by `runlet push` (openfaas-image.ts): there is no
  * image registry here.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { UserError, errorBody } from "../../errors.js";
 import type { Platform } from "../../platform/platform.js";
@@ -13,7 +13,8 @@ import {
   type DeployRequest,
   deployRequestSchema,
 } from "../../spec/function-spec.js";
-import { nameProblem } from "../../spec/names.js";
+import { splitQualifiedName } from "../../spec/namespaces.js";
+import { inRequestNamespace, keyIn } from "../namespaced.js";
 import { openfaasLangs } from "../../spec/openfaas-stack.js";
 import {
   resolveImage,
@@ -24,7 +25,7 @@ import {
 import { singleValue } from "../../store/secret-store.js";
 import { VERSION } from "../../version.js";
 import type { GatewayMetrics } from "../metrics.js";
-import { openfaasNamespace, openfaasStatus } from "../views.js";
+import { openfaasStatus } from "../views.js";
 import { sinceMs, sinceParam, streamLogs, tailParam } from "./logs.js";
 
 const functionDeploymentSchema = z.object({
@@ -167,35 +168,40 @@ export function registerOpenfaasRoutes(
     arch: process.arch === "x64" ? "x86_64" : process.arch,
   }));
 
-  app.get("/system/namespaces", async () => [openfaasNamespace]);
+  app.get("/system/namespaces", async () => platform.namespaces());
 
-  app.get("/system/functions", async () => {
+  app.get("/system/functions", async (request) => {
     const counts = metrics.calls.counts();
-    return platform.list().map((fn) => openfaasStatus(fn, counts.get(fn.name) ?? 0));
+    const inNamespace = inRequestNamespace(request);
+    return platform
+      .list()
+      .filter((fn) => inNamespace(fn.name))
+      .map((fn) => openfaasStatus(fn, counts.get(fn.name) ?? 0));
   });
 
   app.get<{ Params: { name: string } }>("/system/function/:name", async (request) =>
-    openfaasStatus(platform.get(request.params.name)),
+    openfaasStatus(platform.get(keyIn(request, request.params.name))),
   );
 
-  const deploy = async (body: unknown, mustExist: boolean): Promise<void> => {
-    const deployment = parseFunctionSpec(functionDeploymentSchema, body, "function deployment");
-    const problem = nameProblem(deployment.service);
-    if (problem) {
-      throw new UserError("RUNLET_INVALID_NAME", `Invalid function name: ${problem}.`);
-    }
+  const deploy = async (request: FastifyRequest, mustExist: boolean): Promise<void> => {
+    const deployment = parseFunctionSpec(
+      functionDeploymentSchema,
+      request.body,
+      "function deployment",
+    );
+    const key = keyIn(request, deployment.service);
     if (mustExist) {
-      platform.get(deployment.service);
+      platform.get(key);
     }
     const resolved = await resolveImage(platform, deployment.image, deployment.envProcess);
-    await platform.deploy(deployment.service, fromFunctionDeployment(deployment, resolved));
+    await platform.deploy(key, fromFunctionDeployment(deployment, resolved));
   };
   app.post("/system/functions", async (request, reply) => {
-    await deploy(request.body, false);
+    await deploy(request, false);
     return reply.code(202).send();
   });
   app.put("/system/functions", async (request, reply) => {
-    await deploy(request.body, true);
+    await deploy(request, true);
     return reply.code(202).send();
   });
   app.delete("/system/functions", async (request, reply) => {
@@ -204,20 +210,21 @@ export function registerOpenfaasRoutes(
       request.body,
       "delete request",
     );
-    await platform.remove(body.functionName);
+    await platform.remove(keyIn(request, body.functionName));
     return reply.code(202).send();
   });
 
-  app.get("/system/secrets", async () =>
-    platform.secrets.list().map((secret) => ({ name: secret.name, namespace: openfaasNamespace })),
-  );
-  const putSecret = async (body: unknown, mustExist: boolean): Promise<void> => {
-    const secret = parseFunctionSpec(secretSchema, body, "secret");
-    const problem = nameProblem(secret.name);
-    if (problem) {
-      throw new UserError("RUNLET_INVALID_NAME", `Invalid secret name: ${problem}.`);
-    }
-    const exists = platform.secrets.has(secret.name);
+  app.get("/system/secrets", async (request) => {
+    const inNamespace = inRequestNamespace(request);
+    return platform.secrets
+      .list()
+      .filter((secret) => inNamespace(secret.name))
+      .map((secret) => splitQualifiedName(secret.name));
+  });
+  const putSecret = async (request: FastifyRequest, mustExist: boolean): Promise<void> => {
+    const secret = parseFunctionSpec(secretSchema, request.body, "secret");
+    const key = keyIn(request, secret.name, "secret");
+    const exists = platform.secrets.has(key);
     if (mustExist && !exists) {
       throw new UserError("RUNLET_SECRET_NOT_FOUND", `Secret ${secret.name} does not exist.`);
     }
@@ -236,19 +243,19 @@ export function registerOpenfaasRoutes(
         "A secret needs a value (or rawValue, base64).",
       );
     }
-    await platform.secrets.put(secret.name, singleValue(secret.name, value));
+    await platform.secrets.put(key, singleValue(secret.name, value));
   };
   app.post("/system/secrets", async (request, reply) => {
-    await putSecret(request.body, false);
+    await putSecret(request, false);
     return reply.code(201).send();
   });
   app.put("/system/secrets", async (request, reply) => {
-    await putSecret(request.body, true);
+    await putSecret(request, true);
     return reply.code(200).send();
   });
   app.delete("/system/secrets", async (request, reply) => {
     const secret = parseFunctionSpec(secretSchema, request.body, "secret");
-    await platform.removeSecret(secret.name);
+    await platform.removeSecret(keyIn(request, secret.name, "secret"));
     // 202 as faas-netes answers; faas-cli takes no other success status here.
     return reply.code(202).send();
   });
@@ -259,8 +266,9 @@ export function registerOpenfaasRoutes(
    */
   app.post<{ Params: { name: string } }>("/system/scale-function/:name", async (request, reply) => {
     const { replicas } = parseFunctionSpec(scaleRequestSchema, request.body, "scale request");
-    const current = platform.get(request.params.name);
-    await platform.scale(request.params.name, {
+    const key = keyIn(request, request.params.name);
+    const current = platform.get(key);
+    await platform.scale(key, {
       min: replicas,
       max: Math.max(replicas, current.config.scale.max),
     });
@@ -284,16 +292,16 @@ export function registerOpenfaasRoutes(
         );
     }
     const query = parsed.data;
-    platform.get(query.name);
+    const key = keyIn(request, query.name);
+    platform.get(key);
     streamLogs(platform, reply, {
-      name: query.name,
+      name: key,
       tail: query.tail,
       since: sinceMs(query.since),
       follow: query.follow === "true" || query.follow === "1",
       instance: query.instance,
       format: (line) => ({
-        name: line.functionName,
-        namespace: openfaasNamespace,
+        ...splitQualifiedName(line.functionName ?? key),
         instance: line.instance,
         timestamp: new Date(line.time).toISOString(),
         text: line.text,

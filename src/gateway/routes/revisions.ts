@@ -7,6 +7,8 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Platform } from "../../platform/platform.js";
 import { parseFunctionSpec } from "../../spec/function-spec.js";
+import { keyIn } from "../namespaced.js";
+import { deployAnswer } from "../views.js";
 
 export const rollbackBodySchema = z.strictObject({
   /** The revision to activate. @default the newest one before the active revision */
@@ -25,11 +27,13 @@ export const scaleBodySchema = z
 export function registerRevisionRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Params: { name: string } }>("/api/v1/functions/:name/rollback", async (request) => {
     const body = parseFunctionSpec(rollbackBodySchema, request.body ?? {}, "rollback request");
-    return platform.rollback(request.params.name, body.revision);
+    return deployAnswer(
+      await platform.rollback(keyIn(request, request.params.name), body.revision),
+    );
   });
 
   app.post<{ Params: { name: string } }>("/api/v1/functions/:name/scale", async (request) => {
     const body = parseFunctionSpec(scaleBodySchema, request.body ?? {}, "scale request");
-    return platform.scale(request.params.name, body);
+    return deployAnswer(await platform.scale(keyIn(request, request.params.name), body));
   });
 }

@@ -3,6 +3,8 @@
  * issue 18. Managing tokens needs the admin token or a namespace's admin role (and then only in
  * that namespace); invoke keys are managed by whoever may deploy the function.
  */
+import { keyIn } from "../namespaced.js";
+import { namespaceOfKey } from "../../spec/namespaces.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Principal } from "../../auth/roles.js";
 import { defaultFunctionNamespace } from "../../kubernetes/names.js";
@@ -75,14 +77,10 @@ export function registerTokenRoutes(app: FastifyInstance, platform: Platform): v
   );
 
   app.post<{ Params: { name: string } }>("/api/v1/functions/:name/keys", async (request, reply) => {
-    platform.get(request.params.name);
+    const key = keyIn(request, request.params.name);
+    platform.get(key);
     const body = parseFunctionSpec(functionKeyRequestSchema, request.body ?? {}, "key request");
-    const created = await createFunctionKey(
-      platform.tokens,
-      request.params.name,
-      body,
-      principalOf(request),
-    );
+    const created = await createFunctionKey(platform.tokens, key, body, principalOf(request));
     return reply.code(201).header("cache-control", "no-store").send(created);
   });
 
@@ -90,14 +88,11 @@ export function registerTokenRoutes(app: FastifyInstance, platform: Platform): v
     "/api/v1/functions/:name/keys",
     { config: { access: { right: "deploy" } satisfies RouteAccess } },
     async (request) => {
-      platform.get(request.params.name);
+      const key = keyIn(request, request.params.name);
+      platform.get(key);
       return platform.tokens
         .list()
-        .filter(
-          (record) =>
-            record.function === request.params.name &&
-            record.namespace === defaultFunctionNamespace,
-        )
+        .filter((record) => record.function === key && record.namespace === namespaceOfKey(key))
         .map(tokenView);
     },
   );
@@ -106,7 +101,7 @@ export function registerTokenRoutes(app: FastifyInstance, platform: Platform): v
     "/api/v1/functions/:name/keys/:key",
     async (request, reply) => {
       const record = platform.tokens.get(request.params.key);
-      if (!record || record.function !== request.params.name) {
+      if (!record || record.function !== keyIn(request, request.params.name)) {
         throw tokenNotFound(request.params.key);
       }
       await platform.tokens.remove(record.name);

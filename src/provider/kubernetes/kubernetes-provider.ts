@@ -18,7 +18,7 @@ import {
 } from "@kubernetes/client-node";
 import { fieldManagers, labels } from "../../kubernetes/names.js";
 import type { InstanceRuntime } from "../../spec/function-spec.js";
-import { instanceFiles } from "../instance-files.js";
+import { instanceFilesFor } from "../instance-files.js";
 import { RemoteInstance, type PreparedFiles } from "../remote/remote-instance.js";
 import type {
   ClusterInstances,
@@ -458,10 +458,7 @@ export class KubernetesProvider implements Provider {
         digest: grant.digest,
         maxUnpackedBytes: this.#options.maxPackageBytes,
       },
-      files: instanceFiles(
-        this.#context.secrets.reveal(request.secrets),
-        this.#context.configs.reveal(request.configs),
-      ),
+      files: instanceFilesFor(request, this.#context.secrets, this.#context.configs),
     };
   }
 

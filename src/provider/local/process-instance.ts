@@ -17,7 +17,7 @@ import type { InstanceRuntime } from "../../spec/function-spec.js";
 import { formatSize } from "../../spec/units.js";
 import { exitWithin } from "../exit-report.js";
 import { FrameChannel } from "../frame-channel.js";
-import { instanceFiles } from "../instance-files.js";
+import { instanceFilesFor } from "../instance-files.js";
 import { specializeRuntime } from "../runtime-control.js";
 import type {
   ExitInfo,
@@ -311,10 +311,7 @@ export class ProcessInstance implements Instance {
       packagePath = paths.functionInside;
     }
     const user = this.#options.user;
-    const files = instanceFiles(
-      secrets.reveal(request.secrets),
-      configs.reveal(request.configs ?? []),
-    );
+    const files = instanceFilesFor(request, secrets, configs);
     for (const [key, value] of files.openfaas) {
       await writeOwnFile(paths.secretsHost, key, value, user);
     }

@@ -16,7 +16,7 @@ import { javaServerArgs } from "../../../src/host/java-flags.js";
 import { javaRuntime } from "../../../src/host/java-runtime.js";
 import { pythonInterpreter } from "../../../src/host/python-interpreter.js";
 import { RemoteInstance } from "../../../src/provider/remote/remote-instance.js";
-import { instanceFiles } from "../../../src/provider/instance-files.js";
+import { instanceFilesFor } from "../../../src/provider/instance-files.js";
 import type {
   ExitInfo,
   PoolStatus,
@@ -140,10 +140,7 @@ export class TcpProcessProvider implements Provider {
         await gone;
       },
       prepare: async (request) => {
-        const files = instanceFiles(
-          this.#context.secrets.reveal(request.secrets),
-          this.#context.configs.reveal(request.configs),
-        );
+        const files = instanceFilesFor(request, this.#context.secrets, this.#context.configs);
         for (const [key, value] of files.openfaas) {
           const file = join(secretsDir, key);
           await writeFile(file, value, { mode: 0o400 });
