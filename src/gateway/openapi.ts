@@ -66,6 +66,12 @@ function queryParameters(schema: z.ZodType): Record<string, unknown>[] {
 }
 
 const nameParam = { name: "name", in: "path", required: true, schema: { type: "string" } };
+const namespaceParam = {
+  name: "namespace",
+  in: "path",
+  required: true,
+  schema: { type: "string" },
+};
 
 export function openapiDocument(): Record<string, unknown> {
   return {
@@ -74,7 +80,7 @@ export function openapiDocument(): Record<string, unknown> {
       title: "Runlet API",
       version: VERSION,
       description:
-        "Runlet's native control API. Invocation is `ANY /function/{name}[/path]`; durable async invocation is `POST /async-function/{name}[/path]` (see /api/v1/calls); OpenFaaS-compatible routes live under /system.",
+        "Runlet's native control API. Invocation is `ANY /function/{name}[/path]`; durable async invocation is `POST /async-function/{name}[/path]` (see /api/v1/calls); OpenFaaS-compatible routes live under /system. Every control route acts in the namespace `?namespace=NAME` names (default `openfaas-fn`); functions of another namespace answer at `/function/{name}.{namespace}`.",
     },
     components: {
       securitySchemes: {
@@ -406,6 +412,46 @@ export function openapiDocument(): Record<string, unknown> {
             },
             ...errors,
           },
+        },
+      },
+      "/api/v1/namespaces": {
+        get: {
+          summary: "The namespaces in use, each with its use and quota (admin token)",
+          responses: { "200": { description: "Namespaces" }, ...errors },
+        },
+      },
+      "/api/v1/namespaces/{namespace}": {
+        parameters: [namespaceParam],
+        get: {
+          summary: "A namespace's use (functions, instances, their memory) and its quota",
+          responses: { "200": { description: "The namespace" }, ...errors },
+        },
+      },
+      "/api/v1/namespaces/{namespace}/quota": {
+        parameters: [namespaceParam],
+        put: {
+          summary:
+            "Set the namespace's quota (admin token): most functions, instances and instance memory",
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    functions: { type: "integer", minimum: 0 },
+                    instances: { type: "integer", minimum: 0 },
+                    memory: { type: "string", example: "2Gi" },
+                  },
+                },
+              },
+            },
+          },
+          responses: { "200": { description: "The namespace with its quota" }, ...errors },
+        },
+        delete: {
+          summary: "Remove the namespace's quota (admin token)",
+          responses: { "204": { description: "Removed" }, ...errors },
         },
       },
       "/api/v1/triggers/{name}": {
