@@ -20,6 +20,8 @@ export interface ClientTarget {
   readonly token: string | undefined;
   /** The namespace control requests act in (-n, RUNLET_NAMESPACE); undefined: the default. */
   readonly namespace?: string;
+  /** Whether the command line named the namespace (-n), which beats a stack function's own. */
+  readonly namespaceGiven?: boolean;
   /** PEM certificates an https gateway is checked against (--ca, RUNLET_CA), in place of the system roots. */
   readonly ca?: string;
 }
@@ -65,7 +67,14 @@ export async function forgetConfig(
 }
 
 export function resolveTarget(
-  flags: { gateway?: string; token?: string; ca?: string; namespace?: string },
+  flags: {
+    gateway?: string;
+    token?: string;
+    ca?: string;
+    namespace?: string;
+    /** @default whether `namespace` is set: false when it is a stack file's, not -n. */
+    namespaceGiven?: boolean;
+  },
   env: Readonly<Record<string, string | undefined>>,
 ): ClientTarget {
   const caPath = flags.ca ?? (env["RUNLET_CA"] || undefined);
@@ -87,7 +96,9 @@ export function resolveTarget(
     gateway,
     token,
     ...(ca === undefined ? {} : { ca }),
-    ...(namespace === undefined ? {} : { namespace }),
+    ...(namespace === undefined
+      ? {}
+      : { namespace, namespaceGiven: flags.namespaceGiven ?? flags.namespace !== undefined }),
   };
 }
 

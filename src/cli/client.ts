@@ -80,6 +80,11 @@ export class GatewayClient {
     return { status: response.statusCode, headers: response.headers, body: response.body };
   }
 
+  /** The same gateway and credentials, acting in `namespace`. */
+  withNamespace(namespace: string): GatewayClient {
+    return new GatewayClient({ ...this.target, namespace });
+  }
+
   /**
    * The control API path with the target's namespace (`?namespace=`), when one is set and the
    * path names none; calls and other paths as they are.

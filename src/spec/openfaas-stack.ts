@@ -57,7 +57,6 @@ const ignoredFunctionKeys = [
   "build_secrets",
   "platforms",
   "readonly_root_filesystem",
-  "namespace",
   "requests",
 ];
 
@@ -69,6 +68,8 @@ const openfaasFunctionSchema = z.looseObject({
   lang: z.string({ error: "lang is required (the template, e.g. node20 or python3-http)" }),
   handler: z.string({ error: "handler is required (the folder with the function's code)" }),
   image: z.string().optional(),
+  /** The namespace it deploys to (faas-cli's per-function namespace). */
+  namespace: z.string().optional(),
   environment: stringMap.optional(),
   environment_file: z.array(z.string()).optional(),
   secrets: z.array(z.string()).optional(),
@@ -202,6 +203,10 @@ export function convertOpenFaasStack(value: unknown, path: string): OpenFaasStac
     if (image?.ok === false) {
       problems.push({ path: [...at, "image"], message: image.problem });
     }
+    const namespaceProblem = fn.namespace === undefined ? undefined : nameProblem(fn.namespace);
+    if (namespaceProblem !== undefined) {
+      problems.push({ path: [...at, "namespace"], message: namespaceProblem });
+    }
     const ignored = Object.keys(fn).filter((key) => ignoredFunctionKeys.includes(key));
     if (ignored.length > 0) {
       notices.push(`${name}: ${ignored.join(", ")} ignored (Runlet deploys the handler's source)`);
@@ -218,6 +223,7 @@ export function convertOpenFaasStack(value: unknown, path: string): OpenFaasStac
       source: resolve(base, fn.handler),
       spec: checked.data,
       ...(image?.ok === true ? { image: image.image } : {}),
+      ...(fn.namespace === undefined ? {} : { namespace: fn.namespace }),
     });
   }
   return { gateway: stack.data.provider.gateway, functions, notices, problems };

@@ -78,6 +78,8 @@ export interface StackFunction {
   readonly spec: FunctionSpec;
   /** The image name it is tagged as (an OpenFaaS stack file's `image:`, in its one form). */
   readonly image?: string;
+  /** The namespace it deploys to when the file names one for it (an OpenFaaS `namespace:`). */
+  readonly namespace?: string;
 }
 
 export interface StackFile {

@@ -288,6 +288,27 @@ describe("namespaces", () => {
     expect(fromStack.code, fromStack.stderr).toBe(0);
     expect(await (await fetch(`${runlet.url}/function/hi.team-b`)).text()).toBe("from b");
     expect((await fetch(`${runlet.url}/function/hi`)).status).toBe(404);
+    // An OpenFaaS stack.yml's per-function namespace: that function goes there, as faas-cli does.
+    const openfaas = await writeSource({
+      "stack.yml": `version: 1.0
+provider:
+  name: openfaas
+functions:
+  there:
+    lang: node20
+    handler: ./there
+    namespace: team-c
+  here:
+    lang: node20
+    handler: ./here
+`,
+      "there/handler.js": "module.exports = async () => 'in c';\n",
+      "here/handler.js": "module.exports = async () => 'in default';\n",
+    });
+    const fromOpenfaas = await runCli(["deploy", "-f", "stack.yml"], { cwd: openfaas, env });
+    expect(fromOpenfaas.code, fromOpenfaas.stderr).toBe(0);
+    expect(await (await fetch(`${runlet.url}/function/there.team-c`)).text()).toBe("in c");
+    expect(await (await fetch(`${runlet.url}/function/here`)).text()).toBe("in default");
     const secret = await runCli(["secret", "create", "db", "--from-literal", "x", "-n", "team-b"], {
       cwd: project,
       env,

@@ -50,7 +50,12 @@ export async function deployFunctions(
   const failed: { name: string; error: UserError }[] = [];
   for (const given of functions) {
     try {
-      deployed.push(await deployOne(client, given, progress));
+      // A function's own namespace (stack.yml) unless the command line named one.
+      const target =
+        given.namespace === undefined || client.target.namespaceGiven === true
+          ? client
+          : client.withNamespace(given.namespace);
+      deployed.push(await deployOne(target, given, progress));
     } catch (error) {
       if (!isUserError(error) || functions.length === 1) {
         throw error;
@@ -328,7 +333,14 @@ export const deployCommand = defineCommand({
     const { functions, broken, namespace } = selectFunctions(names, options, io);
     // -n (or RUNLET_NAMESPACE) over the stack file's namespace:.
     const client = new GatewayClient(
-      resolveTarget({ ...options, namespace: options.namespace ?? namespace }, io.env),
+      resolveTarget(
+        {
+          ...options,
+          namespace: options.namespace ?? namespace,
+          namespaceGiven: options.namespace !== undefined,
+        },
+        io.env,
+      ),
     );
     for (const fn of broken) {
       line(io.stderr, `✘ ${fn.name} is not deployed: ${fn.problems.join("; ")}`);
