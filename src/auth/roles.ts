@@ -11,6 +11,7 @@ export type Role = (typeof roles)[number];
 
 /** The rights routes ask for, each with the words a refusal uses. */
 export const rights = {
+  identify: { verb: "say who it is", noun: "saying who a token is" },
   view: { verb: "view", noun: "viewing" },
   invoke: { verb: "invoke functions", noun: "invoking a function that needs a credential" },
   deploy: { verb: "deploy", noun: "deploying" },
@@ -27,10 +28,10 @@ export type Right = keyof typeof rights;
  * No role has `superuser`: only the admin token does (cluster-wide actions).
  */
 const rightsOf: Readonly<Record<Role, ReadonlySet<Right>>> = {
-  viewer: new Set(["view"]),
-  invoker: new Set(["invoke"]),
-  deployer: new Set(["view", "invoke", "deploy"]),
-  admin: new Set(["view", "invoke", "deploy", "manageTokens", "readAudit"]),
+  viewer: new Set(["identify", "view"]),
+  invoker: new Set(["identify", "invoke"]),
+  deployer: new Set(["identify", "view", "invoke", "deploy"]),
+  admin: new Set(["identify", "view", "invoke", "deploy", "manageTokens", "readAudit"]),
 };
 
 /** Who a request authenticated as. */

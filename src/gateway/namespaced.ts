@@ -4,6 +4,7 @@
  * objects (spec/namespaces.ts).
  */
 import type { FastifyRequest } from "fastify";
+import { z } from "zod";
 import { assertValidName } from "../spec/names.js";
 import {
   isInNamespace,
@@ -14,6 +15,12 @@ import {
 import { parseTarget } from "../spec/trigger-spec.js";
 import type { TriggerView } from "../triggers/triggers.js";
 import { namespaceOf } from "./access.js";
+
+/**
+ * `?namespace=` in a strict query schema: the access check reads and validates it (access.ts),
+ * the route's schema only lets it through.
+ */
+export const namespaceQueryParam = z.string().optional();
 
 /** The key of `name` (a valid name, else 400 naming what it is) in the request's namespace. */
 export function keyIn(request: FastifyRequest, name: string, what = "function"): string {

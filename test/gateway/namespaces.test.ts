@@ -85,6 +85,14 @@ describe("namespaces", () => {
       namespace: string;
     }[];
     expect(openfaas.map((fn) => [fn.name, fn.namespace])).toEqual([["hello", "team-b"]]);
+    // The dashboard's routes take ?namespace= too.
+    const summary = await runlet.api("/api/v1/metrics/summary?namespace=team-a&window=60");
+    expect(summary.status).toBe(200);
+    const live = (await summary.json()) as { functions: { name: string; namespace: string }[] };
+    expect(live.functions.map((fn) => [fn.name, fn.namespace])).toEqual([["hello", "team-a"]]);
+    expect(
+      (await runlet.api("/api/v1/metrics/history?namespace=team-a&function=hello")).status,
+    ).toBe(200);
     const fallback = (await (await runlet.api("/system/functions")).json()) as {
       namespace: string;
     }[];
@@ -159,6 +167,17 @@ describe("namespaces", () => {
     expect(
       (await runlet.deploy("hello?namespace=team-b", { "index.js": says("b") }, spec)).status,
     ).toBe(201);
+
+    // Each credential can ask who it is (what the dashboard shows), and nothing more from that.
+    const whoami = await fetch(`${runlet.url}/api/v1/whoami`, { headers: as(invokerA) });
+    expect(await whoami.json()).toEqual({
+      kind: "token",
+      name: "call-a",
+      namespace: "team-a",
+      role: "invoker",
+    });
+    expect(await (await runlet.api("/api/v1/whoami")).json()).toMatchObject({ kind: "admin" });
+    expect((await fetch(`${runlet.url}/api/v1/whoami`)).status).toBe(401);
 
     // Deploying: 2xx in its namespace, 403 naming the namespace in another.
     const upload = async (namespace: string) => {

@@ -220,9 +220,12 @@ describe("java runtime from the warm pool", () => {
         { what: "a warm java instance" },
       );
       expect((await pooled.deploy("j-two", source("two"), { runtime: "java" })).status).toBe(201);
-      const started = Date.now();
       expect(await (await fetch(`${pooled.url}/function/j-two`)).text()).toBe("two");
-      expect(Date.now() - started).toBeLessThan(5000);
+      // Its instance was a pooled JVM, specialized: not a JVM started for it (how fast that is
+      // is measured in bench/java.ts, not here).
+      const starts = pooled.platform.executor.status("j-two");
+      expect(starts.reduce((sum, revision) => sum + revision.coldStartsFromPool, 0)).toBe(1);
+      expect(starts.reduce((sum, revision) => sum + revision.coldStarts, 0)).toBe(1);
     } finally {
       await pooled.close(2000);
     }

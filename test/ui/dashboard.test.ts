@@ -72,13 +72,48 @@ describe("dashboard", () => {
     ).toBe(0);
   });
 
+  it("shows one namespace: the admin token picks it, a team's token sees only its own", async () => {
+    const runlet = await start();
+    await runlet.deploy("home", { "index.js": "export default async () => 'home';" });
+    await runlet.deploy("shop?namespace=team-a", {
+      "index.js": "export default async () => 'shop of a';",
+    });
+    const page = await newPage();
+    await logIn(page, runlet);
+    await page.locator('tr[data-function="home"]').waitFor();
+    expect(await page.locator('tr[data-function="shop"]').count()).toBe(0);
+    await page.getByLabel("Namespace").selectOption("team-a");
+    await page.locator('tr[data-function="shop"]').waitFor();
+    expect(await page.locator('tr[data-function="home"]').count()).toBe(0);
+    // The function's page calls it at NAME.NAMESPACE.
+    await page.locator('tr[data-function="shop"] a').first().click();
+    await poll(() => page.locator(".endpoint code").textContent()).toBe(
+      `${runlet.url}/function/shop.team-a`,
+    );
+
+    // A viewer of team-a logs in to team-a, and is offered no other namespace.
+    const made = await runlet.api("/api/v1/tokens", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "look-a", namespace: "team-a", role: "viewer" }),
+    });
+    const { token } = (await made.json()) as { token: string };
+    const other = await newPage();
+    await other.goto(`${runlet.url}/ui/`);
+    await other.getByLabel("Token").fill(token);
+    await other.getByRole("button", { name: "Log in" }).click();
+    await other.locator('tr[data-function="shop"]').waitFor();
+    expect(await other.locator("nav .namespace").textContent()).toBe("namespace team-a");
+    expect(await other.locator('tr[data-function="home"]').count()).toBe(0);
+  });
+
   it("deploys from the page, invokes, moves the charts, follows logs by call id, and rolls back", async () => {
     const runlet = await start();
     const page = await newPage();
     await logIn(page, runlet);
 
     await page.getByRole("link", { name: "Deploy", exact: true }).click();
-    await page.getByLabel("Name").fill("hello");
+    await page.getByLabel("Name", { exact: true }).fill("hello");
     await page
       .getByLabel("Code")
       .fill(
@@ -206,7 +241,7 @@ describe("dashboard", () => {
     const page = await newPage();
     await logIn(page, runlet);
     await page.goto(`${runlet.url}/ui/#/deploy`);
-    await page.getByLabel("Name").fill("folder-fn");
+    await page.getByLabel("Name", { exact: true }).fill("folder-fn");
     await page.getByLabel("Runtime").selectOption("python");
     await page.getByLabel("upload a folder").check();
     await page.getByLabel("Folder", { exact: true }).setInputFiles(folder);
@@ -217,7 +252,7 @@ describe("dashboard", () => {
     });
     // A refusal is shown with the API's message.
     await page.goto(`${runlet.url}/ui/#/deploy`);
-    await page.getByLabel("Name").fill("broken");
+    await page.getByLabel("Name", { exact: true }).fill("broken");
     await page.getByLabel("Code").fill("export default async () => {");
     await page.getByRole("button", { name: "Deploy" }).click();
     await poll(() => page.getByRole("alert").textContent()).toMatch(/index\.js/);

@@ -4,7 +4,7 @@
  * lines as they are written. Each event's data is the line as JSON, so a line's own newlines
  * or `data:` text cannot break the framing. The NDJSON route beside it stays for the CLI.
  */
-import { keyIn } from "../namespaced.js";
+import { keyIn, namespaceQueryParam } from "../namespaced.js";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Platform } from "../../platform/platform.js";
@@ -13,6 +13,7 @@ import type { StoredLogLine } from "../../store/log-store.js";
 import { tailParam } from "./logs.js";
 
 export const logEventsQuerySchema = z.strictObject({
+  namespace: namespaceQueryParam,
   tail: tailParam.optional(),
   callId: z.string().min(1).max(128).optional(),
 });

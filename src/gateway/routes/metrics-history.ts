@@ -3,7 +3,7 @@
  * last hour or day, `GET /api/v1/metrics/summary` for the live numbers of every function (the
  * dashboard's list, `runlet top`). Admin only, like the rest of /api/v1.
  */
-import { inRequestNamespace, keyIn } from "../namespaced.js";
+import { inRequestNamespace, keyIn, namespaceQueryParam } from "../namespaced.js";
 import { splitQualifiedName } from "../../spec/namespaces.js";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -18,11 +18,13 @@ export interface MetricsHistoryRouteOptions {
 }
 
 export const historyQuerySchema = z.strictObject({
+  namespace: namespaceQueryParam,
   function: z.string().min(1).optional(),
   range: z.enum(["hour", "day"]).optional(),
 });
 
 export const summaryQuerySchema = z.strictObject({
+  namespace: namespaceQueryParam,
   window: z.coerce
     .number({ message: "window must be a number of seconds, e.g. window=60" })
     .int({ message: "window must be a whole number of seconds" })

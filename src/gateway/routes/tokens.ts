@@ -4,7 +4,7 @@
  * that namespace); invoke keys are managed by whoever may deploy the function.
  */
 import { keyIn } from "../namespaced.js";
-import { namespaceOfKey } from "../../spec/namespaces.js";
+import { namespaceOfKey, splitQualifiedName } from "../../spec/namespaces.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Principal } from "../../auth/roles.js";
 import { defaultFunctionNamespace } from "../../kubernetes/names.js";
@@ -73,6 +73,34 @@ export function registerTokenRoutes(app: FastifyInstance, platform: Platform): v
         throw tokenNotFound(request.params.name);
       }
       return reply.code(204).send();
+    },
+  );
+
+  // Who the request's credential is, in its own namespace: what a client (the dashboard) acts as.
+  app.get(
+    "/api/v1/whoami",
+    {
+      config: {
+        access: {
+          right: "identify",
+          namespace: (_request, principal) =>
+            principal.kind === "token" ? principal.namespace : defaultFunctionNamespace,
+        } satisfies RouteAccess,
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      return principal.kind === "admin"
+        ? { kind: "admin", name: "admin", namespace: defaultFunctionNamespace, role: "superuser" }
+        : {
+            kind: principal.function === undefined ? "token" : "key",
+            name: principal.name,
+            namespace: principal.namespace,
+            role: principal.role,
+            ...(principal.function === undefined
+              ? {}
+              : { function: splitQualifiedName(principal.function).name }),
+          };
     },
   );
 

@@ -93,7 +93,8 @@ export function Deploy(props: { readonly api: Api; readonly name?: string }) {
       if (runtime === "exec") {
         spec["command"] = command;
       }
-      const response = await fetch(`/api/v1/functions/${encodeURIComponent(name.trim())}`, {
+      const path = `/api/v1/functions/${encodeURIComponent(name.trim())}`;
+      const response = await fetch(props.api.inNamespace(path), {
         method: "PUT",
         headers: {
           authorization: `Bearer ${props.api.token}`,

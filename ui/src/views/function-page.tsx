@@ -34,7 +34,7 @@ export function FunctionPage(props: { readonly api: Api; readonly name: string }
       </section>
     );
   }
-  const endpoint = `${location.origin}/function/${view.name}`;
+  const endpoint = `${location.origin}/function/${props.api.address(view.name)}`;
   return (
     <section class="function-page">
       <header class="page-head">
@@ -116,7 +116,7 @@ export function FunctionPage(props: { readonly api: Api; readonly name: string }
           <section class="triggers" aria-label="Triggers">
             <h3>Triggers</h3>
             {(view.triggers ?? []).length === 0 ? (
-              <p class="empty">Only /function/{view.name}.</p>
+              <p class="empty">Only /function/{props.api.address(view.name)}.</p>
             ) : (
               <ul>
                 {(view.triggers ?? []).map((trigger) => (

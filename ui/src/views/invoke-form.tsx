@@ -68,14 +68,19 @@ export function InvokeForm(props: {
       }
       const route = queued ? "async-function" : "function";
       const started = performance.now();
-      const response = await fetch(`/${route}/${encodeURIComponent(props.name)}${sub}`, {
-        method: queued ? "POST" : method,
-        headers: requestHeaders,
-        body:
-          (queued || (method !== "GET" && method !== "OPTIONS")) && body !== "" ? body : undefined,
-        credentials: "omit",
-        redirect: "manual",
-      });
+      const response = await fetch(
+        `/${route}/${encodeURIComponent(props.api.address(props.name))}${sub}`,
+        {
+          method: queued ? "POST" : method,
+          headers: requestHeaders,
+          body:
+            (queued || (method !== "GET" && method !== "OPTIONS")) && body !== ""
+              ? body
+              : undefined,
+          credentials: "omit",
+          redirect: "manual",
+        },
+      );
       const text = await response.text();
       const ms = performance.now() - started;
       const callId = response.headers.get("x-call-id") ?? undefined;
