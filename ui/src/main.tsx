@@ -1,7 +1,7 @@
 /** The dashboard's entry: the login gate, then the page the URL's fragment names. */
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { apiFor, checkToken, defaultNamespace, type Identity } from "./api.js";
+import { apiFor, checkToken, defaultNamespace, type Api, type Identity } from "./api.js";
 import { useRoute } from "./hooks.js";
 import { forgetToken, saveToken, savedToken } from "./session.js";
 import { Deploy } from "./views/deploy.js";
@@ -16,18 +16,18 @@ function App() {
   // The namespace shown: a token's own; the admin token's pick (the default one at first).
   const [namespace, setNamespace] = useState<string | undefined>(undefined);
   const route = useRoute();
+  /** Who the token is, and its namespace shown first. */
+  const adopt = (who: Identity | undefined): void => {
+    setIdentity(who);
+    setNamespace(who?.namespace);
+  };
+  // A login brings who the token is; a saved token (a reload) is asked once. A token refused
+  // here is refused by the pages' own calls too, which log out (onRefused).
   useEffect(() => {
-    setIdentity(undefined);
-    if (token !== undefined) {
-      checkToken(token).then(
-        (who) => {
-          setIdentity(who);
-          setNamespace(who.namespace);
-        },
-        () => setIdentity(undefined),
-      );
+    if (token !== undefined && identity === undefined) {
+      checkToken(token).then(adopt, () => undefined);
     }
-  }, [token]);
+  }, [token, identity]);
   const api = useMemo(
     () =>
       token === undefined
@@ -37,6 +37,7 @@ function App() {
             () => {
               forgetToken();
               setToken(undefined);
+              adopt(undefined);
               setNotice("The gateway no longer accepts that token; log in again.");
             },
             namespace ?? defaultNamespace,
@@ -47,10 +48,11 @@ function App() {
     return (
       <Login
         notice={notice}
-        onLogin={(accepted) => {
+        onLogin={(accepted, who) => {
           saveToken(accepted);
           setNotice(undefined);
           setToken(accepted);
+          adopt(who);
         }}
       />
     );
@@ -65,9 +67,8 @@ function App() {
         <a href="#/deploy">Deploy</a>
         {identity && (
           <NamespacePicker
+            api={api}
             identity={identity}
-            token={token ?? ""}
-            namespace={namespace ?? identity.namespace}
             onPick={(picked) => {
               setNamespace(picked);
               location.hash = "#/";
@@ -80,6 +81,7 @@ function App() {
           onClick={() => {
             forgetToken();
             setToken(undefined);
+            adopt(undefined);
           }}
         >
           Log out
@@ -101,36 +103,28 @@ function App() {
  * in its own only, so it is named, not offered.
  */
 function NamespacePicker(props: {
+  readonly api: Api;
   readonly identity: Identity;
-  readonly token: string;
-  readonly namespace: string;
   readonly onPick: (namespace: string) => void;
 }) {
-  const [namespaces, setNamespaces] = useState<readonly string[]>([props.namespace]);
+  const shown = props.api.namespace;
+  const [namespaces, setNamespaces] = useState<readonly string[]>([shown]);
   const isAdmin = props.identity.kind === "admin";
   useEffect(() => {
-    if (!isAdmin) {
-      return;
+    if (isAdmin) {
+      props.api
+        .json<string[]>("/system/namespaces")
+        .then((listed) => setNamespaces(listed.length > 0 ? listed : [shown]))
+        .catch(() => undefined);
     }
-    fetch("/system/namespaces", {
-      headers: { authorization: `Bearer ${props.token}` },
-      credentials: "omit",
-    })
-      .then((response) => (response.ok ? (response.json() as Promise<string[]>) : []))
-      .then((listed) => setNamespaces(listed.length > 0 ? listed : [props.namespace]))
-      .catch(() => undefined);
-  }, [isAdmin, props.token]);
+  }, [isAdmin, props.api]);
   if (!isAdmin) {
-    return <span class="namespace">namespace {props.namespace}</span>;
+    return <span class="namespace">namespace {shown}</span>;
   }
   return (
     <label class="namespace">
       Namespace{" "}
-      <select
-        name="namespace"
-        value={props.namespace}
-        onChange={(e) => props.onPick(e.currentTarget.value)}
-      >
+      <select name="namespace" value={shown} onChange={(e) => props.onPick(e.currentTarget.value)}>
         {namespaces.map((name) => (
           <option key={name} value={name}>
             {name}

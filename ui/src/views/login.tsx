@@ -1,9 +1,9 @@
 /** The login form: nothing of the platform is shown before a token the gateway accepts. */
 import { useState } from "preact/hooks";
-import { checkToken } from "../api.js";
+import { checkToken, type Identity } from "../api.js";
 
 export function Login(props: {
-  readonly onLogin: (token: string) => void;
+  readonly onLogin: (token: string, who: Identity) => void;
   readonly notice?: string;
 }) {
   const [token, setToken] = useState("");
@@ -14,8 +14,8 @@ export function Login(props: {
     setBusy(true);
     setError(undefined);
     try {
-      await checkToken(token.trim());
-      props.onLogin(token.trim());
+      const who = await checkToken(token.trim());
+      props.onLogin(token.trim(), who);
     } catch (caught) {
       setError(
         (caught as { status?: number }).status === 401
